@@ -1,0 +1,138 @@
+"""National-standard validators: ID numbers (GB 11643), USCC (GB 32100), ethnicity (seed 001), phones.
+
+All return normalised values or raise ``InvalidInput`` naming the field, in Chinese and English.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from backend.errors import invalid
+
+# --- GB 11643-1999 citizen identification number -------------------------------------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# Province-level codes of GB/T 2260 (first two digits of the address code).
+_PROVINCES = {
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
+    50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IdInfo:
+    number: str
+    birth_date: date
+    gender: str  # "M" | "F"
+    region_code: str
+
+
+def id_check_char(first17: str) -> str:
+    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11]
+
+
+def parse_id_number(raw: str, field: str = "id_number", *, today: date | None = None) -> IdInfo:
+    """Validate an 18-digit ID number: format, province, birth date, GB 11643 check digit."""
+    number = (raw or "").strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", number):
+        raise invalid(field, "身份证号必须是 18 位（前 17 位数字，末位数字或 X）",
+                      "ID number must be 18 characters: 17 digits then a digit or X", code="id_format")
+    if int(number[:2]) not in _PROVINCES:
+        raise invalid(field, f"身份证号地区码无效：{number[:2]}", f"Unknown region code in ID number: {number[:2]}",
+                      code="id_region")
+    try:
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise invalid(field, "身份证号中的出生日期无效", "Birth date inside the ID number is not a real date",
+                      code="id_birth_date") from None
+    today = today or date.today()
+    if birth.year < 1900 or birth > today:
+        raise invalid(field, "身份证号中的出生日期不合理", "Birth date inside the ID number is out of range",
+                      code="id_birth_date")
+    if id_check_char(number[:17]) != number[17]:
+        raise invalid(field, "身份证号校验位错误", "ID number check digit is wrong", code="id_check_digit")
+    gender = "M" if int(number[16]) % 2 == 1 else "F"
+    return IdInfo(number=number, birth_date=birth, gender=gender, region_code=number[:6])
+
+
+def cross_check_id(info: IdInfo, *, birth_date: date | None, gender: str | None) -> None:
+    """The birth date and gender typed on a form must match what the number encodes."""
+    if birth_date is not None and birth_date != info.birth_date:
+        raise invalid("birth_date", f"出生日期与身份证号不符（身份证号为 {info.birth_date.isoformat()}）",
+                      f"Birth date does not match the ID number ({info.birth_date.isoformat()})",
+                      code="id_birth_mismatch")
+    if gender is not None and gender != info.gender:
+        raise invalid("gender", "性别与身份证号不符", "Gender does not match the ID number", code="id_gender_mismatch")
+
+
+def mask_id(number: str | None) -> str:
+    """4407**********123X — first four and last four characters kept."""
+    if not number:
+        return ""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+# --- GB 32100-2015 unified social credit code ------------------------------------------
+
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_check_char(first17: str) -> str:
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARS[(31 - total % 31) % 31]
+
+
+def parse_uscc(raw: str, field: str = "uscc") -> str:
+    code = (raw or "").strip().upper()
+    if len(code) != 18 or any(c not in _USCC_CHARS for c in code):
+        raise invalid(field, "统一社会信用代码必须是 18 位（数字或除 I、O、Z、S、V 以外的大写字母）",
+                      "USCC must be 18 characters of digits and capital letters except I, O, Z, S, V",
+                      code="uscc_format")
+    if uscc_check_char(code[:17]) != code[17]:
+        raise invalid(field, "统一社会信用代码校验位错误", "USCC check character is wrong", code="uscc_check")
+    return code
+
+
+# --- Ethnicity dictionary, seed 001 附件3 §1.2.7 (民族字典) -------------------------------
+
+ETHNICITY: dict[str, str] = {
+    "01": "汉族", "02": "蒙古族", "03": "回族", "04": "藏族", "05": "维吾尔族", "06": "苗族", "07": "彝族",
+    "08": "壮族", "09": "布依族", "10": "朝鲜族", "11": "满族", "12": "侗族", "13": "瑶族", "14": "土家族",
+    "15": "白族", "16": "哈尼族", "17": "哈萨克族", "18": "傣族", "19": "黎族", "20": "傈僳族", "21": "佤族",
+    "22": "畲族", "23": "高山族", "24": "拉祜族", "25": "水族", "26": "东乡族", "27": "纳西族", "28": "景颇族",
+    "29": "柯尔克孜族", "30": "土族", "31": "达斡尔族", "32": "仫佬族", "33": "羌族", "34": "布朗族",
+    "35": "撒拉族", "36": "毛难族", "37": "仡佬族", "38": "锡伯族", "39": "阿昌族", "40": "普米族",
+    "41": "塔吉克族", "42": "怒族", "43": "乌孜别克族", "44": "俄罗斯族", "45": "鄂温克族", "46": "崩龙族",
+    "47": "保安族", "48": "裕固族", "49": "京族", "50": "塔塔尔族", "51": "独龙族", "52": "鄂伦春族",
+    "53": "赫哲族", "54": "门巴族", "55": "珞巴族", "56": "基诺族", "57": "其他", "58": "外国血统",
+}
+
+
+def parse_ethnicity(raw: str | int, field: str = "ethnicity") -> str:
+    """Accept "1", "01", 1 or a name such as 汉族 / 汉; return the two-digit code."""
+    text = str(raw).strip()
+    if text.isdigit() and 1 <= int(text) <= 58:
+        return f"{int(text):02d}"
+    for code, name in ETHNICITY.items():
+        if text in (name, name.removesuffix("族")):
+            return code
+    raise invalid(field, f"民族代码无效：{text}（应为 01–58）", f"Unknown ethnicity: {text} (expected 01–58)",
+                  code="ethnicity")
+
+
+# --- Phones ---------------------------------------------------------------------------
+
+def parse_phone(raw: str | None, field: str = "phone") -> str | None:
+    if raw is None or not str(raw).strip():
+        return None
+    phone = re.sub(r"[\s-]", "", str(raw))
+    if not re.fullmatch(r"1[3-9]\d{9}|0\d{2,3}\d{7,8}", phone):
+        raise invalid(field, "手机号或电话号码格式不正确", "Phone number is not valid", code="phone")
+    return phone
