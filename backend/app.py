@@ -1,0 +1,131 @@
+"""The Litestar application factory: routes, the one error handler, templates, static files, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from backend import db
+from backend.accounts.controllers import AuthController, UserController
+from backend.accounts.services import CurrentUser
+from backend.auth import auth_middleware, current_user
+from backend.devices.controllers import TerminalController, VendorController
+from backend.errors import AppError, NotAuthenticated
+from backend.org.controllers import DistrictController, EnterpriseController, ProjectController
+from backend.pages import PAGE_HANDLERS
+from backend.workforce.controllers import RosterController
+
+log = logging.getLogger("smz.app")
+PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    if isinstance(exc, NotAuthenticated) and _wants_html(request) and request.method == "GET":
+        return Redirect(f"/login?next={request.url.path}")
+    if request.headers.get("hx-request") == "true":
+        # htmx fragments: a small message box the page swaps in (htmx swaps 4xx when configured to).
+        html = f'<div class="error" role="alert">{_escape(exc.zh)}</div>'
+        return Response(html, status_code=exc.status_code, media_type="text/html")
+    return Response(exc.to_dict(), status_code=exc.status_code)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    log.info("%s %s → %s", request.method, request.url.path, exc)
+    return _error_response(request, exc)
+
+
+def validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar/msgspec validation errors → our bilingual format, naming the field."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    field = None
+    detail = exc.detail
+    if extra and isinstance(extra[0], dict):
+        field = str(extra[0].get("key") or "") or None
+        detail = str(extra[0].get("message") or detail)
+    if "`$." in detail:
+        field = detail.split("`$.", 1)[1].split("`", 1)[0]
+    elif "unknown field `" in detail:
+        field = detail.split("unknown field `", 1)[1].split("`", 1)[0]
+    if field in ("data", ""):
+        field = None
+    where = f"字段 {field} " if field else "请求内容"
+    err = AppError(f"{where}格式不正确：{detail}", f"Invalid {'field ' + field if field else 'request'}: {detail}",
+                   field=field, code="invalid_input")
+    return _error_response(request, err)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    zh = {404: "页面或资源不存在", 405: "不支持的请求方法", 413: "上传内容过大", 401: "请先登录", 403: "无权访问"}.get(
+        exc.status_code, "请求无法处理"
+    )
+    err = AppError(zh, exc.detail or "Request failed", code=f"http_{exc.status_code}")
+    err.status_code = exc.status_code  # type: ignore[misc]
+    return _error_response(request, err)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    err = AppError("服务器内部错误，请稍后重试", "Internal server error", code="internal_error")
+    err.status_code = 500  # type: ignore[misc]
+    return _error_response(request, err)
+
+
+def provide_user(request: Request[Any, Any, Any]) -> CurrentUser:
+    return current_user(request)
+
+
+@get("/health", sync_to_thread=False, include_in_schema=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None) -> Litestar:
+    @asynccontextmanager
+    async def database(_: Litestar) -> AsyncIterator[None]:
+        await db.start_pool()
+        try:
+            yield
+        finally:
+            await db.close_pool()
+
+    return Litestar(
+        route_handlers=[
+            health, AuthController, UserController, DistrictController, EnterpriseController, ProjectController,
+            RosterController, VendorController, TerminalController, *PAGE_HANDLERS,
+            create_static_files_router(path="/static", directories=[PWA_DIR / "static"], include_in_schema=False),
+        ],
+        middleware=[auth_middleware],
+        dependencies={"user": Provide(provide_user, sync_to_thread=False)},
+        exception_handlers={
+            AppError: app_error_handler,
+            ValidationException: validation_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        template_config=TemplateConfig(directory=PWA_DIR / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(title="工地实名制考勤 API", version="0.1.0", path="/schema"),
+        lifespan=[database, *(extra_lifespan or [])],
+        request_max_body_size=8 * 1024 * 1024,
+    )

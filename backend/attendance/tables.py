@@ -1,0 +1,43 @@
+"""Punches: the one attendance model every source (gate, mobile, make-up) writes."""
+
+from __future__ import annotations
+
+from piccolo.columns import JSON, Boolean, Bytea, DoublePrecision, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from backend.devices.tables import Terminal
+from backend.org.tables import Project
+from backend.workforce.tables import Person
+
+
+class Punch(Table, tablename="punch"):
+    project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
+    person = ForeignKey(references=Person, null=True, index=True, on_delete=OnDelete.restrict)  # null only when rejected as unknown
+    source = Varchar(length=8)  # gate | mobile | makeup
+    idempotency_key = Varchar(length=128, unique=True)
+    terminal = ForeignKey(references=Terminal, null=True, on_delete=OnDelete.restrict)
+    direction = Varchar(length=4, null=True, default=None)  # in | out
+    captured_at = Timestamptz()  # device clock (UTC)
+    received_at = Timestamptz()  # server clock at commit (UTC)
+    latency_s = DoublePrecision()
+    local_date = Varchar(length=10, index=True)  # capture day in the project's time zone (YYYY-MM-DD)
+    verdict = Varchar(length=10)  # accepted | flagged | rejected
+    reasons = JSON(default="[]")  # rejection codes
+    flags = JSON(default="[]")  # review flags (late_upload, near_edge, clock_skew, ...)
+    lon = DoublePrecision(null=True, default=None)
+    lat = DoublePrecision(null=True, default=None)
+    accuracy_m = DoublePrecision(null=True, default=None)
+    fence_id = Integer(null=True, default=None)
+    fence_distance_m = DoublePrecision(null=True, default=None)
+    face_distance = DoublePrecision(null=True, default=None)
+    liveness_passed = Boolean(null=True, default=None)
+    makeup_request = Integer(null=True, default=None)
+
+
+class PunchPhoto(Table, tablename="punch_photo"):
+    """Kept apart from Punch so lists and rollups never read image bytes."""
+
+    punch = ForeignKey(references=Punch, null=False, unique=True, on_delete=OnDelete.cascade)
+    content_type = Varchar(length=32, default="image/jpeg")
+    data = Bytea()

@@ -1,0 +1,69 @@
+"""Database engine and transactions for SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlparse
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from backend.settings import get_settings
+
+
+def make_engine(url: str | None = None) -> Engine:
+    settings = get_settings()
+    url = url or settings.database_url
+    if url.startswith(("postgres://", "postgresql://")):
+        parsed = urlparse(url)
+        return PostgresEngine(
+            config={
+                "host": parsed.hostname or "127.0.0.1",
+                "port": parsed.port or 5432,
+                "user": parsed.username or "postgres",
+                "password": parsed.password or "",
+                "database": (parsed.path or "/smz").lstrip("/"),
+            }
+        )
+    if not url.startswith("sqlite:///"):
+        raise SystemExit(f"SMZ_DATABASE_URL must start with sqlite:/// or postgresql:// (got {url!r})")
+    path = url.removeprefix("sqlite:///")
+    # WAL + busy timeout: several writers (gate server, web requests) without "database is locked".
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+    return SQLiteEngine(path=path, timeout=30)
+
+
+def engine() -> Engine:
+    from piccolo.engine.finder import engine_finder
+
+    found = engine_finder()
+    assert found is not None, "piccolo_conf.py not found"
+    return found
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """A write transaction that takes SQLite's lock at the start (IMMEDIATE), plain on PostgreSQL."""
+    eng = engine()
+    if isinstance(eng, SQLiteEngine):
+        async with eng.transaction(transaction_type=TransactionType.immediate):
+            yield
+    else:
+        async with eng.transaction():
+            yield
+
+
+async def start_pool() -> None:
+    eng = engine()
+    if isinstance(eng, PostgresEngine):
+        await eng.start_connection_pool(min_size=2, max_size=10)
+
+
+async def close_pool() -> None:
+    eng = engine()
+    if isinstance(eng, PostgresEngine):
+        await eng.close_connection_pool()

@@ -1,0 +1,173 @@
+"""Realistic demo data: one district, a building project with gates, a municipal road project, a
+suspended project, enterprises, units, teams, ~200 people with key managers, two terminals, accounts."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from backend.accounts import services as accounts
+from backend.devices import services as devices
+from backend.org import services as org
+from backend.validators import id_check_char, uscc_check_char
+from backend.workforce import services as workforce
+
+DEMO_PASSWORD = "demo2026"
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍建国志红文辉力海波宇浩凯鹏飞斌俊峰亮成林春德福贵生财祥荣"
+
+
+@dataclass
+class DemoAccount:
+    username: str
+    role: str
+    note: str
+
+
+def fake_id_number(rng: random.Random, region: str = "440703") -> str:
+    birth = date(1966, 1, 1) + timedelta(days=rng.randrange(0, 36 * 365))
+    seq = f"{rng.randrange(0, 1000):03d}"
+    first17 = f"{region}{birth:%Y%m%d}{seq}"
+    return first17 + id_check_char(first17)
+
+
+def fake_uscc(rng: random.Random, region: str = "440703") -> str:
+    chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    first17 = "91" + region + "".join(rng.choice(chars) for _ in range(9))
+    return first17 + uscc_check_char(first17)
+
+
+def fake_name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+async def load_demo(progress: Callable[[str, int], None] | None = None, people: int = 200) -> list[DemoAccount]:
+    rng = random.Random(20261125)
+    step = progress or (lambda _label, _n: None)
+    today = date.today()
+
+    district = await org.create_district("440703", "江门市蓬江区")
+    ent = {}
+    for key, name in (
+        ("owner", "江门市滨江建设投资有限公司"),
+        ("gc", "广东粤建工程集团有限公司"),
+        ("sup", "江门市正衡工程监理有限公司"),
+        ("labour", "江门市安居劳务有限公司"),
+        ("spec", "广东华泰钢结构工程有限公司"),
+        ("road", "江门市路桥建设有限公司"),
+    ):
+        ent[key] = await org.create_enterprise(name, fake_uscc(rng), registered_region="广东省江门市")
+    step("企业", len(ent))
+
+    projects = {
+        "building": await org.create_project(
+            name="江门市滨江新区安置房二期工程", district_id=district, category="building",
+            permit_no="440703202603010101", address="江门市蓬江区滨江大道 88 号", floor_area_m2=68_500,
+            contract_value_yuan=320_000_000, planned_start=today - timedelta(days=120), lon=113.0946, lat=22.6040,
+        ),
+        "road": await org.create_project(
+            name="蓬江区杜阮至棠下连接线道路改造工程", district_id=district, category="municipal",
+            permit_no="440703202605150201", address="蓬江区杜阮镇—棠下镇", contract_value_yuan=86_000_000,
+            planned_start=today - timedelta(days=60), lon=113.0105, lat=22.6478,
+        ),
+        "suspended": await org.create_project(
+            name="蓬江区第三人民医院综合楼", district_id=district, category="building",
+            permit_no="440703202511200301", address="江门市蓬江区港口路 12 号", floor_area_m2=24_000,
+            contract_value_yuan=150_000_000, planned_start=today - timedelta(days=300), lon=113.0801, lat=22.5902,
+        ),
+    }
+    for key, pid in projects.items():
+        started = today - timedelta(days={"building": 118, "road": 58, "suspended": 298}[key])
+        await org.change_status(pid, "under_construction", effective_on=started, note="开工", user_id=None)
+    await org.change_status(projects["suspended"], "suspended", effective_on=today - timedelta(days=20),
+                            note="资金原因停工（演示）", user_id=None)
+    step("项目", len(projects))
+
+    units: dict[str, dict[str, int]] = {}
+    teams: dict[str, dict[str, int]] = {}
+    plan = {
+        "building": [("owner", "owner"), ("gc", "general_contractor"), ("sup", "supervision_firm"),
+                     ("labour", "labour_subcontractor"), ("spec", "specialist_subcontractor")],
+        "road": [("owner", "owner"), ("road", "general_contractor"), ("sup", "supervision_firm"),
+                 ("labour", "labour_subcontractor")],
+        "suspended": [("owner", "owner"), ("gc", "general_contractor"), ("sup", "supervision_firm")],
+    }
+    for key, pid in projects.items():
+        units[key] = {}
+        for ent_key, unit_type in plan[key]:
+            units[key][unit_type] = await org.add_unit(pid, ent[ent_key], unit_type, today - timedelta(days=130))
+        teams[key] = {t["unit_type"]: t["id"] for t in await org.list_teams(pid)}
+        work_unit = units[key].get("labour_subcontractor", units[key]["general_contractor"])
+        for name in {"building": ["钢筋班组", "木工班组", "混凝土班组", "水电班组"],
+                     "road": ["路基班组", "管网班组", "沥青摊铺班组"], "suspended": ["土建班组"]}[key]:
+            teams[key][name] = await org.create_team(pid, work_unit, name)
+    step("参建单位与班组", sum(len(u) for u in units.values()))
+
+    key_posts = ["project_manager", "technical_lead", "quality_officer", "safety_officer",
+                 "construction_officer", "labour_officer"]
+    work_types = {"钢筋班组": "020", "木工班组": "240", "混凝土班组": "040", "水电班组": "130", "路基班组": "150",
+                  "管网班组": "110", "沥青摊铺班组": "900", "土建班组": "010"}
+    shares = {"building": 0.55, "road": 0.30, "suspended": 0.15}
+    worker_person_for_account: int | None = None
+    created = 0
+    for key, pid in projects.items():
+        gc = units[key]["general_contractor"]
+        for post in key_posts:
+            person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng),
+                                                   phone=f"13{rng.randrange(100000000, 999999999)}")
+            await workforce.enter_roster(project_id=pid, person_id=person, unit_id=gc,
+                                         team_id=teams[key]["general_contractor"], work_role="manager", post=post,
+                                         entered_on=today - timedelta(days=110))
+            created += 1
+        person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng))
+        await workforce.enter_roster(project_id=pid, person_id=person, unit_id=units[key]["supervision_firm"],
+                                     team_id=teams[key]["supervision_firm"], work_role="manager",
+                                     post="chief_supervising_engineer", entered_on=today - timedelta(days=110))
+        created += 1
+        worker_teams = [n for n in teams[key] if n in work_types]
+        n_workers = int(people * shares[key]) - 7
+        for i in range(max(0, n_workers)):
+            team_name = worker_teams[i % len(worker_teams)]
+            unit_id = units[key].get("labour_subcontractor", gc)
+            person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng))
+            await workforce.enter_roster(project_id=pid, person_id=person, unit_id=unit_id,
+                                         team_id=teams[key][team_name], work_role="worker",
+                                         work_type=work_types[team_name],
+                                         entered_on=today - timedelta(days=rng.randrange(5, 100)))
+            if key == "road" and worker_person_for_account is None:
+                worker_person_for_account = person
+            created += 1
+            if created % 20 == 0:
+                step("人员", 20)
+
+    vendor = await devices.create_vendor("广东示例智能科技有限公司", "DEMO-VENDOR-0001")
+    await devices.register_terminal(projects["building"], "DEMO-GATE-01-IN", vendor, channel=1, direction="in")
+    await devices.register_terminal(projects["building"], "DEMO-GATE-01-OUT", vendor, channel=1, direction="out")
+    step("考勤设备", 2)
+
+    accounts_made = [
+        DemoAccount("admin", "admin", "系统管理员"),
+        DemoAccount("jianguan", "supervisor", "江门市蓬江区住建局监管人员"),
+        DemoAccount("zongbao", "enterprise", "广东粤建工程集团（总包）企业账号"),
+        DemoAccount("xiangmu", "project_staff", "安置房二期项目管理人员"),
+        DemoAccount("banzu", "foreman", "道路改造工程劳务员/班组长"),
+        DemoAccount("gongren", "worker", "道路改造工程工人（手机打卡）"),
+        DemoAccount("changshang", "vendor", "设备厂商"),
+    ]
+    await accounts.create_user("admin", DEMO_PASSWORD, "admin", display_name="系统管理员")
+    await accounts.create_user("jianguan", DEMO_PASSWORD, "supervisor", display_name="蓬江区住建局",
+                               district_ids=[district])
+    await accounts.create_user("zongbao", DEMO_PASSWORD, "enterprise", display_name="粤建集团",
+                               enterprise_id=ent["gc"])
+    await accounts.create_user("xiangmu", DEMO_PASSWORD, "project_staff", display_name="安置房项目部",
+                               project_ids=[projects["building"]])
+    await accounts.create_user("banzu", DEMO_PASSWORD, "foreman", display_name="道路工程劳务员",
+                               project_ids=[projects["road"]])
+    await accounts.create_user("gongren", DEMO_PASSWORD, "worker", display_name="道路工程工人",
+                               person_id=worker_person_for_account)
+    await accounts.create_user("changshang", DEMO_PASSWORD, "vendor", display_name="示例智能科技", vendor_id=vendor)
+    step("账号", len(accounts_made))
+    return accounts_made

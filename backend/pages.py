@@ -1,0 +1,82 @@
+"""Server-rendered pages (Jinja + htmx).  Thin: data comes from the domain services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from backend.accounts import services as accounts
+from backend.accounts.controllers import client_address, session_cookie
+from backend.accounts.roles import ROLES
+from backend.accounts.services import require_project, visible_project_ids
+from backend.auth import AuthUser
+from backend.devices import services as devices
+from backend.errors import AppError
+from backend.org import services as org
+from backend.org.dictionaries import UNIT_TYPE
+from backend.workforce import services as workforce
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+@get("/login", include_in_schema=False)
+async def login_page(next: str | None = None) -> Template:
+    return Template("login.html", context={"next": _safe_next(next), "error": None})
+
+
+@post("/login", include_in_schema=False)
+async def login_submit(
+    request: Request[Any, Any, Any],
+    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Template | Redirect:
+    target = _safe_next(data.get("next"))
+    try:
+        user = await accounts.authenticate(data.get("username", ""), data.get("password", ""), client_address(request))
+    except AppError as exc:
+        return Template("login.html", context={"next": target, "error": exc.zh, "username": data.get("username", "")},
+                        status_code=exc.status_code)
+    token = await accounts.issue_token(user.id, "cookie")
+    if user.role == "worker" and target == "/":
+        target = "/m/"
+    return Redirect(target, cookies=[session_cookie(token)])
+
+
+@post("/logout", include_in_schema=False)
+async def logout(request: Request[Any, Any, Any]) -> Redirect:
+    if isinstance(request.auth, str):
+        await accounts.revoke_token(request.auth)
+    return Redirect("/login", cookies=[session_cookie("")])
+
+
+@get("/", include_in_schema=False)
+async def home(user: AuthUser) -> Template | Redirect:
+    if user.role == "worker":
+        return Redirect("/m/")
+    projects = await org.list_projects(await visible_project_ids(user))
+    return Template("home.html", context={"user": user, "role_label": ROLES[user.role], "projects": projects})
+
+
+@get("/projects/{project_id:int}", include_in_schema=False)
+async def project_page(project_id: int, user: AuthUser) -> Template:
+    await require_project(user, project_id)
+    project = await org.get_project(project_id)
+    return Template("project.html", context={
+        "user": user,
+        "role_label": ROLES[user.role],
+        "project": project,
+        "units": await org.list_units(project_id),
+        "teams": await org.list_teams(project_id),
+        "roster": await workforce.list_roster(project_id, active_only=True) if user.role != "worker" else [],
+        "terminals": await devices.list_terminals({project_id}),
+        "history": await org.status_history(project_id),
+        "unit_types": UNIT_TYPE,
+    })
+
+
+PAGE_HANDLERS = [login_page, login_submit, logout, home, project_page]

@@ -1,0 +1,27 @@
+"""The one Piccolo app: tables from every domain package, one migration history for both engines."""
+
+import os
+
+from piccolo.conf.apps import AppConfig
+
+from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
+from backend.attendance.tables import Punch, PunchPhoto
+from backend.devices.tables import Terminal, Vendor
+from backend.org.tables import District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team
+from backend.workforce.tables import Enrolment, Person, RosterEntry
+
+TABLES = [
+    District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team,
+    Person, RosterEntry, Enrolment,
+    Vendor, Terminal,
+    User, UserDistrict, UserProject, AuthToken,
+    Punch, PunchPhoto,
+]
+
+APP_CONFIG = AppConfig(
+    app_name="smz",
+    migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
+    table_classes=TABLES,
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,51 @@
+"""HTTP API of the roster.  ID numbers leave only masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get, post
+
+from backend.accounts.services import require_project
+from backend.auth import AuthUser
+from backend.errors import Forbidden
+from backend.org import services as org
+from backend.workforce import services
+from backend.workforce.schemas import RosterExitIn, RosterIn
+
+
+class RosterController(Controller):
+    path = "/api/projects/{project_id:int}/roster"
+    tags = ["roster"]
+
+    @get("/")
+    async def list_roster(self, project_id: int, user: AuthUser, active: bool = False) -> list[dict[str, Any]]:
+        await require_project(user, project_id)
+        if user.role == "worker":
+            raise Forbidden("工人只能查看本人信息", "Workers may only see their own records")
+        return await services.list_roster(project_id, active_only=active)
+
+    @post("/")
+    async def enter(self, project_id: int, data: RosterIn, user: AuthUser) -> dict[str, Any]:
+        await require_project(user, project_id, write=True)
+        rules = await org.rules_for_project(project_id)
+        from backend.validators import parse_id_number
+
+        info = parse_id_number(data.id_number)
+        services.check_age(rules, info.birth_date, info.gender)
+        person_id = await services.upsert_person(
+            id_number=data.id_number, name=data.name, phone=data.phone, ethnicity=data.ethnicity,
+            birth_date=data.birth_date, gender=data.gender,
+        )
+        entry_id = await services.enter_roster(
+            project_id=project_id, person_id=person_id, unit_id=data.unit_id, team_id=data.team_id,
+            work_role=data.work_role, post=data.post, work_type=data.work_type, entered_on=data.entered_on,
+        )
+        elsewhere = await services.active_elsewhere(person_id, project_id)
+        return {"id": entry_id, "person_id": person_id, "active_elsewhere": elsewhere}
+
+    @post("/{entry_id:int}/exit")
+    async def exit(self, project_id: int, entry_id: int, data: RosterExitIn, user: AuthUser) -> dict[str, str]:
+        await require_project(user, project_id, write=True)
+        await services.exit_roster(project_id, entry_id, data.exited_on, data.note)
+        return {"status": "exited"}

@@ -1,0 +1,188 @@
+"""People and the roster.  ID numbers are encrypted at rest; only masked forms leave this module
+(except ``reveal_id_number`` for the gate protocol, which must send the full number to terminals)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from backend.crypto import decrypt_text, encrypt_text, lookup_hash
+from backend.db import write_transaction
+from backend.errors import Conflict, NotFound, invalid
+from backend.org import services as org
+from backend.rules import Rules
+from backend.validators import cross_check_id, mask_id, parse_ethnicity, parse_id_number, parse_phone
+from backend.workforce.dictionaries import POSTS, SUPERVISION_POSTS, WORK_ROLE, WORK_TYPES
+from backend.workforce.tables import Enrolment, Person, RosterEntry
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def check_age(rules: Rules, birth: date, gender: str, today: date | None = None) -> None:
+    """Age limits from rules (labour law minimum; district maximum by gender)."""
+    today = today or date.today()
+    age = age_on(birth, today)
+    if age < rules.worker_min_age:
+        raise invalid("id_number", f"年龄 {age} 岁，未满 {rules.worker_min_age} 周岁，不得招用",
+                      f"Age {age} is below the minimum of {rules.worker_min_age}", code="too_young")
+    limit = rules.worker_max_age_male if gender == "M" else rules.worker_max_age_female
+    if age > limit:
+        raise invalid("id_number", f"年龄 {age} 岁，超过本地区 {limit} 岁的上限",
+                      f"Age {age} is above this district's limit of {limit}", code="too_old")
+
+
+async def find_person_id(id_number: str) -> int | None:
+    row = await Person.select(Person.id).where(Person.id_hash == lookup_hash(id_number)).first()
+    return row["id"] if row else None
+
+
+async def upsert_person(
+    *, id_number: str, name: str, phone: str | None = None, ethnicity: str | int = "01",
+    birth_date: date | None = None, gender: str | None = None, address: str | None = None,
+    id_issuer: str | None = None, id_valid_until: date | None = None,
+) -> int:
+    """Create a person, or update the contact data of the one with this ID number. Returns the id."""
+    info = parse_id_number(id_number)
+    cross_check_id(info, birth_date=birth_date, gender=gender)
+    name = (name or "").strip()
+    if not name or len(name) > 60:
+        raise invalid("name", "姓名不能为空且不超过 60 个字符", "Name is required (at most 60 characters)")
+    eth = parse_ethnicity(ethnicity)
+    phone = parse_phone(phone)
+    if id_valid_until is not None and id_valid_until < date.today():
+        raise invalid("id_valid_until", "身份证已过期", "The ID card has expired", code="id_expired")
+    existing = await find_person_id(info.number)
+    if existing is not None:
+        changes: dict[Any, Any] = {Person.name: name, Person.ethnicity: eth}
+        if phone:
+            changes[Person.phone] = phone
+        if address:
+            changes[Person.address] = address
+        if id_issuer:
+            changes[Person.id_issuer] = id_issuer
+        if id_valid_until:
+            changes[Person.id_valid_until] = id_valid_until
+        await Person.update(changes).where(Person.id == existing)
+        return existing
+    p = Person(
+        name=name, id_cipher=encrypt_text(info.number), id_hash=lookup_hash(info.number),
+        id_masked=mask_id(info.number), gender=info.gender, birth_date=info.birth_date, ethnicity=eth,
+        phone=phone, address=address, id_issuer=id_issuer, id_valid_until=id_valid_until,
+    )
+    await p.save()
+    return p.id
+
+
+async def reveal_id_number(person_id: int) -> str:
+    row = await Person.select(Person.id_cipher).where(Person.id == person_id).first()
+    if row is None:
+        raise NotFound("人员不存在", "Person not found", field="person_id")
+    return decrypt_text(row["id_cipher"])
+
+
+async def get_person(person_id: int) -> dict[str, Any]:
+    row = await Person.select(
+        Person.id, Person.name, Person.id_masked, Person.gender, Person.birth_date, Person.ethnicity, Person.phone
+    ).where(Person.id == person_id).first()
+    if row is None:
+        raise NotFound("人员不存在", "Person not found", field="person_id")
+    return row
+
+
+async def enter_roster(
+    *, project_id: int, person_id: int, unit_id: int, team_id: int, work_role: str, post: str | None = None,
+    work_type: str | None = None, entered_on: date | None = None,
+) -> int:
+    """人员进场: the unit and team must be on the project and not exited (seed 001 §2.7.4)."""
+    if work_role not in WORK_ROLE:
+        raise invalid("work_role", "人员类型应为 manager（管理人员）或 worker（建筑工人）",
+                      "work_role must be manager or worker")
+    if post is not None and post not in POSTS:
+        raise invalid("post", f"未知岗位：{post}", f"Unknown post: {post}")
+    if work_role == "manager" and not post:
+        raise invalid("post", "管理人员须选择岗位", "A manager needs a post")
+    if work_role == "worker" and post:
+        raise invalid("post", "建筑工人不设管理岗位，请填写工种", "Workers have a work type, not a post")
+    if work_type is not None and work_type not in WORK_TYPES:
+        raise invalid("work_type", f"未知工种代码：{work_type}", f"Unknown work type code: {work_type}")
+    unit = await org.unit_in_project(unit_id, project_id)
+    team = await org.team_in_project(team_id, project_id)
+    if team["unit"] != unit_id:
+        raise invalid("team_id", "班组不属于所选参建单位", "The team does not belong to the chosen unit")
+    if unit["exited_on"] is not None or team["exited_on"] is not None:
+        raise Conflict("参建单位或班组已退场，人员不能进场", "The unit or team has exited", field="team_id")
+    if work_role == "manager" and team["kind"] != "management":
+        raise invalid("team_id", "管理人员应进入管理人员班组", "Managers belong to the management team")
+    if work_role == "worker" and team["kind"] == "management":
+        raise invalid("team_id", "建筑工人不能进入管理人员班组", "Workers cannot join a management team")
+    if post in SUPERVISION_POSTS and unit["unit_type"] != "supervision_firm":
+        raise invalid("post", "监理岗位只能属于监理单位", "Supervision posts belong to the supervision firm")
+    async with write_transaction():
+        if await RosterEntry.exists().where(
+            (RosterEntry.project == project_id) & (RosterEntry.person == person_id) & RosterEntry.exited_on.is_null()
+        ):
+            raise Conflict("此人已在本项目花名册中（未退场）", "This person is already on the project's roster",
+                           field="id_number", code="duplicate_roster_entry")
+        e = RosterEntry(
+            person=person_id, project=project_id, unit=unit_id, team=team_id, work_role=work_role, post=post,
+            work_type=work_type, entered_on=entered_on or date.today(),
+        )
+        await e.save()
+    return e.id
+
+
+async def exit_roster(project_id: int, entry_id: int, exited_on: date, note: str = "") -> None:
+    async with write_transaction():
+        row = await RosterEntry.select().where(
+            (RosterEntry.id == entry_id) & (RosterEntry.project == project_id)
+        ).first()
+        if row is None:
+            raise NotFound("花名册记录不存在", "Roster entry not found", field="entry_id")
+        if row["exited_on"] is not None:
+            raise Conflict("此人已退场", "Already exited", field="entry_id")
+        if exited_on < row["entered_on"]:
+            raise invalid("exited_on", "退场日期早于进场日期", "Exit date is before the entry date")
+        await RosterEntry.update({RosterEntry.exited_on: exited_on, RosterEntry.exit_note: note}).where(
+            RosterEntry.id == entry_id
+        )
+
+
+async def active_elsewhere(person_id: int, project_id: int) -> list[dict[str, Any]]:
+    """Active roster entries of this person on other projects (a warning for the foreman)."""
+    return await RosterEntry.select(
+        RosterEntry.project, RosterEntry.project.name.as_alias("project_name"), RosterEntry.entered_on
+    ).where((RosterEntry.person == person_id) & (RosterEntry.project != project_id) & RosterEntry.exited_on.is_null())
+
+
+async def list_roster(project_id: int, *, active_only: bool = False) -> list[dict[str, Any]]:
+    q = RosterEntry.select(
+        RosterEntry.id, RosterEntry.person, RosterEntry.person.name.as_alias("name"),
+        RosterEntry.person.id_masked.as_alias("id_masked"), RosterEntry.person.gender.as_alias("gender"),
+        RosterEntry.unit, RosterEntry.team, RosterEntry.team.name.as_alias("team_name"), RosterEntry.work_role,
+        RosterEntry.post, RosterEntry.work_type, RosterEntry.entered_on, RosterEntry.exited_on,
+    ).where(RosterEntry.project == project_id).order_by(RosterEntry.id)
+    if active_only:
+        q = q.where(RosterEntry.exited_on.is_null())
+    rows = await q
+    for r in rows:
+        r["post_label"] = POSTS.get(r["post"] or "", "")
+        r["work_type_label"] = WORK_TYPES.get(r["work_type"] or "", "")
+        r["work_role_label"] = WORK_ROLE[r["work_role"]]
+    return rows
+
+
+async def active_entry(project_id: int, person_id: int) -> dict[str, Any] | None:
+    return await RosterEntry.select().where(
+        (RosterEntry.project == project_id) & (RosterEntry.person == person_id) & RosterEntry.exited_on.is_null()
+    ).first()
+
+
+async def enrolled_person_ids(person_ids: list[int]) -> set[int]:
+    if not person_ids:
+        return set()
+    rows = await Enrolment.select(Enrolment.person).where(
+        Enrolment.person.is_in(person_ids) & Enrolment.face_template.is_not_null()
+    )
+    return {r["person"] for r in rows}

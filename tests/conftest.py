@@ -1,0 +1,60 @@
+"""Test configuration.
+
+The database is picked before anything imports the app: SQLite in a temp dir by default, or a fresh
+database on the PostgreSQL server named by ``SMZ_TEST_DATABASE_URL`` (CI runs the suite once each way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+_TMP = tempfile.mkdtemp(prefix="smz-test-")
+os.environ["SMZ_DATA_DIR"] = _TMP
+os.environ.setdefault("SMZ_SECRET_KEY", base64.b64encode(b"test-key-0123456789abcdef-test!!").decode())
+os.environ["PICCOLO_CONF"] = "piccolo_conf"
+os.environ["SMZ_GATE_PORT"] = "0"
+
+_PG = os.environ.get("SMZ_TEST_DATABASE_URL")
+if _PG:
+    import asyncpg
+
+    _DBNAME = f"smz_test_{uuid.uuid4().hex[:10]}"
+
+    async def _create() -> None:
+        conn = await asyncpg.connect(_PG)
+        try:
+            await conn.execute(f'CREATE DATABASE "{_DBNAME}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(_create())
+    os.environ["SMZ_DATABASE_URL"] = _PG.rsplit("/", 1)[0] + "/" + _DBNAME
+else:
+    os.environ["SMZ_DATABASE_URL"] = f"sqlite:///{_TMP}/test.db"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database: {os.environ['SMZ_DATABASE_URL']}"
+
+
+@pytest.fixture(scope="session")
+async def migrated_db() -> AsyncIterator[str]:
+    """The schema, migrated once per session, with the PostgreSQL pool running."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from backend import db
+
+    result = await run_forwards(app_name="smz")
+    assert result.success, result.message
+    await db.start_pool()
+    try:
+        yield os.environ["SMZ_DATABASE_URL"]
+    finally:
+        await db.close_pool()

@@ -1,0 +1,102 @@
+"""Integration fixtures: a small world of two districts, three projects and users of every role,
+and an HTTP client against the real app (real database, no mocks)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+PASSWORD = "test-pass-2026"
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_counter)}"
+
+
+@dataclass
+class World:
+    district_a: int
+    district_b: int
+    project_a: int  # district A, building
+    project_b: int  # district A, municipal
+    project_c: int  # district B
+    units: dict[int, dict[str, int]] = field(default_factory=dict)  # project → unit_type → unit id
+    teams: dict[int, dict[str, int]] = field(default_factory=dict)  # project → team name → team id
+    users: dict[str, str] = field(default_factory=dict)  # role label → username
+    vendor: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def id_number(self, region: str = "440703", birth: date | None = None) -> str:
+        from backend.validators import id_check_char
+
+        birth = birth or date(1980, 1, 1) + timedelta(days=self.rng.randrange(0, 20 * 365))
+        first17 = f"{region}{birth:%Y%m%d}{self.rng.randrange(0, 1000):03d}"
+        return first17 + id_check_char(first17)
+
+
+@pytest.fixture(scope="session")
+async def world(migrated_db: str) -> World:
+    from backend.accounts.services import create_user
+    from backend.demo import fake_uscc
+    from backend.devices.services import create_vendor
+    from backend.org import services as org
+
+    rng = random.Random(11)
+    da = await org.create_district("110101", "测试区甲")
+    db_ = await org.create_district("110102", "测试区乙")
+    gc = await org.create_enterprise("测试总包有限公司", fake_uscc(rng, "110101"))
+    sup = await org.create_enterprise("测试监理有限公司", fake_uscc(rng, "110101"))
+    other = await org.create_enterprise("别区总包有限公司", fake_uscc(rng, "110102"))
+    pa = await org.create_project(name="甲区住宅工程", district_id=da, category="building", floor_area_m2=45_000,
+                                  planned_start=date.today() - timedelta(days=40), lon=116.40, lat=39.91)
+    pb = await org.create_project(name="甲区道路工程", district_id=da, category="municipal",
+                                  contract_value_yuan=20_000_000, lon=116.41, lat=39.92)
+    pc = await org.create_project(name="乙区学校工程", district_id=db_, category="building", floor_area_m2=12_000)
+    w = World(district_a=da, district_b=db_, project_a=pa, project_b=pb, project_c=pc)
+    for pid, contractor in ((pa, gc), (pb, gc), (pc, other)):
+        await org.change_status(pid, "under_construction", effective_on=date.today() - timedelta(days=30),
+                                note="开工", user_id=None)
+        w.units[pid] = {
+            "general_contractor": await org.add_unit(pid, contractor, "general_contractor"),
+            "supervision_firm": await org.add_unit(pid, sup, "supervision_firm"),
+        }
+        w.teams[pid] = {t["name"]: t["id"] for t in await org.list_teams(pid)}
+        w.teams[pid]["钢筋班组"] = await org.create_team(pid, w.units[pid]["general_contractor"], "钢筋班组")
+    w.vendor = await create_vendor("测试设备厂商", unique("TEST-VENDOR-"))
+    for label, role, kw in (
+        ("admin", "admin", {}),
+        ("supervisor_a", "supervisor", {"district_ids": [da]}),
+        ("supervisor_b", "supervisor", {"district_ids": [db_]}),
+        ("enterprise_gc", "enterprise", {"enterprise_id": gc}),
+        ("staff_a", "project_staff", {"project_ids": [pa]}),
+        ("foreman_a", "foreman", {"project_ids": [pa]}),
+        ("foreman_c", "foreman", {"project_ids": [pc]}),
+        ("vendor", "vendor", {"vendor_id": w.vendor}),
+    ):
+        username = unique(f"t_{label}_")
+        await create_user(username, PASSWORD, role, **kw)
+        w.users[label] = username
+    return w
+
+
+@pytest.fixture(scope="session")
+async def client(migrated_db: str) -> AsyncIterator[AsyncTestClient[Any]]:
+    from backend.app import create_app
+
+    async with AsyncTestClient(app=create_app()) as c:
+        yield c
+
+
+async def login(client: AsyncTestClient[Any], username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Bearer headers for ``username`` (API-client style; cookie login is tested separately)."""
+    r = await client.post("/api/auth/token", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
