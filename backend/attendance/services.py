@@ -1,0 +1,244 @@
+"""The one attendance path.  Every punch — gate, phone, approved make-up — enters through
+``record_punch``: it judges, stores (once per idempotency key) and publishes after commit.
+
+Sources differ only in how they prove identity and place; they pass their findings in (face distance,
+liveness, fence decision, their own rejection reasons and flags).  This module adds the checks every
+source shares: roster membership on the capture day, project status, upload latency and device clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from backend.attendance import live
+from backend.attendance.reasons import REASON_ZH, VERDICT_ZH, describe
+from backend.attendance.tables import Punch, PunchPhoto
+from backend.db import write_transaction
+from backend.errors import NotFound, invalid
+from backend.org.services import rules_for_district
+from backend.org.tables import Project
+from backend.workforce.tables import Person, RosterEntry
+
+log = logging.getLogger("smz.attendance")
+
+Source = Literal["gate", "mobile", "makeup"]
+SOURCES = ("gate", "mobile", "makeup")
+
+
+@dataclass(frozen=True, slots=True)
+class PunchIn:
+    source: Source
+    project_id: int
+    person_id: int | None
+    idempotency_key: str
+    captured_at: datetime  # aware; the device's clock
+    terminal_id: int | None = None
+    direction: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    accuracy_m: float | None = None
+    fence_id: int | None = None
+    fence_distance_m: float | None = None
+    face_distance: float | None = None
+    liveness_passed: bool | None = None
+    photo: bytes | None = None
+    photo_type: str = "image/jpeg"
+    reasons: tuple[str, ...] = ()  # rejections found by the source (face_mismatch, outside_fence, …)
+    flags: tuple[str, ...] = ()  # review flags found by the source (near_edge, offline_challenge, …)
+    makeup_request_id: int | None = None
+    received_at: datetime | None = None  # tests and re-imports may set it; normally the server clock
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    punch_id: int
+    verdict: str  # accepted | flagged | rejected
+    reasons: tuple[str, ...]
+    flags: tuple[str, ...]
+    latency_s: float
+    captured_at: datetime
+    received_at: datetime
+    duplicate: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict != "rejected"
+
+    @property
+    def message_zh(self) -> str:
+        text = VERDICT_ZH[self.verdict]
+        detail = describe(self.reasons if self.reasons else self.flags)
+        return f"{text}：{detail}" if detail else text
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = json.loads(value or "[]")
+    return tuple(value or ())
+
+
+def _verdict_from_row(row: dict[str, Any], duplicate: bool) -> Verdict:
+    return Verdict(
+        punch_id=row["id"], verdict=row["verdict"], reasons=_codes(row["reasons"]), flags=_codes(row["flags"]),
+        latency_s=row["latency_s"], captured_at=_aware(row["captured_at"]), received_at=_aware(row["received_at"]),
+        duplicate=duplicate,
+    )
+
+
+async def find_by_key(key: str) -> Verdict | None:
+    row = await Punch.select().where(Punch.idempotency_key == key).first()
+    return _verdict_from_row(row, duplicate=True) if row else None
+
+
+def local_day(at: datetime, tz: str) -> date:
+    return _aware(at).astimezone(ZoneInfo(tz)).date()
+
+
+async def record_punch(p: PunchIn) -> Verdict:
+    """Judge, store once, publish.  Returns the stored verdict (the first one for a repeated key)."""
+    if p.source not in SOURCES:
+        raise invalid("source", f"未知打卡来源：{p.source}", f"Unknown punch source: {p.source}")
+    if not p.idempotency_key or len(p.idempotency_key) > 128:
+        raise invalid("idempotency_key", "缺少或过长的幂等键", "Idempotency key missing or too long")
+    existing = await find_by_key(p.idempotency_key)
+    if existing:
+        return existing
+
+    project = await Project.select(Project.id, Project.status, Project.district, Project.timezone).where(
+        Project.id == p.project_id
+    ).first()
+    if project is None:
+        raise NotFound("项目不存在", "Project not found", field="project_id")
+    rules = await rules_for_district(project["district"])
+    captured = _aware(p.captured_at).astimezone(UTC)
+    received = _aware(p.received_at).astimezone(UTC) if p.received_at else datetime.now(UTC)
+    latency = (received - captured).total_seconds()
+    day = local_day(captured, project["timezone"])
+
+    reasons = list(p.reasons)
+    flags = list(p.flags)
+    if p.person_id is None:
+        reasons.append("unknown_person")
+    else:
+        on_roster = await RosterEntry.exists().where(
+            (RosterEntry.project == p.project_id) & (RosterEntry.person == p.person_id)
+            & (RosterEntry.entered_on <= day) & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= day))
+        )
+        if not on_roster:
+            reasons.append("not_on_roster")
+        if p.source == "makeup":
+            manager = await RosterEntry.exists().where(
+                (RosterEntry.project == p.project_id) & (RosterEntry.person == p.person_id)
+                & (RosterEntry.work_role == "manager")
+            )
+            if manager:  # seed 000 §六: 施工现场管理人员不得补打考勤记录
+                reasons.append("manager_makeup_forbidden")
+            flags.append("makeup")
+    if project["status"] in ("preparing", "accepted"):
+        reasons.append("project_not_active")
+    elif project["status"] == "suspended":
+        # seed 001 §五(十三): 停工期间……需进场工作的人员仍要打卡记录工作时间 (kept, excluded from rates).
+        flags.append("project_suspended")
+    limit = rules.max_latency_s(p.source)
+    if limit is not None and latency > limit:
+        flags.append("late_upload")
+    if -latency > rules.clock_skew_max_s:  # captured "in the future": the device clock runs ahead
+        flags.append("clock_skew")
+
+    reasons = list(dict.fromkeys(reasons))
+    flags = list(dict.fromkeys(f for f in flags if f not in reasons))
+    verdict = "rejected" if reasons else ("flagged" if flags else "accepted")
+    row = Punch(
+        project=p.project_id, person=p.person_id, source=p.source, idempotency_key=p.idempotency_key,
+        terminal=p.terminal_id, direction=p.direction, captured_at=captured, received_at=received,
+        latency_s=latency, local_date=day.isoformat(), verdict=verdict, reasons=reasons, flags=flags,
+        lon=p.lon, lat=p.lat, accuracy_m=p.accuracy_m, fence_id=p.fence_id, fence_distance_m=p.fence_distance_m,
+        face_distance=p.face_distance, liveness_passed=p.liveness_passed, makeup_request=p.makeup_request_id,
+    )
+    try:
+        async with write_transaction():
+            await row.save()
+            if p.photo:
+                await PunchPhoto(punch=row.id, data=p.photo, content_type=p.photo_type).save()
+    except Exception:
+        # A concurrent request with the same key won the unique index: answer with its verdict.
+        again = await find_by_key(p.idempotency_key)
+        if again:
+            return again
+        raise
+    result = Verdict(
+        punch_id=row.id, verdict=verdict, reasons=tuple(reasons), flags=tuple(flags), latency_s=latency,
+        captured_at=captured, received_at=received,
+    )
+    log.info("punch %s %s project=%s person=%s %s %s latency=%.1fs", row.id, p.source, p.project_id, p.person_id,
+             verdict, ",".join(reasons + flags), latency)
+    live.publish(await _event(row.id, p, result))
+    return result
+
+
+async def _event(punch_id: int, p: PunchIn, v: Verdict) -> dict[str, Any]:
+    name = None
+    if p.person_id is not None:
+        person = await Person.select(Person.name).where(Person.id == p.person_id).first()
+        name = person["name"] if person else None
+    return {
+        "type": "punch", "id": punch_id, "project_id": p.project_id, "person_id": p.person_id, "name": name,
+        "source": p.source, "verdict": v.verdict, "reasons": list(v.reasons), "flags": list(v.flags),
+        "message": v.message_zh, "lon": p.lon, "lat": p.lat, "captured_at": v.captured_at.isoformat(),
+        "received_at": v.received_at.isoformat(), "latency_s": round(v.latency_s, 1), "terminal_id": p.terminal_id,
+    }
+
+
+# --- Reading ---------------------------------------------------------------------------------
+
+
+async def list_punches(
+    *, project_ids: set[int] | None = None, person_id: int | None = None, day_from: date | None = None,
+    day_to: date | None = None, verdict: str | None = None, limit: int = 200, offset: int = 0,
+) -> list[dict[str, Any]]:
+    q = Punch.select(
+        Punch.id, Punch.project, Punch.project.name.as_alias("project_name"), Punch.person,
+        Punch.person.name.as_alias("name"), Punch.person.id_masked.as_alias("id_masked"), Punch.source,
+        Punch.direction, Punch.captured_at, Punch.received_at, Punch.latency_s, Punch.local_date, Punch.verdict,
+        Punch.reasons, Punch.flags, Punch.lon, Punch.lat, Punch.accuracy_m, Punch.fence_distance_m,
+        Punch.face_distance, Punch.terminal,
+    ).order_by(Punch.captured_at, ascending=False).limit(min(limit, 1000)).offset(offset)
+    if project_ids is not None:
+        if not project_ids:
+            return []
+        q = q.where(Punch.project.is_in(sorted(project_ids)))
+    if person_id is not None:
+        q = q.where(Punch.person == person_id)
+    if day_from is not None:
+        q = q.where(Punch.local_date >= day_from.isoformat())
+    if day_to is not None:
+        q = q.where(Punch.local_date <= day_to.isoformat())
+    if verdict is not None:
+        q = q.where(Punch.verdict == verdict)
+    rows = await q
+    for r in rows:
+        r["reasons"] = list(_codes(r["reasons"]))
+        r["flags"] = list(_codes(r["flags"]))
+        r["message"] = describe(r["reasons"] or r["flags"])
+        r["reason_labels"] = [REASON_ZH.get(c, c) for c in r["reasons"] + r["flags"]]
+    return rows
+
+
+async def punch_photo(punch_id: int) -> tuple[bytes, str] | None:
+    row = await PunchPhoto.select(PunchPhoto.data, PunchPhoto.content_type).where(PunchPhoto.punch == punch_id).first()
+    return (row["data"], row["content_type"]) if row else None
+
+
+def window(day: date, tz: str) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
