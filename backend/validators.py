@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from backend.errors import invalid
+from device_tcp.messages import ETHNICITY as _PROTOCOL_ETHNICITY
 
 # --- GB 11643-1999 citizen identification number -------------------------------------
 
@@ -102,17 +103,8 @@ def parse_uscc(raw: str, field: str = "uscc") -> str:
 
 # --- Ethnicity dictionary, seed 001 附件3 §1.2.7 (民族字典) -------------------------------
 
-ETHNICITY: dict[str, str] = {
-    "01": "汉族", "02": "蒙古族", "03": "回族", "04": "藏族", "05": "维吾尔族", "06": "苗族", "07": "彝族",
-    "08": "壮族", "09": "布依族", "10": "朝鲜族", "11": "满族", "12": "侗族", "13": "瑶族", "14": "土家族",
-    "15": "白族", "16": "哈尼族", "17": "哈萨克族", "18": "傣族", "19": "黎族", "20": "傈僳族", "21": "佤族",
-    "22": "畲族", "23": "高山族", "24": "拉祜族", "25": "水族", "26": "东乡族", "27": "纳西族", "28": "景颇族",
-    "29": "柯尔克孜族", "30": "土族", "31": "达斡尔族", "32": "仫佬族", "33": "羌族", "34": "布朗族",
-    "35": "撒拉族", "36": "毛难族", "37": "仡佬族", "38": "锡伯族", "39": "阿昌族", "40": "普米族",
-    "41": "塔吉克族", "42": "怒族", "43": "乌孜别克族", "44": "俄罗斯族", "45": "鄂温克族", "46": "崩龙族",
-    "47": "保安族", "48": "裕固族", "49": "京族", "50": "塔塔尔族", "51": "独龙族", "52": "鄂伦春族",
-    "53": "赫哲族", "54": "门巴族", "55": "珞巴族", "56": "基诺族", "57": "其他", "58": "外国血统",
-}
+# The dictionary is part of the gate protocol text; device_tcp owns the one copy.
+ETHNICITY: dict[str, str] = dict(_PROTOCOL_ETHNICITY)
 
 
 def parse_ethnicity(raw: str | int, field: str = "ethnicity") -> str:
