@@ -80,6 +80,13 @@ class Rules:
     face_max_size_px: int = 250
     face_max_roll_deg: float = 15.0
     face_min_border_px: int = 30
+    # 正面人脸 / 旋转角度不超过 15 度 read as head yaw as well as roll (enrolment).
+    face_max_yaw_deg: float = 15.0
+    # Punch and liveness frames from phones are not certified capture terminals: our choice is half the
+    # enrolment pixel sizes of seed 002 (eyes ≥ 32 px, face ≥ 75 px, border > 15 px) and no yaw limit.
+    face_verify_min_eye_distance_px: int = 32
+    face_verify_min_size_px: int = 75
+    face_verify_min_border_px: int = 15
     # Our choice (docs/face.md): dlib embedding distance at or below which two faces match.
     face_match_tolerance: float = 0.50
     # Our choice: 1:N duplicate-face search flags a person when another template is this close.
@@ -116,6 +123,24 @@ class Rules:
     worker_min_age: int = 16
     worker_max_age_male: int = 60
     worker_max_age_female: int = 55
+
+    # --- Crew registration on the foreman's tablet (issue "crew registration") --------------
+    # seed 004 §三(四)(五): 用工前采集身份证、人脸; 退场时签署退场确认书; seed 004 §一.1 劳务合同.
+    # Our limits (not regulation): one uploaded document (ID-card photo, labour contract PDF/photo,
+    # signed exit confirmation), and the .xlsx bulk import (file size and rows per file).
+    crew_document_max_bytes: int = 5 * 1024 * 1024
+    crew_import_max_bytes: int = 5 * 1024 * 1024
+    crew_import_max_rows: int = 10_000
+
+    # --- Supervision: rollups and warnings (issue "supervision"; docs/supervision.md) --------
+    # Our reading of seed 000 §五 "每月上传的有效考勤天数" with 附件3 §三.4 (上传延时不超过 30 秒): a record that
+    # arrived late is still an uploaded record (kept and flagged, DESIGN §1), so by default it counts towards
+    # a valid day; a district that wants only timely records to count sets this to false.
+    late_upload_counts_as_valid: bool = True
+    # seed 000 §三 (考勤数据…实时上传; 缺少其中一项…予以黄灯预警): a project under construction (在建) with no
+    # attendance record for this many consecutive construction days lacks attendance data → yellow warning.
+    # Our choice of 1 day (the statistics are daily, "统计截止前一日", seed 001 §2.11.3).
+    no_attendance_warning_days: int = 1
 
     def with_overrides(self, overrides: dict[str, Any] | None) -> Rules:
         """Return a copy with a district's overrides applied, refusing unknown or ill-typed keys."""

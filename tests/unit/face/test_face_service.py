@@ -1,0 +1,149 @@
+"""FaceService over its process pool, on the face_recognition sdist photos.
+
+Rules checked: DESIGN.md §1 (face work off the event loop, in a process pool);
+rules.face_match_tolerance (1:1), rules.mobile_max_frame_bytes / liveness_max_frames (input
+limits), seed 000 附件3 §三.3 (a static photo fails liveness).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from PIL import Image
+
+from backend.errors import InvalidInput, PayloadTooLarge
+from backend.face import service as fs
+from backend.face.service import FaceService
+from backend.rules import DEFAULT_RULES
+from tests.fixtures.faces import capture_like, jpeg_bytes
+
+# --------------------------------------------------------------------------------- the pool
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def service():
+    svc = FaceService(workers=2)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="module")
+def enrolled(face_photos):
+    return capture_like("obama.jpg")
+
+
+async def test_start_warms_every_worker(service):
+    await service.start()
+    assert service.workers == 2
+
+
+async def test_enrol_and_verify(service, face_photos, enrolled):
+    r = await service.encode(enrolled, purpose="enrol")
+    assert len(r.encoding) == 512
+    assert r.quality.ok and r.quality.face_count == 1
+    top, right, bottom, left = r.box
+    assert bottom > top and right > left
+
+    same = await service.verify(r.encoding, face_photos["obama2.jpg"].read_bytes())
+    assert same.matched and same.distance < DEFAULT_RULES.face_match_tolerance
+    other = await service.verify(r.encoding, face_photos["biden.jpg"].read_bytes())
+    assert not other.matched and other.distance > 0.7
+
+
+async def test_quality_failures_raise_bilingual_invalid_input(service, face_photos):
+    with pytest.raises(InvalidInput) as e:
+        await service.encode(face_photos["obama.jpg"].read_bytes(), purpose="enrol")
+    err = e.value
+    assert err.code == "face_too_small" and err.field == "photo"
+    assert "人脸太小" in err.zh and "too small" in err.en
+    assert err.extra["quality"]["eye_distance_px"] < 64
+
+    blank = io.BytesIO()
+    Image.new("RGB", (480, 640), (200, 190, 180)).save(blank, "JPEG")
+    with pytest.raises(InvalidInput) as e:
+        await service.encode(blank.getvalue(), field="id_photo")
+    assert e.value.code == "no_face" and e.value.field == "id_photo"
+
+    with pytest.raises(InvalidInput) as e:
+        await service.encode(b"GIF89a nonsense")
+    assert e.value.code == "invalid_image"
+
+
+async def test_oversized_upload_is_refused_before_the_pool(service):
+    big = b"\xff\xd8" + b"\x00" * (DEFAULT_RULES.mobile_max_upload_bytes + 1)
+    with pytest.raises(PayloadTooLarge) as e:
+        await service.encode(big)
+    assert e.value.code == "payload_too_large" and e.value.status_code == 413
+
+
+def _variants(data: bytes, n: int) -> list[bytes]:
+    """The same photo re-encoded with small shifts: not byte-identical, still one photo."""
+    im = Image.open(io.BytesIO(data)).convert("RGB")
+    im.thumbnail((480, 640))
+    return [jpeg_bytes(im.rotate(0, translate=(i, i % 2)), quality=85 + i) for i in range(n)]
+
+
+async def test_a_held_up_photo_fails_liveness(service, face_photos, enrolled):
+    template = (await service.encode(enrolled)).encoding
+    frames = _variants(face_photos["obama2.jpg"].read_bytes(), 5)
+    r = await service.check_liveness(frames, ["blink", "turn_left"], template)
+    assert not r.passed
+    assert "action_missing:blink" in r.reasons and "action_missing:turn_left" in r.reasons
+    # ... although it IS the enrolled person and the frames are good pictures:
+    assert r.matched and r.best_frame_index is not None and r.encoding is not None
+
+
+async def test_a_static_photo_repeated_fails_liveness(service, face_photos):
+    frame = _variants(face_photos["obama2.jpg"].read_bytes(), 1)[0]
+    r = await service.check_liveness([frame] * 4, ["open_mouth", "turn_right"])
+    assert not r.passed
+    assert {"identical_frames", "static_frames", "action_missing:open_mouth"} <= set(r.reasons)
+    assert len(r.frames) == 4 and all(f.face_count == 1 for f in r.frames)
+
+
+async def test_liveness_sees_different_people(service, face_photos):
+    frames = _variants(face_photos["obama2.jpg"].read_bytes(), 3) + _variants(face_photos["biden.jpg"].read_bytes(), 1)
+    r = await service.check_liveness(frames, ["blink", "turn_left"])
+    assert "different_faces" in r.reasons and r.max_pair_distance > 0.5
+
+
+async def test_liveness_input_limits(service, face_photos):
+    frame = _variants(face_photos["obama2.jpg"].read_bytes(), 1)[0]
+    with pytest.raises(InvalidInput) as e:
+        await service.check_liveness([frame] * (DEFAULT_RULES.liveness_max_frames + 1), ["blink"])
+    assert e.value.code == "too_many_frames"
+    with pytest.raises(InvalidInput) as e:
+        await service.check_liveness([frame], ["smile"])
+    assert e.value.code == "unknown_action"
+    with pytest.raises(InvalidInput):
+        await service.check_liveness([], ["blink"])
+    with pytest.raises(PayloadTooLarge) as e:
+        await service.check_liveness([frame, b"\x00" * (DEFAULT_RULES.mobile_max_frame_bytes + 1)], ["blink"])
+    assert e.value.field == "frames[1]"
+    with pytest.raises(InvalidInput) as e:
+        await service.check_liveness([frame, b"junk"], ["blink"])
+    assert e.value.code == "invalid_image" and e.value.field == "frames[1]"
+
+
+async def test_a_dead_worker_does_not_break_the_service(face_photos):
+    async with FaceService(workers=1) as svc:
+        with pytest.raises(InvalidInput) as e:
+            await svc._run(os._exit, 3)  # the worker dies twice: blamed on the input
+        assert e.value.code == "image_unprocessable"
+        r = await svc.encode(capture_like("obama.jpg"))
+        assert len(r.encoding) == 512
+    assert svc.closed
+
+
+def test_shared_instance():
+    a = fs.get_face_service(workers=1)
+    assert fs.get_face_service() is a
+    fs.shutdown_face_service()
+    assert a.closed
+    b = fs.get_face_service(workers=1)
+    assert b is not a
+    fs.shutdown_face_service()
