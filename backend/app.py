@@ -21,10 +21,13 @@ from backend import db
 from backend.accounts.controllers import AuthController, UserController
 from backend.accounts.services import CurrentUser
 from backend.auth import auth_middleware, current_user
+from backend.clockin.controllers import ClockInController, MakeupController
+from backend.clockin.pages import CLOCKIN_PAGES
 from backend.devices.controllers import TerminalController, VendorController
 from backend.errors import AppError, NotAuthenticated
 from backend.org.controllers import DistrictController, EnterpriseController, ProjectController
 from backend.pages import PAGE_HANDLERS
+from backend.routes import discover_routes
 from backend.workforce.controllers import RosterController
 
 log = logging.getLogger("smz.app")
@@ -110,10 +113,20 @@ def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None)
         finally:
             await db.close_pool()
 
+    @asynccontextmanager
+    async def face_pool(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            from backend.face.service import shutdown_face_service
+
+            shutdown_face_service()
+
     return Litestar(
         route_handlers=[
             health, AuthController, UserController, DistrictController, EnterpriseController, ProjectController,
-            RosterController, VendorController, TerminalController, *PAGE_HANDLERS,
+            RosterController, VendorController, TerminalController, ClockInController, MakeupController,
+            *PAGE_HANDLERS, *CLOCKIN_PAGES, *discover_routes(),
             create_static_files_router(path="/static", directories=[PWA_DIR / "static"], include_in_schema=False),
         ],
         middleware=[auth_middleware],
@@ -126,6 +139,6 @@ def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None)
         },
         template_config=TemplateConfig(directory=PWA_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(title="工地实名制考勤 API", version="0.1.0", path="/schema"),
-        lifespan=[database, *(extra_lifespan or [])],
+        lifespan=[database, face_pool, *(extra_lifespan or [])],
         request_max_body_size=8 * 1024 * 1024,
     )

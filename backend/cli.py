@@ -29,7 +29,7 @@ def _setup() -> None:
 async def migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    result = await run_forwards(app_name="smz")
+    result = await run_forwards(app_name="all")
     if not result.success:
         raise click.ClickException(f"数据库迁移失败 / migration failed: {result.message}")
 

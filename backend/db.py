@@ -67,3 +67,11 @@ async def close_pool() -> None:
     eng = engine()
     if isinstance(eng, PostgresEngine):
         await eng.close_connection_pool()
+
+
+def discover_apps() -> list[str]:
+    """Domain packages with their own Piccolo app (``backend/<domain>/piccolo_app.py``)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    return sorted(f"backend.{p.parent.name}.piccolo_app" for p in root.glob("*/piccolo_app.py"))

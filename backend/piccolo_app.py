@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig
 
 from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
 from backend.attendance.tables import Punch, PunchPhoto
+from backend.clockin.tables import LivenessChallenge, MakeupRequest
 from backend.devices.tables import Terminal, Vendor
 from backend.org.tables import District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team
 from backend.workforce.tables import Enrolment, Person, RosterEntry
@@ -16,6 +17,7 @@ TABLES = [
     Vendor, Terminal,
     User, UserDistrict, UserProject, AuthToken,
     Punch, PunchPhoto,
+    LivenessChallenge, MakeupRequest,
 ]
 
 APP_CONFIG = AppConfig(

@@ -51,7 +51,7 @@ async def migrated_db() -> AsyncIterator[str]:
 
     from backend import db
 
-    result = await run_forwards(app_name="smz")
+    result = await run_forwards(app_name="all")
     assert result.success, result.message
     await db.start_pool()
     try:

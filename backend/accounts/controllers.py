@@ -6,12 +6,14 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.params import JSONBody
 
 from backend.accounts import services
 from backend.accounts.roles import ROLES
 from backend.accounts.schemas import LoginIn, PasswordChangeIn, UserIn
+from backend.accounts.services import CurrentUser
 from backend.auth import COOKIE_NAME, AuthUser, roles
-from backend.errors import Forbidden
+from backend.errors import Forbidden, invalid
 from backend.settings import get_settings
 
 
@@ -38,13 +40,13 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", status_code=200)
-    async def login(self, data: LoginIn, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    async def login(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         user = await services.authenticate(data.username, data.password, client_address(request))
         token = await services.issue_token(user.id, "cookie")
         return Response(user_dict(user), cookies=[session_cookie(token)])
 
     @post("/token", status_code=200)
-    async def token(self, data: LoginIn, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    async def token(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Bearer token for API clients: ``Authorization: Bearer <token>``."""
         user = await services.authenticate(data.username, data.password, client_address(request))
         return {"access_token": await services.issue_token(user.id, "bearer"), "token_type": "bearer"}
@@ -56,7 +58,7 @@ class AuthController(Controller):
         return Response({"status": "logged_out"}, cookies=[Cookie(key=COOKIE_NAME, value="", max_age=0, path="/")])
 
     @post("/password", status_code=200)
-    async def password(self, data: PasswordChangeIn, user: AuthUser) -> dict[str, str]:
+    async def password(self, data: JSONBody[PasswordChangeIn], user: AuthUser) -> dict[str, str]:
         await services.change_password(user.id, data.old_password, data.new_password)
         return {"status": "changed"}
 
@@ -70,19 +72,46 @@ class UserController(Controller):
         return user_dict(user)
 
     @post("/users", guards=[roles("supervisor", "enterprise", "project_staff")])
-    async def create(self, data: UserIn, user: AuthUser) -> dict[str, int]:
-        # Who may create whom: admin anyone; a supervisor staff of their districts' projects; project
-        # staff and enterprises create foremen and workers for their own projects.
-        if user.role != "admin":
-            if data.role in ("admin", "supervisor", "vendor") and not (
-                user.role == "supervisor" and data.role == "supervisor" and set(data.district_ids) <= user.district_ids
-            ):
-                raise Forbidden("不能创建该角色的账号", "You may not create accounts of this role", field="role")
-            for pid in data.project_ids:
-                await services.require_project(user, pid, write=user.role != "supervisor")
+    async def create(self, data: JSONBody[UserIn], user: AuthUser) -> dict[str, int]:
+        await check_may_create(user, data)
         uid = await services.create_user(
             data.username, data.password, data.role, display_name=data.display_name, phone=data.phone,
             person_id=data.person_id, enterprise_id=data.enterprise_id, vendor_id=data.vendor_id,
             district_ids=data.district_ids, project_ids=data.project_ids, must_change_password=True,
         )
         return {"id": uid}
+
+
+# Which roles each non-admin role may create (admin may create any).
+CREATABLE: dict[str, frozenset[str]] = {
+    "supervisor": frozenset({"supervisor", "project_staff", "foreman"}),
+    "enterprise": frozenset({"enterprise", "project_staff", "foreman", "worker"}),
+    "project_staff": frozenset({"foreman", "worker"}),
+}
+
+
+async def check_may_create(user: CurrentUser, data: UserIn) -> None:
+    """A new account may never see more than its creator: same or narrower districts, projects the creator
+    may change, the creator's own enterprise, people on the creator's projects; vendors only by admin."""
+    if user.role == "admin":
+        return
+    if data.role not in CREATABLE.get(user.role, frozenset()):
+        raise Forbidden("不能创建该角色的账号", "You may not create accounts of this role", field="role")
+    if data.vendor_id is not None:
+        raise Forbidden("只有系统管理员能创建厂商账号", "Only an admin creates vendor accounts", field="vendor_id")
+    if not set(data.district_ids) <= user.district_ids or (data.district_ids and user.role != "supervisor"):
+        raise Forbidden("不能授予本人权限以外的区县", "You may not grant districts outside your own",
+                        field="district_ids")
+    if data.enterprise_id is not None and data.enterprise_id != user.enterprise_id:
+        raise Forbidden("只能为本企业创建企业账号", "Enterprise accounts only for your own enterprise",
+                        field="enterprise_id")
+    if data.role == "enterprise" and data.enterprise_id is None:
+        raise invalid("enterprise_id", "企业账号须指定企业", "An enterprise account needs an enterprise")
+    for pid in data.project_ids:
+        await services.require_project(user, pid, write=user.role != "supervisor")
+    if data.person_id is not None:
+        allowed = await services.visible_project_ids(user)
+        on = await services.person_project_ids(data.person_id)
+        if allowed is not None and not (on & allowed):
+            raise Forbidden("只能为本人项目花名册中的人员创建账号", "Only for people on your projects' rosters",
+                            field="person_id")

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from backend.accounts.roles import ROLES
 from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
 from backend.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
-from backend.devices.tables import Terminal
 from backend.errors import Conflict, Forbidden, NotAuthenticated, RateLimited, invalid
 from backend.org.tables import Project, ProjectUnit
 from backend.settings import get_settings
@@ -237,14 +236,17 @@ async def visible_project_ids(user: CurrentUser) -> set[int] | None:
         rows = await RosterEntry.select(RosterEntry.project).where(RosterEntry.person == user.person_id)
         return {r["project"] for r in rows}
     elif user.role == "vendor":
-        if user.vendor_id is None:
-            return set()
-        rows = await Terminal.select(Terminal.project).where(Terminal.vendor == user.vendor_id)
-        return {r["project"] for r in rows}
+        # A vendor sees its devices (TerminalController), never the projects' people.
+        return set()
     else:
         ids = set()
     rows = await UserProject.select(UserProject.project).where(UserProject.user == user.id)
     return ids | {r["project"] for r in rows}
+
+
+async def person_project_ids(person_id: int) -> set[int]:
+    rows = await RosterEntry.select(RosterEntry.project).where(RosterEntry.person == person_id)
+    return {r["project"] for r in rows}
 
 
 async def can_see_project(user: CurrentUser, project_id: int) -> bool:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, patch, post
+from litestar.params import JSONBody
 
 from backend.accounts.services import require_project, visible_project_ids
 from backend.auth import AuthUser, roles
 from backend.devices import services
 from backend.devices.schemas import TerminalIn, TerminalPatch, VendorIn
-from backend.errors import Forbidden, NotFound
+from backend.errors import NotFound
 
 
 class VendorController(Controller):
@@ -22,7 +23,7 @@ class VendorController(Controller):
         return await services.list_vendors()
 
     @post("/", guards=[roles()])
-    async def create(self, data: VendorIn) -> dict[str, int]:
+    async def create(self, data: JSONBody[VendorIn]) -> dict[str, int]:
         return {"id": await services.create_vendor(data.name, data.code, enterprise_id=data.enterprise_id,
                                                    contact_phone=data.contact_phone)}
 
@@ -39,22 +40,22 @@ class TerminalController(Controller):
 
     @get("/projects/{project_id:int}/terminals")
     async def list_for_project(self, project_id: int, user: AuthUser) -> list[dict[str, Any]]:
+        if user.role == "vendor":
+            return [t for t in await services.list_terminals(vendor_id=user.vendor_id or -1)
+                    if t["project"] == project_id]
         await require_project(user, project_id)
         return await services.list_terminals({project_id})
 
-    @post("/projects/{project_id:int}/terminals", guards=[roles("enterprise", "project_staff", "vendor")])
-    async def register(self, project_id: int, data: TerminalIn, user: AuthUser) -> dict[str, int]:
-        if user.role == "vendor":
-            if data.vendor_id != user.vendor_id:
-                raise Forbidden("厂商只能登记本厂商的设备", "A vendor may only register its own devices")
-            # A vendor registers devices for any project it installs at; the project must exist.
-        else:
-            await require_project(user, project_id, write=True)
+    @post("/projects/{project_id:int}/terminals", guards=[roles("enterprise", "project_staff")])
+    async def register(self, project_id: int, data: JSONBody[TerminalIn], user: AuthUser) -> dict[str, int]:
+        """Project staff bind a vendor's device to their project.  Vendors cannot: a device bound to a
+        project downloads its whitelist (names and full ID numbers) over the gate protocol."""
+        await require_project(user, project_id, write=True)
         tid = await services.register_terminal(project_id, data.serial, data.vendor_id, data.channel, data.direction)
         return {"id": tid}
 
     @patch("/terminals/{terminal_id:int}", guards=[roles("enterprise", "project_staff", "vendor")])
-    async def update(self, terminal_id: int, data: TerminalPatch, user: AuthUser) -> dict[str, Any]:
+    async def update(self, terminal_id: int, data: JSONBody[TerminalPatch], user: AuthUser) -> dict[str, Any]:
         t = await services.get_terminal(terminal_id)
         if user.role == "vendor":
             if t["vendor"] != user.vendor_id:

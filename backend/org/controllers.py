@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from litestar import Controller, get, patch, post
+from litestar.params import JSONBody
 
 from backend.accounts.services import require_project, visible_project_ids
 from backend.auth import AuthUser, roles
@@ -35,7 +36,7 @@ class DistrictController(Controller):
         return await services.list_districts(set(user.district_ids))
 
     @post("/", guards=[roles("admin")])
-    async def create(self, data: DistrictIn) -> dict[str, int]:
+    async def create(self, data: JSONBody[DistrictIn]) -> dict[str, int]:
         return {"id": await services.create_district(data.code, data.name, data.rule_overrides)}
 
     @get("/{district_id:int}/rules")
@@ -46,7 +47,7 @@ class DistrictController(Controller):
         return {name: getattr(rules, name) for name in rule_names()}
 
     @patch("/{district_id:int}/rules", guards=[roles("admin")])
-    async def set_rules(self, district_id: int, data: RuleOverridesIn) -> dict[str, Any]:
+    async def set_rules(self, district_id: int, data: JSONBody[RuleOverridesIn]) -> dict[str, Any]:
         rules = await services.set_rule_overrides(district_id, data.rule_overrides)
         return {name: getattr(rules, name) for name in rule_names()}
 
@@ -60,7 +61,7 @@ class EnterpriseController(Controller):
         return await services.list_enterprises()
 
     @post("/", guards=[roles("supervisor", "enterprise", "project_staff")])
-    async def create(self, data: EnterpriseIn) -> dict[str, int]:
+    async def create(self, data: JSONBody[EnterpriseIn]) -> dict[str, int]:
         return {"id": await services.create_enterprise(
             data.name, data.uscc, short_name=data.short_name, registered_region=data.registered_region,
             legal_representative=data.legal_representative, phone=data.phone,
@@ -76,7 +77,7 @@ class ProjectController(Controller):
         return await services.list_projects(await visible_project_ids(user))
 
     @post("/", guards=[roles("supervisor")])
-    async def create(self, data: ProjectIn, user: AuthUser) -> dict[str, int]:
+    async def create(self, data: JSONBody[ProjectIn], user: AuthUser) -> dict[str, int]:
         if user.role == "supervisor" and data.district_id not in user.district_ids:
             raise NotFound("区县不存在或无权查看", "District not found or not in your scope", field="district_id")
         pid = await services.create_project(
@@ -92,13 +93,13 @@ class ProjectController(Controller):
         return await services.get_project(project_id)
 
     @patch("/{project_id:int}")
-    async def update(self, project_id: int, data: ProjectPatch, user: AuthUser) -> dict[str, Any]:
+    async def update(self, project_id: int, data: JSONBody[ProjectPatch], user: AuthUser) -> dict[str, Any]:
         await require_project(user, project_id, write=True)
         await services.update_project(project_id, data.changes())
         return await services.get_project(project_id)
 
     @post("/{project_id:int}/status", guards=[roles("supervisor", "enterprise", "project_staff")])
-    async def change_status(self, project_id: int, data: StatusChangeIn, user: AuthUser) -> dict[str, Any]:
+    async def change_status(self, project_id: int, data: JSONBody[StatusChangeIn], user: AuthUser) -> dict[str, Any]:
         await require_project(user, project_id)
         await services.change_status(
             project_id, data.status, effective_on=data.effective_on or date.today(), note=data.note, user_id=user.id
@@ -116,7 +117,7 @@ class ProjectController(Controller):
         return await services.list_units(project_id)
 
     @post("/{project_id:int}/units")
-    async def add_unit(self, project_id: int, data: UnitIn, user: AuthUser) -> dict[str, int]:
+    async def add_unit(self, project_id: int, data: JSONBody[UnitIn], user: AuthUser) -> dict[str, int]:
         await require_project(user, project_id, write=True)
         return {"id": await services.add_unit(project_id, data.enterprise_id, data.unit_type, data.entered_on)}
 
@@ -126,7 +127,7 @@ class ProjectController(Controller):
         return await services.list_teams(project_id)
 
     @post("/{project_id:int}/teams")
-    async def add_team(self, project_id: int, data: TeamIn, user: AuthUser) -> dict[str, int]:
+    async def add_team(self, project_id: int, data: JSONBody[TeamIn], user: AuthUser) -> dict[str, int]:
         await require_project(user, project_id, write=True)
         tid = await services.create_team(
             project_id, data.unit_id, data.name, data.kind, data.leader_person_id, data.entered_on

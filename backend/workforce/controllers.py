@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 
 from backend.accounts.services import require_project
 from backend.auth import AuthUser
@@ -26,7 +27,7 @@ class RosterController(Controller):
         return await services.list_roster(project_id, active_only=active)
 
     @post("/")
-    async def enter(self, project_id: int, data: RosterIn, user: AuthUser) -> dict[str, Any]:
+    async def enter(self, project_id: int, data: JSONBody[RosterIn], user: AuthUser) -> dict[str, Any]:
         await require_project(user, project_id, write=True)
         rules = await org.rules_for_project(project_id)
         from backend.validators import parse_id_number
@@ -45,7 +46,7 @@ class RosterController(Controller):
         return {"id": entry_id, "person_id": person_id, "active_elsewhere": elsewhere}
 
     @post("/{entry_id:int}/exit")
-    async def exit(self, project_id: int, entry_id: int, data: RosterExitIn, user: AuthUser) -> dict[str, str]:
+    async def exit(self, project_id: int, entry_id: int, data: JSONBody[RosterExitIn], user: AuthUser) -> dict[str, str]:
         await require_project(user, project_id, write=True)
         await services.exit_roster(project_id, entry_id, data.exited_on, data.note)
         return {"status": "exited"}

@@ -1,0 +1,136 @@
+"""Phone clock-in API (multipart uploads from the PWA) and make-up requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import JSONBody
+
+from backend.accounts.services import visible_project_ids
+from backend.auth import AuthUser, roles
+from backend.clockin import services
+from backend.errors import invalid
+from backend.org.schemas import Strict
+
+
+class ChallengeIn(Strict):
+    project_id: int | None = None
+
+
+class DecisionIn(Strict):
+    approve: bool
+    note: str = ""
+
+
+def _float(form: Any, name: str) -> float:
+    raw = form.get(name)
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise invalid(name, f"字段 {name} 应为数字", f"Field {name} must be a number") from None
+
+
+def _datetime(raw: Any, name: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(name, f"字段 {name} 应为 ISO 8601 时间", f"Field {name} must be an ISO 8601 time") from None
+    if dt.tzinfo is None:
+        raise invalid(name, "时间须带时区", "The time needs a time zone")
+    return dt
+
+
+async def _read_files(form: Any, name: str) -> list[bytes]:
+    out = []
+    for item in form.getall(name) if hasattr(form, "getall") else [form.get(name)]:
+        if isinstance(item, UploadFile):
+            out.append(await item.read())
+        elif item is not None:
+            raise invalid(name, f"字段 {name} 应为文件", f"Field {name} must be a file")
+    return out
+
+
+class ClockInController(Controller):
+    path = "/api/clockin"
+    tags = ["clock-in"]
+
+    @post("/challenge", status_code=200)
+    async def challenge(self, user: AuthUser, data: ChallengeIn | None = None) -> dict[str, Any]:
+        return await services.issue_challenge(user, data.project_id if data else None)
+
+    @post("/", status_code=200)
+    async def clock_in(self, request: Request[Any, Any, Any], user: AuthUser) -> dict[str, Any]:
+        """multipart/form-data: idempotency_key, captured_at (ISO 8601 with zone), lon, lat, accuracy_m,
+        coord_system (wgs84|gcj02), nonce (or offline_actions = comma list), project_id?, frames (files)."""
+        form = await request.form()
+        offline = form.get("offline_actions")
+        project = form.get("project_id")
+        c = services.ClockIn(
+            idempotency_key=str(form.get("idempotency_key") or ""),
+            captured_at=_datetime(form.get("captured_at"), "captured_at"),
+            lon=_float(form, "lon"), lat=_float(form, "lat"), accuracy_m=_float(form, "accuracy_m"),
+            frames=await _read_files(form, "frames"),
+            nonce=str(form.get("nonce")) if form.get("nonce") else None,
+            offline_actions=[a for a in str(offline).split(",") if a] if offline else None,
+            project_id=int(project) if project and str(project).isdigit() else None,
+            coord_system=str(form.get("coord_system") or "wgs84"),
+        )
+        v = await services.clock_in(user, c)
+        from backend.attendance.reasons import REASON_ZH
+
+        return {
+            "punch_id": v.punch_id, "verdict": v.verdict, "accepted": v.accepted, "reasons": list(v.reasons),
+            "flags": list(v.flags), "message": v.message_zh, "latency_s": round(v.latency_s, 1),
+            "labels": [REASON_ZH.get(x, x) for x in (*v.reasons, *v.flags)], "duplicate": v.duplicate,
+            "captured_at": v.captured_at.isoformat(), "received_at": v.received_at.isoformat(),
+        }
+
+    @get("/history")
+    async def history(self, user: AuthUser) -> list[dict[str, Any]]:
+        return await services.my_history(user)
+
+    @get("/projects")
+    async def projects(self, user: AuthUser) -> list[dict[str, Any]]:
+        return await services.my_projects(user.person_id) if user.person_id else []
+
+
+class MakeupController(Controller):
+    path = "/api/makeups"
+    tags = ["make-up"]
+
+    @post("/", status_code=201, guards=[roles("worker", "foreman", "project_staff", "enterprise")])
+    async def create(self, request: Request[Any, Any, Any], user: AuthUser) -> dict[str, int]:
+        """multipart/form-data: person_id, project_id, punch_time, reason, note, direction?, evidence (file)?"""
+        from backend.accounts.services import require_project
+
+        form = await request.form()
+        try:
+            person_id = int(form.get("person_id") or user.person_id or 0)
+            project_id = int(form.get("project_id") or 0)
+        except ValueError:
+            raise invalid("person_id", "人员或项目编号无效", "Invalid person or project id") from None
+        if user.role != "worker":
+            await require_project(user, project_id, write=True)
+        evidence = form.get("evidence")
+        data = await evidence.read() if isinstance(evidence, UploadFile) else None
+        rid = await services.request_makeup(
+            user, person_id=person_id, project_id=project_id,
+            punch_time=_datetime(form.get("punch_time"), "punch_time"), reason=str(form.get("reason") or ""),
+            note=str(form.get("note") or ""), direction=form.get("direction") or None, evidence=data,
+            evidence_type=evidence.content_type if isinstance(evidence, UploadFile) else None,
+        )
+        return {"id": rid}
+
+    @get("/")
+    async def list_requests(self, user: AuthUser, status: str | None = None) -> list[dict[str, Any]]:
+        if user.role == "worker":
+            rows = await services.list_makeups(await visible_project_ids(user), status)
+            return [r for r in rows if r["person"] == user.person_id]
+        return await services.list_makeups(await visible_project_ids(user), status)
+
+    @post("/{request_id:int}/decision", status_code=200, guards=[roles("supervisor")])
+    async def decide(self, request_id: int, data: JSONBody[DecisionIn], user: AuthUser) -> dict[str, Any]:
+        return await services.decide_makeup(user, request_id, data.approve, data.note)

@@ -1,0 +1,304 @@
+"""Phone clock-in: challenge → burst of frames + location → liveness, face match, fence → record_punch.
+
+Also make-up punches (补卡): requested by a worker or foreman, decided by the authority, recorded through
+the same attendance path as source ``makeup``.  Key managers can never make up punches (seed 000 §六).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from backend.accounts.services import CurrentUser
+from backend.attendance.services import PunchIn, Verdict, find_by_key, local_day, record_punch
+from backend.attendance.tables import Punch
+from backend.clockin.tables import LivenessChallenge, MakeupRequest
+from backend.db import write_transaction
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, invalid
+from backend.face import liveness as lv
+from backend.face.service import get_face_service
+from backend.fences import services as fences
+from backend.org.services import rules_for_project
+from backend.org.tables import Project
+from backend.rules import Rules
+from backend.workforce.tables import Enrolment, RosterEntry
+
+_sysrand = random.SystemRandom()
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _person(user: CurrentUser) -> int:
+    if user.person_id is None:
+        raise Forbidden("当前账号未关联人员，不能打卡", "This account is not linked to a person", code="no_person")
+    return user.person_id
+
+
+async def my_projects(person_id: int) -> list[dict[str, Any]]:
+    return await RosterEntry.select(
+        RosterEntry.project.as_alias("id"), RosterEntry.project.name.as_alias("name"),
+        RosterEntry.project.status.as_alias("status"), RosterEntry.work_role,
+    ).where((RosterEntry.person == person_id) & RosterEntry.exited_on.is_null())
+
+
+async def _choose_project(person_id: int, project_id: int | None) -> int:
+    projects = await my_projects(person_id)
+    ids = [p["id"] for p in projects]
+    if project_id is not None:
+        if project_id not in ids:
+            raise invalid("project_id", "您不在该项目的花名册中", "You are not on this project's roster",
+                          code="not_on_roster")
+        return project_id
+    if not ids:
+        raise invalid("project_id", "您当前没有在场的项目，请联系劳务员办理进场", "You are not on any project's roster",
+                      code="not_on_roster")
+    if len(ids) > 1:
+        raise invalid("project_id", "您同时在多个项目中，请选择打卡项目", "Several projects: choose one")
+    return ids[0]
+
+
+# --- Challenges --------------------------------------------------------------------------------
+
+
+async def issue_challenge(user: CurrentUser, project_id: int | None = None) -> dict[str, Any]:
+    person = _person(user)
+    pid = await _choose_project(person, project_id)
+    rules = await rules_for_project(pid)
+    actions = lv.new_challenge_actions(_sysrand, rules.liveness_action_count)
+    now = datetime.now(UTC)
+    nonce = secrets.token_urlsafe(24)
+    expires = now + timedelta(seconds=rules.liveness_challenge_ttl_s)
+    await LivenessChallenge(nonce=nonce, person=person, actions=actions, issued_at=now, expires_at=expires).save()
+    return {
+        "nonce": nonce, "actions": actions, "labels": [lv.ACTION_LABELS[a] for a in actions],
+        "expires_at": expires.isoformat(), "ttl_s": rules.liveness_challenge_ttl_s, "project_id": pid,
+        "max_frames": rules.liveness_max_frames,
+    }
+
+
+async def _consume_challenge(nonce: str, person: int, captured_at: datetime) -> list[str] | None:
+    """Mark the nonce used (once, atomically).  Returns its actions, or None when it is unknown,
+    someone else's, already used, or was answered after it expired."""
+    async with write_transaction():
+        row = await LivenessChallenge.select().where(LivenessChallenge.nonce == nonce).first()
+        if row is None or row["person"] != person or row["used_at"] is not None:
+            return None
+        issued, expires = _aware(row["issued_at"]), _aware(row["expires_at"])
+        now = datetime.now(UTC)
+        # Answered in time: captured before expiry (device clock) and not before issue; and if it arrives
+        # late (network failure, outbox retry), the capture still has to fall inside the window.
+        if not (issued - timedelta(seconds=5) <= captured_at <= expires) and now > expires:
+            return None
+        updated = await LivenessChallenge.update({LivenessChallenge.used_at: now}).where(
+            (LivenessChallenge.id == row["id"]) & LivenessChallenge.used_at.is_null()
+        ).returning(LivenessChallenge.id)
+        if not updated:
+            return None
+        actions = row["actions"]
+        return json.loads(actions) if isinstance(actions, str) else list(actions)
+
+
+# --- Clock-in ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClockIn:
+    idempotency_key: str
+    captured_at: datetime
+    lon: float
+    lat: float
+    accuracy_m: float
+    frames: list[bytes]
+    nonce: str | None = None
+    offline_actions: list[str] | None = None  # the actions the phone chose itself when offline
+    project_id: int | None = None
+    coord_system: str = "wgs84"  # wgs84 | gcj02
+
+
+def _check_upload(c: ClockIn, rules: Rules) -> None:
+    if not c.idempotency_key or len(c.idempotency_key) > 100:
+        raise invalid("idempotency_key", "缺少打卡编号", "Missing idempotency key")
+    if not -180 <= c.lon <= 180 or not -90 <= c.lat <= 90:
+        raise invalid("lon", "定位坐标超出范围", "Coordinates out of range", code="invalid_coordinates")
+    if c.accuracy_m < 0 or c.accuracy_m != c.accuracy_m:
+        raise invalid("accuracy_m", "定位精度数值无效", "Invalid accuracy")
+    total = sum(len(f) for f in c.frames)
+    if total > rules.mobile_max_upload_bytes:
+        raise PayloadTooLarge(f"上传内容过大（{total // 1024} KB，上限 {rules.mobile_max_upload_bytes // 1024} KB）",
+                              "Upload too large", field="frames")
+    if not c.frames:
+        raise invalid("frames", "未收到活体检测画面", "No frames received", code="no_frames")
+    if c.nonce is None and not c.offline_actions:
+        raise invalid("nonce", "缺少活体挑战", "Missing liveness challenge")
+    if c.coord_system not in ("wgs84", "gcj02"):
+        raise invalid("coord_system", "坐标系应为 wgs84 或 gcj02", "coord_system must be wgs84 or gcj02")
+
+
+async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
+    person = _person(user)
+    key = f"m:{person}:{c.idempotency_key}"
+    existing = await find_by_key(key)  # an outbox retry of a capture we already judged
+    if existing:
+        return existing
+    project_id = await _choose_project(person, c.project_id)
+    rules = await rules_for_project(project_id)
+    _check_upload(c, rules)
+    captured = _aware(c.captured_at).astimezone(UTC)
+
+    reasons: list[str] = []
+    flags: list[str] = []
+    enrol = await Enrolment.select(Enrolment.face_template).where(Enrolment.person == person).first()
+    template = enrol["face_template"] if enrol else None
+
+    if c.nonce is not None:
+        actions = await _consume_challenge(c.nonce, person, captured)
+        if actions is None:
+            reasons.append("challenge_invalid")
+            actions = []
+    else:
+        actions = list(c.offline_actions or [])
+        if len(set(actions)) != len(actions) or any(a not in lv.ACTIONS for a in actions):
+            raise invalid("offline_actions", "离线活体动作无效", "Invalid offline liveness actions")
+        flags.append("offline_challenge")
+
+    face_distance = None
+    liveness_passed = None
+    photo = None
+    if template is None:
+        reasons.append("not_enrolled")
+    elif actions:
+        result = await get_face_service().check_liveness(c.frames, actions, template, rules=rules)
+        liveness_passed = result.passed
+        face_distance = result.distance
+        if result.best_frame_index is not None:
+            photo = c.frames[result.best_frame_index]
+        if result.matched is False:
+            reasons.append("face_mismatch")
+        if not result.passed and any(r != "face_mismatch" for r in result.reasons):
+            reasons.append("liveness_failed")
+
+    fence = await fences.judge_fix(project_id, c.lon, c.lat, c.accuracy_m, captured, rules=rules,
+                                   coord_system=c.coord_system, person_id=person)
+    reasons.extend(fence.reasons)
+    flags.extend(fence.flags)
+
+    return await record_punch(PunchIn(
+        source="mobile", project_id=project_id, person_id=person, idempotency_key=key, captured_at=captured,
+        lon=fence.lon, lat=fence.lat, accuracy_m=c.accuracy_m, fence_id=fence.fence_id,
+        fence_distance_m=fence.distance_m, face_distance=face_distance, liveness_passed=liveness_passed,
+        photo=photo or (c.frames[0] if c.frames else None), reasons=tuple(reasons), flags=tuple(flags),
+    ))
+
+
+async def my_history(user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
+    from backend.attendance.services import list_punches
+
+    return await list_punches(person_id=_person(user), limit=limit)
+
+
+# --- Make-up punches ---------------------------------------------------------------------------
+
+MAKEUP_REASONS = {"rain": "暴雨等恶劣天气", "network_failure": "网络故障", "device_failure": "设备故障",
+                  "other": "其他"}
+EVIDENCE_TYPES = {"image/jpeg", "image/png", "application/pdf"}
+MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
+
+
+async def request_makeup(
+    user: CurrentUser, *, person_id: int, project_id: int, punch_time: datetime, reason: str, note: str,
+    direction: str | None, evidence: bytes | None, evidence_type: str | None,
+) -> int:
+    if reason not in MAKEUP_REASONS:
+        raise invalid("reason", "补卡原因应为 rain / network_failure / device_failure / other",
+                      "reason must be rain, network_failure, device_failure or other")
+    if user.role == "worker" and user.person_id != person_id:
+        raise Forbidden("工人只能为本人申请补卡", "Workers may only request their own make-up punches")
+    entry = await RosterEntry.select(RosterEntry.work_role).where(
+        (RosterEntry.person == person_id) & (RosterEntry.project == project_id)
+    ).first()
+    if entry is None:
+        raise invalid("person_id", "此人不在该项目花名册中", "This person is not on the project's roster")
+    if entry["work_role"] == "manager":
+        raise Forbidden("施工现场管理人员不得补打考勤记录（赣建建〔2022〕9号 第六条）",
+                        "Site managers may never make up punches (seed 000 §6)", code="manager_makeup_forbidden")
+    punch_time = _aware(punch_time).astimezone(UTC)
+    if punch_time > datetime.now(UTC):
+        raise invalid("punch_time", "补卡时间不能晚于现在", "The make-up time cannot be in the future")
+    if evidence is not None:
+        if evidence_type not in EVIDENCE_TYPES:
+            raise invalid("evidence", "证明材料须为 JPG、PNG 或 PDF", "Evidence must be JPG, PNG or PDF")
+        if len(evidence) > MAX_EVIDENCE_BYTES:
+            raise PayloadTooLarge("证明材料不能超过 5 MB", "Evidence must be at most 5 MB", field="evidence")
+        _sniff(evidence, evidence_type)
+    if not note.strip() and reason == "other":
+        raise invalid("note", "原因为“其他”时须填写说明", "Explain the reason")
+    tz = (await Project.select(Project.timezone).where(Project.id == project_id).first() or {}).get(
+        "timezone", "Asia/Shanghai")
+    r = MakeupRequest(person=person_id, project=project_id, requested_by=user.id, punch_time=punch_time,
+                      direction=direction, reason=reason, note=note.strip(), evidence=evidence,
+                      evidence_type=evidence_type, day=local_day(punch_time, tz))
+    await r.save()
+    return r.id
+
+
+def _sniff(data: bytes, declared: str | None) -> None:
+    magic = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n", "application/pdf": b"%PDF-"}
+    if declared and not data.startswith(magic[declared]):
+        raise InvalidInput("文件内容与类型不符", "File content does not match its type", field="evidence",
+                           code="bad_file_type")
+
+
+async def list_makeups(project_ids: set[int] | None, status: str | None = None) -> list[dict[str, Any]]:
+    q = MakeupRequest.select(
+        MakeupRequest.id, MakeupRequest.person, MakeupRequest.person.name.as_alias("name"),
+        MakeupRequest.person.id_masked.as_alias("id_masked"), MakeupRequest.project,
+        MakeupRequest.project.name.as_alias("project_name"), MakeupRequest.punch_time, MakeupRequest.reason,
+        MakeupRequest.note, MakeupRequest.status, MakeupRequest.requested_at, MakeupRequest.decided_at,
+        MakeupRequest.decision_note, MakeupRequest.punch,
+    ).order_by(MakeupRequest.id, ascending=False)
+    if project_ids is not None:
+        if not project_ids:
+            return []
+        q = q.where(MakeupRequest.project.is_in(sorted(project_ids)))
+    if status:
+        q = q.where(MakeupRequest.status == status)
+    rows = await q
+    for r in rows:
+        r["reason_label"] = MAKEUP_REASONS.get(r["reason"], r["reason"])
+    return rows
+
+
+async def decide_makeup(user: CurrentUser, request_id: int, approve: bool, note: str) -> dict[str, Any]:
+    """The authority (当地住房城乡建设主管部门) confirms or refuses (seed 000 §六)."""
+    row = await MakeupRequest.select().where(MakeupRequest.id == request_id).first()
+    if row is None:
+        raise NotFound("补卡申请不存在", "Make-up request not found", field="request_id")
+    district = await Project.select(Project.district).where(Project.id == row["project"]).first()
+    if user.role != "admin" and (user.role != "supervisor" or district["district"] not in user.district_ids):
+        raise NotFound("补卡申请不存在", "Make-up request not found", field="request_id")
+    if row["status"] != "pending":
+        raise Conflict("该申请已处理", "This request has already been decided", field="request_id")
+    now = datetime.now(UTC)
+    punch_id = None
+    if approve:
+        v = await record_punch(PunchIn(
+            source="makeup", project_id=row["project"], person_id=row["person"],
+            idempotency_key=f"makeup:{request_id}", captured_at=_aware(row["punch_time"]),
+            direction=row["direction"], makeup_request_id=request_id,
+        ))
+        punch_id = v.punch_id
+    await MakeupRequest.update({
+        MakeupRequest.status: "approved" if approve else "rejected", MakeupRequest.decided_by: user.id,
+        MakeupRequest.decided_at: now, MakeupRequest.decision_note: note, MakeupRequest.punch: punch_id,
+    }).where(MakeupRequest.id == request_id)
+    return {"id": request_id, "status": "approved" if approve else "rejected", "punch_id": punch_id}
+
+
+async def punch_count(person_id: int) -> int:
+    return await Punch.count().where(Punch.person == person_id)

@@ -1,0 +1,338 @@
+"""The web app's side of the gate protocol (seed 001 附件3 "江门市实名设备直连对接标准 V1.0"):
+``AppGateBackend`` implements :class:`device_tcp.backend.GateBackend` over the domain services, and
+:func:`start_gate_server` starts the TCP server with the product (``smz serve``) or alone
+(``smz gate-server``).
+
+Per-connection rules:
+
+- 843 login: the device serial must be a registered terminal, the vendor code (厂家识别码) the one of
+  the terminal's vendor, and the terminal enabled; otherwise flag 1 with the reason.  A successful
+  login marks the terminal online (last login, last peer); the end of the connection marks it
+  offline, and so does the server stopping.  Every request counts as a sign of life (``last_seen_at``,
+  written at most every ``touch_interval_s`` except for heartbeats).
+- Every later request re-reads the terminal: one that was deleted or disabled meanwhile is refused.
+- 849 whitelist: the project's roster on the project's local day — entered, not exited, enrolled.
+- 845: one person of that roster, with the enrolment photos; people of other projects are unknown.
+- 852: creates or updates the person and their enrolment; the ID number, birth date, gender, age
+  (the district's limits) and ID validity are checked before the face template is computed in the
+  face service's process pool; refusals carry a reason of at most 30 bytes (what the 852 reply holds).
+- 848: through the one attendance service (source ``gate``).  The BCD time is the capture time in the
+  project's time zone.  Idempotency key = serial + worker no + capture time, so a re-sent punch is
+  acknowledged and stored once.  The reply (flag 0) is written only after ``record_punch`` returned,
+  i.e. after the commit: a punch we acknowledged is never lost.  Late uploads (received − captured >
+  ``rules.gate_max_latency_s``) are kept and flagged by the attendance service, never refused.
+  Unknown worker numbers get flag 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend.attendance.services import PunchIn, record_punch
+from backend.db import write_transaction
+from backend.devices import services as devices
+from backend.errors import AppError, invalid
+from backend.face.service import get_face_service
+from backend.org.services import rules_for_project
+from backend.rules import DEFAULT_RULES, Rules
+from backend.settings import get_settings
+from backend.validators import mask_id, parse_id_number
+from backend.workforce import services as workforce
+from backend.workforce.tables import Enrolment
+from device_tcp.backend import GateRefused
+from device_tcp.messages import MODE_FACE, PersonFeatures, Whitelist, WhitelistRecord
+from device_tcp.messages import Enrolment as EnrolmentMsg
+from device_tcp.messages import Punch as PunchMsg
+from device_tcp.server import GateServer
+from device_tcp.session import failure_text
+
+log = logging.getLogger("smz.gate")
+
+# 852 refusal reasons: the reply holds 30 UTF-8 bytes (10 Chinese characters), so the long texts of
+# the validators and the face service are replaced by short ones; the full text goes to the log.
+SHORT_REASONS: dict[str, str] = {
+    "id_format": "身份证号码格式错误",
+    "id_region": "身份证号码地区码无效",
+    "id_birth_date": "身份证号码出生日期无效",
+    "id_check_digit": "身份证号码校验位错误",
+    "id_birth_mismatch": "出生日期与身份证不符",
+    "id_gender_mismatch": "性别与身份证号不符",
+    "id_expired": "身份证已过期",
+    "ethnicity": "民族代码无效",
+    "no_face": "未检测到人脸",
+    "multiple_faces": "照片中有多张人脸",
+    "face_too_small": "人脸太小",
+    "face_at_border": "人脸太靠近照片边缘",
+    "face_tilted": "头部倾斜过大",
+    "face_turned": "未正对镜头",
+    "too_dark": "光线太暗",
+    "backlit": "逆光，脸部太暗",
+    "blurred": "照片模糊",
+    "invalid_image": "采集照片无法识别",
+    "unsupported_format": "采集照片格式不支持",
+    "image_too_large": "采集照片过大",
+    "payload_too_large": "采集照片过大",
+    "image_unprocessable": "采集照片无法处理",
+}
+
+
+def short_reason(exc: AppError, rules: Rules = DEFAULT_RULES, gender: str | None = None) -> str:
+    """The 852 failure reason (≤ 30 UTF-8 bytes) for an AppError; ``rules`` and ``gender`` (M / F)
+    name the age limit that applied."""
+    if exc.code == "too_young":
+        return f"未满{rules.worker_min_age}周岁，不得采集"
+    if exc.code == "too_old":
+        limit = rules.worker_max_age_male if gender == "M" else rules.worker_max_age_female
+        return f"超过{limit}岁年龄上限"
+    if exc.code in SHORT_REASONS:
+        return SHORT_REASONS[exc.code]
+    if exc.field == "name":
+        return "姓名无效"
+    return exc.zh
+
+
+def _validity_end(text: str) -> date | None:
+    """ID card validity as printed, e.g. "2015.01.01-2035.01.01" or "20150101-长期" → the end date
+    (None for 长期 or when it cannot be read)."""
+    dates = re.findall(r"(\d{4})[.\-/年]?(\d{2})[.\-/月]?(\d{2})", text or "")
+    if len(dates) < 2:
+        return None
+    try:
+        return date(*(int(x) for x in dates[-1]))
+    except ValueError:
+        return None
+
+
+def _refuse(zh: str, en: str) -> GateRefused:
+    return GateRefused(failure_text(zh, en))
+
+
+class AppGateBackend:
+    """Implements device_tcp.backend.GateBackend over the real database.
+
+    ``server`` (set by :func:`start_gate_server`) lets the backend see which devices are connected
+    right now, so that a connection ending after a newer one of the same device logged in does not
+    mark the device offline.  Online-state changes of one device are serialised by a lock.
+    """
+
+    def __init__(self, *, touch_interval_s: float = 30.0) -> None:
+        self.server: GateServer | None = None
+        self.touch_interval_s = touch_interval_s
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._online: set[str] = set()  # serials this server marked online and not yet offline
+        self._touched: dict[str, float] = {}  # serial → monotonic time of the last last_seen write
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _lock(self, serial: str) -> asyncio.Lock:
+        lock = self._locks.get(serial)
+        if lock is None:
+            lock = self._locks[serial] = asyncio.Lock()
+        return lock
+
+    async def _terminal(self, serial: str, *, touch: bool = True) -> dict[str, Any]:
+        """The terminal of a logged-in connection, re-read on every request (a terminal deleted or
+        disabled since its login is refused), with a throttled sign-of-life write."""
+        t = await devices.gate_terminal(serial)
+        if t is None:
+            raise _refuse("设备未登记，请联系项目管理员", "device not registered")
+        if not t["enabled"]:
+            raise _refuse("设备已停用，请联系项目管理员", "device disabled")
+        if touch:
+            await self._touch(serial, force=False)
+        return t
+
+    async def _touch(self, serial: str, *, force: bool) -> None:
+        now = time.monotonic()
+        last = self._touched.get(serial)
+        if force or last is None or now - last >= self.touch_interval_s:
+            self._touched[serial] = now
+            await devices.touch(serial)
+
+    @staticmethod
+    def _today(t: dict[str, Any]) -> date:
+        return datetime.now(ZoneInfo(t["tz"])).date()
+
+    # -- GateBackend -----------------------------------------------------------------------
+    async def login(self, vendor_code: str, serial: str, peer: str) -> None:
+        t = await devices.gate_terminal(serial)
+        if t is None:
+            log.warning("gate login refused: unknown serial %r from %s", serial, peer)
+            raise _refuse("设备未登记，请联系项目管理员", "device not registered")
+        if t["vendor_code"] != vendor_code:
+            log.warning("gate login refused: serial %s with a wrong vendor code from %s", serial, peer)
+            raise _refuse("厂家识别码与登记不符", "vendor code does not match the registration")
+        if not t["enabled"]:
+            log.warning("gate login refused: serial %s is disabled (from %s)", serial, peer)
+            raise _refuse("设备已停用，请联系项目管理员", "device disabled")
+        async with self._lock(serial):
+            await devices.mark_online(serial, True, peer)
+            self._online.add(serial)
+            self._touched[serial] = time.monotonic()
+        log.info("gate %s logged in from %s (project %s)", serial, peer, t["project"])
+
+    async def heartbeat(self, serial: str) -> None:
+        await self._terminal(serial, touch=False)
+        await self._touch(serial, force=True)
+
+    async def whitelist(self, serial: str) -> Whitelist:
+        """The project's current roster: entered, not exited, enrolled."""
+        t = await self._terminal(serial)
+        rows = await devices.whitelist_entries(t["project"], self._today(t))
+        records = tuple(
+            WhitelistRecord(worker_no=r["person"], name=r["name"], id_number=r["id_number"],
+                            photo_length=r["photo_length"])
+            for r in rows
+        )
+        log.info("gate %s whitelist: %d people", serial, len(records))
+        return Whitelist(project_no=t["project"], project_name=t["project_name"], records=records)
+
+    async def person_features(self, serial: str, id_number: str) -> PersonFeatures:
+        t = await self._terminal(serial)
+        try:
+            info = parse_id_number(id_number)
+        except AppError:
+            raise _refuse("身份证号码无效", "invalid ID number") from None
+        person = await devices.gate_person(t["project"], info.number, self._today(t))
+        if person is None:
+            raise _refuse("人员不在本项目花名册中", "not on this project's roster")
+        valid = person["id_valid_until"]
+        return PersonFeatures(
+            worker_no=person["id"], name=person["name"], id_number=person["id_number"],
+            ethnicity=person["ethnicity"] or "01", gender="1" if person["gender"] == "M" else "0",
+            address=person["address"] or "", birth_date=person["birth_date"].strftime("%Y%m%d"),
+            issuing_authority=person["id_issuer"] or "", validity=f"{valid:%Y.%m.%d}" if valid else "",
+            face_photo=person["face_photo"], id_photo=person["id_photo"],
+        )
+
+    async def enrol(self, serial: str, enrolment: EnrolmentMsg) -> None:
+        """852: create or update the person and their enrolment.  Cheap checks first; then the face
+        template, computed in the face service's process pool; then one write transaction."""
+        t = await self._terminal(serial)
+        masked = mask_id(enrolment.id_number) if len(enrolment.id_number) == 18 else "?"
+        rules = await rules_for_project(t["project"])
+        info_gender: str | None = None
+        try:
+            info = parse_id_number(enrolment.id_number)
+            info_gender = info.gender
+            birth = enrolment.birth or info.birth_date
+            gender = {"1": "M", "0": "F"}.get(enrolment.gender)
+            workforce.check_age(rules, info.birth_date, info.gender, self._today(t))
+            valid_until = _validity_end(enrolment.validity)
+            if valid_until is not None and valid_until < self._today(t):
+                raise invalid("id_valid_until", "身份证已过期", "The ID card has expired", code="id_expired")
+            if not enrolment.face_photo:
+                raise GateRefused("缺少采集照片")
+            face = await get_face_service().encode(
+                enrolment.face_photo, purpose="enrol", field="face_photo", rules=rules,
+                max_bytes=rules.gate_punch_photo_max_bytes,
+            )
+            async with write_transaction():
+                person_id = await workforce.upsert_person(
+                    id_number=info.number, name=enrolment.name, ethnicity=enrolment.ethnicity, birth_date=birth,
+                    gender=gender, address=enrolment.address or None, id_issuer=enrolment.issuing_authority or None,
+                    id_valid_until=valid_until,
+                )
+                await save_enrolment(person_id, face.encoding, enrolment.face_photo, enrolment.id_photo or None,
+                                     source="gate")
+        except AppError as exc:
+            reason = short_reason(exc, rules, info_gender)
+            log.info("gate %s enrolment of %s refused: %s (%s)", serial, masked, exc.zh, exc.code)
+            raise GateRefused(reason) from None
+        log.info("gate %s enrolled %s as person %s (project %s)", serial, masked, person_id, t["project"])
+
+    async def punch(self, serial: str, punch: PunchMsg, received_at: datetime) -> None:
+        t = await self._terminal(serial)
+        if not await devices.person_exists(punch.worker_no):
+            log.info("gate %s punch for unknown worker no %s", serial, punch.worker_no)
+            raise _refuse(f"工人编号 {punch.worker_no} 不存在", f"unknown worker no {punch.worker_no}")
+        captured = punch.captured_at.replace(tzinfo=ZoneInfo(t["tz"])).astimezone(UTC)
+        key = f"g:{serial}:{punch.worker_no}:{punch.captured_at:%Y%m%d%H%M%S}"
+        try:
+            v = await record_punch(PunchIn(
+                source="gate", project_id=t["project"], person_id=punch.worker_no, idempotency_key=key,
+                captured_at=captured, received_at=received_at, terminal_id=t["id"], direction=t["direction"],
+                photo=punch.photo or None, flags=() if punch.mode == MODE_FACE else ("non_face_mode",),
+            ))
+        except AppError as exc:
+            raise _refuse(exc.zh, exc.en) from None
+        if v.duplicate:
+            log.info("gate %s re-sent punch %s (stored once)", serial, v.punch_id)
+
+    async def connection_closed(self, serial: str) -> None:
+        async with self._lock(serial):
+            server = self.server
+            if server is not None and serial in server.connected_serials():
+                # a newer connection of the same device has logged in meanwhile: it is online
+                return
+            await devices.mark_online(serial, False)
+            self._online.discard(serial)
+        log.info("gate %s disconnected", serial)
+
+    async def all_offline(self) -> int:
+        """The server stopped: every device it had marked online goes offline."""
+        serials = sorted(self._online)
+        self._online.clear()
+        n = await devices.mark_offline(serials)
+        if serials:
+            log.info("gate server stopped: %d terminals marked offline", n)
+        return n
+
+
+class AppGateServer(GateServer):
+    """The gate server of the app: when it stops, every terminal it served is marked offline, also
+    those whose connection task did not finish within the close timeout."""
+
+    backend: AppGateBackend
+
+    async def close(self, *, timeout_s: float = 5.0) -> None:
+        try:
+            await super().close(timeout_s=timeout_s)
+        finally:
+            await self.backend.all_offline()
+
+
+async def save_enrolment(person_id: int, template: bytes, face_photo: bytes | None, id_photo: bytes | None,
+                         source: str) -> None:
+    """Create or replace a person's enrolment (one template per person)."""
+    now = datetime.now(UTC)
+    existing = await Enrolment.select(Enrolment.id, Enrolment.face_version).where(Enrolment.person == person_id).first()
+    if existing:
+        changes: dict[Any, Any] = {Enrolment.face_template: template, Enrolment.updated_at: now,
+                                   Enrolment.source: source, Enrolment.face_version: existing["face_version"] + 1}
+        if face_photo:
+            changes[Enrolment.face_photo] = face_photo
+        if id_photo:
+            changes[Enrolment.id_photo] = id_photo
+        await Enrolment.update(changes).where(Enrolment.id == existing["id"])
+    else:
+        await Enrolment(person=person_id, face_template=template, face_photo=face_photo, id_photo=id_photo,
+                        source=source, enrolled_at=now, updated_at=now).save()
+
+
+async def start_gate_server(port: int | None = None, host: str | None = None, *,
+                            reset_online: bool = True) -> AppGateServer:
+    """Start the gate TCP server of the app (port 0: any free port; see ``server.port``).
+
+    ``reset_online``: first mark offline the terminals a previous server left online (one gate server
+    per database)."""
+    s = get_settings()
+    if reset_online:
+        n = await devices.reset_online()
+        if n:
+            log.info("%d terminals were still marked online from a previous run: now offline", n)
+    backend = AppGateBackend()
+    server = AppGateServer(
+        backend, host=host or s.gate_host, port=s.gate_port if port is None else port,
+        idle_timeout_s=s.gate_idle_timeout_s, punch_photo_max=DEFAULT_RULES.gate_punch_photo_max_bytes,
+        id_photo_max=DEFAULT_RULES.gate_id_photo_max_bytes,
+    )
+    backend.server = server
+    await server.start()
+    log.info("gate TCP server listening on %s:%s", server.host, server.port)
+    return server
