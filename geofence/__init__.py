@@ -1,0 +1,96 @@
+"""Geofences for punch decisions (电子围栏): a pure library, no I/O, no web framework.
+
+Coordinates are WGS-84 (lon, lat), lon = x.  GCJ-02 input is accepted where noted.
+"""
+
+from geofence.coords import (
+    CHINA_LAT_MAX,
+    CHINA_LAT_MIN,
+    CHINA_LON_MAX,
+    CHINA_LON_MIN,
+    densify,
+    gcj02_to_wgs84,
+    gcj02_to_wgs84_arrays,
+    geodesic_azimuth,
+    geodesic_distance_m,
+    geodesic_offset,
+    geometry_gcj02_to_wgs84,
+    geometry_wgs84_to_gcj02,
+    in_china,
+    wgs84_to_gcj02,
+    wgs84_to_gcj02_arrays,
+)
+from geofence.decision import REASON_EN, REASON_ZH, Decision, decide
+from geofence.errors import FenceError
+from geofence.fence import (
+    Fence,
+    FenceKind,
+    FenceVersion,
+    active_fences,
+    active_version,
+    circle_fence,
+    contains,
+    corridor_fence,
+    distance_m,
+    polygon_fence,
+)
+from geofence.formats import (
+    display_polygon,
+    fence_from_dict,
+    fence_from_geojson,
+    fence_to_dict,
+    fences_from_geojson,
+    fences_from_kml,
+    to_geojson,
+    version_from_dict,
+    version_to_dict,
+)
+from geofence.index import VERDICTS, BatchJudgement, FenceIndex
+from geofence.spoof import Fix, spoof_signals
+
+__all__ = [
+    "CHINA_LAT_MAX",
+    "CHINA_LAT_MIN",
+    "CHINA_LON_MAX",
+    "CHINA_LON_MIN",
+    "REASON_EN",
+    "REASON_ZH",
+    "VERDICTS",
+    "BatchJudgement",
+    "Decision",
+    "Fence",
+    "FenceError",
+    "FenceIndex",
+    "FenceKind",
+    "FenceVersion",
+    "Fix",
+    "active_fences",
+    "active_version",
+    "circle_fence",
+    "contains",
+    "corridor_fence",
+    "decide",
+    "densify",
+    "display_polygon",
+    "distance_m",
+    "fence_from_dict",
+    "fence_from_geojson",
+    "fence_to_dict",
+    "fences_from_geojson",
+    "fences_from_kml",
+    "gcj02_to_wgs84",
+    "gcj02_to_wgs84_arrays",
+    "geodesic_azimuth",
+    "geodesic_distance_m",
+    "geodesic_offset",
+    "geometry_gcj02_to_wgs84",
+    "geometry_wgs84_to_gcj02",
+    "in_china",
+    "polygon_fence",
+    "spoof_signals",
+    "to_geojson",
+    "version_from_dict",
+    "version_to_dict",
+    "wgs84_to_gcj02",
+    "wgs84_to_gcj02_arrays",
+]

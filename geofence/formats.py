@@ -1,0 +1,572 @@
+"""Fences in and out: GeoJSON, KML, the map, and the database JSON column.
+
+* :func:`fences_from_geojson` / :func:`fence_from_geojson` — Feature, FeatureCollection
+  or a bare geometry.  Polygon / MultiPolygon → polygon fence; LineString with
+  ``properties.width_m`` → corridor; Point with ``properties.radius_m`` → circle.
+  The geometry type decides the kind (``properties.kind`` is ignored on input).
+* :func:`fences_from_kml` — every Placemark: Polygon (outer/inner boundaries),
+  MultiGeometry of Polygons, LineString + width, Point + radius.  Width and radius
+  come from ExtendedData (``width_m``/``width``/``宽度``, ``radius_m``/``radius``/``半径``)
+  or from the description ("宽度: 30 米", "width=30").  DTDs are refused.
+* :func:`to_geojson` — a Feature for the map (circle → Point + ``radius_m``, corridor →
+  LineString + ``width_m``), optionally in GCJ-02 for Chinese base maps, or the
+  fence's area as a polygon (:func:`display_polygon`).
+* :func:`fence_to_dict` / :func:`fence_from_dict` — the storage form (JSON-safe,
+  WGS-84, exact round trip), and the same for :class:`FenceVersion`.
+
+Input files may be in WGS-84 or GCJ-02 (``crs="gcj02"``: densified to 50 m, then
+converted exactly); everything returned is WGS-84 unless asked otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj.enums import TransformDirection
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from geofence.coords import CRS_VALUES, geometry_wgs84_to_gcj02, wgs84_to_gcj02
+from geofence.errors import FenceError
+from geofence.fence import (
+    Fence,
+    FenceKind,
+    FenceVersion,
+    _check_crs,
+    as_positions,
+    check_positions,
+    circle_fence,
+    corridor_fence,
+    polygon_fence,
+)
+
+STORAGE_SCHEMA = 1
+
+_WIDTH_KEYS = ("width_m", "width", "宽度", "路宽", "带宽")
+_RADIUS_KEYS = ("radius_m", "radius", "半径")
+_ID_KEYS = ("id", "fence_id", "编号")
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
+_WIDTH_RE = re.compile(r"(?:width(?:_m)?|宽度|路宽|带宽)\s*[:：=]?\s*" + _NUMBER, re.IGNORECASE)
+_RADIUS_RE = re.compile(r"(?:radius(?:_m)?|半径)\s*[:：=]?\s*" + _NUMBER, re.IGNORECASE)
+
+
+def _invalid_geojson(field: str, zh: str, en: str) -> FenceError:
+    return FenceError("invalid_geojson", field, zh, en)
+
+
+def _prefixed(err: FenceError, prefix: str) -> FenceError:
+    return FenceError(err.code, f"{prefix}.{err.field}" if err.field else prefix, err.message_zh, err.message_en)
+
+
+def _number(value: Any, field: str, code: str, zh: str, en: str) -> float:
+    if isinstance(value, bool):
+        raise FenceError(code, field, f"{zh}必须是数字", f"{en} must be a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip().removesuffix("米").removesuffix("m").strip())
+        except ValueError:
+            pass
+    raise FenceError(code, field, f"{zh}必须是数字", f"{en} must be a number")
+
+
+def _lookup(props: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, Any] | None:
+    lowered = {str(k).lower(): (k, v) for k, v in props.items()}
+    for key in keys:
+        if key in lowered and lowered[key][1] not in (None, ""):
+            return lowered[key]
+    return None
+
+
+# --- GeoJSON in -------------------------------------------------------------------------
+
+
+def _fence_from_geometry(
+    geometry: Any, props: Mapping[str, Any], fence_id: str, crs: str, path: str, owner: str = ""
+) -> Fence:
+    """``path`` names the geometry in error fields, ``owner`` the feature holding the properties."""
+    ppath = f"{owner}.properties" if owner else "properties"
+    if not isinstance(geometry, Mapping):
+        raise _invalid_geojson(path, "缺少几何对象", "Missing geometry object")
+    gtype = geometry.get("type")
+    coords = geometry.get("coordinates")
+    name = props.get("name") or props.get("名称") or ""
+    if not isinstance(name, str):
+        name = str(name)
+    cpath = f"{path}.coordinates"
+    try:
+        if gtype == "Polygon":
+            if not isinstance(coords, list) or not coords:
+                raise _invalid_geojson(cpath, "多边形坐标格式错误", "Polygon coordinates must be a list of rings")
+            return polygon_fence(fence_id, coords[0], coords[1:], name=name, crs=crs)
+        if gtype == "MultiPolygon":
+            if not isinstance(coords, list) or not coords:
+                raise _invalid_geojson(cpath, "多边形坐标格式错误", "MultiPolygon coordinates must be a list")
+            polygons = []
+            for k, rings in enumerate(coords):
+                if not isinstance(rings, list) or not rings:
+                    raise _invalid_geojson(
+                        f"{cpath}[{k}]", "多边形坐标格式错误", "Each polygon must be a list of rings"
+                    )
+                xys = [as_positions(ring, f"{cpath}[{k}][{r}]") for r, ring in enumerate(rings)]
+                for r, xy in enumerate(xys):
+                    check_positions(xy, f"{cpath}[{k}][{r}]")
+                    if len({(float(a), float(b)) for a, b in xy}) < 3:
+                        raise FenceError(
+                            "too_few_points",
+                            f"{cpath}[{k}][{r}]",
+                            "多边形至少需要 3 个不同的顶点",
+                            "A polygon needs at least 3 distinct points",
+                        )
+                polygons.append(Polygon(xys[0], xys[1:]))
+            return polygon_fence(fence_id, MultiPolygon(polygons), name=name, crs=crs)
+        if gtype == "LineString":
+            found = _lookup(props, _WIDTH_KEYS)
+            if found is None:
+                raise FenceError(
+                    "missing_width",
+                    f"{ppath}.width_m",
+                    "带状围栏（线）需要在 properties.width_m 中给出宽度（米）",
+                    "A LineString fence needs its total width in properties.width_m",
+                )
+            width = _number(found[1], f"properties.{found[0]}", "invalid_width", "宽度", "Width")
+            return corridor_fence(fence_id, coords, width, name=name, crs=crs)
+        if gtype == "Point":
+            found = _lookup(props, _RADIUS_KEYS)
+            if found is None:
+                raise FenceError(
+                    "missing_radius",
+                    f"{ppath}.radius_m",
+                    "圆形围栏（点）需要在 properties.radius_m 中给出半径（米）",
+                    "A Point fence needs its radius in properties.radius_m",
+                )
+            radius = _number(found[1], f"properties.{found[0]}", "invalid_radius", "半径", "Radius")
+            if not isinstance(coords, list) or len(coords) not in (2, 3):
+                raise _invalid_geojson(cpath, "点坐标应为 [经度, 纬度]", "Point coordinates must be [lon, lat]")
+            xy = as_positions([coords], cpath)
+            return circle_fence(fence_id, float(xy[0, 0]), float(xy[0, 1]), radius, name=name, crs=crs)
+    except FenceError as err:
+        if err.field.startswith((path, ppath)):
+            raise
+        if err.field in ("width_m", "radius_m"):
+            raise FenceError(err.code, f"{ppath}.{err.field}", err.message_zh, err.message_en) from None
+        if err.field.startswith("properties."):
+            raise FenceError(
+                err.code, f"{ppath}{err.field.removeprefix('properties')}", err.message_zh, err.message_en
+            ) from None
+        raise _prefixed(err, cpath) from None
+    raise FenceError(
+        "unsupported_geometry",
+        f"{path}.type",
+        f"不支持的几何类型 {gtype!r}（支持 Polygon、MultiPolygon、LineString、Point）",
+        f"Unsupported geometry type {gtype!r} (use Polygon, MultiPolygon, LineString or Point)",
+    )
+
+
+def _feature_id(feature: Mapping[str, Any], props: Mapping[str, Any], default: str) -> str:
+    fid = feature.get("id")
+    if fid in (None, ""):
+        found = _lookup(props, _ID_KEYS)
+        fid = found[1] if found else None
+    return str(fid) if fid not in (None, "") else default
+
+
+def _fence_from_feature(feature: Mapping[str, Any], crs: str, default_id: str, path: str) -> Fence:
+    props = feature.get("properties") or {}
+    if not isinstance(props, Mapping):
+        raise _invalid_geojson(f"{path}.properties", "properties 必须是对象", "properties must be an object")
+    fence_id = _feature_id(feature, props, default_id)
+    return _fence_from_geometry(feature.get("geometry"), props, fence_id, crs, f"{path}.geometry", path)
+
+
+def fences_from_geojson(obj: Any, crs: str = "wgs84", *, id_prefix: str = "fence-") -> list[Fence]:
+    """All fences in a GeoJSON FeatureCollection, Feature or geometry (dict or JSON text).
+
+    Ids come from ``feature.id``, else ``properties.id``/``fence_id``, else
+    ``{id_prefix}{n}`` (n counts from 1).
+    """
+    _check_crs(crs)
+    if isinstance(obj, (str, bytes)):
+        try:
+            obj = json.loads(obj)
+        except ValueError as exc:
+            raise _invalid_geojson("", "不是有效的 JSON", f"Not valid JSON: {exc}") from None
+    if not isinstance(obj, Mapping):
+        raise _invalid_geojson("", "GeoJSON 必须是对象", "GeoJSON must be an object")
+    gtype = obj.get("type")
+    if gtype == "FeatureCollection":
+        features = obj.get("features")
+        if not isinstance(features, list):
+            raise _invalid_geojson("features", "features 必须是数组", "features must be an array")
+        out = []
+        for i, feature in enumerate(features):
+            if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
+                raise _invalid_geojson(f"features[{i}]", "不是 Feature 对象", "Not a Feature object")
+            out.append(_fence_from_feature(feature, crs, f"{id_prefix}{i + 1}", f"features[{i}]"))
+        return out
+    if gtype == "Feature":
+        return [_fence_from_feature(obj, crs, f"{id_prefix}1", "feature")]
+    if gtype in ("Polygon", "MultiPolygon", "LineString", "Point"):
+        return [_fence_from_geometry(obj, {}, f"{id_prefix}1", crs, "geometry")]
+    if gtype in ("MultiLineString", "MultiPoint", "GeometryCollection"):
+        raise FenceError(
+            "unsupported_geometry",
+            "type",
+            f"不支持的几何类型 {gtype!r}（支持 Polygon、MultiPolygon、LineString、Point）",
+            f"Unsupported geometry type {gtype!r} (use Polygon, MultiPolygon, LineString or Point)",
+        )
+    raise _invalid_geojson("type", f"不支持的 GeoJSON 类型 {gtype!r}", f"Unsupported GeoJSON type {gtype!r}")
+
+
+def fence_from_geojson(obj: Any, crs: str = "wgs84", *, fence_id: str | None = None) -> Fence:
+    """Exactly one fence from a Feature, a geometry or a one-feature FeatureCollection.
+
+    ``fence_id`` overrides the id found in the input (a bare geometry has none: it
+    then becomes ``fence-1``).
+    """
+    fences = fences_from_geojson(obj, crs)
+    if len(fences) != 1:
+        raise _invalid_geojson(
+            "features",
+            f"应只包含 1 个围栏，实际 {len(fences)} 个（请用 fences_from_geojson）",
+            f"Expected exactly one fence, found {len(fences)} (use fences_from_geojson)",
+        )
+    fence = fences[0]
+    if fence_id is not None and fence_id != fence.id:
+        return Fence(fence_id, fence.kind, fence.geometry, fence.radius_m, fence.width_m, fence.name, fence.repaired)
+    return fence
+
+
+# --- KML in -------------------------------------------------------------------------------
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _child(el: ET.Element, name: str) -> ET.Element | None:
+    for c in el:
+        if _local(c.tag) == name:
+            return c
+    return None
+
+
+def _descendants(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el.iter() if _local(c.tag) == name and c is not el]
+
+
+def _kml_positions(el: ET.Element | None, field: str) -> list[list[float]]:
+    coords = None if el is None else _child(el, "coordinates")
+    if coords is None or not (coords.text or "").strip():
+        raise FenceError("invalid_kml", field, "缺少坐标", "Missing <coordinates>")
+    text = re.sub(r"\s*,\s*", ",", coords.text.strip())
+    out: list[list[float]] = []
+    for i, token in enumerate(text.split()):
+        parts = token.split(",")
+        try:
+            if len(parts) not in (2, 3):
+                raise ValueError
+            out.append([float(parts[0]), float(parts[1])])
+        except ValueError:
+            raise FenceError(
+                "invalid_coordinates",
+                f"{field}[{i}]",
+                f"无法解析坐标 {token!r}（应为 经度,纬度[,高度]）",
+                f"Cannot parse coordinate {token!r} (expected lon,lat[,alt])",
+            ) from None
+    return out
+
+
+def _kml_polygon_rings(poly: ET.Element, field: str) -> tuple[list[list[float]], list[list[list[float]]]]:
+    outer = _child(poly, "outerBoundaryIs")
+    ring = None if outer is None else _child(outer, "LinearRing")
+    if ring is None:
+        raise FenceError(
+            "invalid_kml", f"{field}.outerBoundaryIs", "多边形缺少外边界", "Polygon without outerBoundaryIs"
+        )
+    shell = _kml_positions(ring, f"{field}.outerBoundaryIs")
+    holes = []
+    for h, inner in enumerate(c for c in poly if _local(c.tag) == "innerBoundaryIs"):
+        for r in (c for c in inner if _local(c.tag) == "LinearRing"):
+            holes.append(_kml_positions(r, f"{field}.innerBoundaryIs[{h}]"))
+    return shell, holes
+
+
+def _kml_data(pm: ET.Element) -> dict[str, str]:
+    data: dict[str, str] = {}
+    ext = _child(pm, "ExtendedData")
+    if ext is None:
+        return data
+    for el in ext.iter():
+        tag = _local(el.tag)
+        if tag == "Data" and el.get("name"):
+            value = _child(el, "value")
+            data[el.get("name", "")] = (value.text or "").strip() if value is not None else ""
+        elif tag == "SimpleData" and el.get("name"):
+            data[el.get("name", "")] = (el.text or "").strip()
+    return data
+
+
+def _kml_number(
+    data: dict[str, str], description: str, keys: tuple[str, ...], pattern: re.Pattern[str]
+) -> tuple[str, Any] | None:
+    found = _lookup(data, keys)
+    if found is not None:
+        return found
+    match = pattern.search(description)
+    return ("description", match.group(1)) if match else None
+
+
+def fences_from_kml(text: str | bytes, crs: str = "wgs84", *, id_prefix: str = "kml-") -> list[Fence]:
+    """Every Placemark of a KML document as a fence (KMZ: unzip ``doc.kml`` first).
+
+    Ids come from the Placemark's ``id`` attribute, else ExtendedData ``id``/``fence_id``,
+    else ``{id_prefix}{n}``; names from ``<name>``.
+    """
+    _check_crs(crs)
+    raw = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    if "<!DOCTYPE" in raw.upper() or "<!ENTITY" in raw.upper():
+        raise FenceError("invalid_kml", "", "KML 文件不能包含 DTD", "KML with a DTD is refused")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise FenceError("invalid_kml", "", f"KML 解析失败：{exc}", f"Cannot parse KML: {exc}") from None
+    placemarks = [el for el in root.iter() if _local(el.tag) == "Placemark"]
+    if not placemarks:
+        raise FenceError("invalid_kml", "", "KML 中没有 Placemark", "The KML has no Placemark")
+    fences: list[Fence] = []
+    for i, pm in enumerate(placemarks):
+        path = f"Placemark[{i}]"
+        name_el = _child(pm, "name")
+        name = (name_el.text or "").strip() if name_el is not None else ""
+        desc_el = _child(pm, "description")
+        description = (desc_el.text or "") if desc_el is not None else ""
+        data = _kml_data(pm)
+        found_id = _lookup(data, _ID_KEYS)
+        fence_id = pm.get("id") or (str(found_id[1]) if found_id else f"{id_prefix}{i + 1}")
+        geoms = [c for c in pm if _local(c.tag) in ("Polygon", "LineString", "Point", "MultiGeometry")]
+        if not geoms:
+            raise FenceError(
+                "unsupported_geometry",
+                path,
+                "Placemark 中没有多边形、线或点",
+                "Placemark has no Polygon, LineString or Point",
+            )
+        geom = geoms[0]
+        kind = _local(geom.tag)
+        try:
+            if kind == "MultiGeometry":
+                members = [c for c in geom if _local(c.tag) in ("Polygon", "LineString", "Point")]
+                if members and all(_local(m.tag) == "Polygon" for m in members):
+                    polygons = []
+                    for k, m in enumerate(members):
+                        shell, holes = _kml_polygon_rings(m, f"Polygon[{k}]")
+                        polygons.append((shell, holes))
+                    for k, (shell, holes) in enumerate(polygons):
+                        for r, ring in enumerate([shell, *holes]):
+                            check_positions(as_positions(ring, f"Polygon[{k}][{r}]"), f"Polygon[{k}][{r}]")
+                    multi = MultiPolygon([Polygon(s, h) for s, h in polygons])
+                    fences.append(polygon_fence(fence_id, multi, name=name, crs=crs))
+                    continue
+                if len(members) != 1:
+                    raise FenceError(
+                        "unsupported_geometry",
+                        "MultiGeometry",
+                        "MultiGeometry 只能包含多个多边形或一个几何",
+                        "A MultiGeometry must hold polygons only, or a single geometry",
+                    )
+                geom = members[0]
+                kind = _local(geom.tag)
+            if kind == "Polygon":
+                shell, holes = _kml_polygon_rings(geom, "Polygon")
+                fences.append(polygon_fence(fence_id, shell, holes, name=name, crs=crs))
+            elif kind == "LineString":
+                found = _kml_number(data, description, _WIDTH_KEYS, _WIDTH_RE)
+                if found is None:
+                    raise FenceError(
+                        "missing_width",
+                        "ExtendedData.width_m",
+                        "线状围栏需要宽度（ExtendedData 的 width_m，或描述中的“宽度 30 米”）",
+                        "A LineString needs a width (ExtendedData width_m, or 'width: 30' in the description)",
+                    )
+                width = _number(found[1], found[0], "invalid_width", "宽度", "Width")
+                fences.append(corridor_fence(fence_id, _kml_positions(geom, "LineString"), width, name=name, crs=crs))
+            else:
+                found = _kml_number(data, description, _RADIUS_KEYS, _RADIUS_RE)
+                if found is None:
+                    raise FenceError(
+                        "missing_radius",
+                        "ExtendedData.radius_m",
+                        "点状围栏需要半径（ExtendedData 的 radius_m，或描述中的“半径 100 米”）",
+                        "A Point needs a radius (ExtendedData radius_m, or 'radius: 100' in the description)",
+                    )
+                radius = _number(found[1], found[0], "invalid_radius", "半径", "Radius")
+                pos = _kml_positions(geom, "Point")
+                if len(pos) != 1:
+                    raise FenceError("invalid_kml", "Point", "点只能有一个坐标", "A Point has exactly one coordinate")
+                fences.append(circle_fence(fence_id, pos[0][0], pos[0][1], radius, name=name, crs=crs))
+        except FenceError as err:
+            raise _prefixed(err, path) from None
+    return fences
+
+
+# --- out: map, storage -------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Tuples → lists, numpy floats → float (JSON-safe GeoJSON coordinates)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def geometry_to_geojson(geometry: BaseGeometry) -> dict[str, Any]:
+    """A shapely geometry as a GeoJSON geometry dict (full float precision, lists)."""
+    return _plain(shapely.geometry.mapping(geometry))
+
+
+def display_polygon(fence: Fence, *, simplify_m: float = 0.1) -> Polygon | MultiPolygon:
+    """The fence's area as a WGS-84 polygon (circle and corridor approximated), for maps.
+
+    Arcs are drawn in the fence's local projection and simplified to ``simplify_m``.
+    """
+    if fence.kind is FenceKind.POLYGON:
+        return fence.geometry  # type: ignore[return-value]
+    area = fence.area_polygon_m()
+    if simplify_m > 0:
+        area = shapely.simplify(area, simplify_m)
+    transformer = fence._prepared.transformer
+
+    def inverse(xy: np.ndarray) -> np.ndarray:
+        lon, lat = transformer.transform(xy[:, 0], xy[:, 1], direction=TransformDirection.INVERSE)
+        return np.column_stack([lon, lat])
+
+    return shapely.transform(area, inverse)  # type: ignore[return-value]
+
+
+def to_geojson(fence: Fence, *, crs: str = "wgs84", as_polygon: bool = False) -> dict[str, Any]:
+    """A GeoJSON Feature for the map.
+
+    Circle → Point + ``properties.radius_m``; corridor → LineString + ``properties.width_m``;
+    polygon → Polygon/MultiPolygon.  ``as_polygon=True`` exports the area polygon
+    instead (``properties.display_only = true``).  ``crs="gcj02"`` converts the
+    (densified) coordinates for Amap/Tencent tiles; distances stay in metres.
+    """
+    _check_crs(crs)
+    geometry: BaseGeometry = display_polygon(fence) if as_polygon else fence.geometry
+    if crs == "gcj02":
+        if isinstance(geometry, Point):
+            geometry = Point(*wgs84_to_gcj02(geometry.x, geometry.y))
+        else:
+            geometry = geometry_wgs84_to_gcj02(geometry)
+    props: dict[str, Any] = {"id": fence.id, "kind": fence.kind.value, "name": fence.name, "crs": crs}
+    if fence.radius_m is not None:
+        props["radius_m"] = fence.radius_m
+    if fence.width_m is not None:
+        props["width_m"] = fence.width_m
+    if fence.repaired:
+        props["repaired"] = True
+    if as_polygon:
+        props["display_only"] = True
+    return {"type": "Feature", "id": fence.id, "geometry": geometry_to_geojson(geometry), "properties": props}
+
+
+def fence_to_dict(fence: Fence) -> dict[str, Any]:
+    """The storage form of a fence (for a JSON column): WGS-84, full precision, versioned."""
+    return {
+        "schema": STORAGE_SCHEMA,
+        "id": fence.id,
+        "kind": fence.kind.value,
+        "name": fence.name,
+        "geometry": geometry_to_geojson(fence.geometry),
+        "radius_m": fence.radius_m,
+        "width_m": fence.width_m,
+        "repaired": fence.repaired,
+    }
+
+
+def fence_from_dict(data: Mapping[str, Any]) -> Fence:
+    """Inverse of :func:`fence_to_dict` (re-validates; exact round trip)."""
+    if not isinstance(data, Mapping):
+        raise FenceError("invalid_fence_data", "", "围栏数据必须是对象", "Fence data must be an object")
+    schema = data.get("schema", STORAGE_SCHEMA)
+    if schema != STORAGE_SCHEMA:
+        raise FenceError(
+            "invalid_fence_data", "schema", f"不支持的数据版本 {schema!r}", f"Unsupported fence schema {schema!r}"
+        )
+    try:
+        geometry = shapely.geometry.shape(data["geometry"])
+    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise FenceError("invalid_fence_data", "geometry", "几何数据无效", f"Invalid geometry: {exc}") from None
+    if isinstance(geometry, (LineString, Point, Polygon, MultiPolygon)):
+        return Fence(
+            id=data.get("id"),  # type: ignore[arg-type]
+            kind=data.get("kind"),  # type: ignore[arg-type]
+            geometry=geometry,
+            radius_m=data.get("radius_m"),
+            width_m=data.get("width_m"),
+            name=data.get("name") or "",
+            repaired=bool(data.get("repaired", False)),
+        )
+    raise FenceError(
+        "unsupported_geometry", "geometry", f"不支持的几何类型 {geometry.geom_type}", "Unsupported geometry"
+    )
+
+
+def version_to_dict(version: FenceVersion) -> dict[str, Any]:
+    """Storage form of a :class:`FenceVersion` (ISO 8601 datetimes with offset)."""
+    return {
+        "fence": fence_to_dict(version.fence),
+        "valid_from": version.valid_from.isoformat(),
+        "valid_to": version.valid_to.isoformat() if version.valid_to is not None else None,
+        "version": version.version,
+    }
+
+
+def version_from_dict(data: Mapping[str, Any]) -> FenceVersion:
+    def when(value: Any, field: str) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(str(value))
+        except ValueError:
+            raise FenceError("invalid_fence_data", field, "时间格式无效", f"Invalid datetime {value!r}") from None
+
+    valid_from = when(data.get("valid_from"), "valid_from")
+    if valid_from is None:
+        raise FenceError("invalid_fence_data", "valid_from", "缺少生效时间", "valid_from is required")
+    return FenceVersion(
+        fence=fence_from_dict(data["fence"]),
+        valid_from=valid_from,
+        valid_to=when(data.get("valid_to"), "valid_to"),
+        version=int(data.get("version", 1)),
+    )
+
+
+__all__ = [
+    "CRS_VALUES",
+    "display_polygon",
+    "fence_from_dict",
+    "fence_from_geojson",
+    "fence_to_dict",
+    "fences_from_geojson",
+    "fences_from_kml",
+    "geometry_to_geojson",
+    "to_geojson",
+    "version_from_dict",
+    "version_to_dict",
+]
