@@ -69,10 +69,12 @@ def validation_handler(request: Request[Any, Any, Any], exc: ValidationException
         detail = str(extra[0].get("message") or detail)
     if "`$." in detail:
         field = detail.split("`$.", 1)[1].split("`", 1)[0]
-    elif "unknown field `" in detail:
-        field = detail.split("unknown field `", 1)[1].split("`", 1)[0]
+    elif "field `" in detail:  # "Object missing required field `x`", "Object contains unknown field `x`"
+        field = detail.split("field `", 1)[1].split("`", 1)[0]
     if field in ("data", ""):
         field = None
+        if detail.strip("'\" ") == "data" or "data" == str(exc.detail).strip("'\" "):
+            detail = "请求体为空或不是有效的 JSON / empty or invalid JSON body"
     where = f"字段 {field} " if field else "请求内容"
     err = AppError(f"{where}格式不正确：{detail}", f"Invalid {'field ' + field if field else 'request'}: {detail}",
                    field=field, code="invalid_input")
@@ -88,7 +90,23 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return _error_response(request, err)
 
 
+def _is_input_data_error(exc: Exception) -> bool:
+    """Numbers beyond 64 bits or text beyond a column: the database refused what the client sent."""
+    if isinstance(exc, OverflowError):
+        return True
+    try:
+        import asyncpg
+
+        return isinstance(exc, asyncpg.exceptions.DataError)
+    except ImportError:  # pragma: no cover
+        return False
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _is_input_data_error(exc):
+        log.info("%s %s → value out of range: %s", request.method, request.url.path, exc)
+        return _error_response(request, AppError("数值或文本超出允许范围", "A number or text is out of range",
+                                                 code="out_of_range"))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     err = AppError("服务器内部错误，请稍后重试", "Internal server error", code="internal_error")
     err.status_code = 500  # type: ignore[misc]

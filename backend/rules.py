@@ -142,6 +142,17 @@ class Rules:
     # Our choice of 1 day (the statistics are daily, "统计截止前一日", seed 001 §2.11.3).
     no_attendance_warning_days: int = 1
 
+    # --- Electronic fence store (issue "electronic fence"; seed 001 §五(十一) 可采用电子围栏等方式实施考勤管理,
+    # seed 004 §四(一) 移动设备（需支持……地理位置定位）) — our limits, not regulation ---------------------------
+    # Largest GeoJSON / KML / KMZ file the fence import accepts.
+    fence_import_max_bytes: int = 2 * 1024 * 1024
+    # Longest date range (days) one re-judging report (fences/rejudge) covers.
+    fence_rejudge_max_days: int = 366
+    # Spoofing signals compare a fix with the person's mobile punches within this many hours of it,
+    # at most this many before it (the nearest ones).
+    spoof_history_hours: float = 24.0
+    spoof_history_fixes: int = 10
+
     def with_overrides(self, overrides: dict[str, Any] | None) -> Rules:
         """Return a copy with a district's overrides applied, refusing unknown or ill-typed keys."""
         if not overrides:
@@ -170,6 +181,13 @@ class Rules:
                     f"Invalid value for rule {key}: {value!r}",
                 )
             changes[key] = float(value) if isinstance(current, float) else value
+        for key in POSITIVE_RULES & changes.keys():
+            if changes[key] <= 0:
+                raise invalid(
+                    f"rule_overrides.{key}",
+                    f"规则项 {key} 必须大于 0",
+                    f"Rule {key} must be greater than 0",
+                )
         for ratio in ("manager_valid_days_ratio", "manager_composite_on_duty_ratio"):
             if ratio in changes and changes[ratio] > 1:
                 raise invalid(
@@ -200,6 +218,16 @@ class Rules:
             return (contract_value_yuan or 0) >= self.scope_min_contract_value_yuan
         return (floor_area_m2 or 0) >= self.scope_min_floor_area_m2
 
+
+# Rules that are divisors, sizes or time windows: 0 would break arithmetic or switch a check off silently.
+POSITIVE_RULES = frozenset({
+    "gate_channel_area_m2", "municipal_min_channels", "gate_punch_photo_max_bytes", "gate_id_photo_max_bytes",
+    "face_image_width", "face_image_height", "face_match_tolerance", "face_duplicate_tolerance",
+    "liveness_challenge_ttl_s", "liveness_action_count", "liveness_max_frames", "mobile_max_upload_bytes",
+    "mobile_max_frame_bytes", "max_image_pixels", "gps_max_accuracy_m", "clock_skew_max_s",
+    "max_travel_speed_kmh", "mobile_max_latency_s", "gate_max_latency_s", "device_outage_max_days",
+    "warning_red_after_days", "valid_day_min_punches",
+})
 
 DEFAULT_RULES = Rules()
 

@@ -6,6 +6,7 @@ All return normalised values or raise ``InvalidInput`` naming the field, in Chin
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -38,8 +39,9 @@ def id_check_char(first17: str) -> str:
 
 def parse_id_number(raw: str, field: str = "id_number", *, today: date | None = None) -> IdInfo:
     """Validate an 18-digit ID number: format, province, birth date, GB 11643 check digit."""
-    number = (raw or "").strip().upper()
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    # NFKC turns full-width digits (１２３) into ASCII; the pattern then accepts ASCII only.
+    number = unicodedata.normalize("NFKC", raw or "").strip().upper()
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise invalid(field, "身份证号必须是 18 位（前 17 位数字，末位数字或 X）",
                       "ID number must be 18 characters: 17 digits then a digit or X", code="id_format")
     if int(number[:2]) not in _PROVINCES:
@@ -91,7 +93,7 @@ def uscc_check_char(first17: str) -> str:
 
 
 def parse_uscc(raw: str, field: str = "uscc") -> str:
-    code = (raw or "").strip().upper()
+    code = unicodedata.normalize("NFKC", raw or "").strip().upper()
     if len(code) != 18 or any(c not in _USCC_CHARS for c in code):
         raise invalid(field, "统一社会信用代码必须是 18 位（数字或除 I、O、Z、S、V 以外的大写字母）",
                       "USCC must be 18 characters of digits and capital letters except I, O, Z, S, V",
@@ -110,7 +112,7 @@ ETHNICITY: dict[str, str] = dict(_PROTOCOL_ETHNICITY)
 def parse_ethnicity(raw: str | int, field: str = "ethnicity") -> str:
     """Accept "1", "01", 1 or a name such as 汉族 / 汉; return the two-digit code."""
     text = str(raw).strip()
-    if text.isdigit() and 1 <= int(text) <= 58:
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= 58:
         return f"{int(text):02d}"
     for code, name in ETHNICITY.items():
         if text in (name, name.removesuffix("族")):
@@ -124,7 +126,7 @@ def parse_ethnicity(raw: str | int, field: str = "ethnicity") -> str:
 def parse_phone(raw: str | None, field: str = "phone") -> str | None:
     if raw is None or not str(raw).strip():
         return None
-    phone = re.sub(r"[\s-]", "", str(raw))
-    if not re.fullmatch(r"1[3-9]\d{9}|0\d{2,3}\d{7,8}", phone):
+    phone = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", str(raw)))
+    if not re.fullmatch(r"1[3-9][0-9]{9}|0[0-9]{2,3}[0-9]{7,8}", phone):
         raise invalid(field, "手机号或电话号码格式不正确", "Phone number is not valid", code="phone")
     return phone

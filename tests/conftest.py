@@ -40,6 +40,23 @@ else:
     os.environ["SMZ_DATABASE_URL"] = f"sqlite:///{_TMP}/test.db"
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _PG:
+        return
+
+    async def _drop() -> None:
+        conn = await asyncpg.connect(_PG)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{_DBNAME}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(_drop())
+    except Exception as exc:  # never hide the test result behind a clean-up problem
+        print(f"could not drop test database {_DBNAME}: {exc}")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"database: {os.environ['SMZ_DATABASE_URL']}"
 

@@ -15,6 +15,7 @@ from backend.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
 from backend.errors import Conflict, Forbidden, NotAuthenticated, RateLimited, invalid
 from backend.org.tables import Project, ProjectUnit
 from backend.settings import get_settings
+from backend.validators import parse_phone
 from backend.workforce.tables import RosterEntry
 
 
@@ -66,6 +67,8 @@ async def create_user(
     validate_password(password)
     if await User.exists().where(User.username == username):
         raise Conflict("用户名已存在", "Username already exists", field="username")
+    phone = parse_phone(phone)
+    await _check_refs(enterprise_id, vendor_id, person_id, district_ids or [], project_ids or [])
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -77,12 +80,39 @@ async def create_user(
         vendor=vendor_id,
         must_change_password=must_change_password,
     )
-    await user.save()
-    for d in district_ids or []:
-        await UserDistrict(user=user.id, district=d).save()
-    for p in project_ids or []:
-        await UserProject(user=user.id, project=p).save()
+    from backend.db import write_transaction
+
+    async with write_transaction():
+        await user.save()
+        for d in district_ids or []:
+            await UserDistrict(user=user.id, district=d).save()
+        for p in project_ids or []:
+            await UserProject(user=user.id, project=p).save()
     return user.id
+
+
+async def _check_refs(enterprise_id: int | None, vendor_id: int | None, person_id: int | None,
+                      district_ids: list[int], project_ids: list[int]) -> None:
+    """Referenced rows must exist: a clear 400 instead of a foreign-key failure (nothing stored)."""
+    from backend.devices.tables import Vendor
+    from backend.org.tables import District, Enterprise
+    from backend.workforce.tables import Person
+
+    checks = [
+        ("enterprise_id", Enterprise, [enterprise_id] if enterprise_id is not None else [], "企业", "Enterprise"),
+        ("vendor_id", Vendor, [vendor_id] if vendor_id is not None else [], "设备厂商", "Vendor"),
+        ("person_id", Person, [person_id] if person_id is not None else [], "人员", "Person"),
+        ("district_ids", District, district_ids, "区县", "District"),
+        ("project_ids", Project, project_ids, "项目", "Project"),
+    ]
+    for field_name, table, ids, zh, en in checks:
+        wanted = set(ids)
+        if not wanted:
+            continue
+        found = {r["id"] for r in await table.select(table.id).where(table.id.is_in(sorted(wanted)))}
+        missing = sorted(wanted - found)
+        if missing:
+            raise invalid(field_name, f"{zh}不存在：{missing}", f"{en} does not exist: {missing}")
 
 
 async def grant_project(user_id: int, project_id: int) -> None:
@@ -109,11 +139,16 @@ class LoginLimiter:
             q.popleft()
         return q
 
+    def _limit(self, key: str) -> int:
+        # One address may be a site office or a TLS proxy in front of everyone: it gets a much larger budget
+        # than one username, so one person's typos never lock out the others.
+        return self.max_failures * 10 if key.startswith("ip:") else self.max_failures
+
     def check(self, *keys: str) -> None:
         now = time.monotonic()
         for key in keys:
             q = self._recent(key, now)
-            if len(q) >= self.max_failures:
+            if len(q) >= self._limit(key):
                 wait = int(self.window_s - (now - q[0])) + 1
                 raise RateLimited(
                     f"登录失败次数过多，请 {wait} 秒后再试",

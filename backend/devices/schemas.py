@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from backend.org.schemas import Strict
+from backend.org.schemas import Id, Strict, Text
 
 
 class VendorIn(Strict):
-    name: str
-    code: str
-    enterprise_id: int | None = None
-    contact_phone: str | None = None
+    name: Text(200)
+    code: Text(32)
+    enterprise_id: Id | None = None
+    contact_phone: Text(20) | None = None
 
 
 class TerminalIn(Strict):
-    serial: str
-    vendor_id: int
+    serial: Text(32)
+    vendor_id: Id
     channel: int = 1
     direction: str = "in"
 

@@ -92,7 +92,7 @@ class ProjectController(Controller):
         await require_project(user, project_id)
         return await services.get_project(project_id)
 
-    @patch("/{project_id:int}")
+    @patch("/{project_id:int}", guards=[roles("enterprise", "project_staff")])
     async def update(self, project_id: int, data: JSONBody[ProjectPatch], user: AuthUser) -> dict[str, Any]:
         await require_project(user, project_id, write=True)
         await services.update_project(project_id, data.changes())
@@ -116,7 +116,7 @@ class ProjectController(Controller):
         await require_project(user, project_id)
         return await services.list_units(project_id)
 
-    @post("/{project_id:int}/units")
+    @post("/{project_id:int}/units", guards=[roles("enterprise", "project_staff")])
     async def add_unit(self, project_id: int, data: JSONBody[UnitIn], user: AuthUser) -> dict[str, int]:
         await require_project(user, project_id, write=True)
         return {"id": await services.add_unit(project_id, data.enterprise_id, data.unit_type, data.entered_on)}

@@ -119,11 +119,10 @@ async def create_project(
     if category not in PROJECT_CATEGORY:
         raise invalid("category", "项目类别应为 building（房屋建筑）或 municipal（市政）",
                       "Category must be building or municipal")
-    if status not in PROJECT_STATUS:
-        raise invalid("status", f"未知项目状态：{status}", f"Unknown project status: {status}")
-    for fname, value in (("floor_area_m2", floor_area_m2), ("contract_value_yuan", contract_value_yuan)):
-        if value is not None and value < 0:
-            raise invalid(fname, "数值不能为负数", "Value must not be negative")
+    if status not in ("preparing", "under_construction"):
+        raise invalid("status", "新登记项目的状态应为 preparing（筹备）或 under_construction（在建）",
+                      "A new project starts as preparing or under_construction")
+    _check_amounts(floor_area_m2, contract_value_yuan)
     _check_lon_lat(lon, lat)
     if not await District.exists().where(District.id == district_id):
         raise invalid("district_id", "区县不存在", "District does not exist")
@@ -138,6 +137,12 @@ async def create_project(
             project=p.id, from_status=None, to_status=status, effective_on=date.today(), note="登记"
         ).save()
     return p.id
+
+
+def _check_amounts(floor_area_m2: float | None, contract_value_yuan: float | None) -> None:
+    for fname, value in (("floor_area_m2", floor_area_m2), ("contract_value_yuan", contract_value_yuan)):
+        if value is not None and not 0 <= value < 1e13:
+            raise invalid(fname, "数值不能为负数或过大", "Value must not be negative or absurdly large")
 
 
 def _check_lon_lat(lon: float | None, lat: float | None) -> None:
@@ -191,6 +196,7 @@ async def update_project(project_id: int, changes: dict[str, Any]) -> None:
     if "name" in changes and not str(changes["name"] or "").strip():
         raise invalid("name", "项目名称不能为空", "Project name is required")
     current = await get_project(project_id)
+    _check_amounts(changes.get("floor_area_m2"), changes.get("contract_value_yuan"))
     _check_lon_lat(changes.get("lon", current["lon"]), changes.get("lat", current["lat"]))
     if changes:
         await Project.update({getattr(Project, k): v for k, v in changes.items()}).where(Project.id == project_id)

@@ -10,7 +10,6 @@ from litestar.params import JSONBody
 from backend.accounts.services import require_project
 from backend.auth import AuthUser
 from backend.errors import Forbidden
-from backend.org import services as org
 from backend.workforce import services
 from backend.workforce.schemas import RosterExitIn, RosterIn
 
@@ -29,18 +28,11 @@ class RosterController(Controller):
     @post("/")
     async def enter(self, project_id: int, data: JSONBody[RosterIn], user: AuthUser) -> dict[str, Any]:
         await require_project(user, project_id, write=True)
-        rules = await org.rules_for_project(project_id)
-        from backend.validators import parse_id_number
-
-        info = parse_id_number(data.id_number)
-        services.check_age(rules, info.birth_date, info.gender)
-        person_id = await services.upsert_person(
-            id_number=data.id_number, name=data.name, phone=data.phone, ethnicity=data.ethnicity,
-            birth_date=data.birth_date, gender=data.gender,
-        )
-        entry_id = await services.enter_roster(
-            project_id=project_id, person_id=person_id, unit_id=data.unit_id, team_id=data.team_id,
-            work_role=data.work_role, post=data.post, work_type=data.work_type, entered_on=data.entered_on,
+        person_id, entry_id = await services.register_and_enter(
+            project_id=project_id, id_number=data.id_number, name=data.name, phone=data.phone,
+            ethnicity=data.ethnicity, birth_date=data.birth_date, gender=data.gender, unit_id=data.unit_id,
+            team_id=data.team_id, work_role=data.work_role, post=data.post, work_type=data.work_type,
+            entered_on=data.entered_on,
         )
         elsewhere = await services.active_elsewhere(person_id, project_id)
         return {"id": entry_id, "person_id": person_id, "active_elsewhere": elsewhere}

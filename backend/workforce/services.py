@@ -55,7 +55,13 @@ async def upsert_person(
         raise invalid("id_valid_until", "身份证已过期", "The ID card has expired", code="id_expired")
     existing = await find_person_id(info.number)
     if existing is not None:
-        changes: dict[Any, Any] = {Person.name: name, Person.ethnicity: eth}
+        row = await Person.select(Person.name).where(Person.id == existing).first()
+        if row and row["name"] != name:
+            # An ID number belongs to one person: a different name is a typo or a borrowed card, never a
+            # silent rename (the person may be on other projects).
+            raise Conflict(f"该身份证号已登记，姓名为「{row['name']}」，与填写的姓名不一致",
+                           "This ID number is registered under another name", field="name", code="name_mismatch")
+        changes: dict[Any, Any] = {Person.ethnicity: eth}
         if phone:
             changes[Person.phone] = phone
         if address:
@@ -91,11 +97,8 @@ async def get_person(person_id: int) -> dict[str, Any]:
     return row
 
 
-async def enter_roster(
-    *, project_id: int, person_id: int, unit_id: int, team_id: int, work_role: str, post: str | None = None,
-    work_type: str | None = None, entered_on: date | None = None,
-) -> int:
-    """人员进场: the unit and team must be on the project and not exited (seed 001 §2.7.4)."""
+def check_entry_fields(work_role: str, post: str | None, work_type: str | None) -> None:
+    """The checks of a roster entry that need no database (run first, before anything is stored)."""
     if work_role not in WORK_ROLE:
         raise invalid("work_role", "人员类型应为 manager（管理人员）或 worker（建筑工人）",
                       "work_role must be manager or worker")
@@ -107,6 +110,34 @@ async def enter_roster(
         raise invalid("post", "建筑工人不设管理岗位，请填写工种", "Workers have a work type, not a post")
     if work_type is not None and work_type not in WORK_TYPES:
         raise invalid("work_type", f"未知工种代码：{work_type}", f"Unknown work type code: {work_type}")
+
+
+async def register_and_enter(
+    *, project_id: int, id_number: str, name: str, phone: str | None, ethnicity: str | int,
+    birth_date: date | None, gender: str | None, unit_id: int, team_id: int, work_role: str,
+    post: str | None, work_type: str | None, entered_on: date | None,
+) -> tuple[int, int]:
+    """Register (or find) a person and enter them on the roster — all or nothing."""
+    check_entry_fields(work_role, post, work_type)
+    rules = await org.rules_for_project(project_id)
+    info = parse_id_number(id_number)
+    cross_check_id(info, birth_date=birth_date, gender=gender)
+    check_age(rules, info.birth_date, info.gender)
+    async with write_transaction():
+        person_id = await upsert_person(id_number=id_number, name=name, phone=phone, ethnicity=ethnicity,
+                                        birth_date=birth_date, gender=gender)
+        entry_id = await enter_roster(project_id=project_id, person_id=person_id, unit_id=unit_id,
+                                      team_id=team_id, work_role=work_role, post=post, work_type=work_type,
+                                      entered_on=entered_on)
+    return person_id, entry_id
+
+
+async def enter_roster(
+    *, project_id: int, person_id: int, unit_id: int, team_id: int, work_role: str, post: str | None = None,
+    work_type: str | None = None, entered_on: date | None = None,
+) -> int:
+    """人员进场: the unit and team must be on the project and not exited (seed 001 §2.7.4)."""
+    check_entry_fields(work_role, post, work_type)
     unit = await org.unit_in_project(unit_id, project_id)
     team = await org.team_in_project(team_id, project_id)
     if team["unit"] != unit_id:

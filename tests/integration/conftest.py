@@ -8,10 +8,9 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 PASSWORD = "test-pass-2026"
 _counter = itertools.count(1)
@@ -88,14 +87,20 @@ async def world(migrated_db: str) -> World:
 
 
 @pytest.fixture(scope="session")
-async def client(migrated_db: str) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(migrated_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the real app, in the test's own event loop.
+
+    (Litestar's AsyncTestClient runs the app on another thread's loop, where the PostgreSQL pool
+    opened by ``migrated_db`` cannot be used.)  The database pool is already running; the app's
+    lifespan is not needed."""
     from backend.app import create_app
 
-    async with AsyncTestClient(app=create_app()) as c:
+    transport = httpx.ASGITransport(app=create_app(), client=("testclient", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
         yield c
 
 
-async def login(client: AsyncTestClient[Any], username: str, password: str = PASSWORD) -> dict[str, str]:
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:
     """Bearer headers for ``username`` (API-client style; cookie login is tested separately)."""
     r = await client.post("/api/auth/token", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
