@@ -82,7 +82,7 @@ async def issue_challenge(user: CurrentUser, project_id: int | None = None) -> d
     }
 
 
-async def _consume_challenge(nonce: str, person: int, captured_at: datetime) -> list[str] | None:
+async def consume_challenge(nonce: str, person: int, captured_at: datetime) -> list[str] | None:
     """Mark the nonce used (once, atomically).  Returns its actions, or None when it is unknown,
     someone else's, already used, or was answered after it expired."""
     async with write_transaction():
@@ -157,7 +157,7 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
     template = enrol["face_template"] if enrol else None
 
     if c.nonce is not None:
-        actions = await _consume_challenge(c.nonce, person, captured)
+        actions = await consume_challenge(c.nonce, person, captured)
         if actions is None:
             reasons.append("challenge_invalid")
             actions = []
@@ -302,3 +302,24 @@ async def decide_makeup(user: CurrentUser, request_id: int, approve: bool, note:
 
 async def punch_count(person_id: int) -> int:
     return await Punch.count().where(Punch.person == person_id)
+
+
+# --- The worker's own punches (PWA result and history pages) -------------------------------------
+
+
+async def my_punch(user: CurrentUser, punch_id: int) -> dict[str, Any]:
+    """One of the logged-in worker's punches, with what the result screen shows (another person's
+    punch is "not found", never revealed)."""
+    person = _person(user)
+    row = await Punch.select(
+        Punch.id, Punch.project, Punch.project.name.as_alias("project_name"),
+        Punch.project.timezone.as_alias("timezone"), Punch.source, Punch.direction, Punch.captured_at,
+        Punch.received_at, Punch.latency_s, Punch.verdict, Punch.reasons, Punch.flags, Punch.lon, Punch.lat,
+        Punch.accuracy_m, Punch.fence_id, Punch.fence_distance_m, Punch.liveness_passed,
+    ).where((Punch.id == punch_id) & (Punch.person == person)).first()
+    if row is None:
+        raise NotFound("打卡记录不存在", "Punch not found", field="punch_id")
+    for name in ("reasons", "flags"):
+        value = row[name]
+        row[name] = list(json.loads(value) if isinstance(value, str) else value or [])
+    return row

@@ -1,0 +1,186 @@
+"""Tablet pages of crew registration (Jinja + htmx; ≥ 768 px; Chinese).  Thin: services do the work.
+
+htmx forms post here and get an HTML fragment back (or ``HX-Redirect`` / ``HX-Refresh``); errors come
+back as the app's ``<div class="error">`` fragment, which ``crew.js`` lets htmx swap in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from backend.accounts.roles import ROLES
+from backend.accounts.services import CurrentUser, require_project
+from backend.auth import AuthUser
+from backend.crew import forms, ocr, services
+from backend.crew.dictionaries import CONTRACT_TYPE, GENDER, REG_STATUS
+from backend.errors import Forbidden
+from backend.org import services as org
+from backend.validators import ETHNICITY
+
+
+def _ctx(user: CurrentUser, **kw: Any) -> dict[str, Any]:
+    return {"user": user, "role_label": ROLES[user.role], **kw}
+
+
+def _login_url(request: Request[Any, Any, Any]) -> str:
+    return str(request.base_url).rstrip("/") + "/login"
+
+
+def _redirect(url: str) -> Response[str]:
+    return Response("", headers={"HX-Redirect": url}, media_type="text/html")
+
+
+async def _editor_page(user: CurrentUser, project_id: int) -> dict[str, Any]:
+    if user.role not in services.EDITOR_ROLES:
+        raise Forbidden("当前角色不能登记人员", "Your role may not register people", code="role_forbidden")
+    await require_project(user, project_id, write=True)
+    return await services.project_brief(project_id)
+
+
+@get("/projects/{project_id:int}/crew", include_in_schema=False)
+async def roster_page(project_id: int, user: AuthUser, active: bool = True, missing_contract: bool = False,
+                      q: str = "") -> Template:
+    await require_project(user, project_id)
+    project = await services.project_brief(project_id)
+    rows = await services.roster(user, project_id, active_only=active, missing_contract=missing_contract, q=q)
+    regs = await services.list_registrations(user, project_id) if user.role in services.EDITOR_ROLES else []
+    return Template("crew/roster.html", context=_ctx(
+        user, project=project, rows=rows, regs=regs, active=active, missing_contract=missing_contract, q=q,
+        can_edit=user.role in services.EDITOR_ROLES,
+        missing=sum(1 for r in rows if r["contract_state"] != "valid" and not r["exited_on"]),
+    ))
+
+
+@get("/projects/{project_id:int}/crew/table", include_in_schema=False)
+async def roster_table(project_id: int, user: AuthUser, active: bool = True, missing_contract: bool = False,
+                       q: str = "") -> Template:
+    rows = await services.roster(user, project_id, active_only=active, missing_contract=missing_contract, q=q)
+    project = await services.project_brief(project_id)
+    return Template("crew/_roster_table.html", context=_ctx(user, project=project, rows=rows,
+                                                            can_edit=user.role in services.EDITOR_ROLES))
+
+
+@get("/projects/{project_id:int}/crew/register", include_in_schema=False)
+async def register_page(project_id: int, user: AuthUser) -> Template:
+    project = await _editor_page(user, project_id)
+    return Template("crew/register.html", context=_ctx(
+        user, project=project, ethnicity=ETHNICITY, genders=GENDER, ocr=ocr.available()))
+
+
+@get("/projects/{project_id:int}/crew/registrations/{rid:int}", include_in_schema=False)
+async def registration_page(project_id: int, rid: int, user: AuthUser) -> Template:
+    reg = await services.get_registration(user, project_id, rid)
+    project = await services.project_brief(project_id)
+    options = await services.form_options(project_id) if reg["status"] == "face_checked" else {}
+    return Template("crew/registration.html", context=_ctx(
+        user, project=project, reg=reg, statuses=REG_STATUS, genders=GENDER, ethnicity=ETHNICITY,
+        can_edit=user.role in services.EDITOR_ROLES, **options))
+
+
+@post("/projects/{project_id:int}/crew/registrations/{rid:int}/complete", include_in_schema=False)
+async def complete_submit(project_id: int, rid: int, request: Request[Any, Any, Any], user: AuthUser) -> Template:
+    form = await request.form()
+    result = await services.complete_registration(user, project_id, rid, await forms.roster_step(form))
+    project = await services.project_brief(project_id)
+    return Template("crew/_credentials.html", context=_ctx(user, project=project, result=result, done=True,
+                                                           login_url=_login_url(request)))
+
+
+@post("/projects/{project_id:int}/crew/registrations/{rid:int}/cancel", include_in_schema=False)
+async def cancel_submit(project_id: int, rid: int, user: AuthUser) -> Response[str]:
+    await services.cancel_registration(user, project_id, rid)
+    return _redirect(f"/projects/{project_id}/crew")
+
+
+@get("/projects/{project_id:int}/crew/entries/{entry_id:int}", include_in_schema=False)
+async def entry_page(project_id: int, entry_id: int, user: AuthUser) -> Template:
+    await require_project(user, project_id)
+    rows = [r for r in await services.roster(user, project_id, active_only=False) if r["id"] == entry_id]
+    if not rows:
+        from backend.errors import NotFound
+
+        raise NotFound("花名册记录不存在", "Roster entry not found", field="entry_id")
+    project = await services.project_brief(project_id)
+    return Template("crew/entry.html", context=_ctx(
+        user, project=project, e=rows[0], contracts=await services.list_contracts(user, project_id, entry_id),
+        contract_types=CONTRACT_TYPE, can_edit=user.role in services.EDITOR_ROLES))
+
+
+@post("/projects/{project_id:int}/crew/entries/{entry_id:int}/exit", include_in_schema=False)
+async def exit_submit(project_id: int, entry_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Response[str]:
+    from backend.crew.validation import parse_date
+
+    form = await request.form()
+    data, name = await forms.upload(form, "confirmation")
+    await services.exit_person(user, project_id, entry_id,
+                               exited_on=parse_date(forms.text(form, "exited_on", 20), "exited_on", "退场日期"),
+                               note=forms.text(form, "note", 500), confirmation=data, filename=name)
+    return Response("", headers={"HX-Refresh": "true"}, media_type="text/html")
+
+
+@post("/projects/{project_id:int}/crew/entries/{entry_id:int}/contracts", include_in_schema=False)
+async def contract_submit(project_id: int, entry_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Response[str]:
+    form = await request.form()
+    c = await forms.contract(form, required=True)
+    assert c is not None
+    await services.add_contract(user, project_id, entry_id, c)
+    return Response("", headers={"HX-Refresh": "true"}, media_type="text/html")
+
+
+@post("/projects/{project_id:int}/crew/people/{person_id:int}/account", include_in_schema=False)
+async def account_submit(project_id: int, person_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Template:
+    result = await services.reset_worker_password(user, project_id, person_id)
+    project = await services.project_brief(project_id)
+    return Template("crew/_credentials.html", context=_ctx(user, project=project, result=result, done=False,
+                                                           login_url=_login_url(request)))
+
+
+@get("/projects/{project_id:int}/crew/import", include_in_schema=False)
+async def import_page(project_id: int, user: AuthUser) -> Template:
+    project = await _editor_page(user, project_id)
+    rules = await org.rules_for_project(project_id)
+    return Template("crew/import.html", context=_ctx(user, project=project, rules=rules))
+
+
+@post("/projects/{project_id:int}/crew/import", include_in_schema=False)
+async def import_submit(project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Template:
+    form = await request.form()
+    data, name = await forms.upload(form, "file")
+    job_id = await services.start_import(user, project_id, data, name)
+    job = await services.import_status(user, project_id, job_id)
+    return Template("crew/_import_progress.html", context=_ctx(user, project={"id": project_id}, job=job))
+
+
+@get("/projects/{project_id:int}/crew/import/{job_id:int}", include_in_schema=False)
+async def import_progress(project_id: int, job_id: int, user: AuthUser) -> Template:
+    job = await services.import_status(user, project_id, job_id)
+    return Template("crew/_import_progress.html", context=_ctx(user, project={"id": project_id}, job=job))
+
+
+@get("/crew/reviews", include_in_schema=False)
+async def reviews_page(user: AuthUser) -> Template | Redirect:
+    if user.role not in services.REVIEWER_ROLES:
+        raise Forbidden("仅主管部门人员可审核", "Only supervisors may review", code="role_forbidden")
+    return Template("crew/reviews.html", context=_ctx(user, items=await services.list_reviews(user)))
+
+
+@post("/crew/reviews/{rid:int}", include_in_schema=False)
+async def review_submit(rid: int, request: Request[Any, Any, Any], user: AuthUser) -> Template:
+    form = await request.form()
+    decision = forms.text(form, "decision", 10)
+    if decision not in ("approve", "reject"):
+        from backend.errors import invalid
+
+        raise invalid("decision", "请选择“确认通过”或“驳回”", "decision must be approve or reject")
+    result = await services.decide_review(user, rid, approve=decision == "approve", note=forms.text(form, "note", 500))
+    return Template("crew/_msg.html", context={"ok": True, "text": f"已处理：{result['status_label']}"})
+
+
+CREW_PAGES = [
+    roster_page, roster_table, register_page, registration_page, complete_submit, cancel_submit, entry_page,
+    exit_submit, contract_submit, account_submit, import_page, import_submit, import_progress, reviews_page,
+    review_submit,
+]

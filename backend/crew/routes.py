@@ -1,0 +1,10 @@
+"""Routes of crew registration (discovered by backend.routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.crew.controllers import RegistrationController, ReviewController, RosterCrewController
+from backend.crew.pages import CREW_PAGES
+
+ROUTES: list[Any] = [RegistrationController, RosterCrewController, ReviewController, *CREW_PAGES]
