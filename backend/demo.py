@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from backend.accounts import services as accounts
 from backend.devices import services as devices
+from backend.fences import services as fences
 from backend.org import services as org
 from backend.validators import id_check_char, uscc_check_char
 from backend.workforce import services as workforce
@@ -84,6 +85,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
         await org.change_status(pid, "under_construction", effective_on=started, note="开工", user_id=None)
     await org.change_status(projects["suspended"], "suspended", effective_on=today - timedelta(days=20),
                             note="资金原因停工（演示）", user_id=None)
+    await fences.create_demo_fences(projects["road"])
     step("项目", len(projects))
 
     units: dict[str, dict[str, int]] = {}

@@ -53,6 +53,17 @@ async def _read_files(form: Any, name: str) -> list[bytes]:
     return out
 
 
+def _message(v: Any) -> str:
+    """The verdict in plain Chinese, with the fence's numbers when the fence decided it."""
+    fence_message = v.extra.get("fence_message")
+    if fence_message and v.verdict == "rejected":
+        others = [r for r in v.reasons if r not in ("outside_fence", "low_gps_accuracy", "invalid_coordinates")]
+        from backend.attendance.reasons import describe
+
+        return "打卡失败：" + "；".join([fence_message, *([describe(others)] if others else [])])
+    return v.message_zh
+
+
 class ClockInController(Controller):
     path = "/api/clockin"
     tags = ["clock-in"]
@@ -77,13 +88,14 @@ class ClockInController(Controller):
             offline_actions=[a for a in str(offline).split(",") if a] if offline else None,
             project_id=int(project) if project and str(project).isdigit() else None,
             coord_system=str(form.get("coord_system") or "wgs84"),
+            sent_at=_datetime(form.get("sent_at"), "sent_at") if form.get("sent_at") else None,
         )
         v = await services.clock_in(user, c)
         from backend.attendance.reasons import REASON_ZH
 
         return {
             "punch_id": v.punch_id, "verdict": v.verdict, "accepted": v.accepted, "reasons": list(v.reasons),
-            "flags": list(v.flags), "message": v.message_zh, "latency_s": round(v.latency_s, 1),
+            "flags": list(v.flags), "message": _message(v), "latency_s": round(v.latency_s, 1),
             "labels": [REASON_ZH.get(x, x) for x in (*v.reasons, *v.flags)], "duplicate": v.duplicate,
             "captured_at": v.captured_at.isoformat(), "received_at": v.received_at.isoformat(),
         }

@@ -6,6 +6,7 @@ the same attendance path as source ``makeup``.  Key managers can never make up p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import secrets
@@ -119,6 +120,7 @@ class ClockIn:
     offline_actions: list[str] | None = None  # the actions the phone chose itself when offline
     project_id: int | None = None
     coord_system: str = "wgs84"  # wgs84 | gcj02
+    sent_at: datetime | None = None  # the phone's clock when it sent the request (tells outbox delay from a bad clock)
 
 
 def _check_upload(c: ClockIn, rules: Rules) -> None:
@@ -184,16 +186,20 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
             reasons.append("liveness_failed")
 
     fence = await fences.judge_fix(project_id, c.lon, c.lat, c.accuracy_m, captured, rules=rules,
-                                   coord_system=c.coord_system, person_id=person)
+                                   coord_system=c.coord_system, person_id=person, device_sent_at=c.sent_at)
     reasons.extend(fence.reasons)
     flags.extend(fence.flags)
 
-    return await record_punch(PunchIn(
+    verdict = await record_punch(PunchIn(
         source="mobile", project_id=project_id, person_id=person, idempotency_key=key, captured_at=captured,
         lon=fence.lon, lat=fence.lat, accuracy_m=c.accuracy_m, fence_id=fence.fence_id,
         fence_distance_m=fence.distance_m, face_distance=face_distance, liveness_passed=liveness_passed,
         photo=photo or (c.frames[0] if c.frames else None), reasons=tuple(reasons), flags=tuple(flags),
     ))
+    # The fence's own sentence carries the numbers (距离 120 米, 定位精度 150 米) the worker needs.
+    if fence.message_zh and set(fence.reasons) & set(verdict.reasons):
+        verdict = dataclasses.replace(verdict, extra={**verdict.extra, "fence_message": fence.message_zh})
+    return verdict
 
 
 async def my_history(user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
