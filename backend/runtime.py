@@ -1,4 +1,4 @@
-"""Long-running parts started with the web app (the gate TCP server, once it exists)."""
+"""Long-running parts started with the web app (the gate TCP server)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from typing import Any
 log = logging.getLogger("smz.runtime")
 
 
-def gate_lifespan(port: int | None) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+def gate_lifespan(port: int | None, host: str | None = None) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """Lifespan part that runs the gate TCP server (port 0: any free port) while the app runs.  The
+    running server is ``app.state.gate_server`` (its ``port`` is the one bound)."""
+
     @asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        try:
-            from backend.devices.gate import start_gate_server  # built by the gate issue
-        except ImportError:
-            log.info("gate TCP server not available in this build")
-            yield
-            return
-        server = await start_gate_server(port)
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        from backend.devices.gate import start_gate_server
+
+        server = await start_gate_server(port, host)
+        state = getattr(app, "state", None)
+        if state is not None:
+            state.gate_server = server
         try:
             yield
         finally:

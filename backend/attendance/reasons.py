@@ -29,6 +29,7 @@ REASON_ZH: dict[str, str] = {
     "offline_challenge": "离线打卡，未经服务器活体挑战（可信度较低）",
     "project_suspended": "项目停工期间打卡",
     "makeup": "补卡（经主管部门批准）",
+    "non_face_mode": "非人脸识别打卡（刷卡模式不是 6）",
 }
 
 VERDICT_ZH: dict[str, str] = {"accepted": "打卡成功", "flagged": "打卡成功（待复核）", "rejected": "打卡失败"}

@@ -182,7 +182,8 @@ async def record_punch(p: PunchIn) -> Verdict:
     )
     log.info("punch %s %s project=%s person=%s %s %s latency=%.1fs", row.id, p.source, p.project_id, p.person_id,
              verdict, ",".join(reasons + flags), latency)
-    live.publish(await _event(row.id, p, result))
+    if live.subscriber_count():
+        live.publish(await _event(row.id, p, result))
     return result
 
 

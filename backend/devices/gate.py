@@ -8,9 +8,11 @@ Per-connection rules:
 - 843 login: the device serial must be a registered terminal, the vendor code (厂家识别码) the one of
   the terminal's vendor, and the terminal enabled; otherwise flag 1 with the reason.  A successful
   login marks the terminal online (last login, last peer); the end of the connection marks it
-  offline, and so does the server stopping.  Every request counts as a sign of life (``last_seen_at``,
-  written at most every ``touch_interval_s`` except for heartbeats).
-- Every later request re-reads the terminal: one that was deleted or disabled meanwhile is refused.
+  offline (in batches), and so does the server stopping.  Every request, heartbeats included, counts
+  as a sign of life (``last_seen_at``, written at most every ``touch_interval_s``: the outage rule
+  counts in days).
+- Later requests re-check the terminal (at most ``terminal_ttl_s`` old; at once after a change made
+  in this process): one that was deleted or disabled meanwhile is refused.
 - 849 whitelist: the project's roster on the project's local day — entered, not exited, enrolled.
 - 845: one person of that roster, with the enrolment photos; people of other projects are unknown.
 - 852: creates or updates the person and their enrolment; the ID number, birth date, gender, age
@@ -59,12 +61,13 @@ log = logging.getLogger("smz.gate")
 SHORT_REASONS: dict[str, str] = {
     "id_format": "身份证号码格式错误",
     "id_region": "身份证号码地区码无效",
-    "id_birth_date": "身份证号码出生日期无效",
+    "id_birth_date": "身份证出生日期无效",
     "id_check_digit": "身份证号码校验位错误",
     "id_birth_mismatch": "出生日期与身份证不符",
     "id_gender_mismatch": "性别与身份证号不符",
     "id_expired": "身份证已过期",
     "ethnicity": "民族代码无效",
+    "name_mismatch": "姓名与已登记的不一致",
     "no_face": "未检测到人脸",
     "multiple_faces": "照片中有多张人脸",
     "face_too_small": "人脸太小",
@@ -80,6 +83,11 @@ SHORT_REASONS: dict[str, str] = {
     "payload_too_large": "采集照片过大",
     "image_unprocessable": "采集照片无法处理",
 }
+
+
+# Punches recorded at once on SQLite (our measurement, benchmarks/gate.py: 2 keeps p99 near p50 with
+# 20 terminals at full speed; more raise the tail without raising the rate).
+SQLITE_PUNCH_CONCURRENCY = 2
 
 
 def short_reason(exc: AppError, rules: Rules = DEFAULT_RULES, gender: str | None = None) -> str:
@@ -118,15 +126,33 @@ class AppGateBackend:
 
     ``server`` (set by :func:`start_gate_server`) lets the backend see which devices are connected
     right now, so that a connection ending after a newer one of the same device logged in does not
-    mark the device offline.  Online-state changes of one device are serialised by a lock.
+    mark the device offline.  Online-state changes of one device are serialised by a lock.  A backend
+    belongs to one event loop (its locks and semaphore are created with it).
     """
 
-    def __init__(self, *, touch_interval_s: float = 30.0) -> None:
+    def __init__(self, *, touch_interval_s: float = 30.0, terminal_ttl_s: float = 5.0,
+                 punch_concurrency: int | None = -1) -> None:
         self.server: GateServer | None = None
         self.touch_interval_s = touch_interval_s
+        self.terminal_ttl_s = terminal_ttl_s
         self._locks: dict[str, asyncio.Lock] = {}
         self._online: set[str] = set()  # serials this server marked online and not yet offline
         self._touched: dict[str, float] = {}  # serial → monotonic time of the last last_seen write
+        # serial → (read at, registration generation, row): a logged-in terminal is re-read at most
+        # every terminal_ttl_s, and at once after a change made in this process
+        self._terminals: dict[str, tuple[float, int, dict[str, Any]]] = {}
+        self._people: set[int] = set()  # worker numbers known to exist (people are never deleted)
+        # Offline marks are written in batches (a site's network going down drops hundreds of
+        # connections at once); logins write under the same lock so that a batch in flight can
+        # never overwrite a newer login.
+        self._pending_offline: set[str] = set()
+        self._state_lock = asyncio.Lock()
+        if punch_concurrency == -1:
+            punch_concurrency = None if get_settings().is_postgres else SQLITE_PUNCH_CONCURRENCY
+        # SQLite has one writer at a time: punches of many terminals queue here in arrival order
+        # instead of racing for the write lock in SQLite's busy handler, whose growing sleeps make
+        # the tail latency a lottery (benchmarks/gate.py); PostgreSQL takes them all at once.
+        self._punch_slots = asyncio.Semaphore(punch_concurrency) if punch_concurrency else None
 
     # -- helpers ---------------------------------------------------------------------------
     def _lock(self, serial: str) -> asyncio.Lock:
@@ -136,21 +162,42 @@ class AppGateBackend:
         return lock
 
     async def _terminal(self, serial: str, *, touch: bool = True) -> dict[str, Any]:
-        """The terminal of a logged-in connection, re-read on every request (a terminal deleted or
-        disabled since its login is refused), with a throttled sign-of-life write."""
-        t = await devices.gate_terminal(serial)
+        """The terminal of a logged-in connection — re-read when the cached row is older than
+        ``terminal_ttl_s`` or a registration changed in this process (a terminal deleted or disabled
+        since its login is refused) — with a throttled sign-of-life write."""
+        now = time.monotonic()
+        generation = devices.terminals_generation()
+        cached = self._terminals.get(serial)
+        if cached is not None and cached[1] == generation and now - cached[0] < self.terminal_ttl_s:
+            t: dict[str, Any] | None = cached[2]
+        else:
+            t = await devices.gate_terminal(serial)
+            if t is None:
+                self._terminals.pop(serial, None)
+            else:
+                self._terminals[serial] = (now, generation, t)
         if t is None:
             raise _refuse("设备未登记，请联系项目管理员", "device not registered")
         if not t["enabled"]:
             raise _refuse("设备已停用，请联系项目管理员", "device disabled")
         if touch:
-            await self._touch(serial, force=False)
+            await self._touch(serial)
         return t
 
-    async def _touch(self, serial: str, *, force: bool) -> None:
+    async def _person_exists(self, worker_no: int) -> bool:
+        if worker_no in self._people:
+            return True
+        if not await devices.person_exists(worker_no):
+            return False
+        if len(self._people) >= 500_000:
+            self._people.clear()
+        self._people.add(worker_no)
+        return True
+
+    async def _touch(self, serial: str) -> None:
         now = time.monotonic()
         last = self._touched.get(serial)
-        if force or last is None or now - last >= self.touch_interval_s:
+        if last is None or now - last >= self.touch_interval_s:
             self._touched[serial] = now
             await devices.touch(serial)
 
@@ -160,7 +207,8 @@ class AppGateBackend:
 
     # -- GateBackend -----------------------------------------------------------------------
     async def login(self, vendor_code: str, serial: str, peer: str) -> None:
-        t = await devices.gate_terminal(serial)
+        t = await devices.gate_terminal(serial)  # always read afresh at login
+        self._terminals.pop(serial, None)
         if t is None:
             log.warning("gate login refused: unknown serial %r from %s", serial, peer)
             raise _refuse("设备未登记，请联系项目管理员", "device not registered")
@@ -171,14 +219,16 @@ class AppGateBackend:
             log.warning("gate login refused: serial %s is disabled (from %s)", serial, peer)
             raise _refuse("设备已停用，请联系项目管理员", "device disabled")
         async with self._lock(serial):
-            await devices.mark_online(serial, True, peer)
+            self._pending_offline.discard(serial)
+            async with self._state_lock:
+                await devices.mark_online(serial, True, peer)
             self._online.add(serial)
             self._touched[serial] = time.monotonic()
+            self._terminals[serial] = (time.monotonic(), devices.terminals_generation(), t)
         log.info("gate %s logged in from %s (project %s)", serial, peer, t["project"])
 
     async def heartbeat(self, serial: str) -> None:
-        await self._terminal(serial, touch=False)
-        await self._touch(serial, force=True)
+        await self._terminal(serial)
 
     async def whitelist(self, serial: str) -> Whitelist:
         """The project's current roster: entered, not exited, enrolled."""
@@ -248,17 +298,22 @@ class AppGateBackend:
 
     async def punch(self, serial: str, punch: PunchMsg, received_at: datetime) -> None:
         t = await self._terminal(serial)
-        if not await devices.person_exists(punch.worker_no):
+        if not await self._person_exists(punch.worker_no):
             log.info("gate %s punch for unknown worker no %s", serial, punch.worker_no)
             raise _refuse(f"工人编号 {punch.worker_no} 不存在", f"unknown worker no {punch.worker_no}")
         captured = punch.captured_at.replace(tzinfo=ZoneInfo(t["tz"])).astimezone(UTC)
         key = f"g:{serial}:{punch.worker_no}:{punch.captured_at:%Y%m%d%H%M%S}"
+        p = PunchIn(
+            source="gate", project_id=t["project"], person_id=punch.worker_no, idempotency_key=key,
+            captured_at=captured, received_at=received_at, terminal_id=t["id"], direction=t["direction"],
+            photo=punch.photo or None, flags=() if punch.mode == MODE_FACE else ("non_face_mode",),
+        )
         try:
-            v = await record_punch(PunchIn(
-                source="gate", project_id=t["project"], person_id=punch.worker_no, idempotency_key=key,
-                captured_at=captured, received_at=received_at, terminal_id=t["id"], direction=t["direction"],
-                photo=punch.photo or None, flags=() if punch.mode == MODE_FACE else ("non_face_mode",),
-            ))
+            if self._punch_slots is None:
+                v = await record_punch(p)
+            else:
+                async with self._punch_slots:
+                    v = await record_punch(p)
         except AppError as exc:
             raise _refuse(exc.zh, exc.en) from None
         if v.duplicate:
@@ -270,15 +325,29 @@ class AppGateBackend:
             if server is not None and serial in server.connected_serials():
                 # a newer connection of the same device has logged in meanwhile: it is online
                 return
-            await devices.mark_online(serial, False)
             self._online.discard(serial)
+            self._pending_offline.add(serial)
+        await self._flush_offline()
         log.info("gate %s disconnected", serial)
+
+    async def _flush_offline(self) -> None:
+        """Write every pending offline mark in one transaction; callers that queue behind a flush in
+        progress find their serial already written (or write what is left)."""
+        async with self._state_lock:
+            batch, self._pending_offline = self._pending_offline, set()
+            server = self.server
+            if server is not None:
+                connected = server.connected_serials()
+                batch = {s for s in batch if s not in connected}
+            if batch:
+                await devices.mark_offline(batch)
 
     async def all_offline(self) -> int:
         """The server stopped: every device it had marked online goes offline."""
-        serials = sorted(self._online)
-        self._online.clear()
-        n = await devices.mark_offline(serials)
+        async with self._state_lock:
+            serials = self._online | self._pending_offline
+            self._online, self._pending_offline = set(), set()
+            n = await devices.mark_offline(serials)
         if serials:
             log.info("gate server stopped: %d terminals marked offline", n)
         return n
@@ -313,6 +382,10 @@ async def save_enrolment(person_id: int, template: bytes, face_photo: bytes | No
     else:
         await Enrolment(person=person_id, face_template=template, face_photo=face_photo, id_photo=id_photo,
                         source=source, enrolled_at=now, updated_at=now).save()
+    # Every process's 1:N duplicate-face matrix reloads (backend/crew/faceindex.py).
+    from backend.crew.services import bump_face_version
+
+    await bump_face_version()
 
 
 async def start_gate_server(port: int | None = None, host: str | None = None, *,

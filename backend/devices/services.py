@@ -1,16 +1,40 @@
-"""Terminals and vendors: registration, online state, outages.  All SQL of the domain."""
+"""Terminals and vendors: registration, online state, outages, and what the gate protocol reads
+(terminal look-up at login, the whitelist, a person's data).  All SQL of the domain."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from piccolo.query.functions.string import Length
+
+from backend.crypto import decrypt_text, lookup_hash
+from backend.db import write_transaction
 from backend.devices.tables import Terminal, Vendor
 from backend.errors import Conflict, NotFound, invalid
-from backend.org.tables import Project
+from backend.org.dictionaries import PROJECT_STATUS
+from backend.org.services import rules_for_district
+from backend.org.tables import Enterprise, Project
+from backend.validators import parse_phone
+from backend.workforce.tables import Enrolment, Person, RosterEntry
 
 _CODE = re.compile(r"[\x21-\x7e]{1,32}")  # printable ASCII, as sent in the 32-byte fields of login 843
+
+# Bumped on every change of a terminal's registration made through this module, so that a gate server
+# in the same process drops what it cached about terminals at once (another process waits out its TTL).
+_generation = 0
+
+
+def terminals_generation() -> int:
+    return _generation
+
+
+def _terminals_changed() -> None:
+    global _generation
+    _generation += 1
 
 
 async def create_vendor(name: str, code: str, *, enterprise_id: int | None = None,
@@ -21,6 +45,9 @@ async def create_vendor(name: str, code: str, *, enterprise_id: int | None = Non
         raise invalid("code", "厂家识别码应为 1–32 个可见 ASCII 字符", "Vendor code must be 1–32 printable ASCII")
     if await Vendor.exists().where(Vendor.code == code):
         raise Conflict("厂家识别码已存在", "Vendor code already exists", field="code")
+    if enterprise_id is not None and not await Enterprise.exists().where(Enterprise.id == enterprise_id):
+        raise invalid("enterprise_id", "企业不存在", "Enterprise does not exist")
+    contact_phone = parse_phone(contact_phone, "contact_phone")
     v = Vendor(name=name.strip(), code=code, enterprise=enterprise_id, contact_phone=contact_phone)
     await v.save()
     return v.id
@@ -46,6 +73,7 @@ async def register_terminal(project_id: int, serial: str, vendor_id: int, channe
         raise Conflict("该设备序列号已登记", "This serial is already registered", field="serial")
     t = Terminal(serial=serial, vendor=vendor_id, project=project_id, channel=channel, direction=direction)
     await t.save()
+    _terminals_changed()
     return t.id
 
 
@@ -54,6 +82,7 @@ async def list_terminals(project_ids: set[int] | None = None, vendor_id: int | N
         Terminal.id, Terminal.serial, Terminal.project, Terminal.project.name.as_alias("project_name"),
         Terminal.vendor, Terminal.vendor.name.as_alias("vendor_name"), Terminal.channel, Terminal.direction,
         Terminal.enabled, Terminal.online, Terminal.last_seen_at, Terminal.last_login_at, Terminal.last_offline_at,
+        Terminal.created_at, Terminal.project.timezone.as_alias("timezone"),
     ).order_by(Terminal.id)
     if project_ids is not None:
         if not project_ids:
@@ -74,12 +103,17 @@ async def get_terminal(terminal_id: int) -> dict[str, Any]:
 async def update_terminal(terminal_id: int, changes: dict[str, Any]) -> None:
     if "direction" in changes and changes["direction"] not in ("in", "out"):
         raise invalid("direction", "方向应为 in（进）或 out（出）", "Direction must be in or out")
+    if "channel" in changes and not 1 <= changes["channel"] <= 999:
+        raise invalid("channel", "通道号应在 1–999 之间", "Channel must be 1–999")
     if changes:
         await Terminal.update({getattr(Terminal, k): v for k, v in changes.items()}).where(Terminal.id == terminal_id)
+        _terminals_changed()
 
 
-async def mark_online(serial: str, online: bool, peer: str | None = None) -> None:
-    now = datetime.now(UTC)
+async def mark_online(serial: str, online: bool, peer: str | None = None, *, now: datetime | None = None) -> None:
+    """A terminal's connection state: on login ``online`` with the peer address, on disconnect offline.
+    Both count as "seen" (the connection was alive then)."""
+    now = now or datetime.now(UTC)
     changes: dict[Any, Any] = {Terminal.online: online, Terminal.last_seen_at: now}
     if online:
         changes[Terminal.last_login_at] = now
@@ -89,5 +123,229 @@ async def mark_online(serial: str, online: bool, peer: str | None = None) -> Non
     await Terminal.update(changes).where(Terminal.serial == serial)
 
 
-async def touch(serial: str) -> None:
-    await Terminal.update({Terminal.last_seen_at: datetime.now(UTC)}).where(Terminal.serial == serial)
+async def touch(serial: str, *, now: datetime | None = None) -> None:
+    """The terminal sent something (heartbeat, punch …): it is alive now."""
+    await Terminal.update({Terminal.last_seen_at: now or datetime.now(UTC)}).where(Terminal.serial == serial)
+
+
+async def mark_offline(serials: Iterable[str], *, now: datetime | None = None) -> int:
+    """Several terminals went offline at once (the gate server stops).  Returns how many changed."""
+    wanted = sorted(set(serials))
+    if not wanted:
+        return 0
+    now = now or datetime.now(UTC)
+    changed = 0
+    async with write_transaction():
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            rows = await Terminal.select(Terminal.id).where(Terminal.serial.is_in(chunk) & (Terminal.online == True))  # noqa: E712
+            if rows:
+                await Terminal.update({Terminal.online: False, Terminal.last_seen_at: now,
+                                       Terminal.last_offline_at: now}).where(Terminal.id.is_in([r["id"] for r in rows]))
+                changed += len(rows)
+    return changed
+
+
+async def reset_online(*, now: datetime | None = None) -> int:
+    """At gate server start-up: no terminal can be connected yet, so any still marked online is a
+    leftover of a server that did not stop cleanly (killed, power cut).  Each is marked offline as of
+    the last moment it was seen — the best estimate of when its connection ended.  Assumes one gate
+    server per database.  Returns how many were reset."""
+    now = now or datetime.now(UTC)
+    rows = await Terminal.select(Terminal.id, Terminal.last_seen_at).where(Terminal.online == True)  # noqa: E712
+    if not rows:
+        return 0
+    async with write_transaction():
+        for r in rows:
+            await Terminal.update({Terminal.online: False, Terminal.last_offline_at: r["last_seen_at"] or now}).where(
+                Terminal.id == r["id"]
+            )
+    return len(rows)
+
+
+# --- What the gate protocol reads -------------------------------------------------------------
+
+
+async def gate_terminal(serial: str) -> dict[str, Any] | None:
+    """The registered terminal with this serial, with what a gate connection needs: its vendor's code,
+    its project (id, name, time zone, status), channel and direction.  None when not registered."""
+    return await Terminal.select(
+        Terminal.id, Terminal.serial, Terminal.project, Terminal.channel, Terminal.direction, Terminal.enabled,
+        Terminal.vendor.code.as_alias("vendor_code"), Terminal.project.timezone.as_alias("tz"),
+        Terminal.project.name.as_alias("project_name"), Terminal.project.status.as_alias("project_status"),
+    ).where(Terminal.serial == serial).first()
+
+
+async def person_exists(person_id: int) -> bool:
+    if not 1 <= person_id <= 2**31 - 1:  # worker numbers are u32 on the wire, ids int32 in PostgreSQL
+        return False
+    return await Person.exists().where(Person.id == person_id)
+
+
+def _on_roster(project_id: int, day: date) -> Any:
+    """Roster entries of the project that hold on ``day``: entered on or before it, not exited before
+    it — the same reading as the attendance service's roster check."""
+    return (
+        (RosterEntry.project == project_id) & (RosterEntry.entered_on <= day)
+        & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= day))
+    )
+
+
+async def whitelist_entries(project_id: int, day: date) -> list[dict[str, Any]]:
+    """849: the people a terminal of this project should recognise on ``day`` — on the roster
+    (entered, not exited) and enrolled (a face template) — with their full ID numbers (the protocol
+    needs them) and the length of their enrolment photo.  Ordered by person id (the worker no)."""
+    rows = await RosterEntry.select(
+        RosterEntry.person, RosterEntry.person.name.as_alias("name"), RosterEntry.person.id_cipher.as_alias("cipher"),
+    ).where(_on_roster(project_id, day)).order_by(RosterEntry.person)
+    people: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        people.setdefault(r["person"], r)
+    ids = list(people)
+    enrolled: dict[int, int] = {}
+    for i in range(0, len(ids), 500):
+        found = await Enrolment.select(
+            Enrolment.person, Length(Enrolment.face_photo, alias="photo_length"),
+        ).where(Enrolment.person.is_in(ids[i:i + 500]) & Enrolment.face_template.is_not_null())
+        enrolled.update({f["person"]: int(f["photo_length"] or 0) for f in found})
+    return [
+        {"person": pid, "name": r["name"], "id_number": decrypt_text(r["cipher"]), "photo_length": enrolled[pid]}
+        for pid, r in people.items() if pid in enrolled
+    ]
+
+
+async def gate_person(project_id: int, id_number: str, day: date) -> dict[str, Any] | None:
+    """845: a person on the project's roster on ``day`` (by ID number) with the enrolment photos; None
+    when unknown or not on this project (a terminal never learns about people of other projects)."""
+    person = await Person.select().where(Person.id_hash == lookup_hash(id_number)).first()
+    if person is None:
+        return None
+    if not await RosterEntry.exists().where(_on_roster(project_id, day) & (RosterEntry.person == person["id"])):
+        return None
+    enrol = await Enrolment.select(Enrolment.face_photo, Enrolment.id_photo).where(
+        Enrolment.person == person["id"]).first() or {}
+    person["face_photo"] = enrol.get("face_photo") or b""
+    person["id_photo"] = enrol.get("id_photo") or b""
+    person["id_number"] = decrypt_text(person.pop("id_cipher"))
+    return person
+
+
+# --- Outages (seed 001 §六(十八)) --------------------------------------------------------------
+
+# Our choice: a terminal recorded online whose last sign of life is older than this is treated as
+# offline since then (the gate server died without marking it; a live connection shows a sign at
+# least every idle timeout, 180 s by default).
+STALE_ONLINE = timedelta(hours=1)
+# Projects where a terminal outage matters: attendance is expected there (suspended projects still
+# record the few people working, seed 001 §五(十三)).
+OUTAGE_PROJECT_STATUSES = ("under_construction", "suspended")
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    terminal_id: int
+    serial: str
+    project_id: int
+    project_name: str
+    project_status: str
+    vendor_name: str
+    channel: int
+    direction: str
+    since: datetime  # when it was last online (or registered, if it never was)
+    duration: timedelta
+    limit_days: int  # the district's rules.device_outage_max_days
+    never_seen: bool
+    timezone: str
+
+    @property
+    def days(self) -> float:
+        return self.duration.total_seconds() / 86400
+
+    @property
+    def status_label(self) -> str:
+        return PROJECT_STATUS.get(self.project_status, self.project_status)
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def offline_since(row: dict[str, Any], now: datetime) -> tuple[datetime, bool] | None:
+    """When a terminal's current outage began, and whether it was never seen at all; None when it is
+    online (connected and showing signs of life)."""
+    seen = _aware(row["last_seen_at"]) if row.get("last_seen_at") else None
+    if row.get("online"):
+        if seen is not None and now - seen <= STALE_ONLINE:
+            return None
+        if seen is not None:
+            return seen, False
+    if seen is None and not row.get("last_offline_at"):
+        return _aware(row["created_at"]), True
+    ends = [_aware(x) for x in (row.get("last_offline_at"), seen) if x]
+    return max(ends), False
+
+
+async def outages(now: datetime | None = None, *, project_ids: set[int] | None = None,
+                  vendor_id: int | None = None) -> list[Outage]:
+    """Enabled terminals of active projects that are offline — or were never seen since they were
+    registered — for longer than their district allows (seed 001 §六(十八): 因设备故障导致考勤中止的
+    时间不得超过 2 天, ``rules.device_outage_max_days``).  Longest first.  Disabled terminals are left
+    out (taken out of service on purpose)."""
+    now = _aware(now or datetime.now(UTC))
+    q = Terminal.select(
+        Terminal.id, Terminal.serial, Terminal.project, Terminal.project.name.as_alias("project_name"),
+        Terminal.project.status.as_alias("project_status"), Terminal.project.district.as_alias("district"),
+        Terminal.project.timezone.as_alias("timezone"), Terminal.vendor.name.as_alias("vendor_name"),
+        Terminal.channel, Terminal.direction, Terminal.online, Terminal.last_seen_at, Terminal.last_offline_at,
+        Terminal.created_at,
+    ).where((Terminal.enabled == True) & Terminal.project.status.is_in(list(OUTAGE_PROJECT_STATUSES)))  # noqa: E712
+    if project_ids is not None:
+        if not project_ids:
+            return []
+        q = q.where(Terminal.project.is_in(sorted(project_ids)))
+    if vendor_id is not None:
+        q = q.where(Terminal.vendor == vendor_id)
+    limits: dict[int, int] = {}
+    out: list[Outage] = []
+    for r in await q:
+        began = offline_since(r, now)
+        if began is None:
+            continue
+        since, never = began
+        if r["district"] not in limits:
+            limits[r["district"]] = (await rules_for_district(r["district"])).device_outage_max_days
+        limit = limits[r["district"]]
+        duration = now - since
+        if duration <= timedelta(days=limit):
+            continue
+        out.append(Outage(
+            terminal_id=r["id"], serial=r["serial"], project_id=r["project"], project_name=r["project_name"],
+            project_status=r["project_status"], vendor_name=r["vendor_name"], channel=r["channel"],
+            direction=r["direction"], since=since, duration=duration, limit_days=limit, never_seen=never,
+            timezone=r["timezone"],
+        ))
+    out.sort(key=lambda o: o.duration, reverse=True)
+    return out
+
+
+async def vendor_id_by_code(code: str) -> int | None:
+    row = await Vendor.select(Vendor.id).where(Vendor.code == code).first()
+    return row["id"] if row else None
+
+
+async def ensure_terminals(project_id: int, vendor_code: str, serials: Iterable[str], direction: str = "in") -> int:
+    """Register the serials not registered yet to the project (simulations and benchmarks).  Returns
+    how many were added; refuses serials registered to another vendor or project."""
+    vendor_id = await vendor_id_by_code(vendor_code)
+    if vendor_id is None:
+        raise NotFound(f"厂家识别码 {vendor_code} 未登记", f"Vendor code {vendor_code} is not registered", field="vendor")
+    added = 0
+    for serial in serials:
+        row = await Terminal.select(Terminal.project, Terminal.vendor).where(Terminal.serial == serial).first()
+        if row is None:
+            await register_terminal(project_id, serial, vendor_id, direction=direction)
+            added += 1
+        elif (row["project"], row["vendor"]) != (project_id, vendor_id):
+            raise Conflict(f"设备 {serial} 已登记到其他项目或厂商", f"Terminal {serial} belongs to another project or vendor",
+                           field="serial")
+    return added

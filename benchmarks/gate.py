@@ -1,0 +1,355 @@
+"""Gate server figures: N simulated terminals × M punches against the app's real gate server.
+
+    uv run python benchmarks/gate.py [--terminals 50] [--punches 40] [--idle 1000] [--workers 200]
+    SMZ_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/postgres uv run python benchmarks/gate.py
+
+The server is ``smz gate-server`` in its own process (as deployed) on a fresh database — SQLite in a
+temporary directory, and, when SMZ_BENCH_DATABASE_URL names a PostgreSQL server, a fresh database
+created there (dropped afterwards).  This process sets up the data (a project, its roster of enrolled
+workers, the terminals), then plays the terminals over real sockets on 127.0.0.1.
+
+Prints: punches/s, acknowledgement latency p50/p95/p99/max (seed 002: 上传延时不超过 5 秒钟), that
+every acknowledged punch is in the database exactly once, the server's CPU time per punch, and the
+server's memory per idle logged-in connection.  Asserts nothing (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+# this script's folder is sys.path[0]: its siblings (benchmarks/geofence.py …) would shadow packages
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+
+VENDOR_CODE = "BENCH-VENDOR-0001"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raise_fd_limit() -> int:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def proc_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    k = (len(v) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+@dataclass
+class Setup:
+    project: int
+    workers: list[int]
+    serials: list[str]
+    idle_serials: list[str]
+
+
+async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
+    """A district, a project under construction, ``n_workers`` enrolled workers on its roster and the
+    terminals — through the domain services, as the app would."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from backend import db
+    from backend.demo import fake_id_number, fake_uscc
+    from backend.devices import services as devices
+    from backend.devices.gate import save_enrolment
+    from backend.org import services as org
+    from backend.workforce import services as workforce
+    from device_tcp.simulator import make_jpeg
+
+    result = await run_forwards(app_name="all")
+    assert result.success, result.message
+    await db.start_pool()
+    try:
+        rng = random.Random(5)
+        district = await org.create_district("440703", "蓬江区")
+        ent = await org.create_enterprise("基准测试建设有限公司", fake_uscc(rng, "440703"))
+        project = await org.create_project(name="闸机基准测试工程", district_id=district, category="building",
+                                           floor_area_m2=60_000, planned_start=date.today() - timedelta(days=90))
+        await org.change_status(project, "under_construction", effective_on=date.today() - timedelta(days=80),
+                                note="开工", user_id=None)
+        unit = await org.add_unit(project, ent, "general_contractor")
+        team = await org.create_team(project, unit, "钢筋班组")
+        vendor = await devices.create_vendor("基准测试厂商", VENDOR_CODE)
+        template = bytes(512)
+        workers = []
+        for i in range(n_workers):
+            pid = await workforce.upsert_person(id_number=fake_id_number(rng), name=f"工人{i:04d}")
+            await workforce.enter_roster(project_id=project, person_id=pid, unit_id=unit, team_id=team,
+                                         work_role="worker", entered_on=date.today() - timedelta(days=30))
+            await save_enrolment(pid, template, make_jpeg(i), None, source="import")
+            workers.append(pid)
+        serials = [f"BENCH-{i:05d}" for i in range(n_terminals)]
+        idle = [f"IDLE-{i:05d}" for i in range(n_idle)]
+        for s in serials + idle:
+            await devices.register_terminal(project, s, vendor, channel=1, direction="in")
+        return Setup(project, workers, serials, idle)
+    finally:
+        await db.close_pool()
+
+
+async def punch_load(port: int, s: Setup, punches: int) -> tuple[list[float], int, int, float, list[str]]:
+    """Every terminal logs in, then sends ``punches`` punches one after another (one request at a time
+    per device); all terminals at once.  Capture times are "now" in the project's time zone, distinct
+    per (terminal, worker, second), so every punch is a new record."""
+    from device_tcp.simulator import SimulatedTerminal, make_jpeg
+
+    photos = [make_jpeg(i) for i in range(16)]
+    latencies: list[float] = []
+    ok = refused = 0
+    errors: list[str] = []
+    tz = ZoneInfo("Asia/Shanghai")
+    terms = [SimulatedTerminal("127.0.0.1", port, VENDOR_CODE, serial, timeout_s=60) for serial in s.serials]
+    await asyncio.gather(*(t.connect() for t in terms))
+    for t in terms:
+        r = await t.login()
+        if not r.ok:
+            errors.append(f"{t.serial}: {r.message}")
+
+    async def run(i: int, t: SimulatedTerminal) -> None:
+        nonlocal ok, refused
+        for k in range(punches):
+            worker = s.workers[(i * 7 + k) % len(s.workers)]
+            at = datetime.now(tz).replace(tzinfo=None, microsecond=0)
+            try:
+                r = await t.punch(worker, at, photo=photos[(i + k) % len(photos)])
+            except (OSError, TimeoutError, ConnectionError) as exc:
+                errors.append(f"{t.serial}: {exc!r}")
+                return
+            latencies.append(r.latency_s)
+            if r.ok:
+                ok += 1
+            else:
+                refused += 1
+                errors.append(f"{t.serial}: {r.message}")
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(run(i, t) for i, t in enumerate(terms)))
+    wall = time.perf_counter() - t0
+    await asyncio.gather(*(t.close() for t in terms))
+    return latencies, ok, refused, wall, errors
+
+
+async def idle_connections(port: int, pid: int, serials: list[str]) -> tuple[int, int, int, int]:
+    """Logged-in connections that then stay idle, opened in two halves: the first half warms up
+    what the server allocates once (database threads' malloc arenas, caches), the second half's
+    growth of the server's RSS is what a connection costs.  Returns (RSS before, after the first
+    half, after the second half, connections logged in in the second half)."""
+    from device_tcp.simulator import SimulatedTerminal
+
+    async def open_logged_in(part: list[str]) -> tuple[list[SimulatedTerminal], int]:
+        terms = [SimulatedTerminal("127.0.0.1", port, VENDOR_CODE, s, timeout_s=60) for s in part]
+        logged = 0
+        for i in range(0, len(terms), 100):
+            batch = terms[i:i + 100]
+            await asyncio.gather(*(t.connect() for t in batch))
+            replies = await asyncio.gather(*(t.login() for t in batch))
+            logged += sum(1 for r in replies if r.ok)
+        await asyncio.sleep(2.0)
+        return terms, logged
+
+    await asyncio.sleep(1.0)
+    before = proc_rss_kb(pid)
+    half = len(serials) // 2
+    first, _ = await open_logged_in(serials[:half])
+    middle = proc_rss_kb(pid)
+    second, logged = await open_logged_in(serials[half:])
+    after = proc_rss_kb(pid)
+    await asyncio.gather(*(t.close() for t in first + second))
+    return before, middle, after, logged
+
+
+async def count_rows(serials: list[str]) -> tuple[int, int]:
+    """(punch rows, distinct idempotency keys) of the load terminals."""
+    from backend import db
+    from backend.attendance.tables import Punch
+    from backend.devices.tables import Terminal
+
+    await db.start_pool()
+    try:
+        ids = [r["id"] for r in await Terminal.select(Terminal.id).where(Terminal.serial.is_in(serials))]
+        rows = await Punch.select(Punch.idempotency_key).where(Punch.terminal.is_in(ids))
+        return len(rows), len({r["idempotency_key"] for r in rows})
+    finally:
+        await db.close_pool()
+
+
+async def offline_after_stop(serials: list[str]) -> int:
+    from backend import db
+    from backend.devices.tables import Terminal
+
+    await db.start_pool()
+    try:
+        return await Terminal.count().where(Terminal.serial.is_in(serials) & (Terminal.online == True))  # noqa: E712
+    finally:
+        await db.close_pool()
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gate server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gate server did not start")
+
+
+def create_pg_database(url: str) -> tuple[str, str]:
+    import asyncpg
+
+    name = f"smz_bench_{uuid.uuid4().hex[:10]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return url.rsplit("/", 1)[0] + "/" + name, name
+
+
+def drop_pg_database(url: str, name: str) -> None:
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+def run(label: str, database_url: str, args: argparse.Namespace) -> None:
+    data_dir = tempfile.mkdtemp(prefix="smz-bench-gate-")
+    env = {**os.environ, "SMZ_DATA_DIR": data_dir, "SMZ_DATABASE_URL": database_url, "PICCOLO_CONF": "piccolo_conf",
+           "SMZ_LOG_LEVEL": "WARNING"}
+    env.setdefault("SMZ_SECRET_KEY", "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2ghISE=")
+    os.environ.update({k: env[k] for k in ("SMZ_DATA_DIR", "SMZ_DATABASE_URL", "PICCOLO_CONF", "SMZ_SECRET_KEY")})
+    from backend.settings import get_settings
+
+    get_settings.cache_clear()
+    print(f"\n=== {label}: {args.terminals} terminals × {args.punches} punches, {args.workers} enrolled workers ===")
+    t0 = time.perf_counter()
+    s = asyncio.run(setup(args.terminals, args.idle, args.workers))
+    print(f"set-up: {time.perf_counter() - t0:.1f} s")
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "gate-server", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=raise_fd_limit,
+    )
+    try:
+        wait_port(port, server)
+        cpu0 = proc_cpu_s(server.pid)
+        latencies, ok, refused, wall, errors = asyncio.run(punch_load(port, s, args.punches))
+        cpu = proc_cpu_s(server.pid) - cpu0
+        n = ok + refused
+        ms = [x * 1000 for x in latencies]
+        print(f"punches: {ok} acknowledged, {refused} refused, {len(errors)} errors in {wall:.2f} s "
+              f"→ {n / wall:.0f} punches/s")
+        print(f"ack latency (send → flag-0 reply, commit included): p50 {pct(ms, 50):.1f} ms, p95 {pct(ms, 95):.1f} ms, "
+              f"p99 {pct(ms, 99):.1f} ms, max {max(ms, default=float('nan')):.1f} ms  (seed 002 limit: 5000 ms)")
+        print(f"server CPU: {cpu:.2f} s → {cpu / max(n, 1) * 1000:.2f} ms per punch")
+        for e in errors[:5]:
+            print("  error:", e)
+        rows, keys = asyncio.run(count_rows(s.serials))
+        print(f"database: {rows} punch rows, {keys} distinct keys (acknowledged {ok}: "
+              f"{'none lost, none doubled' if rows == keys == ok else 'MISMATCH'})")
+        if args.idle:
+            before, middle, after, logged = asyncio.run(idle_connections(port, server.pid, s.idle_serials))
+            print(f"idle: {len(s.idle_serials)} logged-in connections held; server RSS {before / 1024:.1f} → "
+                  f"{middle / 1024:.1f} (first half) → {after / 1024:.1f} MiB; second half: "
+                  f"{(after - middle) / max(logged, 1):.1f} KiB per idle connection")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            _, err = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            _, err = server.communicate()
+        if server.returncode not in (0, -signal.SIGTERM):
+            print("server stderr:", err.decode(errors="replace")[-6000:])
+    still = asyncio.run(offline_after_stop(s.serials + s.idle_serials))
+    print(f"after the server stopped: {still} terminals still marked online (expected 0)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--terminals", type=int, default=50)
+    p.add_argument("--punches", type=int, default=40, help="punches per terminal")
+    p.add_argument("--workers", type=int, default=200, help="enrolled workers on the roster")
+    p.add_argument("--idle", type=int, default=1000, help="idle connections for the memory figure (0: skip)")
+    p.add_argument("--only", choices=["sqlite", "postgres"], default=None,
+                   help="one database only (each runs in its own process: the engine is chosen at import)")
+    args = p.parse_args()
+    raise_fd_limit()
+    pg = os.environ.get("SMZ_BENCH_DATABASE_URL")
+    if args.only is None:
+        common = ["--terminals", str(args.terminals), "--punches", str(args.punches), "--workers", str(args.workers),
+                  "--idle", str(args.idle)]
+        for only in ("sqlite", "postgres") if pg else ("sqlite",):
+            subprocess.run([sys.executable, __file__, "--only", only, *common], check=False)
+        if not pg:
+            print("\n(PostgreSQL skipped: set SMZ_BENCH_DATABASE_URL to run it too)")
+        return
+    if args.only == "sqlite":
+        tmp = tempfile.mkdtemp(prefix="smz-bench-db-")
+        run("SQLite", f"sqlite:///{tmp}/bench.db", args)
+        return
+    if not pg:
+        raise SystemExit("SMZ_BENCH_DATABASE_URL is not set")
+    url, name = create_pg_database(pg)
+    try:
+        run("PostgreSQL", url, args)
+    finally:
+        drop_pg_database(pg, name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Helpers of the gate integration tests: fresh projects, registered terminals, enrolled people."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from device_tcp.simulator import make_jpeg
+from tests.integration.conftest import World, unique
+
+
+@dataclass
+class Site:
+    """A fresh project (under construction) with its units and teams: tests that count roster or
+    whitelist entries need a project nobody else writes to."""
+
+    project: int
+    district: int
+    unit: int
+    team: int
+    management_team: int
+
+
+async def make_site(world: World, *, district: int | None = None, status: str = "under_construction") -> Site:
+    from backend.org import services as org
+
+    district = district or world.district_a
+    pid = await org.create_project(name=unique("闸机测试工程"), district_id=district, category="building",
+                                   floor_area_m2=20_000, planned_start=date.today() - timedelta(days=60))
+    if status != "preparing":
+        await org.change_status(pid, "under_construction", effective_on=date.today() - timedelta(days=50),
+                                note="开工", user_id=None)
+    if status == "suspended":
+        await org.change_status(pid, "suspended", effective_on=date.today() - timedelta(days=1), note="停工",
+                                user_id=None)
+    from backend.org.tables import ProjectUnit
+
+    gc = await ProjectUnit.select(ProjectUnit.enterprise).where(
+        ProjectUnit.id == world.units[world.project_a]["general_contractor"]).first()
+    unit = await org.add_unit(pid, gc["enterprise"], "general_contractor")
+    teams = {t["name"]: t for t in await org.list_teams(pid)}
+    management = next(t["id"] for t in teams.values() if t["kind"] == "management")
+    team = await org.create_team(pid, unit, "钢筋班组")
+    return Site(project=pid, district=district, unit=unit, team=team, management_team=management)
+
+
+async def vendor_code(vendor_id: int) -> str:
+    from backend.devices.tables import Vendor
+
+    row = await Vendor.select(Vendor.code).where(Vendor.id == vendor_id).first()
+    return row["code"]
+
+
+async def register(world: World, project: int, *, direction: str = "in", enabled: bool = True) -> str:
+    """A terminal of the world's vendor on ``project``; returns its serial."""
+    from backend.devices import services as devices
+
+    serial = unique("GATE-T-")
+    tid = await devices.register_terminal(project, serial, world.vendor, channel=1, direction=direction)
+    if not enabled:
+        await devices.update_terminal(tid, {"enabled": False})
+    return serial
+
+
+FAKE_TEMPLATE = bytes(range(256)) * 2  # 512 bytes: a stored template's size (tests of the roster only)
+
+
+async def add_worker(world: World, site: Site, *, name: str = "测试工人", enrolled: bool = True,
+                     entered_days_ago: int = 10, exited_days_ago: int | None = None,
+                     id_number: str | None = None) -> tuple[int, str, bytes]:
+    """A person on the site's roster; ``enrolled`` gives them an enrolment (face photo + template).
+    Returns (person id, ID number, face photo)."""
+    from backend.devices.gate import save_enrolment
+    from backend.workforce import services as workforce
+
+    number = id_number or world.id_number()
+    pid = await workforce.upsert_person(id_number=number, name=name)
+    entry = await workforce.enter_roster(project_id=site.project, person_id=pid, unit_id=site.unit, team_id=site.team,
+                                         work_role="worker", entered_on=date.today() - timedelta(days=entered_days_ago))
+    if exited_days_ago is not None:
+        await workforce.exit_roster(site.project, entry, date.today() - timedelta(days=exited_days_ago))
+    photo = make_jpeg(pid % 1000)
+    if enrolled:
+        await save_enrolment(pid, FAKE_TEMPLATE, photo, make_jpeg(pid % 1000 + 1, (102, 126), 60), source="test")
+    return pid, number, photo
+
+
+async def wait_for(cond: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+    """Poll an async condition (state written by the server's own task after a disconnect)."""
+    deadline = time.monotonic() + timeout_s
+    while not await cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def terminal_row(serial: str) -> dict[str, Any]:
+    from backend.devices.tables import Terminal
+
+    row = await Terminal.select().where(Terminal.serial == serial).first()
+    assert row is not None
+    return row
