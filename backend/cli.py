@@ -166,5 +166,159 @@ def create_user_cmd(username: str, role: str, password: str, name: str | None, d
     console.print(f"[green]已创建用户 / user created: {username} (id {uid})[/green]")
 
 
+# --- Gate terminals ---------------------------------------------------------------------------
+
+
+async def _run_gate_server(host: str | None, port: int) -> None:
+    import signal
+
+    from backend import db
+    from backend.devices.gate import start_gate_server
+    from backend.face.service import shutdown_face_service
+
+    await db.start_pool()
+    try:
+        server = await start_gate_server(port, host)
+        console.print(f"[green]闸机 TCP 服务已启动 / gate server listening on {server.host}:{server.port}[/green]"
+                      "（Ctrl+C 停止 / to stop）")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            console.print(f"正在停止，{server.connection_count} 个连接将关闭，所有设备标记为离线 / stopping …")
+            await server.close()
+            await asyncio.to_thread(shutdown_face_service)
+    finally:
+        await db.close_pool()
+    console.print("[green]闸机服务已停止 / gate server stopped[/green]")
+
+
+@main.command("gate-server")
+@click.option("--port", default=None, type=int, help="gate TCP port (SMZ_GATE_PORT, default 9848; 0 = any free port)")
+@click.option("--host", default=None, help="listen address (SMZ_GATE_HOST, default 0.0.0.0)")
+def gate_server_cmd(port: int | None, host: str | None) -> None:
+    """Run only the gate terminal TCP server (seed 001 protocol), after migrating the database."""
+    from backend.settings import get_settings
+
+    s = get_settings()
+    asyncio.run(migrate())
+    host, port = host or s.gate_host, s.gate_port if port is None else port
+    try:
+        asyncio.run(_run_gate_server(host, port))
+    except OSError as exc:
+        raise click.ClickException(f"无法监听 {host}:{port} / cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+@main.command("simulate-gate")
+@click.option("--host", default="127.0.0.1", show_default=True, help="gate server address")
+@click.option("--port", default=None, type=int, help="gate server port (SMZ_GATE_PORT, default 9848)")
+@click.option("--vendor", default="DEMO-VENDOR-0001", show_default=True, help="vendor code (厂家识别码)")
+@click.option("--serial", default="DEMO-GATE-01-IN", show_default=True,
+              help="device serial; with --terminals N the prefix of N serials (<serial>0001 …)")
+@click.option("--terminals", default=1, show_default=True, type=click.IntRange(1, 10_000),
+              help="simulate this many terminals at once (load test)")
+@click.option("--punches", default=3, show_default=True, type=click.IntRange(0), help="punches per terminal")
+@click.option("--worker-no", "worker_nos", multiple=True, type=int,
+              help="punch for these worker numbers (default: the whitelist)")
+@click.option("--late", "late_s", default=0.0, show_default=True, type=float,
+              help="capture time this many seconds before now (over 5 s: a late upload)")
+@click.option("--tz", default="Asia/Shanghai", show_default=True, help="the terminal clock's time zone")
+@click.option("--photo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="punch photo (default: generated JPEGs)")
+@click.option("--enrol-photo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a real face photo: enrol a person with it first (852), then look them up (845)")
+@click.option("--enrol-id", default=None, help="ID number of the enrolled person (default: a generated one)")
+@click.option("--enrol-name", default="张三", show_default=True)
+@click.option("--interval", "interval_s", default=0.0, type=float, help="pause between punches (seconds)")
+@click.option("--register", "register_project", default=None, type=int,
+              help="first register the simulated serials to this project id (needs the database)")
+def simulate_gate_cmd(host: str, port: int | None, vendor: str, serial: str, terminals: int, punches: int,
+                      worker_nos: tuple[int, ...], late_s: float, tz: str, photo: Path | None,
+                      enrol_photo: Path | None, enrol_id: str | None, enrol_name: str, interval_s: float,
+                      register_project: int | None) -> None:
+    """Simulate gate terminals: login, whitelist, punches with real JPEGs, enrolment (replies in Chinese).
+
+    After ``smz demo`` the defaults talk to the demo's terminal DEMO-GATE-01-IN on the local gate port.
+    """
+    from backend.devices.simulate import SimOptions, run_many, run_one, summary_zh
+    from backend.settings import get_settings
+    from device_tcp.frames import ProtocolError
+
+    opts = SimOptions(
+        host=host, port=port or get_settings().gate_port or 9848, vendor=vendor, serial=serial, terminals=terminals,
+        punches=punches, worker_nos=worker_nos, late_s=late_s, tz=tz, photo=photo, enrol_photo=enrol_photo,
+        enrol_id=enrol_id, enrol_name=enrol_name, interval_s=interval_s,
+    )
+    if register_project is not None:
+        serials = [serial] if terminals == 1 else [f"{serial}{i + 1:04d}" for i in range(terminals)]
+
+        async def register() -> int:
+            from backend import db
+            from backend.devices.services import ensure_terminals
+
+            await migrate()
+            await db.start_pool()
+            try:
+                return await ensure_terminals(register_project, vendor, serials)
+            finally:
+                await db.close_pool()
+
+        from backend.errors import AppError
+
+        try:
+            added = asyncio.run(register())
+        except AppError as exc:
+            raise click.ClickException(exc.zh) from exc
+        console.print(f"已登记 {added} 台新设备到项目 {register_project}（共 {len(serials)} 台）")
+    try:
+        if terminals == 1:
+            code = asyncio.run(run_one(opts, console))
+        else:
+            result = asyncio.run(run_many(opts, console))
+            console.print(summary_zh(opts, result))
+            code = 0 if not result.errors and not result.refused else 1
+    except (OSError, TimeoutError, ConnectionError, ProtocolError) as exc:
+        raise click.ClickException(f"无法连接闸机服务 {host}:{opts.port}：{exc!r}") from exc
+    sys.exit(code)
+
+
+# --- Supervision: rollups and warnings (backend/supervision/jobs.py; docs/supervision.md) --------------------
+
+
+@main.command("rollup")
+@click.option("--day", "days", multiple=True, type=click.DateTime(["%Y-%m-%d"]), help="a day to (re)compute, YYYY-MM-DD")
+@click.option("--month", default=None, help="every past day of a month, YYYY-MM")
+def rollup_cmd(days: tuple[object, ...], month: str | None) -> None:
+    """Daily attendance rollups (valid days per person).  Without options: the nightly set — yesterday, missed
+    days and days that received late uploads since the last run."""
+    from backend.supervision.jobs import cli_rollup
+
+    cli_rollup(console, days, month)
+
+
+@main.command("warnings")
+@click.option("--today", default=None, type=click.DateTime(["%Y-%m-%d"]), help="run as of this day (default today)")
+@click.option("--district", default=None, type=int, help="only this district's projects")
+@click.option("--notify/--no-notify", default=True, help="send in-site messages and SMS (seed 001 §2.11.2)")
+def warnings_cmd(today: object, district: int | None, notify: bool) -> None:
+    """Detect warnings (yellow; red when not fixed within 5 days, seed 000 §三) and notify."""
+    from backend.supervision.jobs import cli_warnings
+
+    cli_warnings(console, today, district, notify)
+
+
+@main.command("nightly")
+@click.option("--loop", is_flag=True, help="keep running: one run every day at --at (a scheduler process)")
+@click.option("--at", "at", default="01:00", show_default=True, help="local time of the daily run (HH:MM)")
+def nightly_cmd(loop: bool, at: str) -> None:
+    """Nightly job: rollups of yesterday (and late uploads), then warnings and notifications.  Run it from cron
+    (``0 1 * * * smz nightly``) or keep it running with --loop."""
+    from backend.supervision.jobs import cli_nightly
+
+    cli_nightly(console, loop, at)
+
 if __name__ == "__main__":
     main()

@@ -182,8 +182,12 @@ async def record_punch(p: PunchIn) -> Verdict:
     )
     log.info("punch %s %s project=%s person=%s %s %s latency=%.1fs", row.id, p.source, p.project_id, p.person_id,
              verdict, ",".join(reasons + flags), latency)
-    if live.subscriber_count():
-        live.publish(await _event(row.id, p, result))
+    event = await _event(row.id, p, result)
+    live.publish(event)
+    # Other server processes (PostgreSQL LISTEN/NOTIFY; a no-op on SQLite; never raises).
+    from backend.supervision.live_bridge import notify_committed
+
+    await notify_committed(event)
     return result
 
 

@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from backend.face import liveness as lv
 from backend.rules import DEFAULT_RULES, Rules
@@ -158,6 +158,9 @@ def decode_image(
     error as a second line.  JPEGs are decoded at reduced DCT scale (``draft``) when they are
     much larger than ``long_side``.
     """
+    # face_recognition's api module sets this to True globally when imported; a truncated upload must be
+    # refused, never decoded with grey padding.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     if not isinstance(data, bytes | bytearray | memoryview):
         raise FaceError("invalid_image", {"why": "not bytes"})
     size = len(data)

@@ -1,0 +1,171 @@
+""".xlsx exports: Chinese headers, frozen header row, one sheet per team (monthly matrix).  ID numbers appear
+masked only.
+
+openpyxl builds every workbook (sheets, styled header row, column widths, the frozen pane, document
+properties).  The body rows — up to 5,000 people × 42 columns, or 200,000 punches — are then streamed into each
+sheet's ``<sheetData>`` as the very SpreadsheetML openpyxl's write-only mode writes itself (inline strings and
+numbers).  openpyxl serialises a cell through a generic XML tree writer in pure Python (~10 µs a cell without
+lxml); formatting rows directly is an order of magnitude faster and keeps the monthly export within its budget
+(benchmarks/reports.py).  The result is read back with openpyxl in the tests.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from backend.supervision.metrics import pct
+from backend.supervision.services import CELL_LEGEND
+
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="F2F4F7")
+_CENTER = Alignment(horizontal="center")
+_COLUMNS = [get_column_letter(i) for i in range(1, 200)]
+
+
+def sheet_title(name: str, taken: set[str]) -> str:
+    """A valid, unique sheet title: ≤ 31 characters, none of []:*?/\\, not empty."""
+    base = _BAD_SHEET_CHARS.sub("_", name).strip("'").strip() or "未命名"
+    base = base[:31]
+    title, n = base, 2
+    while title.lower() in taken:
+        suffix = f"({n})"
+        title = base[: 31 - len(suffix)] + suffix
+        n += 1
+    taken.add(title.lower())
+    return title
+
+
+def _cell_xml(ref: str, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int):
+        return f'<c r="{ref}"><v>{value}</v></c>'
+    if isinstance(value, float):
+        return f'<c r="{ref}"><v>{value!r}</v></c>' if math.isfinite(value) else ""
+    text = _ILLEGAL_XML.sub("", str(value))[:32767].translate(_ESCAPE)
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _rows_xml(rows: Iterable[Sequence[Any]], first_row: int) -> bytes:
+    out: list[str] = []
+    cols = _COLUMNS
+    for r, row in enumerate(rows, start=first_row):
+        n = str(r)
+        out.append(f'<row r="{n}">' + "".join(_cell_xml(cols[i] + n, v) for i, v in enumerate(row)) + "</row>")
+    return "".join(out).encode("utf-8")
+
+
+class Book:
+    """A workbook whose sheets have an openpyxl-written header and fast-written body rows."""
+
+    def __init__(self) -> None:
+        self.wb = Workbook(write_only=True)
+        self.taken: set[str] = set()
+        self.bodies: list[list[Sequence[Any]]] = []
+
+    def sheet(self, title: str, headers: Sequence[str], widths: Sequence[float]) -> list[Sequence[Any]]:
+        if len(headers) >= len(_COLUMNS):
+            raise ValueError("too many columns")
+        ws = self.wb.create_sheet(sheet_title(title, self.taken))
+        _header(ws, headers, widths)
+        body: list[Sequence[Any]] = []
+        self.bodies.append(body)
+        return body
+
+    def save(self) -> bytes:
+        buf = io.BytesIO()
+        self.wb.save(buf)
+        src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=5) as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                m = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+                if m and self.bodies[int(m.group(1)) - 1]:
+                    body = _rows_xml(self.bodies[int(m.group(1)) - 1], first_row=2)
+                    if b"</sheetData>" not in data:
+                        raise RuntimeError(f"unexpected worksheet XML in {info.filename}")
+                    data = data.replace(b"</sheetData>", body + b"</sheetData>", 1)
+                dst.writestr(info.filename, data)
+        return out.getvalue()
+
+
+def _header(ws: WriteOnlyWorksheet, names: Sequence[str], widths: Sequence[float]) -> None:
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    ws.freeze_panes = "A2"
+    cells = []
+    for name in names:
+        c = WriteOnlyCell(ws, value=name)
+        c.font, c.fill, c.alignment = _HEADER_FONT, _HEADER_FILL, _CENTER
+        cells.append(c)
+    ws.append(cells)
+
+
+def matrix_workbook(matrix: Any) -> bytes:
+    """Monthly attendance: a sheet per team (project – team when several projects), then a legend sheet."""
+    book = Book()
+    several = len({r.project_id for r in matrix.rows}) > 1
+    day_names = [f"{d.day}日" for d in matrix.days]
+    names = ["序号", "项目名称", "姓名", "身份证号", "班组", "人员类型", "岗位/工种", *day_names,
+             "有效考勤天数", "应出勤天数", "到岗率", "是否达标"]
+    widths = [6, 24, 10, 20, 14, 9, 14, *([4.5] * len(day_names)), 12, 11, 9, 9]
+    groups: dict[tuple[int, int], list[Any]] = {}
+    for r in matrix.rows:
+        groups.setdefault((r.project_id, r.team_id), []).append(r)
+    if not groups:
+        book.sheet("考勤", names, widths)
+    for rows in groups.values():
+        first = rows[0]
+        body = book.sheet(f"{first.project_name}-{first.team_name}" if several else first.team_name, names, widths)
+        for i, r in enumerate(rows, start=1):
+            meets = r.meets
+            body.append([i, r.project_name, r.name, r.id_masked, r.team_name, r.role_label, r.job_label, *r.cells,
+                         r.valid_days, r.required_days, pct(r.rate),
+                         None if meets is None else ("达标" if meets else "不达标")])
+    legend = book.sheet("说明", ["符号", "含义"], [8, 70])
+    legend.extend([mark, meaning] for mark, meaning in CELL_LEGEND.items())
+    legend.append(["", f"统计月份 {matrix.month}，统计至 {min(matrix.last, matrix.as_of).isoformat()}"])
+    legend.append(["", "应出勤天数：本月施工（在建）天数中本人在册的天数，停工日不计（江门市住建局通知 §五(十三)）；"
+                       "管理人员自计划开工日起第 10 天开始计算（中山市住建局通知 §四(一)）。"])
+    legend.append(["", "管理人员有效考勤天数不得少于本月施工时间的 80%（赣建建〔2022〕9号 §五）。"])
+    return book.save()
+
+
+DETAIL_HEADERS = ["序号", "项目名称", "姓名", "身份证号", "班组", "来源", "方向", "打卡时间", "接收时间", "上传延时（秒）",
+                  "考勤结果", "原因/标记", "设备序列号"]
+
+
+def detail_workbook(rows: Iterable[dict[str, Any]], title: str = "考勤明细") -> bytes:
+    book = Book()
+    body = book.sheet(title, DETAIL_HEADERS, [6, 24, 10, 20, 14, 6, 6, 20, 20, 12, 14, 36, 18])
+    for i, r in enumerate(rows, start=1):
+        body.append([i, r["project_name"], r["name"], r["id_masked"], r["team_name"], r["source_label"],
+                     r["direction_label"] or None, r["captured_local"], r["received_local"], round(r["latency_s"], 1),
+                     r["verdict_label"], "；".join(r["reason_labels"]) or None, r["terminal_serial"]])
+    return book.save()
+
+
+def table_workbook(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A one-sheet table (dashboards, manager table)."""
+    book = Book()
+    body = book.sheet(title, headers, [max(8.0, min(40.0, len(h) * 2.2)) for h in headers])
+    body.extend(list(r) for r in rows)
+    return book.save()

@@ -1,0 +1,180 @@
+"""Live punches for the map, across processes.
+
+Sources of events (committed punches):
+- this process: ``backend.attendance.live.subscribe()`` (in-process fan-out by ``record_punch``);
+- other processes (PostgreSQL only): ``LISTEN smz_live``.  The publishing side is
+  ``backend.supervision.services.pg_notify(event)``, called by ``record_punch`` after commit (one line in
+  backend/attendance/services.py, next to ``live.publish``).
+
+Both feed one hub that fans out to the SSE connections of this process.  An event can arrive twice (locally
+and through NOTIFY from this very process): the hub drops repeats by punch id.  The bridge starts lazily with
+the first SSE subscriber and restarts itself if the event loop changed (tests) or the LISTEN connection drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from backend.attendance import live
+
+log = logging.getLogger("smz.supervision.live")
+
+QUEUE_SIZE = 500
+RECENT_IDS = 4096
+RECONNECT_MAX_S = 30.0
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._recent: OrderedDict[tuple[str, Any], None] = OrderedDict()
+
+    def fanout(self, event: dict[str, Any]) -> bool:
+        key = (str(event.get("type")), event.get("id"))
+        if event.get("id") is not None:
+            if key in self._recent:
+                return False
+            self._recent[key] = None
+            while len(self._recent) > RECENT_IDS:
+                self._recent.popitem(last=False)
+        for q in list(self._subscribers):
+            if q.full():  # a slow browser never blocks anybody: it loses its oldest events
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()
+            q.put_nowait(event)
+        return True
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        await ensure_started()
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self._subscribers.add(q)
+        try:
+            yield q
+        finally:
+            self._subscribers.discard(q)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+
+hub = Hub()
+_tasks: list[asyncio.Task[None]] = []
+_loop: asyncio.AbstractEventLoop | None = None
+_listening = asyncio.Event()
+
+
+async def ensure_started() -> None:
+    global _loop, _listening
+    loop = asyncio.get_running_loop()
+    if _loop is loop and all(not t.done() for t in _tasks):
+        return
+    await stop()
+    _loop = loop
+    _listening = asyncio.Event()
+    _tasks.append(loop.create_task(_local_consumer(), name="smz-live-local"))
+    if _is_postgres():
+        _tasks.append(loop.create_task(_pg_listener(), name="smz-live-listen"))
+        # Wait briefly for LISTEN so an event committed right after the first subscription is not missed.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_listening.wait(), timeout=5)
+
+
+async def stop() -> None:
+    global _loop
+    tasks = [t for t in _tasks if not t.done()]
+    _tasks.clear()
+    _listening.clear()
+    current = asyncio.get_running_loop()
+    for t in tasks:
+        if t.get_loop() is current:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+    _loop = None
+
+
+def _is_postgres() -> bool:
+    from piccolo.engine.postgres import PostgresEngine
+
+    from backend.db import engine
+
+    return isinstance(engine(), PostgresEngine)
+
+
+async def _local_consumer() -> None:
+    async with live.subscribe() as q:
+        while True:
+            hub.fanout(await q.get())
+
+
+async def _pg_listener() -> None:
+    import asyncpg
+
+    from backend.db import engine
+    from backend.supervision.services import LIVE_CHANNEL, punch_event
+
+    config = dict(engine().config)  # type: ignore[attr-defined]
+    delay = 1.0
+    while True:
+        conn: Any = None
+        try:
+            conn = await asyncpg.connect(**config)
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+
+            def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+                try:
+                    event = json.loads(payload)
+                except ValueError:
+                    log.warning("ignored malformed live payload: %.80s", payload)
+                    return
+                if event.get("ref"):  # too large for NOTIFY: load it
+                    asyncio.get_running_loop().create_task(_fetch_and_fanout(punch_event, event.get("id")))
+                else:
+                    hub.fanout(event)
+
+            await conn.add_listener(LIVE_CHANNEL, on_notify)
+            _listening.set()
+            delay = 1.0
+            await lost.wait()
+            log.warning("live LISTEN connection lost; reconnecting")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the map must survive a database restart
+            log.warning("live LISTEN failed (%s); retrying in %.0f s", exc, delay)
+        finally:
+            _listening.clear()
+            if conn is not None and not conn.is_closed():
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RECONNECT_MAX_S)
+
+
+async def _fetch_and_fanout(loader: Any, punch_id: Any) -> None:
+    try:
+        event = await loader(int(punch_id))
+    except Exception as exc:
+        log.warning("could not load punch %s for the live feed: %s", punch_id, exc)
+        return
+    if event:
+        hub.fanout(event)
+
+
+async def notify_committed(event: dict[str, Any]) -> None:
+    """Publish hook for ``record_punch`` (after commit, after ``live.publish``): other processes' maps get the
+    punch through PostgreSQL NOTIFY.  Never raises — the punch is already stored and acknowledged."""
+    from backend.supervision.services import pg_notify
+
+    try:
+        await pg_notify(event)
+    except Exception as exc:
+        log.warning("live NOTIFY failed for %s %s: %s", event.get("type"), event.get("id"), exc)

@@ -1,0 +1,187 @@
+/* Supervision pages: htmx error display and the live map (Leaflet, vendored; no CDN, works offline). */
+(function () {
+  'use strict';
+
+  // htmx: show our 4xx error fragments (the app answers htmx requests with <div class="error">…</div>).
+  document.addEventListener('htmx:beforeSwap', function (e) {
+    var status = e.detail.xhr.status;
+    if (status >= 400 && status < 500) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+      e.detail.target = document.getElementById('sup-error') || e.detail.target;
+    }
+  });
+
+  var VERDICT_ZH = { accepted: '打卡成功', flagged: '待复核', rejected: '打卡失败' };
+  var SOURCE_ZH = { gate: '闸机', mobile: '手机', makeup: '补卡' };
+
+  function text(tag, cls, value) {
+    var el = document.createElement(tag);
+    if (cls) el.className = cls;
+    if (value !== undefined) el.textContent = value;
+    return el;
+  }
+
+  function startMap() {
+    var el = document.getElementById('sup-map');
+    if (!el || typeof L === 'undefined') return;
+    var tileUrl = el.dataset.tileUrl || '';
+    var map = L.map(el, { attributionControl: !!tileUrl, zoomSnap: 0.5 });
+    if (tileUrl) {
+      L.tileLayer(tileUrl, { maxZoom: 19, attribution: '底图' }).addTo(map);
+    } else {
+      el.classList.add('no-tiles'); // fences and markers on a plain background: no internet needed
+    }
+    map.setView([30, 114], 5);
+
+    var fenceLayer = L.featureGroup().addTo(map);
+    var projectLayer = L.featureGroup().addTo(map);
+    var terminalLayer = L.featureGroup().addTo(map);
+    var punchLayer = L.featureGroup().addTo(map);
+    var projects = {};
+    var fitted = false;
+    var statusEl = document.getElementById('sup-live-status');
+    var feed = document.getElementById('sup-feed');
+    var openProject = null;
+
+    function projectTooltip(p) {
+      var t = p.today || {};
+      return p.name + '（' + p.status_label + '）<br>今日考勤 ' + (t.people || 0) + ' 人 · 超时 ' + (t.late || 0) +
+        ' · 失败 ' + (t.rejected || 0);
+    }
+
+    function showProject(id) {
+      openProject = id;
+      if (window.htmx) {
+        window.htmx.ajax('GET', el.dataset.today + id + '/today', { target: '#sup-panel', swap: 'innerHTML' });
+      }
+    }
+
+    function draw(data) {
+      fenceLayer.clearLayers();
+      projectLayer.clearLayers();
+      terminalLayer.clearLayers();
+      projects = {};
+      // Circles and corridors come with their area as properties.outline (fence store): draw that.
+      var fences = (data.fences.features || []).map(function (f) {
+        var props = f.properties || {};
+        return props.outline ? { type: 'Feature', properties: props, geometry: props.outline } : f;
+      });
+      var fenceStyle = { className: 'smz-fence', color: '#0b6bcb', weight: 2, fillOpacity: 0.12 };
+      L.geoJSON({ type: 'FeatureCollection', features: fences }, {
+        style: function () { return fenceStyle; },
+        pointToLayer: function (f, latlng) {
+          var r = (f.properties && f.properties.radius_m) || 30;
+          return L.circle(latlng, L.extend({ radius: r }, fenceStyle));
+        },
+        onEachFeature: function (f, layer) {
+          layer.bindTooltip((f.properties && f.properties.name) || '电子围栏');
+        }
+      }).eachLayer(function (l) { fenceLayer.addLayer(l); });
+      var unlocated = [];
+      data.projects.forEach(function (p) {
+        projects[p.id] = p;
+        if (p.lon === null || p.lat === null) { unlocated.push(p.name); return; }
+        var m = L.circleMarker([p.lat, p.lon], { radius: 9, className: 'smz-project s-' + p.status, weight: 2 });
+        m.bindTooltip(projectTooltip(p));
+        m.on('click', function () { showProject(p.id); });
+        m.addTo(projectLayer);
+        p.marker = m;
+      });
+      var perProject = {};
+      data.terminals.forEach(function (t) {
+        var p = projects[t.project];
+        if (!p || p.lon === null) return;
+        var i = perProject[t.project] = (perProject[t.project] || 0) + 1;
+        // Terminals carry no coordinates: they are drawn around their project's point.
+        var a = (i - 1) * Math.PI / 3, d = 0.00035;
+        var state = !t.enabled ? 'disabled' : (t.online ? 'online' : 'offline');
+        var m = L.circleMarker([p.lat + d * Math.sin(a), p.lon + d * Math.cos(a)],
+          { radius: 5, className: 'smz-terminal ' + state, weight: 1 });
+        m.bindTooltip('考勤设备 ' + t.serial + '（' + (t.vendor || '') + '）：' +
+          ({ online: '在线', offline: '离线', disabled: '停用' })[state] +
+          (t.last_seen_at ? '<br>最后在线 ' + t.last_seen_at.replace('T', ' ').slice(0, 19) : ''));
+        m.on('click', function () { showProject(t.project); });
+        m.addTo(terminalLayer);
+      });
+      var box = document.getElementById('sup-unlocated');
+      if (box) box.textContent = unlocated.length ? '未定位项目：' + unlocated.join('、') : '';
+      if (!fitted) {
+        var b = L.featureGroup([fenceLayer, projectLayer]).getBounds();
+        if (b.isValid()) { map.fitBounds(b.pad(0.2), { maxZoom: 17 }); fitted = true; }
+      }
+    }
+
+    var seeded = false;
+    function load() {
+      return fetch(el.dataset.api, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+        .then(function (data) {
+          draw(data);
+          if (!seeded) { // the feed starts with the day's latest punches (counters already include them)
+            seeded = true;
+            (data.recent || []).forEach(function (ev) { addPunch(ev, true); });
+          }
+          el.dataset.loaded = '1';
+        })
+        .catch(function (err) { if (statusEl) statusEl.textContent = '地图数据加载失败：' + err.message; });
+    }
+
+    var shown = {};
+    function addPunch(ev, initial) {
+      if (shown[ev.id]) return; // already in the feed (loaded, then pushed)
+      shown[ev.id] = true;
+      var p = projects[ev.project_id];
+      var latlng = null;
+      if (ev.lat !== null && ev.lat !== undefined && ev.lon !== null && ev.lon !== undefined) latlng = [ev.lat, ev.lon];
+      else if (p && p.lat !== null) latlng = [p.lat + (Math.random() - 0.5) * 0.0004, p.lon + (Math.random() - 0.5) * 0.0004];
+      if (latlng) {
+        var m = L.circleMarker(latlng, { radius: 6, className: 'smz-punch ' + ev.verdict, weight: 1 });
+        m.bindTooltip((ev.name || '（未识别）') + ' · ' + (VERDICT_ZH[ev.verdict] || ev.verdict));
+        m.addTo(punchLayer);
+        if (punchLayer.getLayers().length > 300) punchLayer.removeLayer(punchLayer.getLayers()[0]);
+      }
+      if (p && !initial) {
+        p.today = p.today || { people: 0, late: 0, rejected: 0, punches: 0 };
+        p.today.punches += 1;
+        if (ev.verdict === 'rejected') p.today.rejected += 1;
+        if ((ev.flags || []).indexOf('late_upload') >= 0) p.today.late += 1;
+        if (p.marker) p.marker.setTooltipContent(projectTooltip(p));
+      }
+      if (feed) {
+        var li = text('li', 'punch ' + ev.verdict);
+        li.dataset.punchId = ev.id;
+        var time = (ev.captured_at || '').replace('T', ' ');
+        var local = new Date(ev.captured_at);
+        if (!isNaN(local)) time = local.toLocaleTimeString('zh-CN', { hour12: false });
+        li.appendChild(text('span', 'time', time));
+        li.appendChild(text('b', 'name', ev.name || '（未识别）'));
+        li.appendChild(text('span', 'where', (p ? p.name : '项目 ' + ev.project_id) + ' · ' + (SOURCE_ZH[ev.source] || ev.source)));
+        li.appendChild(text('span', 'verdict', (VERDICT_ZH[ev.verdict] || ev.verdict) + (ev.message ? '：' + ev.message : '')));
+        li.addEventListener('click', function () { showProject(ev.project_id); });
+        feed.insertBefore(li, feed.firstChild);
+        while (feed.children.length > 50) feed.removeChild(feed.lastChild);
+      }
+      if (!initial && openProject === ev.project_id) showProject(ev.project_id);
+    }
+
+    function connect() {
+      if (!window.EventSource) { if (statusEl) statusEl.textContent = '浏览器不支持实时推送，请刷新页面查看最新数据。'; return; }
+      var source = new EventSource(el.dataset.live, { withCredentials: true });
+      source.addEventListener('hello', function () {
+        if (statusEl) statusEl.textContent = '实时连接正常：打卡将自动出现在地图上。';
+        el.dataset.liveReady = '1';
+      });
+      source.addEventListener('punch', function (e) {
+        try { addPunch(JSON.parse(e.data)); } catch (err) { /* a malformed event is skipped */ }
+      });
+      source.onerror = function () { if (statusEl) statusEl.textContent = '实时连接中断，正在重连…'; };
+    }
+
+    load().then(connect);
+    setInterval(load, 60000); // terminal online state and today's counters
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', startMap);
+  else startMap();
+})();
