@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -86,18 +87,35 @@ async def world(migrated_db: str) -> World:
     return w
 
 
-@pytest.fixture(scope="session")
-async def client(migrated_db: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client over the real app, in the test's own event loop.
-
-    (Litestar's AsyncTestClient runs the app on another thread's loop, where the PostgreSQL pool
-    opened by ``migrated_db`` cannot be used.)  The database pool is already running; the app's
-    lifespan is not needed."""
+@asynccontextmanager
+async def app_client(address: str = "testclient") -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the real app, in the test's own event loop (the database pool opened by
+    ``migrated_db`` belongs to it; Litestar's AsyncTestClient would run the app on another loop, where a
+    PostgreSQL pool cannot be used).  ``address`` is the client address the app sees."""
     from backend.app import create_app
 
-    transport = httpx.ASGITransport(app=create_app(), client=("testclient", 50000))
+    transport = httpx.ASGITransport(app=create_app(), client=(address, 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+async def client(migrated_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def cheap_password_hashing() -> Iterator[None]:
+    """Accounts made in a module that asks for this get cheap argon2 parameters (the default costs ~0.4 s
+    per hash here); the flow is the real one, only the work factor is lower."""
+    from argon2 import PasswordHasher
+
+    import backend.accounts.services as accounts
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accounts, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash)
+        yield
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:

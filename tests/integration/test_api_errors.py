@@ -12,40 +12,12 @@ import pytest
 
 from tests.integration.conftest import PASSWORD, unique
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def client(migrated_db):
-    """The real app over the real database, run in the test's own event loop.
-
-    Overrides the shared ``client`` (Litestar's AsyncTestClient), which runs the app in a blocking-portal
-    thread with a second event loop: on PostgreSQL that loop cannot use the asyncpg pool the session opened
-    in the test loop ("attached to a different loop" → 500s).  Same app, same database, same httpx API."""
-    import httpx
-
-    from backend.app import create_app
-
-    transport = httpx.ASGITransport(app=create_app(), client=("testclient", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
-        yield c
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
 
 _headers: dict[str, dict[str, str]] = {}
 _rng = random.Random(31)
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def cheap_password_hashing():
-    """Accounts made here get cheap argon2 parameters (the default costs ~0.4 s per hash on this machine)."""
-    from argon2 import PasswordHasher
-
-    import backend.accounts.services as accounts
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(accounts, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash)
-        yield
 
 
 async def auth(username: str) -> dict[str, str]:

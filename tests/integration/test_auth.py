@@ -7,41 +7,19 @@ from collections import deque
 
 import pytest
 
-from tests.integration.conftest import unique
+from tests.integration.conftest import app_client, unique
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
 
 @pytest.fixture(scope="module")
 async def client(migrated_db):
-    """The real app over the real database, run in the test's own event loop.
-
-    Overrides the shared ``client`` (Litestar's AsyncTestClient), which runs the app in a blocking-portal
-    thread with a second event loop: on PostgreSQL that loop cannot use the asyncpg pool the session opened
-    in the test loop ("attached to a different loop" → 500s).  Same app, same database, same httpx API."""
-    import httpx
-
-    from backend.app import create_app
-
-    transport = httpx.ASGITransport(app=create_app(), client=("auth-testclient", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+    """Its own client address, so the login limiter tests never touch the shared client's budget."""
+    async with app_client("auth-testclient") as c:
         yield c
 
 
 PASSWORD = "auth-test-pass-1"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def cheap_password_hashing():
-    """Accounts made here get cheap argon2 parameters (the default costs ~0.4 s per hash on this machine);
-    the flow is the real one, only the work factor is lower."""
-    from argon2 import PasswordHasher
-
-    import backend.accounts.services as accounts
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(accounts, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash)
-        yield
 
 
 @pytest.fixture

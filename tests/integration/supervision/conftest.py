@@ -128,26 +128,6 @@ async def _database(migrated_db: str) -> None:
     """Every test here needs the migrated session database."""
 
 
-@pytest.fixture(scope="module")
-async def client(migrated_db: str) -> Any:
-    """The real app in the test's own event loop (the shared AsyncTestClient runs it in a blocking-portal thread
-    with a second loop, which cannot use the session's asyncpg pool on PostgreSQL)."""
-    import httpx
-
-    from backend.app import create_app
-
-    transport = httpx.ASGITransport(app=create_app(), client=("testclient", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
-        yield c
-
-
 @pytest.fixture(scope="module", autouse=True)
-def cheap_password_hashing() -> Any:
-    """Accounts made here get cheap argon2 parameters (password strength is not what these tests check)."""
-    from argon2 import PasswordHasher
-
-    import backend.accounts.services as accounts
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(accounts, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash)
-        yield
+def _cheap_hashing(cheap_password_hashing: None) -> None:
+    """Password strength is not what these tests check."""
