@@ -69,7 +69,7 @@ class ClockInController(Controller):
     tags = ["clock-in"]
 
     @post("/challenge", status_code=200)
-    async def challenge(self, user: AuthUser, data: ChallengeIn | None = None) -> dict[str, Any]:
+    async def challenge(self, user: AuthUser, data: JSONBody[ChallengeIn | None] = None) -> dict[str, Any]:
         return await services.issue_challenge(user, data.project_id if data else None)
 
     @post("/", status_code=200)
