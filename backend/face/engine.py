@@ -471,11 +471,12 @@ def job_frame(
     max_bytes: int,
     max_pixels: int,
     long_side: int = LONG_SIDE,
+    want_encoding: bool = True,
 ) -> FaceAnalysis:
-    """One liveness frame: landmarks and an encoding for any single face, whatever its quality
-    (a frame in mid-turn may be tilted or blurred; it still tells us who and what)."""
+    """One liveness frame: landmarks (and, if wanted, an encoding) for any single face, whatever its
+    quality (a frame in mid-turn may be tilted or blurred; it still tells us who and what)."""
     d = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels, long_side=long_side)
-    return analyse(d.pixels, limits, want_encoding=True, encode_despite_problems=True, scale=d.scale)
+    return analyse(d.pixels, limits, want_encoding=want_encoding, encode_despite_problems=True, scale=d.scale)
 
 
 def job_ping() -> int:
