@@ -16,8 +16,9 @@ from backend.crew.dictionaries import TYPE_LABEL
 from backend.errors import AppError, InvalidInput, PayloadTooLarge, invalid
 from backend.rules import Rules
 from backend.validators import IdInfo, cross_check_id, parse_ethnicity, parse_id_number, parse_phone
-from backend.workforce.dictionaries import POSTS, SUPERVISION_POSTS, WORK_ROLE, WORK_TYPES
+from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.services import age_on, check_age
+from backend.workforce.validation import check_entry_fields, check_team_fit
 
 # ---------------------------------------------------------------------------------- small parsers
 
@@ -278,25 +279,12 @@ def face_outcome(*, matched: bool, duplicate_person: int | None) -> str:
 
 def check_roster_choice(work_role: str, post: str | None, work_type: str | None, team_kind: str,
                         unit_type: str) -> None:
-    """Role, post and work type against the chosen team (same rules as workforce.enter_roster)."""
-    if work_role not in WORK_ROLE:
-        raise invalid("work_role", "人员类型应为管理人员或建筑工人", "work_role must be manager or worker")
-    if post is not None and post not in POSTS:
-        raise invalid("post", f"未知岗位：{post}", f"Unknown post: {post}")
-    if work_type is not None and work_type not in WORK_TYPES:
-        raise invalid("work_type", f"未知工种：{work_type}", f"Unknown work type: {work_type}")
-    if work_role == "manager" and not post:
-        raise invalid("post", "管理人员须选择岗位", "A manager needs a post")
-    if work_role == "worker" and post:
-        raise invalid("post", "建筑工人不设管理岗位，请填写工种", "Workers have a work type, not a post")
+    """Role, post and work type against the chosen team: the roster's rules, and on the tablet a worker must
+    also name a work type."""
+    check_entry_fields(work_role, post, work_type)
     if work_role == "worker" and not work_type:
         raise invalid("work_type", "建筑工人须选择工种", "A worker needs a work type")
-    if work_role == "manager" and team_kind != "management":
-        raise invalid("team_id", "管理人员应进入管理人员班组", "Managers belong to the management team")
-    if work_role == "worker" and team_kind == "management":
-        raise invalid("team_id", "建筑工人不能进入管理人员班组", "Workers cannot join a management team")
-    if post in SUPERVISION_POSTS and unit_type != "supervision_firm":
-        raise invalid("post", "监理岗位只能属于监理单位", "Supervision posts belong to the supervision firm")
+    check_team_fit(work_role, post, team_kind, unit_type)
 
 
 def lookup_code(value: Any, codes: dict[str, str], field: str, label: str) -> str | None:

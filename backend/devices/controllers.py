@@ -7,11 +7,23 @@ from typing import Any
 from litestar import Controller, get, patch, post
 from litestar.params import JSONBody
 
-from backend.accounts.services import require_project, visible_project_ids
+from backend.accounts.services import CurrentUser, require_project, visible_project_ids
 from backend.auth import AuthUser, roles
 from backend.devices import services
 from backend.devices.schemas import TerminalIn, TerminalPatch, VendorIn
 from backend.errors import NotFound
+
+
+async def terminal_for_change(user: CurrentUser, terminal_id: int) -> dict[str, Any]:
+    """The terminal, if this user may change it: its vendor, or staff who may change its project.
+    Anyone else gets 404 (its existence is not revealed)."""
+    t = await services.get_terminal(terminal_id)
+    if user.role == "vendor":
+        if t["vendor"] != user.vendor_id:
+            raise NotFound("设备不存在", "Terminal not found", field="terminal_id")
+    else:
+        await require_project(user, t["project"], write=True)
+    return t
 
 
 class VendorController(Controller):
@@ -56,12 +68,7 @@ class TerminalController(Controller):
 
     @patch("/terminals/{terminal_id:int}", guards=[roles("enterprise", "project_staff", "vendor")])
     async def update(self, terminal_id: int, data: JSONBody[TerminalPatch], user: AuthUser) -> dict[str, Any]:
-        t = await services.get_terminal(terminal_id)
-        if user.role == "vendor":
-            if t["vendor"] != user.vendor_id:
-                raise NotFound("设备不存在", "Terminal not found", field="terminal_id")
-        else:
-            await require_project(user, t["project"], write=True)
+        await terminal_for_change(user, terminal_id)
         changes = {k: v for k, v in (("enabled", data.enabled), ("channel", data.channel),
                                      ("direction", data.direction)) if v is not None}
         await services.update_terminal(terminal_id, changes)

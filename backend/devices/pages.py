@@ -23,7 +23,8 @@ from backend.accounts.roles import ROLES
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
 from backend.auth import AuthUser, roles
 from backend.devices import services
-from backend.errors import AppError, Forbidden, NotFound, invalid
+from backend.devices.controllers import terminal_for_change
+from backend.errors import AppError, Forbidden, invalid
 from backend.org import services as org
 from backend.rules import DEFAULT_RULES
 
@@ -219,12 +220,7 @@ async def register_terminal(request: Request[Any, Any, Any], user: AuthUser, dat
 async def switch_terminal(request: Request[Any, Any, Any], terminal_id: int, user: AuthUser,
                           data: FormData) -> Template | Redirect:
     """Enable (enabled=1) or disable (enabled=0) a terminal; a disabled one is refused at login."""
-    t = await services.get_terminal(terminal_id)
-    if user.role == "vendor":
-        if t["vendor"] != user.vendor_id:
-            raise NotFound("设备不存在", "Terminal not found", field="terminal_id")
-    else:
-        await require_project(user, t["project"], write=True)
+    await terminal_for_change(user, terminal_id)
     enabled = (data.get("enabled") or "").strip()
     if enabled not in ("0", "1"):
         raise invalid("enabled", "参数 enabled 应为 1（启用）或 0（停用）", "enabled must be 1 or 0")

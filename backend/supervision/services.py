@@ -972,20 +972,13 @@ class ProjectExecution:
         return self.punches_ok > 0
 
 
-@dataclass(slots=True)
-class DistrictExecution:
-    district_id: int | None
-    name: str
-    projects: int = 0
-    uploaded: int = 0
-    with_attendance: int = 0
-    people: int = 0
-    pm_registered: int = 0
-    pm_counted: int = 0
-    pm_present: int = 0
-    cse_registered: int = 0
-    cse_counted: int = 0
-    cse_present: int = 0
+class ProjectCounts:
+    """Upload and update counts over a set of projects (the shared columns of seed 001 §2.10.1 and §2.10.3)."""
+
+    __slots__ = ()
+    projects: int
+    uploaded: int
+    with_attendance: int
 
     @property
     def failed(self) -> int:
@@ -1002,6 +995,23 @@ class DistrictExecution:
     @property
     def update_rate(self) -> float | None:
         return metrics.rate(self.with_attendance, self.projects)
+
+
+@dataclass(slots=True)
+class DistrictExecution(ProjectCounts):
+    district_id: int | None
+    name: str
+    projects: int = 0
+    uploaded: int = 0
+    with_attendance: int = 0
+    people: int = 0
+    pm_registered: int = 0
+    pm_counted: int = 0
+    pm_present: int = 0
+    cse_registered: int = 0
+    cse_counted: int = 0
+    cse_present: int = 0
+
 
     @property
     def avg_people(self) -> float | None:
@@ -1106,7 +1116,7 @@ async def district_execution(project_ids: set[int] | None, day: date) -> tuple[l
 
 
 @dataclass(slots=True)
-class VendorSupport:
+class VendorSupport(ProjectCounts):
     vendor_id: int
     name: str
     projects: int = 0
@@ -1115,21 +1125,6 @@ class VendorSupport:
     terminals: int = 0
     online: int = 0
 
-    @property
-    def failed(self) -> int:
-        return self.projects - self.uploaded
-
-    @property
-    def without_attendance(self) -> int:
-        return self.projects - self.with_attendance
-
-    @property
-    def upload_rate(self) -> float | None:
-        return metrics.rate(self.uploaded, self.projects)
-
-    @property
-    def update_rate(self) -> float | None:
-        return metrics.rate(self.with_attendance, self.projects)
 
 
 async def vendor_support(project_ids: set[int] | None, day: date) -> list[VendorSupport]:

@@ -12,8 +12,9 @@ from backend.errors import Conflict, NotFound, invalid
 from backend.org import services as org
 from backend.rules import Rules
 from backend.validators import cross_check_id, mask_id, parse_ethnicity, parse_id_number, parse_phone
-from backend.workforce.dictionaries import POSTS, SUPERVISION_POSTS, WORK_ROLE, WORK_TYPES
+from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.tables import Enrolment, Person, RosterEntry
+from backend.workforce.validation import check_entry_fields, check_team_fit
 
 
 def age_on(birth: date, day: date) -> int:
@@ -97,21 +98,6 @@ async def get_person(person_id: int) -> dict[str, Any]:
     return row
 
 
-def check_entry_fields(work_role: str, post: str | None, work_type: str | None) -> None:
-    """The checks of a roster entry that need no database (run first, before anything is stored)."""
-    if work_role not in WORK_ROLE:
-        raise invalid("work_role", "人员类型应为 manager（管理人员）或 worker（建筑工人）",
-                      "work_role must be manager or worker")
-    if post is not None and post not in POSTS:
-        raise invalid("post", f"未知岗位：{post}", f"Unknown post: {post}")
-    if work_role == "manager" and not post:
-        raise invalid("post", "管理人员须选择岗位", "A manager needs a post")
-    if work_role == "worker" and post:
-        raise invalid("post", "建筑工人不设管理岗位，请填写工种", "Workers have a work type, not a post")
-    if work_type is not None and work_type not in WORK_TYPES:
-        raise invalid("work_type", f"未知工种代码：{work_type}", f"Unknown work type code: {work_type}")
-
-
 async def register_and_enter(
     *, project_id: int, id_number: str, name: str, phone: str | None, ethnicity: str | int,
     birth_date: date | None, gender: str | None, unit_id: int, team_id: int, work_role: str,
@@ -144,12 +130,7 @@ async def enter_roster(
         raise invalid("team_id", "班组不属于所选参建单位", "The team does not belong to the chosen unit")
     if unit["exited_on"] is not None or team["exited_on"] is not None:
         raise Conflict("参建单位或班组已退场，人员不能进场", "The unit or team has exited", field="team_id")
-    if work_role == "manager" and team["kind"] != "management":
-        raise invalid("team_id", "管理人员应进入管理人员班组", "Managers belong to the management team")
-    if work_role == "worker" and team["kind"] == "management":
-        raise invalid("team_id", "建筑工人不能进入管理人员班组", "Workers cannot join a management team")
-    if post in SUPERVISION_POSTS and unit["unit_type"] != "supervision_firm":
-        raise invalid("post", "监理岗位只能属于监理单位", "Supervision posts belong to the supervision firm")
+    check_team_fit(work_role, post, team["kind"], unit["unit_type"])
     async with write_transaction():
         if await RosterEntry.exists().where(
             (RosterEntry.project == project_id) & (RosterEntry.person == person_id) & RosterEntry.exited_on.is_null()
