@@ -164,6 +164,10 @@ async def run(args: argparse.Namespace) -> None:
     # The app in THIS event loop (httpx's ASGI transport): the face work's effect on the loop is measured
     # where it happens.  (Litestar's AsyncTestClient runs the app through a blocking portal instead.)
     app = create_app()
+    import logging
+
+    for name in ("smz", "httpx"):  # one log line per punch and per request would bury the figures
+        logging.getLogger(name).setLevel(logging.WARNING)
     transport = httpx.ASGITransport(app=app)
     async with Lifespan(app), httpx.AsyncClient(transport=transport, base_url="http://bench.local",
                                                  timeout=300) as client:

@@ -6,6 +6,7 @@ the same attendance path as source ``makeup``.  Key managers can never make up p
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import random
@@ -172,21 +173,29 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
     face_distance = None
     liveness_passed = None
     photo = None
-    if template is None:
-        reasons.append("not_enrolled")
-    elif actions:
-        result = await get_face_service().check_liveness(c.frames, actions, template, rules=rules)
-        liveness_passed = result.passed
-        face_distance = result.distance
-        if result.best_frame_index is not None:
-            photo = c.frames[result.best_frame_index]
-        if result.matched is False:
-            reasons.append("face_mismatch")
-        if not result.passed and any(r != "face_mismatch" for r in result.reasons):
-            reasons.append("liveness_failed")
-
-    fence = await fences.judge_fix(project_id, c.lon, c.lat, c.accuracy_m, captured, rules=rules,
-                                   coord_system=c.coord_system, person_id=person, device_sent_at=c.sent_at)
+    # The fence is judged (read-only) while the face workers run.
+    fence_job = asyncio.ensure_future(fences.judge_fix(
+        project_id, c.lon, c.lat, c.accuracy_m, captured, rules=rules, coord_system=c.coord_system,
+        person_id=person, device_sent_at=c.sent_at))
+    try:
+        if template is None:
+            reasons.append("not_enrolled")
+        elif actions:
+            result = await get_face_service().check_liveness(c.frames, actions, template, rules=rules)
+            liveness_passed = result.passed
+            face_distance = result.distance
+            if result.best_frame_index is not None:
+                photo = c.frames[result.best_frame_index]
+            if result.matched is False:
+                reasons.append("face_mismatch")
+            if not result.passed and any(r != "face_mismatch" for r in result.reasons):
+                reasons.append("liveness_failed")
+        fence = await fence_job
+    finally:
+        if not fence_job.done():
+            fence_job.cancel()
+        elif not fence_job.cancelled():
+            fence_job.exception()  # retrieved: a face error above is the one reported
     reasons.extend(fence.reasons)
     flags.extend(fence.flags)
 

@@ -26,6 +26,7 @@ movement, so it fails; what this does NOT stop is written in ``docs/face.md``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -86,6 +87,11 @@ class LivenessThresholds:
     # differ by less than this fraction of the eye distance are "static": identical or
     # re-encoded frames.  (A photo moved about shows 2–3 % jitter; its lack of actions fails it.)
     static_max_residual: float = 0.01
+    # Tracking between consecutive frames (≈ 225 ms apart): the face's landmark box may move by at most
+    # track_max_shift × its size and grow or shrink by at most track_max_scale; beyond that — or across
+    # frames without a single face — the burst may have been cut and both sides get a face encoding.
+    track_max_shift: float = 0.5
+    track_max_scale: float = 1.5
 
 
 DEFAULT_THRESHOLDS = LivenessThresholds()
@@ -396,6 +402,54 @@ def is_static(landmark_seq: Sequence[np.ndarray | None], thresholds: LivenessThr
     ref = frames[0]
     worst = max(shape_residual(ref, lm) for lm in frames[1:])
     return worst < thresholds.static_max_residual
+
+
+def _landmark_box(lm: np.ndarray) -> tuple[float, float, float]:
+    """Centre x, centre y and size (the larger side) of the landmarks' bounding box."""
+    p = _pts(lm)
+    lo, hi = p.min(axis=0), p.max(axis=0)
+    c = (lo + hi) / 2.0
+    return float(c[0]), float(c[1]), float(max(hi - lo))
+
+
+# Points that stay put on a face that blinks, opens its mouth or speaks: the nose bridge's top and the
+# four eye corners.
+_STEADY_POINTS = [27, 36, 39, 42, 45]
+
+
+def steady_motion(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """How far the face moved from landmarks ``a`` to ``b``, judged on the points that do not move with
+    blinks or the mouth: (shift of their centre, |relative change of their spread|), the shift as a
+    fraction of a's spread.  A head turn moves them too."""
+    pa, pb = _pts(a)[_STEADY_POINTS], _pts(b)[_STEADY_POINTS]
+    ca, cb = pa.mean(axis=0), pb.mean(axis=0)
+    sa = float(np.sqrt(((pa - ca) ** 2).sum(axis=1)).mean())
+    sb = float(np.sqrt(((pb - cb) ** 2).sum(axis=1)).mean())
+    if sa <= 0:
+        return math.inf, math.inf
+    return float(np.hypot(*(cb - ca))) / sa, abs(sb / sa - 1.0)
+
+
+def track_breaks(
+    landmark_seq: Sequence[np.ndarray | None], thresholds: LivenessThresholds = DEFAULT_THRESHOLDS
+) -> list[tuple[int, int]]:
+    """Pairs (i, j) of successive face frames between which the face cannot be followed: frames without
+    a single face lie between them, or the face jumped or changed size more than a hand-held phone moves
+    in one frame interval.  Where there is no break the face is followed from frame to frame, so a few
+    face encodings spread over the burst stand for all of it."""
+    faces = [i for i, lm in enumerate(landmark_seq) if lm is not None]
+    out: list[tuple[int, int]] = []
+    for i, j in itertools.pairwise(faces):
+        if j != i + 1:
+            out.append((i, j))
+            continue
+        xi, yi, si = _landmark_box(landmark_seq[i])  # type: ignore[arg-type]
+        xj, yj, sj = _landmark_box(landmark_seq[j])  # type: ignore[arg-type]
+        size = max(si, sj)
+        if size <= 0 or math.hypot(xj - xi, yj - yi) > thresholds.track_max_shift * size \
+                or max(si, sj) > thresholds.track_max_scale * max(min(si, sj), 1e-9):
+            out.append((i, j))
+    return out
 
 
 def pairwise_distances(encodings: np.ndarray) -> np.ndarray:

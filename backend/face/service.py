@@ -19,7 +19,9 @@ alignment, ``num_jitters=1`` — the 5-point alignment gives encodings ~0.1 away
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import itertools
 import math
 import multiprocessing
 import os
@@ -260,27 +262,47 @@ def _check_size(data: bytes, max_bytes: int, field: str) -> None:
 ENCODED_FRAMES_MAX = 6
 
 
+def _candidate_ranking(analyses: Sequence[FaceAnalysis], series: lv.Series) -> Callable[[int], tuple[Any, ...]]:
+    """Sort key of the frames to match against the template (face frames only): passes quality, frontal,
+    eyes open, mouth closed, then the least turned and the sharpest.  Eyes and mouth are judged against
+    the person's own levels in the burst (open eyes: the 90th percentile of the eye ratio; closed mouth:
+    the 10th percentile of the mouth ratio), as the liveness thresholds are."""
+    present = series.present
+    ear_ref = float(np.nanpercentile(series.ear, 90)) if present.any() else 0.0
+    mar_ref = float(np.nanpercentile(series.mar, 10)) if present.any() else 0.0
+
+    def key(i: int) -> tuple[Any, ...]:
+        return (bool(analyses[i].quality.problems), abs(series.yaw[i]) > 0.15, series.ear[i] < 0.8 * ear_ref,
+                series.mar[i] > mar_ref + 0.2, round(abs(float(series.yaw[i])), 2), -analyses[i].quality.sharpness)
+
+    return key
+
+
 def encoding_frames(analyses: Sequence[FaceAnalysis], actions: Sequence[str],
                     thresholds: lv.LivenessThresholds = lv.DEFAULT_THRESHOLDS) -> list[int]:
-    """The frames worth a full encoding: first and last single-face frames, the frame where each requested
-    action was seen, and the two best frontal open-eyed frames (the match candidates)."""
+    """The frames worth a face encoding (≈ 80 ms each), most important first: the best candidate for the
+    match, the frame where each requested action was seen, and both sides of every break in the face
+    track (``liveness.track_breaks``).  Between them the face is followed by its landmarks from frame to
+    frame, so these stand for the whole burst: a different face can only come in through a break.
+
+    An action frame that is as good a match candidate as the best (the same on quality, frontal, eyes
+    open, mouth closed: typically the frame where the eyes open again after a blink) is the match frame,
+    which saves an encoding; it differs from the best only by a few degrees of yaw or some sharpness."""
     single = [i for i, a in enumerate(analyses) if a.quality.face_count == 1 and a.landmarks is not None]
     if not single:
         return []
-    lms = [a.landmarks if i in set(single) else None for i, a in enumerate(analyses)]
-    picks: list[int] = [single[0], single[-1]]
-    _, details = lv.judge_actions(lms, actions, thresholds)
-    picks += [d.frame_index for d in details if d.frame_index is not None]
+    singles = set(single)
+    lms = [a.landmarks if i in singles else None for i, a in enumerate(analyses)]
     series = lv.measure(lms)
-    ear_ref = float(np.nanpercentile(series.ear, 90))
-
-    def key(i: int) -> tuple[Any, ...]:
-        a = analyses[i]
-        return (bool(a.quality.problems), abs(series.yaw[i]) > 0.15, series.ear[i] < 0.8 * ear_ref,
-                series.mar[i] > 0.2, round(abs(float(series.yaw[i])), 2), -a.quality.sharpness)
-
-    picks += sorted(single, key=key)[:2]
-    return sorted(dict.fromkeys(picks))[: ENCODED_FRAMES_MAX + 2]
+    key = _candidate_ranking(analyses, series)
+    _, details = lv.judge_actions(lms, actions, thresholds)
+    acts = [d.frame_index for d in details if d.frame_index is not None and d.frame_index in singles]
+    best = min(single, key=key)
+    good = [i for i in acts if key(i)[:4] == key(best)[:4]]
+    picks: list[int] = [min(good, key=key) if good else best, *acts]
+    for i, j in lv.track_breaks(lms, thresholds):
+        picks += [i, j]
+    return list(dict.fromkeys(picks))[:ENCODED_FRAMES_MAX]
 
 
 def assess_liveness(
@@ -321,19 +343,13 @@ def assess_liveness(
         reasons.append("different_faces")
 
     series = lv.measure(lms)
-    ear_ref = float(np.nanpercentile(series.ear, 90)) if n_faces else 0.0
+    rank = _candidate_ranking(analyses, series)
     best: int | None = None
     best_key: tuple[Any, ...] | None = None
     for i, a in enumerate(analyses):
         if not single[i] or a.encoding is None or a.quality.problems:
             continue
-        key = (
-            abs(series.yaw[i]) > 0.15,
-            series.ear[i] < 0.8 * ear_ref,
-            series.mar[i] > 0.2,
-            round(abs(float(series.yaw[i])), 2),
-            -a.quality.sharpness,
-        )
+        key = rank(i)
         if best_key is None or key < best_key:
             best, best_key = i, key
     if best is None and n_faces:
@@ -573,33 +589,45 @@ class FaceService:
         tvec = encoding_from_bytes(template) if template is not None else None
         limits = QualityLimits.for_purpose(rules, "verify")
 
-        async def analyse_all(indexes: Sequence[int], want_encoding: bool) -> dict[int, FaceAnalysis]:
-            results = await asyncio.gather(
-                *(
-                    self._run(engine.job_frame, bytes(frames[i]), limits, max_bytes, rules.max_image_pixels,
-                              self.long_side, want_encoding)
-                    for i in indexes
-                ),
-                return_exceptions=True,
-            )
-            out: dict[int, FaceAnalysis] = {}
-            for i, r in zip(indexes, results, strict=True):
-                if isinstance(r, FaceError):
-                    raise _face_error_to_app(r, f"{field}[{i}]")
-                if isinstance(r, BaseException):
-                    raise r
-                out[i] = r
-            return out
+        def failed(r: BaseException, i: int) -> BaseException:
+            return _face_error_to_app(r, f"{field}[{i}]") if isinstance(r, FaceError) else r
 
-        # Two passes: landmarks on every frame (≈ 25 ms each), the 128-d encoding (≈ 80 ms more) only on the
-        # frames that decide — where each action happened, the first and last faces, and the best candidates
-        # for the match.  The same-face check then spans the whole burst at a fraction of the cost.
-        first = await analyse_all(range(len(frames)), want_encoding=False)
-        analyses = [first[i] for i in range(len(frames))]
+        # Pass 1, every frame: a quick look (landmarks and quality, ≈ 16 ms a frame), the burst cut into one
+        # run of frames per worker.
+        cuts = np.linspace(0, len(frames), min(self.workers, len(frames)) + 1).round().astype(int)
+        runs = [range(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+        looked = await asyncio.gather(*(
+            self._run(engine.job_burst, [bytes(frames[i]) for i in run], limits, max_bytes, rules.max_image_pixels,
+                      self.long_side)
+            for run in runs
+        ))
+        looks = [r for part in looked for r in part]
+        for i, r in enumerate(looks):
+            if isinstance(r, FaceError):
+                raise _face_error_to_app(r, f"{field}[{i}]")
+        analyses: list[FaceAnalysis] = list(looks)  # type: ignore[arg-type]
+        # Pass 2, the deciding frames only (see encoding_frames): their encodings at the faces the quick look
+        # found; the best candidate, the frame that is matched and kept, is also searched whole at full size
+        # so that a second face in it does not go unseen.  It goes first: it is the longest job.
         chosen = encoding_frames(analyses, actions, thresholds)
-        encoded = await analyse_all(chosen, want_encoding=True)
-        for i, a in encoded.items():
-            analyses[i] = a
+        results = await asyncio.gather(*(
+            self._run(engine.job_encode_at, bytes(frames[i]), analyses[i].quality.box, max_bytes,
+                      rules.max_image_pixels, self.long_side, limits.multi_face_ratio if k == 0 else None)
+            for k, i in enumerate(chosen)
+        ), return_exceptions=True)
+        for i, r in zip(chosen, results, strict=True):
+            if isinstance(r, FaceError):
+                raise _face_error_to_app(r, f"{field}[{i}]")
+            if isinstance(r, BaseException):
+                raise r
+            encoding, count = r
+            a = analyses[i]
+            if count is not None and count > 1:
+                q = dataclasses.replace(a.quality, face_count=count,
+                                        problems=("multiple_faces", *(p for p in a.quality.problems
+                                                                      if p != "multiple_faces")))
+                a = dataclasses.replace(a, quality=q)
+            analyses[i] = dataclasses.replace(a, encoding=encoding)
         digests = [hashlib.blake2b(bytes(f), digest_size=16).digest() for f in frames]
         return assess_liveness(
             analyses,
