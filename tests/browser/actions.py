@@ -262,20 +262,22 @@ def jpeg_frames(frames: Sequence[np.ndarray]) -> list[bytes]:
     return [jpeg(f, noise_seed=i) for i, f in enumerate(frames)]
 
 
-def check_frames(frames: Sequence[np.ndarray], actions: Sequence[str]):
-    """Run the real engine and the real liveness judgement in-process (no pool): the result the
-    server would reach on these frames.  Returns the LivenessResult."""
-    from backend.face import engine
-    from backend.face.service import assess_liveness
-    from backend.rules import DEFAULT_RULES
+def check_frames(frames: Sequence[np.ndarray], actions: Sequence[str], template: bytes | None = None):
+    """Run the server's liveness check — the same passes, engine and judgement — in this process (no
+    pool): the result the server would reach on these frames.  Returns the LivenessResult."""
+    import asyncio
 
-    limits = engine.QualityLimits.for_purpose(DEFAULT_RULES, "verify")
-    analyses = []
-    for data in jpeg_frames(frames):
-        d = engine.decode_image(data)
-        analyses.append(engine.analyse(d.pixels, limits, encode_despite_problems=True, scale=d.scale))
-    template = analyses[0].encoding
-    return assess_liveness(analyses, list(actions), template=template)
+    from backend.face.service import FaceService
+
+    class Inline(FaceService):
+        async def _run(self, fn, *args):  # type: ignore[override]
+            return fn(*args)
+
+    service = Inline(workers=1)
+    try:
+        return asyncio.run(service.check_liveness(jpeg_frames(frames), list(actions), template))
+    finally:
+        service.close()
 
 
 # ------------------------------------------------------------------- videos for the fake camera

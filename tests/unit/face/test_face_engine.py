@@ -276,3 +276,80 @@ def test_turned_head_is_refused_for_enrolment_only(face_photos):
     assert analyse_bytes(data, VERIFY).quality.ok
     q = analyse_bytes(jpeg_bytes(capture_like_image("obama.jpg")[0]), ENROL).quality
     assert abs(q.yaw_deg) < 5
+
+
+# ------------------------------------------------------------- the quick look at a liveness burst
+
+
+def _boxes(dets) -> list[tuple[int, int, int, int]]:
+    return [(r.top(), r.right(), r.bottom(), r.left()) for r in dets]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("name", "face_width"), [("obama.jpg", 150), ("obama.jpg", 260), ("biden.jpg", 200)])
+def test_fast_detection_finds_the_boxes_of_the_full_search(face_photos, name, face_width):
+    im, _ = capture_like_image(name, width=640, height=480, face_width=face_width)
+    pixels = decode_image(jpeg_bytes(im)).pixels
+    full, fast = _boxes(engine.detect(pixels)), _boxes(engine.detect(pixels, fast=True))
+    assert len(fast) == len(full) == 1
+    assert max(abs(a - b) for a, b in zip(fast[0], full[0], strict=True)) <= 2
+
+
+@pytest.mark.integration
+def test_fast_detection_falls_back_to_the_full_search_for_small_faces(face_photos):
+    im, _ = capture_like_image("obama.jpg", width=640, height=480, face_width=100)  # under ~138 px
+    pixels = decode_image(jpeg_bytes(im)).pixels
+    assert len(engine.detect(pixels, fast=True)) == 1
+
+
+def _shifted(im: Image.Image, dx: int, dy: int = 0) -> bytes:
+    return jpeg_bytes(im.rotate(0, translate=(dx, dy), fillcolor=(128, 128, 128)))
+
+
+@pytest.mark.integration
+def test_burst_keeps_the_box_while_the_face_stays_put_and_searches_when_it_moves(face_photos, monkeypatch):
+    im, _ = capture_like_image("obama.jpg", width=640, height=480, face_width=170)
+    still = jpeg_bytes(im)
+    frames = [still, still, _shifted(im, 1), still, _shifted(im, 60, 10), _shifted(im, 60, 10)]
+    searched = []
+    detect = engine.detect
+    monkeypatch.setattr(engine, "detect", lambda *a, **k: searched.append(1) or detect(*a, **k))
+    out = engine.job_burst(frames, VERIFY, 10**7, DEFAULT_RULES.max_image_pixels)
+    assert len(searched) == 2  # the first frame and the frame where the face moved by 60 px
+    assert all(a.quality.face_count == 1 and a.encoding is None for a in out)
+    assert out[0].quality.box == out[1].quality.box == out[2].quality.box == out[3].quality.box
+    assert np.array_equal(out[0].landmarks, out[1].landmarks)  # the same picture, the same landmarks
+    assert out[4].quality.box != out[0].quality.box and out[4].quality.box[1] - out[0].quality.box[1] > 40
+    assert np.array_equal(out[4].landmarks, out[5].landmarks)
+
+
+@pytest.mark.integration
+def test_burst_reports_a_broken_frame_in_its_place(face_photos):
+    im, _ = capture_like_image("obama.jpg", width=640, height=480, face_width=170)
+    out = engine.job_burst([jpeg_bytes(im), b"junk", jpeg_bytes(im)], VERIFY, 10**7, DEFAULT_RULES.max_image_pixels)
+    assert isinstance(out[1], FaceError) and out[1].code == "invalid_image"
+    assert out[0].quality.face_count == out[2].quality.face_count == 1
+
+
+@pytest.mark.integration
+def test_encoding_at_a_known_box_and_the_second_face_check(face_photos):
+    im, _ = capture_like_image("obama.jpg", width=640, height=480, face_width=170)
+    data = jpeg_bytes(im)
+    look = engine.job_burst([data], VERIFY, 10**7, DEFAULT_RULES.max_image_pixels)[0]
+    enc, count = engine.job_encode_at(data, look.quality.box, 10**7, DEFAULT_RULES.max_image_pixels)
+    assert count is None
+    d = decode_image(data)
+    full = engine.analyse(d.pixels, VERIFY, detections=engine.detect(d.pixels, fast=True))
+    assert np.allclose(enc, full.encoding)
+    # the frame that is matched and kept is searched whole: a second face next to the worker is seen
+    a, _ = capture_like_image("obama2.jpg", width=320, height=480, face_width=140)
+    b, _ = capture_like_image("biden.jpg", width=320, height=480, face_width=140)
+    pair = Image.new("RGB", (640, 480))
+    pair.paste(a.crop((0, 0, 320, 480)), (0, 0))
+    pair.paste(b.crop((0, 0, 320, 480)), (320, 0))
+    data = jpeg_bytes(pair)
+    dets = engine.detect(decode_image(data).pixels)
+    main = max(dets, key=lambda r: r.width())
+    _, count = engine.job_encode_at(data, _boxes([main])[0], 10**7, DEFAULT_RULES.max_image_pixels,
+                                    count_ratio=VERIFY.multi_face_ratio)
+    assert count == 2

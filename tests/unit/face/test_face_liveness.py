@@ -324,3 +324,67 @@ def test_overshooting_the_way_back_is_not_an_unexpected_turn():
     s = seq(OPEN, LEFT, {"yaw_deg": -12}, OPEN, CLOSED, OPEN)
     passed, details = lv.judge_actions(s, ["turn_left", "blink"])
     assert passed, details
+
+
+# ------------------------------------------------- following the face between encoded frames
+
+
+def test_steady_motion_ignores_blinks_and_the_mouth_but_not_moves_or_turns():
+    # engine.STEADY_SHIFT / STEADY_SCALE (0.08 / 0.05) decide when the box of an earlier frame is kept
+    still = synthetic_landmarks()
+    assert lv.steady_motion(still, still) == (0.0, 0.0)
+    shift, spread = lv.steady_motion(still, synthetic_landmarks(ear=0.08, mar=0.6))
+    assert shift < 0.08 and spread < 0.05
+    moved = synthetic_landmarks(centre=(260.0, 300.0))
+    assert lv.steady_motion(still, moved)[0] > 0.08
+    nearer = synthetic_landmarks(unit_px=17.0)
+    assert lv.steady_motion(still, nearer)[1] > 0.05
+    # a head turn foreshortens the eye corners: a clear turn (≥ 25°) is motion, a slight one is not
+    assert lv.steady_motion(still, synthetic_landmarks(yaw_deg=30))[1] > 0.05
+    assert max(lv.steady_motion(still, synthetic_landmarks(yaw_deg=10))) < 0.05
+
+
+def test_track_breaks():
+    steps = [OPEN, CLOSED, OPEN, LEFT, OPEN]
+    assert lv.track_breaks(seq(*steps)) == []
+    # frames without a face in between: the face may have changed there
+    assert lv.track_breaks(seq(OPEN, None, None, OPEN, OPEN)) == [(0, 3)]
+    # a jump of a whole face width between two frames, or a face twice the size
+    lms = seq(*steps)
+    lms[3] = synthetic_landmarks(centre=(400.0, 300.0))
+    assert (2, 3) in lv.track_breaks(lms) and (3, 4) in lv.track_breaks(lms)
+    lms = seq(*steps)
+    lms[4] = synthetic_landmarks(unit_px=30.0)
+    assert lv.track_breaks(lms) == [(3, 4)]
+
+
+def _quick(steps):
+    """What the quick look gives: landmarks and quality, no encodings."""
+    return _analyses(steps, [None] * len(steps))
+
+
+def test_encoding_frames_are_the_match_frame_and_each_action_frame():
+    from backend.face.service import encoding_frames
+
+    steps = (OPEN, OPEN, LEFT, OPEN, MOUTH, OPEN)
+    picks = encoding_frames(_quick(steps), ["turn_left", "open_mouth"])
+    assert len(picks) == 3 and set(picks[1:]) == {2, 4}
+    assert picks[0] in (0, 1, 3, 5)  # frontal, eyes open, mouth closed
+
+
+def test_the_frame_where_the_eyes_reopen_is_the_match_frame():
+    from backend.face.service import encoding_frames
+
+    steps = (OPEN, OPEN, CLOSED, OPEN, OPEN, LEFT, OPEN)
+    picks = encoding_frames(_quick(steps), ["blink", "turn_left"])
+    _, details = lv.judge_actions(seq(*steps), ["blink", "turn_left"])
+    assert picks == [details[0].frame_index, details[1].frame_index]  # two encodings, not three
+
+
+def test_encoding_frames_add_both_sides_of_a_break():
+    from backend.face.service import ENCODED_FRAMES_MAX, encoding_frames
+
+    steps = (OPEN, OPEN, None, OPEN, CLOSED, OPEN, LEFT, OPEN)
+    picks = encoding_frames(_quick(steps), ["blink", "turn_left"])
+    assert {1, 3} <= set(picks) and len(picks) <= ENCODED_FRAMES_MAX
+    assert encoding_frames(_quick((None, None)), ["blink"]) == []

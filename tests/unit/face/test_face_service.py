@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -147,3 +148,60 @@ def test_shared_instance():
     b = fs.get_face_service(workers=1)
     assert b is not a
     fs.shutdown_face_service()
+
+
+# ------------------------------------------------------------- liveness on a burst that moves
+
+
+def _spy_encoding_frames(monkeypatch) -> list[list[int]]:
+    seen: list[list[int]] = []
+    real = fs.encoding_frames
+
+    def spy(*a, **k):
+        seen.append(real(*a, **k))
+        return seen[-1]
+
+    monkeypatch.setattr(fs, "encoding_frames", spy)
+    return seen
+
+
+@pytest.mark.parametrize("actions", [["blink", "turn_left"], ["open_mouth", "turn_right"]])
+async def test_a_live_burst_passes_with_an_encoding_per_action_and_the_match(service, enrolled, actions,
+                                                                             monkeypatch):
+    from tests.browser import actions as A
+
+    template = (await service.encode(enrolled)).encoding
+    seen = _spy_encoding_frames(monkeypatch)
+    r = await service.check_liveness(A.jpeg_frames(A.frames_for(actions)), actions, template)
+    assert r.passed, r.reasons
+    assert r.matched and r.distance < 0.3
+    acts = {d.frame_index for d in r.actions}
+    # each action frame and the match frame carry an encoding; with a blink the frame where the eyes
+    # open again is good enough to be the match frame
+    assert acts <= set(seen[0]) and r.best_frame_index in seen[0]
+    assert len(seen[0]) == (2 if "blink" in actions else 3)
+
+
+async def test_a_second_face_in_the_kept_frame_is_seen(service, enrolled, face_photos):
+    from tests.browser import actions as A
+    from tests.fixtures.faces import capture_like_image
+
+    # a 100 px face in the corner: too small for the quick look, big enough to count next to the worker
+    other, _ = capture_like_image("biden.jpg", width=150, height=150, face_width=100)
+    frames = []
+    for f in A.frames_for(["blink", "turn_left"]):
+        im = Image.fromarray(f)
+        im.paste(other, (0, 0))
+        frames.append(np.asarray(im))
+    template = (await service.encode(enrolled)).encoding
+    r = await service.check_liveness(A.jpeg_frames(frames), ["blink", "turn_left"], template)
+    assert not r.passed and "multiple_faces" in r.reasons
+    assert [f.face_count for f in r.frames].count(2) == 1  # the frame that would have been kept
+
+
+def test_check_frames_runs_the_server_passes_in_process(face_photos):
+    from tests.browser import actions as A
+
+    r = A.check_frames(A.frames_for(["turn_right", "blink"]), ["turn_right", "blink"])
+    assert r.passed, r.reasons
+    assert not A.check_frames(A.static_frames(6), ["turn_right", "blink"]).passed
