@@ -260,6 +260,10 @@ def _check_size(data: bytes, max_bytes: int, field: str) -> None:
 
 
 ENCODED_FRAMES_MAX = 6
+# The requested action whose frame is encoded: the one a held-up photo of the worker is least able to
+# fake (lowest rank; a photo cannot blink or open its mouth; bent or tilted, it may pass for a turn);
+# between equals, the first one requested.
+PHOTO_PROOF_RANK: dict[str, int] = {"blink": 0, "open_mouth": 1, "turn_left": 2, "turn_right": 2}
 
 
 def _candidate_ranking(analyses: Sequence[FaceAnalysis], series: lv.Series) -> Callable[[int], tuple[Any, ...]]:
@@ -280,26 +284,33 @@ def _candidate_ranking(analyses: Sequence[FaceAnalysis], series: lv.Series) -> C
 
 def encoding_frames(analyses: Sequence[FaceAnalysis], actions: Sequence[str],
                     thresholds: lv.LivenessThresholds = lv.DEFAULT_THRESHOLDS) -> list[int]:
-    """The frames worth a face encoding (≈ 80 ms each), most important first: the best candidate for the
-    match, the frame where each requested action was seen, and both sides of every break in the face
-    track (``liveness.track_breaks``).  Between them the face is followed by its landmarks from frame to
-    frame, so these stand for the whole burst: a different face can only come in through a break.
+    """The frames worth a face encoding (≈ 80 ms each), the match frame first.
 
-    An action frame that is as good a match candidate as the best (the same on quality, frontal, eyes
-    open, mouth closed: typically the frame where the eyes open again after a blink) is the match frame,
-    which saves an encoding; it differs from the best only by a few degrees of yaw or some sharpness."""
+    * The frame to match: the best candidate (see ``_candidate_ranking``).
+    * One action frame, of the requested action a held-up photo is least able to fake
+      (:data:`PHOTO_PROOF_RANK`).  The attack this stops is a photo of the worker for the match and
+      someone else doing the actions: a live accomplice must do at least that action, and its frame is
+      compared with the match frame.  When that frame is as good a match candidate as the best
+      (typically the frame where the eyes open again after a blink) it IS the match frame: the
+      accomplice's own face is then matched against the template.
+    * Both sides of every break in the face track (``liveness.track_breaks``: frames without a single
+      face, or a jump).  Between encoded frames the face is followed by its landmarks from frame to
+      frame, so a different face can only come in through a break, and a break is encoded.
+    """
     single = [i for i, a in enumerate(analyses) if a.quality.face_count == 1 and a.landmarks is not None]
     if not single:
         return []
     singles = set(single)
     lms = [a.landmarks if i in singles else None for i, a in enumerate(analyses)]
-    series = lv.measure(lms)
-    key = _candidate_ranking(analyses, series)
-    _, details = lv.judge_actions(lms, actions, thresholds)
-    acts = [d.frame_index for d in details if d.frame_index is not None and d.frame_index in singles]
+    key = _candidate_ranking(analyses, lv.measure(lms))
     best = min(single, key=key)
-    good = [i for i in acts if key(i)[:4] == key(best)[:4]]
-    picks: list[int] = [min(good, key=key) if good else best, *acts]
+    _, details = lv.judge_actions(lms, actions, thresholds)
+    done = [d for d in details if d.requested and d.frame_index is not None and d.frame_index in singles]
+    picks = [best]
+    if done:
+        proof = min(done, key=lambda d: PHOTO_PROOF_RANK[d.action]).frame_index
+        assert proof is not None
+        picks = [proof] if key(proof)[:4] == key(best)[:4] else [best, proof]
     for i, j in lv.track_breaks(lms, thresholds):
         picks += [i, j]
     return list(dict.fromkeys(picks))[:ENCODED_FRAMES_MAX]
