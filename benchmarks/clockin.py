@@ -2,7 +2,7 @@
 path), p50/p95 at 1 and 8 concurrent users against the in-process app, event-loop lag while the face
 work runs, face verifications per second.
 
-    uv run python benchmarks/clockin.py [--requests 16] [--frames 16] [--workers N] [--database-url URL]
+    uv run python benchmarks/clockin.py [--requests 16] [--frames 16] [--shake PX] [--workers N] [--database-url URL]
 
 Each request is what the PWA sends: a burst of ``--frames`` 640×480 JPEG frames sampled from a synthetic
 video in which the challenge's two actions really happen (tests/browser/actions.py, from the face_recognition
@@ -110,13 +110,26 @@ class Lifespan:
             await self._task
 
 
-def phone_burst(actions: list[str], frames: int, seed: int) -> list[bytes]:
-    """What clock.js grabs: ``frames`` frames 225 ms apart, starting 2.15 s after the camera opened."""
+def phone_burst(actions: list[str], frames: int, seed: int, shake_px: float = 0.0) -> list[bytes]:
+    """What clock.js grabs: ``frames`` frames 225 ms apart, starting 2.15 s after the camera opened.
+
+    ``shake_px``: a hand-held phone — each frame moved by a random walk of about that many pixels per
+    frame (the synthetic video alone holds the face perfectly still between actions)."""
     from tests.browser.actions import VIDEO_FPS, jpeg, video_frames
 
     video = video_frames(actions, seed=seed)
     picks = [min(len(video) - 1, round((2.15 + k * 0.225) * VIDEO_FPS)) for k in range(frames)]
-    return [jpeg(video[i], quality=80) for i in picks]
+    rng = np.random.default_rng(seed)
+    offset = np.zeros(2)
+    out = []
+    for i in picks:
+        frame = video[i]
+        if shake_px:
+            offset = np.clip(offset + rng.normal(0, shake_px, 2), -40, 40)
+            dx, dy = (int(v) for v in offset.round())
+            frame = np.roll(frame, (dy, dx), axis=(0, 1))
+        out.append(jpeg(frame, quality=80))
+    return out
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -157,9 +170,10 @@ async def run(args: argparse.Namespace) -> None:
         users.append(name)
 
     pairs = [[a, b] for a in ACTIONS for b in ACTIONS if a != b]
-    bursts = {tuple(p): phone_burst(p, args.frames, seed=i) for i, p in enumerate(pairs)}
+    bursts = {tuple(p): phone_burst(p, args.frames, seed=i, shake_px=args.shake) for i, p in enumerate(pairs)}
     kb = sum(len(f) for f in next(iter(bursts.values()))) / 1024
-    print(f"request: {args.frames} frames of 640×480 JPEG, {kb:.0f} KB in all")
+    print(f"request: {args.frames} frames of 640×480 JPEG, {kb:.0f} KB in all"
+          + (f", hand shake ≈ {args.shake:g} px per frame" if args.shake else ", phone held still"))
 
     # The app in THIS event loop (httpx's ASGI transport): the face work's effect on the loop is measured
     # where it happens.  (Litestar's AsyncTestClient runs the app through a blocking portal instead.)
@@ -240,6 +254,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16, help="frames per clock-in (the PWA sends 16)")
     parser.add_argument("--workers", type=int, default=0, help="face worker processes (default: one per core)")
     parser.add_argument("--verifications", type=int, default=64)
+    parser.add_argument("--shake", type=float, default=0.0,
+                        help="hand-held phone: random walk of about this many pixels per frame (default 0)")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary directory")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="smz-bench-clockin-")
