@@ -330,18 +330,21 @@ def test_overshooting_the_way_back_is_not_an_unexpected_turn():
 
 
 def test_steady_motion_ignores_blinks_and_the_mouth_but_not_moves_or_turns():
-    # engine.STEADY_SHIFT / STEADY_SCALE (0.08 / 0.05) decide when the box of an earlier frame is kept
+    # engine.STEADY_SHIFT / STEADY_SCALE decide when the box of an earlier frame is kept
+    from backend.face.engine import STEADY_SCALE, STEADY_SHIFT
+
     still = synthetic_landmarks()
     assert lv.steady_motion(still, still) == (0.0, 0.0)
     shift, spread = lv.steady_motion(still, synthetic_landmarks(ear=0.08, mar=0.6))
-    assert shift < 0.08 and spread < 0.05
-    moved = synthetic_landmarks(centre=(260.0, 300.0))
-    assert lv.steady_motion(still, moved)[0] > 0.08
+    assert shift < STEADY_SHIFT / 2 and spread < STEADY_SCALE / 2
+    moved = synthetic_landmarks(centre=(260.0, 300.0))  # 20 px, for a face 210 px wide
+    assert lv.steady_motion(still, moved)[0] > STEADY_SHIFT
     nearer = synthetic_landmarks(unit_px=17.0)
-    assert lv.steady_motion(still, nearer)[1] > 0.05
+    assert lv.steady_motion(still, nearer)[1] > STEADY_SCALE
     # a head turn foreshortens the eye corners: a clear turn (≥ 25°) is motion, a slight one is not
-    assert lv.steady_motion(still, synthetic_landmarks(yaw_deg=30))[1] > 0.05
-    assert max(lv.steady_motion(still, synthetic_landmarks(yaw_deg=10))) < 0.05
+    assert lv.steady_motion(still, synthetic_landmarks(yaw_deg=30))[1] > STEADY_SCALE
+    assert lv.steady_motion(still, synthetic_landmarks(yaw_deg=10))[0] < STEADY_SHIFT
+    assert lv.steady_motion(still, synthetic_landmarks(yaw_deg=10))[1] < STEADY_SCALE
 
 
 def test_track_breaks():
