@@ -58,14 +58,16 @@ async def write_transaction() -> AsyncIterator[None]:
 
 
 async def start_pool() -> None:
+    """Open the PostgreSQL connection pool, unless one is open already (a CLI command or a benchmark that
+    set up data before the app's own start); nothing on SQLite."""
     eng = engine()
-    if isinstance(eng, PostgresEngine):
+    if isinstance(eng, PostgresEngine) and eng.pool is None:
         await eng.start_connection_pool(min_size=2, max_size=10)
 
 
 async def close_pool() -> None:
     eng = engine()
-    if isinstance(eng, PostgresEngine):
+    if isinstance(eng, PostgresEngine) and eng.pool is not None:
         await eng.close_connection_pool()
 
 
