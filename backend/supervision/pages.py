@@ -15,6 +15,7 @@ from backend.accounts.roles import ROLES
 from backend.accounts.services import CurrentUser
 from backend.auth import AuthUser, roles
 from backend.errors import invalid
+from backend.rules import DEFAULT_RULES
 from backend.settings import get_settings
 from backend.supervision import charts, present, services
 from backend.supervision.access import (
@@ -141,8 +142,9 @@ async def managers_page(
             acc[1] += required
     trend = charts.line_chart(
         [(f"{d.month}/{d.day}", (v[0] / v[1]) if v[1] else None) for d, v in sorted(by_day.items())],
-        title="关键岗位管理人员每日到岗率（所列项目合计）", threshold=0.6 if not stats else
-        stats[0].ctx.rules.manager_composite_on_duty_ratio, threshold_label="综合到岗率要求")
+        title="关键岗位管理人员每日到岗率（所列项目合计）",
+        threshold=(stats[0].ctx.rules if stats else DEFAULT_RULES).manager_composite_on_duty_ratio,
+        threshold_label="综合到岗率要求")
     prev_month, next_month = _months(month)
     return Template("supervision/managers.html", context=await _ctx(
         user, "managers", month=month, prev_month=prev_month, next_month=next_month, stats=stats, f=f,
