@@ -38,37 +38,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import Ticker, pct  # noqa: E402
+
 TZ8 = timezone(timedelta(hours=8))
-
-
-def pct(values: list[float], p: float) -> float:
-    return float(np.percentile(np.asarray(values), p)) if values else float("nan")
-
-
-class Ticker:
-    """How late ``asyncio.sleep(interval)`` wakes up: the event loop's lag."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval = interval
-        self.lags: list[float] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            t0 = time.perf_counter()
-            await asyncio.sleep(self.interval)
-            self.lags.append(time.perf_counter() - t0 - self.interval)
-
-    def __enter__(self) -> Ticker:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-
-    def ms(self) -> list[float]:
-        return [v * 1000 for v in self.lags]
 
 
 class Lifespan:

@@ -21,36 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def pct(values: list[float], p: float) -> float:
-    return float(np.percentile(np.asarray(values), p)) if values else float("nan")
-
-
-class Ticker:
-    """Measures how late ``asyncio.sleep(interval)`` wakes up: the event loop's lag."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval = interval
-        self.lags: list[float] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            t0 = time.perf_counter()
-            await asyncio.sleep(self.interval)
-            self.lags.append(time.perf_counter() - t0 - self.interval)
-
-    def __enter__(self) -> Ticker:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-
-    def summary(self) -> str:
-        ms = [v * 1000 for v in self.lags]
-        return f"p50 {pct(ms, 50):.2f} ms, p99 {pct(ms, 99):.2f} ms, max {max(ms):.2f} ms ({len(ms)} ticks)"
+from benchmarks.common import Ticker, pct  # noqa: E402
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -32,29 +28,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def _setup_env(pg: str | None) -> tuple[str, Callable[[], None]]:
-    tmp = tempfile.mkdtemp(prefix="smz-bench-fences-")
-    os.environ["SMZ_DATA_DIR"] = tmp
-    os.environ.setdefault("SMZ_SECRET_KEY", base64.b64encode(b"bench-key-0123456789abcdef-bench").decode())
-    os.environ["PICCOLO_CONF"] = "piccolo_conf"
-    if not pg:
-        os.environ["SMZ_DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
-        return os.environ["SMZ_DATABASE_URL"], lambda: None
-    import asyncpg
-
-    name = f"smz_bench_{uuid.uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(pg)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    os.environ["SMZ_DATABASE_URL"] = pg.rsplit("/", 1)[0] + "/" + name
-    return os.environ["SMZ_DATABASE_URL"], lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+from benchmarks.common import setup_env  # noqa: E402
 
 
 def ms(values: list[float]) -> str:
@@ -217,7 +191,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--pg", default=None, help="PostgreSQL server URL (a temp database is created)")
     ns = parser.parse_args()
-    _, drop = _setup_env(ns.pg)
+    _, drop = setup_env(ns.pg, "smz-bench-fences-")
     try:
         asyncio.run(main(ns))
     finally:

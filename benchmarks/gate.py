@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # this script's folder is sys.path[0]: its siblings (benchmarks/geofence.py …) would shadow packages
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
+from benchmarks.common import pct  # noqa: E402
 
 VENDOR_CODE = "BENCH-VENDOR-0001"
 
@@ -62,16 +63,6 @@ def proc_rss_kb(pid: int) -> int:
 def proc_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    k = (len(v) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
 @dataclass

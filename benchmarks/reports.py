@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,35 +31,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import setup_env  # noqa: E402
+
 TZ = ZoneInfo("Asia/Shanghai")
 MONTH = "2025-10"
 SUSPENDED = (date(2025, 10, 11), date(2025, 10, 16))  # 停工 11–16 October
 KEY_POSTS = ["project_manager", "technical_lead", "quality_officer", "safety_officer", "construction_officer",
              "labour_officer"]
-
-
-def _setup_env(pg: str | None) -> tuple[str, Callable[[], None]]:
-    tmp = tempfile.mkdtemp(prefix="smz-bench-")
-    os.environ["SMZ_DATA_DIR"] = tmp
-    os.environ.setdefault("SMZ_SECRET_KEY", base64.b64encode(b"bench-key-0123456789abcdef-bench").decode())
-    os.environ["PICCOLO_CONF"] = "piccolo_conf"
-    if not pg:
-        os.environ["SMZ_DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
-        return os.environ["SMZ_DATABASE_URL"], lambda: None
-    import asyncpg
-
-    name = f"smz_bench_{uuid.uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(pg)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    os.environ["SMZ_DATABASE_URL"] = pg.rsplit("/", 1)[0] + "/" + name
-    return os.environ["SMZ_DATABASE_URL"], lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 class Loader:
@@ -293,7 +269,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pg", default=None, help="PostgreSQL server URL (a temp database is created on it)")
     args = parser.parse_args()
-    url, drop = _setup_env(args.pg)
+    url, drop = setup_env(args.pg)
     try:
         asyncio.run(run(args, url))
     finally:
