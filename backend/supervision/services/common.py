@@ -1,0 +1,63 @@
+"""Shared helpers of the supervision services: the local day, JSON/time normalising, SQL id lists, and the
+key-post vocabulary.  No queries here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from piccolo.columns.combination import WhereRaw
+
+from backend.workforce.dictionaries import KEY_POSTS
+
+DEFAULT_TZ = "Asia/Shanghai"
+KEY_POST_LIST = list(KEY_POSTS)
+# The posts of seed 001 §2.11.3 (its columns and its 12 filters); the other key posts are shown after them.
+SEED_TABLE_POSTS = ["project_manager", "safety_officer", "technical_lead", "chief_supervising_engineer"]
+POST_SHORT: dict[str, str] = {
+    "project_manager": "项目经理", "technical_lead": "技术负责人", "quality_officer": "质量员",
+    "safety_officer": "安全员", "construction_officer": "施工员", "labour_officer": "劳务员",
+    "chief_supervising_engineer": "总监理工程师",
+}
+
+
+def local_today(tz: str = DEFAULT_TZ) -> date:
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+def _json(value: Any, empty: Any) -> Any:
+    if value is None:
+        return empty
+    if isinstance(value, str):
+        return json.loads(value or json.dumps(empty))
+    return value
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _placeholders(values: Sequence[Any]) -> str:
+    return ", ".join("{}" for _ in values)
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+def _int_list(ids: Iterable[int]) -> str:
+    """Ids as SQL integer literals ("1, 2, 3"; "-1" when empty).  Only for ids (ints, never user text): a
+    thousand bound parameters cost Piccolo more than the query itself."""
+    values = sorted({int(i) for i in ids})
+    return ", ".join(map(str, values)) if values else "-1"
+
+
+def _ids_in(column: Any, ids: Iterable[int]) -> WhereRaw:
+    """``column IN (…ids…)`` for a column of the queried table (see ``_int_list``)."""
+    table = column._meta.table._meta.tablename
+    return WhereRaw(f'"{table}"."{column._meta.db_column_name}" IN ({_int_list(ids)})')
