@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         asyncio.run(_drop())
     except Exception as exc:  # never hide the test result behind a clean-up problem
         print(f"could not drop test database {_DBNAME}: {exc}")
+
+
+_TESTS_DIR = Path(__file__).parent
+_SLOW_TIERS = ("integration", "browser")  # directories under tests/ whose every test is an integration test
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/integration and tests/browser is marked ``integration``, so the fast tier
+    (``pytest -m "not integration"``) never starts a server, a database or a browser."""
+    for item in items:
+        try:
+            tier = item.path.relative_to(_TESTS_DIR).parts[0]
+        except ValueError:
+            continue
+        if tier in _SLOW_TIERS:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With exactly ``-m "not integration"`` (the fast tier) those directories are not even imported: every
+    test in them would be deselected, and importing them costs seconds.  Any other ``-m`` collects them and
+    lets the marker above decide."""
+    if (collection_path.parent == _TESTS_DIR and collection_path.name in _SLOW_TIERS
+            and re.fullmatch(r"\s*not\s+integration\s*", config.getoption("markexpr") or "")):
+        return True
+    return None
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from backend.crypto import (
     DUMMY_PASSWORD_HASH,
@@ -15,6 +19,7 @@ from backend.crypto import (
     lookup_hash,
     verify_password,
 )
+from backend.settings import get_settings
 
 NUMBER = "11010519491231002X"
 
@@ -65,11 +70,12 @@ def test_ciphertext_bound_to_its_purpose_aad():
 
 
 def test_lookup_hash_stable_and_keyed():
+    # Stored look-up hashes must stay findable: pin the documented scheme, HMAC-SHA256 under a key derived
+    # from SMZ_SECRET_KEY with HKDF-SHA256 (info "smz id-number lookup v1"), computed here independently.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"smz id-number lookup v1").derive(
+        get_settings().secret_key)
     h = lookup_hash(NUMBER)
-    assert h == lookup_hash(NUMBER)
-    assert len(h) == 64 and int(h, 16) >= 0
-    import hashlib
-
+    assert h == hmac.new(key, NUMBER.encode(), hashlib.sha256).hexdigest()
     assert h != hashlib.sha256(NUMBER.encode()).hexdigest()  # keyed, not a plain hash
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+
+from backend.clockin import pages
 from backend.clockin.pages import SHELL, STATIC_DIR, reason_texts, shell_version
 from backend.rules import DEFAULT_RULES
 
@@ -28,8 +31,18 @@ def test_unknown_codes_are_shown_not_dropped():
         "something_new", "离线打卡，未经服务器活体挑战（可信度较低）"]
 
 
-def test_shell_files_exist_and_the_version_follows_their_content():
+def test_shell_files_exist_and_the_version_follows_their_content(tmp_path, monkeypatch):
     for rel in SHELL.values():
         assert (STATIC_DIR / rel).is_file(), rel
     v = shell_version()
-    assert len(v) == 16 and v == shell_version()
+    assert len(v) == 16
+    # a copy of the shell gives the same version; changing one byte of one file gives a new one
+    for rel in [*SHELL.values(), "sw.js"]:
+        if (STATIC_DIR / rel).is_file():
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(STATIC_DIR / rel, tmp_path / rel)
+    monkeypatch.setattr(pages, "STATIC_DIR", tmp_path)
+    assert shell_version() == v
+    with open(tmp_path / SHELL["/static/js/clock.js"], "ab") as f:
+        f.write(b"\n")
+    assert shell_version() != v

@@ -18,7 +18,7 @@ from PIL import Image
 
 from backend.crew import validation as v
 from backend.errors import InvalidInput, PayloadTooLarge
-from backend.rules import DEFAULT_RULES
+from backend.rules import DEFAULT_RULES, rule_names
 from backend.validators import id_check_char
 
 TODAY = date(2026, 6, 1)
@@ -211,7 +211,10 @@ def test_empty_and_oversized_uploads():
 
 def test_document_size_limit_is_a_rule():
     assert DEFAULT_RULES.crew_document_max_bytes == 5 * 1024 * 1024
-    assert DEFAULT_RULES.with_overrides({"crew_document_max_bytes": 1024}).crew_document_max_bytes == 1024
+    assert "crew_document_max_bytes" in rule_names()  # a district may override it
+    with pytest.raises(InvalidInput) as e:
+        DEFAULT_RULES.with_overrides({"crew_document_max_bytes": -1})
+    assert e.value.field == "rule_overrides.crew_document_max_bytes"
 
 
 # ------------------------------------------------------------------------------------ contracts

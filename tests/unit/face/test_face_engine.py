@@ -169,6 +169,8 @@ def analyse_bytes(data: bytes, limits: QualityLimits = ENROL) -> engine.FaceAnal
     return engine.job_encode(data, limits, 10**7, DEFAULT_RULES.max_image_pixels)
 
 
+# In the full suite only: importing face_recognition loads its own copy of every dlib model (~5 s); the other
+# dlib tests here share the engine's models, loaded once per process (engine._models is cached).
 @pytest.mark.integration
 def test_encoding_and_landmarks_equal_face_recognition(face_photos):
     import warnings
@@ -187,7 +189,6 @@ def test_encoding_and_landmarks_equal_face_recognition(face_photos):
     assert np.array_equal(np.array(lm["nose_tip"]), a.landmarks[31:36])
 
 
-@pytest.mark.integration
 def test_capture_like_photo_passes_enrolment(face_photos):
     im, _ = capture_like_image("obama.jpg")
     a = analyse_bytes(jpeg_bytes(im))
@@ -198,7 +199,6 @@ def test_capture_like_photo_passes_enrolment(face_photos):
     assert a.landmarks.shape == (68, 2)
 
 
-@pytest.mark.integration
 def test_wide_shot_is_too_small_for_enrolment_but_fine_for_a_punch(face_photos):
     data = face_photos["obama.jpg"].read_bytes()  # 910×1137 → 512×640: eyes ≈ 59 px apart
     q = analyse_bytes(data, ENROL).quality
@@ -206,13 +206,11 @@ def test_wide_shot_is_too_small_for_enrolment_but_fine_for_a_punch(face_photos):
     assert analyse_bytes(data, VERIFY).quality.ok
 
 
-@pytest.mark.integration
 def test_face_at_the_border(face_photos):
     q = analyse_bytes(face_photos["obama_partial_face.jpg"].read_bytes(), VERIFY).quality
     assert "face_at_border" in q.problems
 
 
-@pytest.mark.integration
 def test_tilted_head(face_photos):
     im, _ = capture_like_image("obama.jpg", face_width=180)
     q = analyse_bytes(jpeg_bytes(im.rotate(25, fillcolor=(128, 128, 128)))).quality
@@ -221,14 +219,12 @@ def test_tilted_head(face_photos):
     assert "face_tilted" not in q.problems
 
 
-@pytest.mark.integration
 def test_too_dark(face_photos):
     im, _ = capture_like_image("obama.jpg")
     q = analyse_bytes(jpeg_bytes(ImageEnhance.Brightness(im).enhance(0.25))).quality
     assert "too_dark" in q.problems
 
 
-@pytest.mark.integration
 def test_backlit(face_photos):
     im, (t, r, b, left) = capture_like_image("obama.jpg", background=(250, 250, 250))
     face = im.crop((left, t, r, b))
@@ -239,7 +235,6 @@ def test_backlit(face_photos):
     assert q.face_brightness / q.background_brightness < DEFAULT_RULES.face_backlight_ratio
 
 
-@pytest.mark.integration
 def test_blurred(face_photos):
     im, _ = capture_like_image("obama.jpg")
     q = analyse_bytes(jpeg_bytes(im.filter(ImageFilter.GaussianBlur(4)))).quality
@@ -247,7 +242,6 @@ def test_blurred(face_photos):
     assert analyse_bytes(jpeg_bytes(im)).quality.sharpness > 100
 
 
-@pytest.mark.integration
 def test_no_face_and_multiple_faces(face_photos):
     blank = analyse_bytes(jpeg_bytes(Image.new("RGB", (480, 640), (120, 110, 100))))
     assert blank.quality.problems == ("no_face",) and blank.encoding is None
@@ -260,14 +254,12 @@ def test_no_face_and_multiple_faces(face_photos):
     assert q.problems[:1] == ("multiple_faces",) and q.face_count == 2
 
 
-@pytest.mark.integration
 def test_a_small_face_is_too_small_not_missing(face_photos):
     im, _ = capture_like_image("obama.jpg", width=480, height=640, face_width=60)
     q = analyse_bytes(jpeg_bytes(im), VERIFY).quality
     assert q.problems[:1] == ("face_too_small",)
 
 
-@pytest.mark.integration
 def test_turned_head_is_refused_for_enrolment_only(face_photos):
     # obama2.jpg: head turned ≈ 23° to his right (yaw < 0 = the person's right)
     data = jpeg_bytes(capture_like_image("obama2.jpg")[0])
@@ -285,7 +277,6 @@ def _boxes(dets) -> list[tuple[int, int, int, int]]:
     return [(r.top(), r.right(), r.bottom(), r.left()) for r in dets]
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize(("name", "face_width"), [("obama.jpg", 150), ("obama.jpg", 260), ("biden.jpg", 200)])
 def test_fast_detection_finds_the_boxes_of_the_full_search(face_photos, name, face_width):
     im, _ = capture_like_image(name, width=640, height=480, face_width=face_width)
@@ -295,7 +286,6 @@ def test_fast_detection_finds_the_boxes_of_the_full_search(face_photos, name, fa
     assert max(abs(a - b) for a, b in zip(fast[0], full[0], strict=True)) <= 2
 
 
-@pytest.mark.integration
 def test_fast_detection_falls_back_to_the_full_search_for_small_faces(face_photos):
     im, _ = capture_like_image("obama.jpg", width=640, height=480, face_width=100)  # under ~138 px
     pixels = decode_image(jpeg_bytes(im)).pixels
@@ -306,7 +296,6 @@ def _shifted(im: Image.Image, dx: int, dy: int = 0) -> bytes:
     return jpeg_bytes(im.rotate(0, translate=(dx, dy), fillcolor=(128, 128, 128)))
 
 
-@pytest.mark.integration
 def test_burst_keeps_the_box_while_the_face_stays_put_and_searches_when_it_moves(face_photos, monkeypatch):
     im, _ = capture_like_image("obama.jpg", width=640, height=480, face_width=170)
     still = jpeg_bytes(im)
@@ -323,7 +312,6 @@ def test_burst_keeps_the_box_while_the_face_stays_put_and_searches_when_it_moves
     assert np.array_equal(out[4].landmarks, out[5].landmarks)
 
 
-@pytest.mark.integration
 def test_burst_reports_a_broken_frame_in_its_place(face_photos):
     im, _ = capture_like_image("obama.jpg", width=640, height=480, face_width=170)
     out = engine.job_burst([jpeg_bytes(im), b"junk", jpeg_bytes(im)], VERIFY, 10**7, DEFAULT_RULES.max_image_pixels)
@@ -331,7 +319,6 @@ def test_burst_reports_a_broken_frame_in_its_place(face_photos):
     assert out[0].quality.face_count == out[2].quality.face_count == 1
 
 
-@pytest.mark.integration
 def test_encoding_at_a_known_box_and_the_second_face_check(face_photos):
     im, _ = capture_like_image("obama.jpg", width=640, height=480, face_width=170)
     data = jpeg_bytes(im)

@@ -17,10 +17,17 @@ def test_manager_at_80_percent_meets_and_at_79_percent_misses_seed000():
 def test_threshold_comparison_is_exact_not_float():
     # A district may set e.g. 56 %: 0.56 * 25 == 14.000000000000002 in floating point, yet 14 of 25 days is
     # exactly 56 % and meets it.
-    assert 0.56 * 25 > 14
     assert meets(14, 25, 0.56) is True
     assert meets(12, 15, 0.80) is True
     assert meets(18, 30, 0.60) is True and meets(17, 30, 0.60) is False
+    # every whole-percent threshold against every day count of a month, compared in integers: the days
+    # needed are the exact ceiling, and one day fewer misses
+    for k in range(101):
+        for required in range(1, 32):
+            need = -(-k * required // 100)
+            assert days_needed(required, k / 100) == need, (k, required)
+            assert meets(need, required, k / 100) is True, (k, required)
+            assert need == 0 or meets(need - 1, required, k / 100) is False, (k, required)
 
 
 def test_nothing_required_means_no_verdict():
