@@ -54,6 +54,18 @@ def lookup_hash(plain: str) -> str:
     return hmac.new(key, plain.strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
+def keyed_hash(value: str, purpose: str) -> str:
+    """HMAC-SHA256 (hex) of a secret such as a gate vendor code, under a key derived from
+    ``SMZ_SECRET_KEY`` for this ``purpose`` only.  Compare results with ``hmac.compare_digest``."""
+    key = _purpose_key(get_settings().secret_key, purpose.encode())
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _purpose_key(master: bytes, purpose: bytes) -> bytes:
+    return _derive(master, b"smz keyed-hash v1 " + purpose)
+
+
 _hasher = PasswordHasher()
 
 

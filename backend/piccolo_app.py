@@ -7,14 +7,14 @@ from piccolo.conf.apps import AppConfig
 from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
 from backend.attendance.tables import Punch, PunchPhoto
 from backend.clockin.tables import LivenessChallenge, MakeupRequest
-from backend.devices.tables import Terminal, Vendor
+from backend.devices.tables import Terminal, TerminalAlarm, Vendor
 from backend.org.tables import District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 
 TABLES = [
     District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team,
     Person, RosterEntry, Enrolment,
-    Vendor, Terminal,
+    Vendor, Terminal, TerminalAlarm,
     User, UserDistrict, UserProject, AuthToken,
     Punch, PunchPhoto,
     LivenessChallenge, MakeupRequest,

@@ -38,8 +38,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import pct  # noqa: E402
 
-VENDOR_CODE = "BENCH-VENDOR-0001"
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -71,6 +69,7 @@ class Setup:
     workers: list[int]
     serials: list[str]
     idle_serials: list[str]
+    vendor_code: str  # made by create_vendor, shown once: the terminals log in with it
 
 
 async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
@@ -99,7 +98,8 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
                                 note="开工", user_id=None)
         unit = await org.add_unit(project, ent, "general_contractor")
         team = await org.create_team(project, unit, "钢筋班组")
-        vendor = await devices.create_vendor("基准测试厂商", VENDOR_CODE)
+        made = await devices.create_vendor("基准测试厂商")
+        vendor = made.vendor_id
         template = bytes(512)
         workers = []
         for i in range(n_workers):
@@ -112,7 +112,7 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
         idle = [f"IDLE-{i:05d}" for i in range(n_idle)]
         for s in serials + idle:
             await devices.register_terminal(project, s, vendor, channel=1, direction="in")
-        return Setup(project, workers, serials, idle)
+        return Setup(project, workers, serials, idle, made.code)
     finally:
         await db.close_pool()
 
@@ -128,7 +128,7 @@ async def punch_load(port: int, s: Setup, punches: int) -> tuple[list[float], in
     ok = refused = 0
     errors: list[str] = []
     tz = ZoneInfo("Asia/Shanghai")
-    terms = [SimulatedTerminal("127.0.0.1", port, VENDOR_CODE, serial, timeout_s=60) for serial in s.serials]
+    terms = [SimulatedTerminal("127.0.0.1", port, s.vendor_code, serial, timeout_s=60) for serial in s.serials]
     await asyncio.gather(*(t.connect() for t in terms))
     for t in terms:
         r = await t.login()
@@ -159,7 +159,7 @@ async def punch_load(port: int, s: Setup, punches: int) -> tuple[list[float], in
     return latencies, ok, refused, wall, errors
 
 
-async def idle_connections(port: int, pid: int, serials: list[str]) -> tuple[int, int, int, int]:
+async def idle_connections(port: int, pid: int, serials: list[str], vendor_code: str) -> tuple[int, int, int, int]:
     """Logged-in connections that then stay idle, opened in two halves: the first half warms up
     what the server allocates once (database threads' malloc arenas, caches), the second half's
     growth of the server's RSS is what a connection costs.  Returns (RSS before, after the first
@@ -167,7 +167,7 @@ async def idle_connections(port: int, pid: int, serials: list[str]) -> tuple[int
     from device_tcp.simulator import SimulatedTerminal
 
     async def open_logged_in(part: list[str]) -> tuple[list[SimulatedTerminal], int]:
-        terms = [SimulatedTerminal("127.0.0.1", port, VENDOR_CODE, s, timeout_s=60) for s in part]
+        terms = [SimulatedTerminal("127.0.0.1", port, vendor_code, s, timeout_s=60) for s in part]
         logged = 0
         for i in range(0, len(terms), 100):
             batch = terms[i:i + 100]
@@ -293,7 +293,7 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
         print(f"database: {rows} punch rows, {keys} distinct keys (acknowledged {ok}: "
               f"{'none lost, none doubled' if rows == keys == ok else 'MISMATCH'})")
         if args.idle:
-            before, middle, after, logged = asyncio.run(idle_connections(port, server.pid, s.idle_serials))
+            before, middle, after, logged = asyncio.run(idle_connections(port, server.pid, s.idle_serials, s.vendor_code))
             print(f"idle: {len(s.idle_serials)} logged-in connections held; server RSS {before / 1024:.1f} → "
                   f"{middle / 1024:.1f} (first half) → {after / 1024:.1f} MiB; second half: "
                   f"{(after - middle) / max(logged, 1):.1f} KiB per idle connection")

@@ -25,11 +25,13 @@ __all__ = [
 
 
 class GateRefused(Exception):
-    """Refuse a terminal's request; ``message`` (UTF-8, Chinese) is shown on the terminal."""
+    """Refuse a terminal's request; ``message`` (UTF-8, Chinese) is shown on the terminal.
+    ``close``: close the connection after the reply (the device must log in again)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, close: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.close = close
 
 
 @runtime_checkable
@@ -68,3 +70,7 @@ class GateBackend(Protocol):
         """The logged-in connection of this device ended (not called when it was replaced by a
         newer connection of the same device)."""
         ...
+
+    # Optional (the server calls it when the backend has it):
+    # async def login_conflict(self, serial: str, peer: str, online_peer: str) -> None
+    #     a login for ``serial`` from ``peer`` was refused: the device is online from ``online_peer``.

@@ -3,8 +3,19 @@ calls the :class:`~device_tcp.backend.GateBackend`, writes replies.
 
 - One request at a time per connection: the next frame is read only after the reply to the
   previous one was written ("同一台设备不能多线程并发").
-- A second connection of the same device replaces the first once it has logged in: the old one
-  is aborted, ``connection_closed`` is not called for it.
+- A second connection of the same device (from the same address, or after the first went silent)
+  replaces the first once it has logged in: the old one is aborted, ``connection_closed`` is not
+  called for it.  :meth:`GateServer.drop` ends a device's connection on the application's request
+  (vendor code rotated).
+- A connection that has not logged in within ``login_timeout_s`` is closed (an unauthenticated
+  connection costs a file descriptor and memory; it is not held for the whole idle timeout).
+- A login for a serial that is online from another address is refused (flag 1) and reported
+  (WARNING log, ``backend.login_conflict`` when the backend has it) — unless the old connection has
+  sent nothing for ``takeover_silence_s`` (default: the idle timeout), e.g. a terminal that rebooted
+  behind a new address while its old connection is half open.  From the same address the newer
+  connection wins (a terminal reconnecting).
+- The connection cap (``max_connections``) defaults to the open-file limit minus a reserve for the
+  web side and the database (:func:`default_max_connections`); the chosen cap is logged at start.
 - No complete frame for ``idle_timeout_s`` (terminals send 65535 heartbeats) → closed. A frame
   that has started must be complete within ``read_timeout_s`` (slow senders); a reply must be
   taken by the peer within ``write_timeout_s`` (half-open connections). TCP keepalive is on.
@@ -19,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import socket
 from collections.abc import Callable, KeysView
@@ -48,26 +60,54 @@ from device_tcp.session import (
     Reply,
     SessionLimits,
     WhitelistCall,
+    failure_text,
 )
 
-__all__ = ["GateServer"]
+__all__ = ["GateServer", "default_max_connections"]
 
 log = logging.getLogger("device_tcp")
 
 _READ_CHUNK = 64 * 1024
 
+# File descriptors kept for everything but gate connections when the cap is derived from the open-file
+# limit: the web server's sockets, the database pool, log files, the face process pool's pipes.
+FD_RESERVE = 1024
+MIN_CONNECTIONS = 64
+TAKEOVER_REFUSED_TEXT = failure_text("该设备已在其他地址在线，登录被拒绝", "device already online from another address")
+
+
+def default_max_connections(reserve: int = FD_RESERVE, minimum: int = MIN_CONNECTIONS) -> int:
+    """The gate connection cap: the soft open-file limit (RLIMIT_NOFILE) minus ``reserve``, at least
+    ``minimum`` — so the cap, not the process's file table, is what refuses connections first."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            soft = 1 << 20
+    except (ImportError, OSError, ValueError):  # no resource module (Windows): a conservative figure
+        soft = 8192
+    return max(minimum, int(soft) - reserve)
+
 
 class _Conn:
-    __slots__ = ("peer", "reader", "replaced", "session", "task", "writer")
+    __slots__ = ("host", "last_activity", "peer", "reader", "replaced", "session", "started", "task", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: GateSession):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: GateSession,
+                 now: float):
         self.reader = reader
         self.writer = writer
         self.session = session
         peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.host = str(peer[0])
+            self.peer = f"{peer[0]}:{peer[1]}"
+        else:
+            self.host = self.peer = str(peer)
         self.task: asyncio.Task[Any] | None = None
         self.replaced = False
+        self.started = now  # loop time of the connect
+        self.last_activity = now  # loop time of the last bytes received
 
     def tag(self) -> str:
         return f"[{self.session.serial or '-'} {self.peer}]"
@@ -92,9 +132,11 @@ class GateServer:
         face_photo_max: int | None = None,
         max_unauthenticated_frames: int = 8,
         check_session_id: bool = True,
-        max_connections: int = 20_000,
+        max_connections: int | None = None,
         reply_part_len: int | None = None,
         clock: Callable[[], datetime] | None = None,
+        login_timeout_s: float | None = 10.0,
+        takeover_silence_s: float | None = None,
     ) -> None:
         self.backend = backend
         self.host = host
@@ -106,7 +148,9 @@ class GateServer:
         self.max_frame_len = max_frame_len
         self.max_message_len = max_message_len
         self.max_parts = max_parts
-        self.max_connections = max_connections
+        self.max_connections = default_max_connections() if not max_connections else max_connections
+        self.login_timeout_s = login_timeout_s
+        self.takeover_silence_s = idle_timeout_s if takeover_silence_s is None else takeover_silence_s
         self.reply_part_len = reply_part_len
         self.limits = SessionLimits(
             punch_photo_max=punch_photo_max,
@@ -127,7 +171,8 @@ class GateServer:
         self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
-        log.info("gate server listening on %s:%s", self.host, self.port)
+        log.info("gate server listening on %s:%s (at most %d connections; login within %s s)", self.host,
+                 self.port, self.max_connections, self.login_timeout_s)
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -168,9 +213,19 @@ class GateServer:
     def connection_count(self) -> int:
         return len(self._conns)
 
+    def drop(self, serial: str, why: str = "dropped") -> bool:
+        """End the logged-in connection of this device (the application's decision, e.g. its vendor
+        code was rotated); the backend hears ``connection_closed`` as usual.  False if not connected."""
+        conn = self._by_serial.get(serial)
+        if conn is None:
+            return False
+        log.warning("%s closing: %s", conn.tag(), why)
+        conn.writer.transport.abort()
+        return True
+
     # -- one connection --------------------------------------------------------------------
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = _Conn(reader, writer, GateSession(self.limits))
+        conn = _Conn(reader, writer, GateSession(self.limits), asyncio.get_running_loop().time())
         conn.task = asyncio.current_task()
         if len(self._conns) >= self.max_connections:
             log.warning("%s refused: %d connections open", conn.tag(), len(self._conns))
@@ -235,6 +290,10 @@ class GateServer:
                 else:
                     frame_started = None
                     deadline, why = last_frame + self.idle_timeout_s, "idle (no frame, no heartbeat)"
+                if self.login_timeout_s is not None and not conn.session.logged_in:
+                    login_deadline = conn.started + self.login_timeout_s
+                    if login_deadline < deadline:
+                        deadline, why = login_deadline, "no login in time"
                 try:
                     async with asyncio.timeout(max(0.0, deadline - now)):
                         data = await conn.reader.read(_READ_CHUNK)
@@ -246,6 +305,8 @@ class GateServer:
                     return
                 if not data and conn.replaced:
                     return
+                if data:
+                    conn.last_activity = loop.time()
                 try:
                     decoder.receive_data(data)
                 except ProtocolError as err:
@@ -287,6 +348,8 @@ class GateServer:
                     result = await self._dispatch(conn, call, received_at)
         except GateRefused as refused:
             reply = session.refused(call, refused.message)
+            if refused.close:
+                reply = dataclasses.replace(reply, close=True)
         except Exception as exc:
             log.exception("%s backend failed on command %d", conn.tag(), frame.command)
             reply = session.failed(call, f"backend error: {exc!r}")
@@ -317,7 +380,9 @@ class GateServer:
         serial = conn.session.serial or ""
         match call:
             case LoginCall(message=msg):
+                await self._check_takeover(conn, msg.serial)
                 await backend.login(msg.vendor_code, msg.serial, conn.peer)
+                await self._check_takeover(conn, msg.serial)  # another connection may have logged in meanwhile
                 return None
             case HeartbeatCall():
                 await backend.heartbeat(serial)
@@ -333,6 +398,25 @@ class GateServer:
                 await backend.punch(serial, msg, received_at)
                 return None
         raise TypeError(f"unknown call {call!r}")
+
+    async def _check_takeover(self, conn: _Conn, serial: str) -> None:
+        """Refuse a login for a serial online from another address whose connection is not silent."""
+        old = self._by_serial.get(serial)
+        if old is None or old is conn or old.host == conn.host:
+            return
+        silent = asyncio.get_running_loop().time() - old.last_activity
+        if silent > self.takeover_silence_s:
+            log.warning("%s takes over serial %s from %s (silent for %.0f s)", conn.tag(), serial, old.peer, silent)
+            return
+        log.warning("%s login refused: serial %s is online from %s (active %.0f s ago)", conn.tag(), serial,
+                    old.peer, silent)
+        hook = getattr(self.backend, "login_conflict", None)
+        if hook is not None:
+            try:
+                await hook(serial, conn.peer, old.peer)
+            except Exception:
+                log.exception("%s backend.login_conflict failed", conn.tag())
+        raise GateRefused(TAKEOVER_REFUSED_TEXT)
 
     async def _send(self, conn: _Conn, reply: Reply, *, log_error: bool = True) -> bool:
         if log_error and reply.error:

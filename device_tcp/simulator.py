@@ -118,8 +118,10 @@ class SimulatedTerminal:
         version: int = 1,
         timeout_s: float = 10.0,
         part_len: int | None = None,
+        local_host: str | None = None,
     ) -> None:
         self.host = host
+        self.local_host = local_host  # source address to connect from (e.g. 127.0.0.2: "another address")
         self.port = port
         self.vendor_code = vendor_code
         self.serial = serial
@@ -135,7 +137,8 @@ class SimulatedTerminal:
     # -- connection ------------------------------------------------------------------------
     async def connect(self) -> None:
         self._reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self.timeout_s
+            asyncio.open_connection(self.host, self.port,
+                                    local_addr=(self.local_host, 0) if self.local_host else None), self.timeout_s
         )
         self._decoder = FrameDecoder(max_frame_len=16 << 20, max_message_len=64 << 20)
 

@@ -1,4 +1,9 @@
-"""Device management API: vendors register; project staff and vendors see terminals and their state."""
+"""Device management API: vendors register; project staff and vendors see terminals and their state.
+
+Vendor codes (厂家识别码) are credentials (a terminal logs in with the code and its serial alone,
+seed 001): the code is in the reply of the call that made it (create, rotate) and nowhere else.
+Serials are shown to the project's staff (project staff, enterprise accounts of the project), the
+vendor (its own terminals), the district's supervisors and admin — never to foremen or workers."""
 
 from __future__ import annotations
 
@@ -9,9 +14,20 @@ from litestar.params import JSONBody
 
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
 from backend.auth import AuthUser, roles
-from backend.devices import services
+from backend.devices import gate, services
 from backend.devices.schemas import TerminalIn, TerminalPatch, VendorIn
-from backend.errors import NotFound
+from backend.errors import Forbidden, NotFound
+
+# Roles that may see terminals (their serials) within their scope; admin always.
+SERIAL_ROLES = frozenset({"admin", "supervisor", "enterprise", "project_staff", "vendor"})
+CODE_NOTICE = ("厂家识别码只显示这一次，请立即配置到设备并妥善保管；遗失后只能重新生成",
+               "The vendor code is shown only this once: configure it on the devices and keep it safe; "
+               "if lost, rotate it")
+
+
+def require_serial_role(user: CurrentUser) -> None:
+    if user.role not in SERIAL_ROLES:
+        raise Forbidden("当前角色不能查看考勤设备", "Your role may not see the terminals", code="role_forbidden")
 
 
 async def terminal_for_change(user: CurrentUser, terminal_id: int) -> dict[str, Any]:
@@ -30,14 +46,27 @@ class VendorController(Controller):
     path = "/api/vendors"
     tags = ["devices"]
 
-    @get("/")
+    @get("/", guards=[roles("supervisor", "enterprise", "project_staff", "vendor")])
     async def list_vendors(self, user: AuthUser) -> list[dict[str, Any]]:
+        """Id and name (for binding a device to a project); never the code."""
         return await services.list_vendors()
 
     @post("/", guards=[roles()])
-    async def create(self, data: JSONBody[VendorIn]) -> dict[str, int]:
-        return {"id": await services.create_vendor(data.name, data.code, enterprise_id=data.enterprise_id,
-                                                   contact_phone=data.contact_phone)}
+    async def create(self, data: JSONBody[VendorIn]) -> dict[str, Any]:
+        made = await services.create_vendor(data.name, enterprise_id=data.enterprise_id,
+                                            contact_phone=data.contact_phone)
+        return {"id": made.vendor_id, "code": made.code, "notice": CODE_NOTICE[0], "notice_en": CODE_NOTICE[1]}
+
+    @post("/{vendor_id:int}/rotate-code", guards=[roles("vendor")], status_code=200)
+    async def rotate_code(self, vendor_id: int, user: AuthUser) -> dict[str, Any]:
+        """A new vendor code (shown once); the old one stops working and the terminals logged in with
+        it are disconnected.  The vendor itself or admin."""
+        if user.role == "vendor" and user.vendor_id != vendor_id:
+            raise NotFound("设备厂商不存在", "Vendor not found", field="vendor_id")
+        made = await services.rotate_vendor_code(vendor_id)
+        dropped = await gate.vendor_code_rotated(vendor_id, peer=f"user {user.id}")
+        return {"id": vendor_id, "code": made.code, "disconnected": dropped,
+                "notice": CODE_NOTICE[0], "notice_en": CODE_NOTICE[1]}
 
 
 class TerminalController(Controller):
@@ -46,6 +75,7 @@ class TerminalController(Controller):
 
     @get("/terminals")
     async def list_all(self, user: AuthUser) -> list[dict[str, Any]]:
+        require_serial_role(user)
         if user.role == "vendor":
             return await services.list_terminals(vendor_id=user.vendor_id or -1)
         return await services.list_terminals(await visible_project_ids(user))
@@ -56,6 +86,7 @@ class TerminalController(Controller):
             return [t for t in await services.list_terminals(vendor_id=user.vendor_id or -1)
                     if t["project"] == project_id]
         await require_project(user, project_id)
+        require_serial_role(user)
         return await services.list_terminals({project_id})
 
     @post("/projects/{project_id:int}/terminals", guards=[roles("enterprise", "project_staff")])
@@ -63,13 +94,25 @@ class TerminalController(Controller):
         """Project staff bind a vendor's device to their project.  Vendors cannot: a device bound to a
         project downloads its whitelist (names and full ID numbers) over the gate protocol."""
         await require_project(user, project_id, write=True)
-        tid = await services.register_terminal(project_id, data.serial, data.vendor_id, data.channel, data.direction)
+        tid = await services.register_terminal(project_id, data.serial, data.vendor_id, data.channel, data.direction,
+                                               allowed_networks=data.allowed_networks)
         return {"id": tid}
 
     @patch("/terminals/{terminal_id:int}", guards=[roles("enterprise", "project_staff", "vendor")])
     async def update(self, terminal_id: int, data: JSONBody[TerminalPatch], user: AuthUser) -> dict[str, Any]:
         await terminal_for_change(user, terminal_id)
         changes = {k: v for k, v in (("enabled", data.enabled), ("channel", data.channel),
-                                     ("direction", data.direction)) if v is not None}
+                                     ("direction", data.direction), ("allowed_networks", data.allowed_networks))
+                   if v is not None}
         await services.update_terminal(terminal_id, changes)
         return await services.get_terminal(terminal_id)
+
+    @get("/terminal-alarms")
+    async def alarms(self, user: AuthUser) -> list[dict[str, Any]]:
+        """Gate alarms (a serial online from two addresses, logins from outside the terminal's
+        networks, too many failed logins): the vendor its own; everyone else of SERIAL_ROLES their
+        projects (supervisors: their districts)."""
+        require_serial_role(user)
+        if user.role == "vendor":
+            return await services.list_alarms(vendor_id=user.vendor_id or -1)
+        return await services.list_alarms(await visible_project_ids(user))

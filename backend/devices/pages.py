@@ -3,7 +3,8 @@ outages longer than the district allows (seed 001 §六(十八)), registration o
 by project staff, enable / disable.
 
 Who sees what — the same scope as the device API: admin everything; supervisors their districts'
-projects; enterprise, project staff and foremen their projects; vendors their own terminals.
+projects; enterprise and project staff their projects; vendors their own terminals; foremen and
+workers nothing (a serial is half of a terminal's login).
 Registering is for project staff (and enterprise accounts, admin); enabling / disabling for them and
 for the terminal's vendor.
 """
@@ -23,7 +24,7 @@ from backend.accounts.roles import ROLES
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
 from backend.auth import AuthUser, roles
 from backend.devices import services
-from backend.devices.controllers import terminal_for_change
+from backend.devices.controllers import SERIAL_ROLES, terminal_for_change
 from backend.errors import AppError, Forbidden, invalid
 from backend.org import services as org
 from backend.rules import DEFAULT_RULES
@@ -106,8 +107,8 @@ def outage_view(o: services.Outage) -> dict[str, Any]:
 
 async def _scope(user: CurrentUser, project_id: int | None) -> tuple[set[int] | None, int | None]:
     """(project ids or None for all, vendor id or None) the user may see, narrowed to ``project_id``."""
-    if user.role == "worker":
-        raise Forbidden("工人不能查看考勤设备", "Workers may not see the terminals")
+    if user.role not in SERIAL_ROLES:
+        raise Forbidden("当前角色不能查看考勤设备", "Your role may not see the terminals", code="role_forbidden")
     if user.role == "vendor":
         return ({project_id} if project_id is not None else None), (user.vendor_id or -1)
     if project_id is not None:

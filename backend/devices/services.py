@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,9 +14,9 @@ from typing import Any
 
 from piccolo.query.functions.string import Length
 
-from backend.crypto import decrypt_text, lookup_hash
+from backend.crypto import decrypt_text, keyed_hash, lookup_hash
 from backend.db import write_transaction
-from backend.devices.tables import Terminal, Vendor
+from backend.devices.tables import Terminal, TerminalAlarm, Vendor
 from backend.errors import Conflict, NotFound, invalid
 from backend.org.dictionaries import PROJECT_STATUS
 from backend.org.services import rules_for_district
@@ -21,7 +24,7 @@ from backend.org.tables import Enterprise, Project
 from backend.validators import parse_phone
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 
-_CODE = re.compile(r"[\x21-\x7e]{1,32}")  # printable ASCII, as sent in the 32-byte fields of login 843
+_SERIAL = re.compile(r"[\x21-\x7e]{1,32}")  # printable ASCII, as sent in the 32-byte field of login 843
 
 # Bumped on every change of a terminal's registration made through this module, so that a gate server
 # in the same process drops what it cached about terminals at once (another process waits out its TTL).
@@ -37,29 +40,131 @@ def _terminals_changed() -> None:
     _generation += 1
 
 
-async def create_vendor(name: str, code: str, *, enterprise_id: int | None = None,
-                        contact_phone: str | None = None) -> int:
+# --- Vendor codes (厂家识别码): credentials -------------------------------------------------------
+#
+# Seed 001 authenticates a terminal at login 843 by the vendor code and its serial alone, so the code
+# is a secret: made here (32 characters, ``secrets``), shown once to whoever created or rotated it,
+# stored only as a keyed hash (HMAC-SHA256 under a key derived from SMZ_SECRET_KEY) and compared in
+# constant time.  Never returned by a list or page.
+
+VENDOR_CODE_PURPOSE = "vendor-code"
+# 32 characters fill the 32-byte field of login 843.  Alphabet without look-alikes (0/O, 1/I/l) so a
+# code read off a screen and typed into a terminal's set-up menu comes out right: 31 symbols, 5 bits
+# each → 158 bits of entropy.
+VENDOR_CODE_LENGTH = 32
+VENDOR_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True, slots=True)
+class NewVendorCode:
+    """A vendor (id) and its fresh code: the only time the code is ever shown."""
+
+    vendor_id: int
+    code: str
+
+
+def new_vendor_code() -> str:
+    return "".join(secrets.choice(VENDOR_CODE_ALPHABET) for _ in range(VENDOR_CODE_LENGTH))
+
+
+def vendor_code_hash(code: str) -> str:
+    return keyed_hash(code, VENDOR_CODE_PURPOSE)
+
+
+def vendor_code_matches(code: str, stored_hash: str | None) -> bool:
+    """Constant-time check of a code a terminal sent against the stored hash."""
+    if not stored_hash:
+        return False
+    return hmac.compare_digest(vendor_code_hash(code), stored_hash)
+
+
+def _code_placeholder() -> str:
+    # vendor.code is NOT NULL UNIQUE from the days it held the plaintext: a random, non-secret
+    # value (never a valid code: the alphabet has no "-")
+    return "-" + secrets.token_hex(15)
+
+
+async def create_vendor(name: str, *, enterprise_id: int | None = None,
+                        contact_phone: str | None = None) -> NewVendorCode:
+    """Create a vendor with a fresh vendor code; the caller shows the code once (API reply, CLI)."""
     if not name.strip():
         raise invalid("name", "厂商名称不能为空", "Vendor name is required")
-    if not _CODE.fullmatch(code):
-        raise invalid("code", "厂家识别码应为 1–32 个可见 ASCII 字符", "Vendor code must be 1–32 printable ASCII")
-    if await Vendor.exists().where(Vendor.code == code):
-        raise Conflict("厂家识别码已存在", "Vendor code already exists", field="code")
     if enterprise_id is not None and not await Enterprise.exists().where(Enterprise.id == enterprise_id):
         raise invalid("enterprise_id", "企业不存在", "Enterprise does not exist")
     contact_phone = parse_phone(contact_phone, "contact_phone")
-    v = Vendor(name=name.strip(), code=code, enterprise=enterprise_id, contact_phone=contact_phone)
+    code = new_vendor_code()
+    v = Vendor(name=name.strip(), code=_code_placeholder(), code_hash=vendor_code_hash(code),
+               enterprise=enterprise_id, contact_phone=contact_phone)
     await v.save()
-    return v.id
+    return NewVendorCode(v.id, code)
+
+
+async def rotate_vendor_code(vendor_id: int) -> NewVendorCode:
+    """A new code for the vendor; the old one stops working at once (terminals logged in with it are
+    disconnected by the gate server: ``backend.devices.gate.vendor_code_rotated``)."""
+    if not await Vendor.exists().where(Vendor.id == vendor_id):
+        raise NotFound("设备厂商不存在", "Vendor not found", field="vendor_id")
+    code = new_vendor_code()
+    await Vendor.update({Vendor.code_hash: vendor_code_hash(code), Vendor.code_rotated_at: datetime.now(UTC)}).where(
+        Vendor.id == vendor_id)
+    _terminals_changed()
+    return NewVendorCode(vendor_id, code)
 
 
 async def list_vendors() -> list[dict[str, Any]]:
-    return await Vendor.select(Vendor.id, Vendor.name, Vendor.code).order_by(Vendor.id)
+    """Vendors as others see them: id and name (never the code, nor its hash)."""
+    return await Vendor.select(Vendor.id, Vendor.name).order_by(Vendor.id)
+
+
+async def vendor_serials(vendor_id: int) -> set[str]:
+    rows = await Terminal.select(Terminal.serial).where(Terminal.vendor == vendor_id)
+    return {r["serial"] for r in rows}
+
+
+# --- Terminals ---------------------------------------------------------------------------------
+
+# Enough for a site's VPN ranges; a longer list is a configuration mistake.
+MAX_ALLOWED_NETWORKS = 16
+
+
+def parse_networks(value: str | Iterable[str] | None) -> str | None:
+    """A terminal's source networks as stored: CIDRs (or single addresses) separated by spaces,
+    normalised; None or empty = any address."""
+    if value is None:
+        return None
+    items = value.replace(",", " ").split() if isinstance(value, str) else [str(v).strip() for v in value]
+    items = [i for i in items if i]
+    if not items:
+        return None
+    if len(items) > MAX_ALLOWED_NETWORKS:
+        raise invalid("allowed_networks", f"来源网段最多 {MAX_ALLOWED_NETWORKS} 个",
+                      f"At most {MAX_ALLOWED_NETWORKS} source networks")
+    out = []
+    for item in items:
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise invalid("allowed_networks", f"来源网段 {item[:50]} 无效，应为 CIDR（如 10.8.0.0/16）",
+                          f"Invalid source network {item[:50]}: use CIDR such as 10.8.0.0/16") from None
+    return " ".join(out)
+
+
+def address_allowed(host: str, networks: str | None) -> bool:
+    """Whether a peer address is inside a terminal's source networks (None: any address)."""
+    if not networks:
+        return True
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in ipaddress.ip_network(n, strict=False) for n in networks.split())
 
 
 async def register_terminal(project_id: int, serial: str, vendor_id: int, channel: int = 1,
-                            direction: str = "in") -> int:
-    if not _CODE.fullmatch(serial):
+                            direction: str = "in", allowed_networks: str | Iterable[str] | None = None) -> int:
+    if not _SERIAL.fullmatch(serial):
         raise invalid("serial", "设备序列号应为 1–32 个可见 ASCII 字符", "Serial must be 1–32 printable ASCII")
     if direction not in ("in", "out"):
         raise invalid("direction", "方向应为 in（进）或 out（出）", "Direction must be in or out")
@@ -71,7 +176,8 @@ async def register_terminal(project_id: int, serial: str, vendor_id: int, channe
         raise NotFound("项目不存在", "Project not found", field="project_id")
     if await Terminal.exists().where(Terminal.serial == serial):
         raise Conflict("该设备序列号已登记", "This serial is already registered", field="serial")
-    t = Terminal(serial=serial, vendor=vendor_id, project=project_id, channel=channel, direction=direction)
+    t = Terminal(serial=serial, vendor=vendor_id, project=project_id, channel=channel, direction=direction,
+                 allowed_networks=parse_networks(allowed_networks))
     await t.save()
     _terminals_changed()
     return t.id
@@ -82,7 +188,7 @@ async def list_terminals(project_ids: set[int] | None = None, vendor_id: int | N
         Terminal.id, Terminal.serial, Terminal.project, Terminal.project.name.as_alias("project_name"),
         Terminal.vendor, Terminal.vendor.name.as_alias("vendor_name"), Terminal.channel, Terminal.direction,
         Terminal.enabled, Terminal.online, Terminal.last_seen_at, Terminal.last_login_at, Terminal.last_offline_at,
-        Terminal.created_at, Terminal.project.timezone.as_alias("timezone"),
+        Terminal.created_at, Terminal.project.timezone.as_alias("timezone"), Terminal.allowed_networks,
     ).order_by(Terminal.id)
     if project_ids is not None:
         if not project_ids:
@@ -105,6 +211,8 @@ async def update_terminal(terminal_id: int, changes: dict[str, Any]) -> None:
         raise invalid("direction", "方向应为 in（进）或 out（出）", "Direction must be in or out")
     if "channel" in changes and not 1 <= changes["channel"] <= 999:
         raise invalid("channel", "通道号应在 1–999 之间", "Channel must be 1–999")
+    if "allowed_networks" in changes:
+        changes = {**changes, "allowed_networks": parse_networks(changes["allowed_networks"])}
     if changes:
         await Terminal.update({getattr(Terminal, k): v for k, v in changes.items()}).where(Terminal.id == terminal_id)
         _terminals_changed()
@@ -167,11 +275,13 @@ async def reset_online(*, now: datetime | None = None) -> int:
 
 
 async def gate_terminal(serial: str) -> dict[str, Any] | None:
-    """The registered terminal with this serial, with what a gate connection needs: its vendor's code,
-    its project (id, name, time zone, status), channel and direction.  None when not registered."""
+    """The registered terminal with this serial, with what a gate connection needs: its vendor (id and
+    the hash of its code), its source networks, its project (id, name, time zone, status), channel and
+    direction.  None when not registered."""
     return await Terminal.select(
         Terminal.id, Terminal.serial, Terminal.project, Terminal.channel, Terminal.direction, Terminal.enabled,
-        Terminal.vendor.code.as_alias("vendor_code"), Terminal.project.timezone.as_alias("tz"),
+        Terminal.vendor, Terminal.vendor.code_hash.as_alias("vendor_code_hash"), Terminal.allowed_networks,
+        Terminal.project.district.as_alias("district"), Terminal.project.timezone.as_alias("tz"),
         Terminal.project.name.as_alias("project_name"), Terminal.project.status.as_alias("project_status"),
     ).where(Terminal.serial == serial).first()
 
@@ -329,7 +439,7 @@ async def outages(now: datetime | None = None, *, project_ids: set[int] | None =
 
 
 async def vendor_id_by_code(code: str) -> int | None:
-    row = await Vendor.select(Vendor.id).where(Vendor.code == code).first()
+    row = await Vendor.select(Vendor.id).where(Vendor.code_hash == vendor_code_hash(code)).first()
     return row["id"] if row else None
 
 
@@ -338,7 +448,7 @@ async def ensure_terminals(project_id: int, vendor_code: str, serials: Iterable[
     how many were added; refuses serials registered to another vendor or project."""
     vendor_id = await vendor_id_by_code(vendor_code)
     if vendor_id is None:
-        raise NotFound(f"厂家识别码 {vendor_code} 未登记", f"Vendor code {vendor_code} is not registered", field="vendor")
+        raise NotFound("厂家识别码未登记", "The vendor code is not registered", field="vendor")
     added = 0
     for serial in serials:
         row = await Terminal.select(Terminal.project, Terminal.vendor).where(Terminal.serial == serial).first()
@@ -349,3 +459,63 @@ async def ensure_terminals(project_id: int, vendor_code: str, serials: Iterable[
             raise Conflict(f"设备 {serial} 已登记到其他项目或厂商", f"Terminal {serial} belongs to another project or vendor",
                            field="serial")
     return added
+
+
+# --- Gate enrolment (852): whom a terminal may enrol --------------------------------------------
+
+
+async def enrolment_target(project_id: int, id_number: str) -> dict[str, Any] | None:
+    """The person with this ID number if they hold an active entry (not exited) on the project's
+    roster: id, name, the entry and whether they already have a face template.  None otherwise — a
+    terminal never creates people nor touches people of other projects."""
+    person = await Person.select(Person.id, Person.name).where(Person.id_hash == lookup_hash(id_number)).first()
+    if person is None:
+        return None
+    entry = await RosterEntry.select(RosterEntry.id).where(
+        (RosterEntry.project == project_id) & (RosterEntry.person == person["id"]) & RosterEntry.exited_on.is_null()
+    ).first()
+    if entry is None:
+        return None
+    enrolled = await Enrolment.exists().where((Enrolment.person == person["id"]) & Enrolment.face_template.is_not_null())
+    return {"person": person["id"], "name": person["name"], "entry": entry["id"], "enrolled": enrolled}
+
+
+# --- Alarms ----------------------------------------------------------------------------------------
+
+ALARM_KINDS = {
+    "login_conflict": "设备已在其他地址在线，新登录被拒绝",
+    "network_refused": "登录来源不在设备允许的网段内",
+    "login_rate_limited": "登录失败次数过多，已暂停登录",
+    "vendor_code_rotated": "厂家识别码已更换，旧连接已断开",
+}
+
+
+async def record_alarm(kind: str, serial: str, peer: str, detail: str = "", *,
+                       terminal: dict[str, Any] | None = None) -> None:
+    """Store a gate alarm; ``terminal`` (a gate_terminal row) ties it to the project and vendor so that
+    the district's supervisors, the vendor and the project's staff see it."""
+    await TerminalAlarm(
+        kind=kind, serial=serial[:32], peer=peer[:64], detail=detail[:500],
+        terminal=terminal["id"] if terminal else None, project=terminal["project"] if terminal else None,
+        vendor=terminal["vendor"] if terminal else None,
+    ).save()
+
+
+async def list_alarms(project_ids: set[int] | None = None, vendor_id: int | None = None,
+                      limit: int = 200) -> list[dict[str, Any]]:
+    """Newest first; ``project_ids`` None = every project (admin)."""
+    q = TerminalAlarm.select(
+        TerminalAlarm.id, TerminalAlarm.kind, TerminalAlarm.serial, TerminalAlarm.peer, TerminalAlarm.detail,
+        TerminalAlarm.terminal, TerminalAlarm.project, TerminalAlarm.project.name.as_alias("project_name"),
+        TerminalAlarm.vendor, TerminalAlarm.at,
+    ).order_by(TerminalAlarm.id, ascending=False).limit(limit)
+    if vendor_id is not None:
+        q = q.where(TerminalAlarm.vendor == vendor_id)
+    elif project_ids is not None:
+        if not project_ids:
+            return []
+        q = q.where(TerminalAlarm.project.is_in(sorted(project_ids)))
+    rows = await q
+    for r in rows:
+        r["kind_label"] = ALARM_KINDS.get(r["kind"], r["kind"])
+    return rows

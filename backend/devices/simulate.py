@@ -34,7 +34,7 @@ from device_tcp.simulator import GateReply, SimulatedTerminal, make_jpeg, random
 class SimOptions:
     host: str = "127.0.0.1"
     port: int = 9848
-    vendor: str = "DEMO-VENDOR-0001"
+    vendor: str = ""  # the vendor code (厂家识别码): a credential, never printed
     serial: str = "DEMO-GATE-01-IN"
     terminals: int = 1
     punches: int = 3
@@ -112,7 +112,7 @@ async def run_one(opts: SimOptions, console: Console) -> int:
     """One terminal, step by step.  Returns the exit code (0: everything accepted)."""
     say = console.print
     t = SimulatedTerminal(opts.host, opts.port, opts.vendor, opts.serial, timeout_s=opts.timeout_s)
-    say(f"连接闸机服务 {opts.host}:{opts.port}，设备 {opts.serial}，厂家识别码 {opts.vendor}")
+    say(f"连接闸机服务 {opts.host}:{opts.port}，设备 {opts.serial}")
     await t.connect()
     try:
         r = await t.login()

@@ -1,8 +1,8 @@
-"""Gate terminals (考勤机) and their vendors (设备厂商)."""
+"""Gate terminals (考勤机), their vendors (设备厂商) and the gate's security alarms."""
 
 from __future__ import annotations
 
-from piccolo.columns import Boolean, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -12,7 +12,13 @@ from backend.org.tables import Enterprise, Project
 
 class Vendor(Table, tablename="vendor"):
     name = Varchar(length=200)
-    code = Varchar(length=32, unique=True)  # 32-character vendor code sent in login 843
+    # The vendor code (厂家识别码) sent in login 843 is a credential: only its keyed hash is stored
+    # (backend.crypto.keyed_hash, purpose "vendor-code"); the code itself is shown once when made.
+    # ``code`` held the plaintext before migration 2026-12-02T09:10:01; it is kept (SQLite cannot drop
+    # a UNIQUE column) and now holds a random non-secret placeholder.
+    code = Varchar(length=32, unique=True)
+    code_hash = Varchar(length=64, null=True, default=None)  # unique index: migration 2026-12-02T09:10:01
+    code_rotated_at = Timestamptz(null=True, default=None)
     enterprise = ForeignKey(references=Enterprise, null=True, on_delete=OnDelete.set_null)
     contact_phone = Varchar(length=20, null=True, default=None)
 
@@ -30,3 +36,22 @@ class Terminal(Table, tablename="terminal"):
     last_offline_at = Timestamptz(null=True, default=None)
     last_peer = Varchar(length=64, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Source networks a login must come from: CIDRs separated by spaces ("10.8.0.0/16 192.168.1.7/32");
+    # null = any address.
+    allowed_networks = Text(null=True, default=None)
+
+
+class TerminalAlarm(Table, tablename="terminal_alarm"):
+    """A refused gate login worth a look: a serial already online from another address
+    (``login_conflict``), a login from outside the terminal's networks (``network_refused``), too
+    many failed logins (``login_rate_limited``).  Seen by the district's supervisors, the vendor and
+    the project's staff."""
+
+    kind = Varchar(length=24)
+    serial = Varchar(length=32)
+    peer = Varchar(length=64, default="")
+    detail = Text(default="")
+    terminal = ForeignKey(references=Terminal, null=True, default=None, on_delete=OnDelete.cascade)
+    project = ForeignKey(references=Project, null=True, default=None, index=True, on_delete=OnDelete.cascade)
+    vendor = ForeignKey(references=Vendor, null=True, default=None, index=True, on_delete=OnDelete.cascade)
+    at = Timestamptz(default=TimestamptzNow())

@@ -13,7 +13,6 @@ import pytest
 from device_tcp.simulator import SimulatedTerminal
 from tests.fixtures.faces import face_photos  # noqa: F401  (the session fixture of the face photos)
 from tests.integration.conftest import World
-from tests.integration.gate.gate_site import vendor_code
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +63,7 @@ OpenTerminal = Callable[..., Awaitable[SimulatedTerminal]]
 async def open_terminal(gate_server: Any, world: World) -> AsyncIterator[OpenTerminal]:
     """Connect a simulated terminal to the app's gate server (logged in unless ``login=False``)."""
     opened: list[SimulatedTerminal] = []
-    default_code = await vendor_code(world.vendor)
+    default_code = world.vendor_code
 
     async def open_(serial: str, *, vendor: str | None = None, login: bool = True) -> SimulatedTerminal:
         t = SimulatedTerminal("127.0.0.1", gate_server.port, vendor or default_code, serial, timeout_s=60)

@@ -48,13 +48,6 @@ async def make_site(world: World, *, district: int | None = None, status: str = 
     return Site(project=pid, district=district, unit=unit, team=team, management_team=management)
 
 
-async def vendor_code(vendor_id: int) -> str:
-    from backend.devices.tables import Vendor
-
-    row = await Vendor.select(Vendor.code).where(Vendor.id == vendor_id).first()
-    return row["code"]
-
-
 async def register(world: World, project: int, *, direction: str = "in", enabled: bool = True) -> str:
     """A terminal of the world's vendor on ``project``; returns its serial."""
     from backend.devices import services as devices

@@ -122,7 +122,7 @@ async def test_vendor_sees_and_switches_only_its_own_terminals(world, http):
     from backend.devices.services import create_vendor, register_terminal
 
     mine = await register(world, world.project_a)
-    other_vendor = await create_vendor("别家厂商", unique("OTHER-VENDOR-"))
+    other_vendor = (await create_vendor("别家厂商")).vendor_id
     theirs = unique("THEIRS-")
     their_id = await register_terminal(world.project_a, theirs, other_vendor)
     h = await login(http, world.users["vendor"])

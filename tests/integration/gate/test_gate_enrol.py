@@ -1,6 +1,8 @@
-"""852 enrolment at a terminal (seed 001 附件3 §1.2.6): creates or updates the person (人员库) and
-their enrolment — ID data, ID photo, face photo and a face template computed by the face service
-from a real photo; invalid data is refused with the reason in the 30-byte 失败原因 field."""
+"""852 enrolment at a terminal (seed 001 附件3 §1.2.6): enrols a person of the terminal's project's
+roster — ID data, ID photo, face photo and a face template computed by the face service from a real
+photo; a person who already has a face goes to review instead of being overwritten (security issue
+item 2: tests/integration/security/test_gate_security.py has the cross-tenant attacks); invalid data
+is refused with the reason in the 30-byte 失败原因 field."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from backend.crypto import lookup_hash
 from backend.workforce.tables import Enrolment, Person
 from device_tcp.messages import Enrolment as EnrolmentMsg
 from device_tcp.simulator import make_jpeg
-from tests.integration.gate.gate_site import make_site, register
+from tests.integration.gate.gate_site import add_worker, make_site, register
 
 pytestmark = pytest.mark.integration
 
@@ -50,10 +52,12 @@ def enrolment(number: str, face: bytes, **kw: object) -> EnrolmentMsg:
     return EnrolmentMsg(**values)  # type: ignore[arg-type]
 
 
-async def test_enrolment_with_a_real_face_creates_the_person_and_the_template(world, open_terminal, face_photos):
+async def test_enrolment_of_a_person_on_the_roster_without_a_face_stores_the_id_data_and_the_template(
+        world, open_terminal, face_photos):
     site = await make_site(world)
     t = await open_terminal(await register(world, site.project))
     number = world.id_number(birth=date(1985, 6, 1))
+    await add_worker(world, site, name="欧阳建国", enrolled=False, id_number=number)
     face = terminal_photo("obama.jpg")
     msg = enrolment(number, face, name="欧阳建国", ethnicity="03")
     r = await t.enrol(msg)
@@ -68,24 +72,38 @@ async def test_enrolment_with_a_real_face_creates_the_person_and_the_template(wo
     assert enrol["face_photo"] == face and enrol["id_photo"] == msg.id_photo
 
 
-async def test_enrolling_again_updates_the_person_and_replaces_the_template(world, open_terminal, face_photos):
+async def test_enrolling_again_goes_to_review_and_replaces_nothing(world, open_terminal, face_photos):
+    # Before the security fix a second 852 silently replaced the template, photo and address; now a
+    # person who already has a face gets a registration pending review (crew's duplicate-face review).
+    from backend.crew.tables import Registration
+
     site = await make_site(world)
     t = await open_terminal(await register(world, site.project))
     number = world.id_number(birth=date(1990, 3, 3))
-    assert (await t.enrol(enrolment(number, terminal_photo("obama.jpg")))).ok
+    await add_worker(world, site, name="张三", enrolled=False, id_number=number)
+    first = terminal_photo("obama.jpg")
+    assert (await t.enrol(enrolment(number, first))).ok
     second = terminal_photo("obama.jpg", face_width=190)
     r = await t.enrol(enrolment(number, second, address="广东省江门市新会区"))
-    assert r.ok, r.message
+    assert not r.ok and r.message == "人脸待审核，暂未生效"
     rows = await Person.select().where(Person.id_hash == lookup_hash(number))
-    assert len(rows) == 1 and rows[0]["name"] == "张三" and rows[0]["address"] == "广东省江门市新会区"
+    assert len(rows) == 1 and rows[0]["name"] == "张三" and rows[0]["address"] == "广东省江门市蓬江区建设路1号"
     enrol = await Enrolment.select().where(Enrolment.person == rows[0]["id"]).first()
-    assert enrol["face_version"] == 2 and enrol["face_photo"] == second
+    assert enrol["face_version"] == 1 and enrol["face_photo"] == first
+    reg = await Registration.select().where(Registration.person == rows[0]["id"]).first()
+    assert (reg["project"], reg["status"]) == (site.project, "pending_review")
+    # gate_reenrol, or duplicate_face when the 1:N search found the same photo enrolled for another person
+    assert reg["review_kind"] in ("gate_reenrol", "duplicate_face")
+    assert reg["face_photo"] == second
+    again = await t.enrol(enrolment(number, second))
+    assert not again.ok and again.message == "已有待处理的登记"  # one open review at a time
 
 
 async def test_another_name_for_a_registered_id_number_is_refused(world, open_terminal, face_photos):
     site = await make_site(world)
     t = await open_terminal(await register(world, site.project))
     number = world.id_number(birth=date(1991, 4, 4))
+    await add_worker(world, site, name="张三", enrolled=False, id_number=number)
     assert (await t.enrol(enrolment(number, terminal_photo("obama.jpg")))).ok
     r = await t.enrol(enrolment(number, terminal_photo("obama.jpg", face_width=190), name="李鬼"))
     assert not r.ok and r.message == "姓名与已登记的不一致"
@@ -126,9 +144,10 @@ async def test_photo_without_a_face_is_refused(world, open_terminal):
     site = await make_site(world)
     t = await open_terminal(await register(world, site.project))
     number = world.id_number(birth=date(1980, 1, 2))
+    pid, _, _ = await add_worker(world, site, name="张三", enrolled=False, id_number=number)
     r = await t.enrol(enrolment(number, blank_photo()))
     assert not r.ok and r.message == "未检测到人脸"
-    assert not await Person.exists().where(Person.id_hash == lookup_hash(number))
+    assert not await Enrolment.exists().where(Enrolment.person == pid)
 
 
 async def test_expired_id_card_is_refused(world, open_terminal, face_photos):

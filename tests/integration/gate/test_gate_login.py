@@ -11,7 +11,7 @@ import pytest
 from backend.devices import services as devices
 from backend.devices.gate import start_gate_server
 from device_tcp.simulator import SimulatedTerminal
-from tests.integration.gate.gate_site import make_site, register, terminal_row, vendor_code, wait_for
+from tests.integration.gate.gate_site import make_site, register, terminal_row, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ async def test_second_connection_of_a_device_replaces_the_first_and_it_stays_onl
 async def test_server_stop_marks_every_terminal_it_served_offline(world):
     site = await make_site(world)
     serials = [await register(world, site.project) for _ in range(3)]
-    code = await vendor_code(world.vendor)
+    code = world.vendor_code
     server = await start_gate_server(0, "127.0.0.1", reset_online=False)
     terms = []
     try:

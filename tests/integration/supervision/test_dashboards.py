@@ -32,7 +32,7 @@ async def district(migrated_db):
     p1 = await make_site(d, start=date(2025, 8, 1), name=unique("合格项目"))
     p2 = await make_site(d, start=date(2025, 8, 1), name=unique("无许可证项目"), permit=None)
     p3 = await make_site(d, start=date(2025, 8, 1), name=unique("停工项目"), history=[(date(2025, 10, 1), "suspended")])
-    vendor = await devices.create_vendor(unique("监管测试设备商"), unique("SUPV-"))
+    vendor = (await devices.create_vendor(unique("监管测试设备商"))).vendor_id
     t1 = await devices.register_terminal(p1.project, unique("SUPT-"), vendor)
     await devices.register_terminal(p2.project, unique("SUPT-"), vendor)
     pm1 = await add_person(p1, "何经理", post="project_manager", entered_on=date(2025, 8, 1))
