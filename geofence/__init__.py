@@ -35,6 +35,7 @@ from geofence.fence import (
     polygon_fence,
 )
 from geofence.formats import (
+    ImportLimits,
     display_polygon,
     fence_from_dict,
     fence_from_geojson,
@@ -64,6 +65,7 @@ __all__ = [
     "FenceKind",
     "FenceVersion",
     "Fix",
+    "ImportLimits",
     "active_fences",
     "active_version",
     "circle_fence",

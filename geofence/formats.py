@@ -7,7 +7,11 @@
 * :func:`fences_from_kml` — every Placemark: Polygon (outer/inner boundaries),
   MultiGeometry of Polygons, LineString + width, Point + radius.  Width and radius
   come from ExtendedData (``width_m``/``width``/``宽度``, ``radius_m``/``radius``/``半径``)
-  or from the description ("宽度: 30 米", "width=30").  DTDs are refused.
+  or from the description ("宽度: 30 米", "width=30").  DTDs and entities are refused by the
+  XML parser itself (defusedxml), whatever the file's encoding (UTF-16 included).
+* Both importers take :class:`ImportLimits` (feature count, vertices per feature and in
+  total): a file over a limit is refused with ``too_many_features`` / ``too_many_vertices``
+  before any geometry is built.
 * :func:`to_geojson` — a Feature for the map (circle → Point + ``radius_m``, corridor →
   LineString + ``width_m``), optionally in GCJ-02 for Chinese base maps, or the
   fence's area as a polygon (:func:`display_polygon`).
@@ -24,9 +28,12 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import defusedxml
+import defusedxml.ElementTree as DET
 import numpy as np
 import shapely
 from pyproj.enums import TransformDirection
@@ -84,6 +91,61 @@ def _lookup(props: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, Any] 
         if key in lowered and lowered[key][1] not in (None, ""):
             return lowered[key]
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """Upper bounds for one imported file (``None`` = no bound): fences, vertices of one fence, and
+    vertices of all fences together.  Checked on the raw input, before any geometry is built."""
+
+    max_features: int | None = None
+    max_feature_vertices: int | None = None
+    max_vertices: int | None = None
+
+    def check_features(self, count: int, field: str) -> None:
+        if self.max_features is not None and count > self.max_features:
+            raise FenceError(
+                "too_many_features",
+                field,
+                f"文件中的围栏过多（{count} 个，上限 {self.max_features} 个），请拆分文件",
+                f"The file holds {count} fences (limit {self.max_features}); split it",
+            )
+
+
+class _VertexBudget:
+    def __init__(self, limits: ImportLimits) -> None:
+        self.limits = limits
+        self.total = 0
+
+    def spend(self, count: int, field: str) -> None:
+        lim = self.limits
+        if lim.max_feature_vertices is not None and count > lim.max_feature_vertices:
+            raise FenceError(
+                "too_many_vertices",
+                field,
+                f"围栏顶点过多（{count} 个，单个围栏上限 {lim.max_feature_vertices} 个），请简化后重试",
+                f"The fence has {count} vertices (limit {lim.max_feature_vertices} per fence); simplify it",
+            )
+        self.total += count
+        if lim.max_vertices is not None and self.total > lim.max_vertices:
+            raise FenceError(
+                "too_many_vertices",
+                field,
+                f"文件中的顶点总数过多（超过 {lim.max_vertices} 个），请简化或拆分文件",
+                f"The file holds more than {lim.max_vertices} vertices in all; simplify or split it",
+            )
+
+
+NO_LIMITS = ImportLimits()
+
+
+def _count_positions(value: Any, depth: int = 0) -> int:
+    """Positions in a GeoJSON ``coordinates`` value (nested lists; a position is a list of numbers)."""
+    if not isinstance(value, list) or depth > 4:
+        return 0
+    if not value or not isinstance(value[0], list):
+        return 1
+    return sum(_count_positions(v, depth + 1) for v in value)
 
 
 # --- GeoJSON in -------------------------------------------------------------------------
@@ -187,11 +249,18 @@ def _fence_from_feature(feature: Mapping[str, Any], crs: str, default_id: str, p
     return _fence_from_geometry(feature.get("geometry"), props, fence_id, crs, f"{path}.geometry", path)
 
 
-def fences_from_geojson(obj: Any, crs: str = "wgs84", *, id_prefix: str = "fence-") -> list[Fence]:
+def _geometry_positions(geometry: Any) -> int:
+    return _count_positions(geometry.get("coordinates")) if isinstance(geometry, Mapping) else 0
+
+
+def fences_from_geojson(
+    obj: Any, crs: str = "wgs84", *, id_prefix: str = "fence-", limits: ImportLimits = NO_LIMITS
+) -> list[Fence]:
     """All fences in a GeoJSON FeatureCollection, Feature or geometry (dict or JSON text).
 
     Ids come from ``feature.id``, else ``properties.id``/``fence_id``, else
-    ``{id_prefix}{n}`` (n counts from 1).
+    ``{id_prefix}{n}`` (n counts from 1).  ``limits`` bounds the features and vertices
+    (checked before any fence is built).
     """
     _check_crs(crs)
     if isinstance(obj, (str, bytes)):
@@ -206,6 +275,11 @@ def fences_from_geojson(obj: Any, crs: str = "wgs84", *, id_prefix: str = "fence
         features = obj.get("features")
         if not isinstance(features, list):
             raise _invalid_geojson("features", "features 必须是数组", "features must be an array")
+        limits.check_features(len(features), "features")
+        budget = _VertexBudget(limits)
+        for i, feature in enumerate(features):
+            if isinstance(feature, Mapping):
+                budget.spend(_geometry_positions(feature.get("geometry")), f"features[{i}].geometry")
         out = []
         for i, feature in enumerate(features):
             if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
@@ -213,8 +287,10 @@ def fences_from_geojson(obj: Any, crs: str = "wgs84", *, id_prefix: str = "fence
             out.append(_fence_from_feature(feature, crs, f"{id_prefix}{i + 1}", f"features[{i}]"))
         return out
     if gtype == "Feature":
+        _VertexBudget(limits).spend(_geometry_positions(obj.get("geometry")), "feature.geometry")
         return [_fence_from_feature(obj, crs, f"{id_prefix}1", "feature")]
     if gtype in ("Polygon", "MultiPolygon", "LineString", "Point"):
+        _VertexBudget(limits).spend(_geometry_positions(obj), "geometry")
         return [_fence_from_geometry(obj, {}, f"{id_prefix}1", crs, "geometry")]
     if gtype in ("MultiLineString", "MultiPoint", "GeometryCollection"):
         raise FenceError(
@@ -325,23 +401,36 @@ def _kml_number(
     return ("description", match.group(1)) if match else None
 
 
-def fences_from_kml(text: str | bytes, crs: str = "wgs84", *, id_prefix: str = "kml-") -> list[Fence]:
+def _kml_vertex_count(pm: ET.Element) -> int:
+    return sum(
+        len(re.sub(r"\s*,\s*", ",", el.text or "").split()) for el in pm.iter() if _local(el.tag) == "coordinates"
+    )
+
+
+def fences_from_kml(
+    text: str | bytes, crs: str = "wgs84", *, id_prefix: str = "kml-", limits: ImportLimits = NO_LIMITS
+) -> list[Fence]:
     """Every Placemark of a KML document as a fence (KMZ: unzip ``doc.kml`` first).
 
     Ids come from the Placemark's ``id`` attribute, else ExtendedData ``id``/``fence_id``,
-    else ``{id_prefix}{n}``; names from ``<name>``.
+    else ``{id_prefix}{n}``; names from ``<name>``.  A DTD (hence any entity) is refused by
+    the parser after decoding, in whatever encoding the document declares.  ``limits``
+    bounds the placemarks and vertices (checked before any fence is built).
     """
     _check_crs(crs)
-    raw = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
-    if "<!DOCTYPE" in raw.upper() or "<!ENTITY" in raw.upper():
-        raise FenceError("invalid_kml", "", "KML 文件不能包含 DTD", "KML with a DTD is refused")
     try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
+        root = DET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException:
+        raise FenceError("invalid_kml", "", "KML 文件不能包含 DTD 或实体", "KML with a DTD or entities is refused") from None
+    except (ET.ParseError, ValueError, LookupError) as exc:
         raise FenceError("invalid_kml", "", f"KML 解析失败：{exc}", f"Cannot parse KML: {exc}") from None
     placemarks = [el for el in root.iter() if _local(el.tag) == "Placemark"]
     if not placemarks:
         raise FenceError("invalid_kml", "", "KML 中没有 Placemark", "The KML has no Placemark")
+    limits.check_features(len(placemarks), "Placemark")
+    budget = _VertexBudget(limits)
+    for i, pm in enumerate(placemarks):
+        budget.spend(_kml_vertex_count(pm), f"Placemark[{i}]")
     fences: list[Fence] = []
     for i, pm in enumerate(placemarks):
         path = f"Placemark[{i}]"
@@ -559,6 +648,7 @@ def version_from_dict(data: Mapping[str, Any]) -> FenceVersion:
 
 __all__ = [
     "CRS_VALUES",
+    "ImportLimits",
     "display_polygon",
     "fence_from_dict",
     "fence_from_geojson",

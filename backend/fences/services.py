@@ -17,12 +17,11 @@ shows up at the next judgement, and nothing stale can be served.
 
 from __future__ import annotations
 
-import io
+import copy
 import json
 import logging
 import math
 import re
-import zipfile
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,9 +34,20 @@ import numpy as np
 import geofence
 from backend.accounts.services import CurrentUser, require_project
 from backend.attendance.tables import Punch
+from backend.bounded import get_runner
 from backend.db import write_transaction
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, invalid
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, invalid
 from backend.fences.tables import ProjectFence, ProjectFenceVersion
+from backend.fences.upload import (  # noqa: F401 - re-exported: the service's own names
+    FAR_FROM_PROJECT_M,
+    NAME_MAX,
+    PreparedFence,
+    UploadLimits,
+    decode_upload,
+    fence_warnings,
+    parse_import,
+    prepare_import,
+)
 from backend.org.services import rules_for_project
 from backend.org.tables import Project
 from backend.rules import Rules
@@ -47,9 +57,6 @@ log = logging.getLogger("smz.fences")
 KINDS: dict[str, str] = {"polygon": "多边形", "circle": "圆形", "corridor": "带状（道路）"}
 CRS_LABELS: dict[str, str] = {"wgs84": "WGS-84", "gcj02": "GCJ-02"}
 EDITOR_ROLES = frozenset({"admin", "enterprise", "project_staff"})
-NAME_MAX = 100
-# A fence more than this far from the project's registered location is accepted with a warning.
-FAR_FROM_PROJECT_M = 20_000.0
 JUDGE_MAX_POINTS = 10_000
 
 # Codes the fence check can put on a punch, in decide()'s order of precedence.
@@ -218,28 +225,6 @@ def build_fence(spec: FenceSpec, fence_id: str = "new") -> geofence.Fence:
         )
     except geofence.FenceError as err:
         raise fence_error(err) from None
-
-
-def fence_warnings(fence: geofence.Fence, project: dict[str, Any] | None) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    if fence.repaired:
-        out.append({
-            "code": "polygon_repaired", "field": "geometry",
-            "message": "多边形边线自相交，已自动修复为有效区域（可能拆分为多块），请在地图上核对",
-            "message_en": "The polygon intersected itself and was repaired (possibly split into parts); check it",
-        })
-    if project and project.get("lon") is not None and project.get("lat") is not None:
-        try:
-            d = geofence.distance_m(fence, float(project["lon"]), float(project["lat"]))
-        except geofence.FenceError:
-            d = 0.0
-        if d > FAR_FROM_PROJECT_M:
-            out.append({
-                "code": "far_from_project", "field": "geometry",
-                "message": f"围栏距项目登记位置 {d / 1000:.1f} 公里，请确认坐标与坐标系是否正确",
-                "message_en": f"The fence is {d / 1000:.1f} km from the project's location; check coordinates and crs",
-            })
-    return out
 
 
 # ============================================================================ cache
@@ -686,89 +671,78 @@ async def map_features(project_ids: set[int] | None, crs: str = "wgs84") -> list
 # ============================================================================ import
 
 
-def _decode_upload(data: bytes, filename: str, limit: int) -> tuple[str, bytes]:
-    """(format, text bytes) of an uploaded GeoJSON / KML / KMZ file."""
-    name = (filename or "").lower()
-    if data[:4] == b"PK\x03\x04" or name.endswith(".kmz"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                kmls = [i for i in z.infolist() if i.filename.lower().endswith(".kml")]
-                if not kmls:
-                    raise invalid("file", "KMZ 文件中没有 .kml", "The KMZ holds no .kml file", code="invalid_kml")
-                doc = next((i for i in kmls if i.filename.lower() == "doc.kml"), kmls[0])
-                if doc.file_size > limit * 10:
-                    raise PayloadTooLarge(f"KMZ 解压后过大（上限 {limit * 10 // 1024} KB）",
-                                          "The KMZ unpacks to too much data", field="file")
-                return "kml", z.read(doc)
-        except zipfile.BadZipFile:
-            raise invalid("file", "KMZ 文件损坏，无法解压", "The KMZ file is not a valid zip", code="invalid_kml") from None
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if name.endswith(".kml") or head == b"<":
-        return "kml", data
-    if name.endswith((".geojson", ".json")) or head in (b"{", b"["):
-        return "geojson", data
-    raise invalid("file", "请上传 GeoJSON（.geojson/.json）、KML 或 KMZ 文件",
-                  "Upload a GeoJSON, KML or KMZ file", code="unsupported_file")
-
-
-def parse_import(data: bytes, filename: str, crs: str, limit: int) -> list[geofence.Fence]:
-    """Every fence in the file (WGS-84); one bad feature refuses the whole file, naming it."""
-    _check_crs(crs)
-    if not data:
-        raise invalid("file", "请选择要导入的文件", "Choose a file to import", code="missing_file")
-    if len(data) > limit:
-        raise PayloadTooLarge(f"文件过大（{len(data) // 1024} KB，上限 {limit // 1024} KB）",
-                              f"File too large ({len(data)} bytes, limit {limit})", field="file")
-    fmt, text = _decode_upload(data, filename, limit)
-    try:
-        if fmt == "kml":
-            fences = geofence.fences_from_kml(text, crs)
-        else:
-            try:
-                decoded = text.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise invalid("file", "GeoJSON 文件须为 UTF-8 编码", "GeoJSON must be UTF-8",
-                              code="invalid_geojson") from None
-            fences = geofence.fences_from_geojson(decoded, crs)
-    except geofence.FenceError as err:
-        where = f"（位置：{err.field}）" if err.field else ""
-        raise InvalidInput(f"{err.message_zh}{where}", f"{err.message_en}" + (f" (at {err.field})" if err.field else ""),
-                           field="file", code=err.code, extra={"path": err.field}) from None
-    if not fences:
-        raise invalid("file", "文件中没有围栏", "The file holds no fence", code="empty_file")
-    return fences
+# The parsing itself is pure and lives in backend.fences.upload (it runs in a worker process);
+# re-exported here for callers of the service.
+_decode_upload = decode_upload
 
 
 async def import_fences(project_id: int, data: bytes, filename: str, *, crs: str = "wgs84",
                         created_by: int | None = None, preview: bool = False) -> dict[str, Any]:
     """Create one fence per feature / placemark, all or nothing.  ``preview`` only parses and returns
-    what would be created (the page shows it on the map before the user confirms)."""
+    what would be created (the page shows it on the map before the user confirms).
+
+    Parsing, validation and the per-fence work (storage form, map feature, warnings) run in a worker
+    process with a time and memory cap (``backend.bounded``; security issue item 4): the event loop only
+    awaits, then writes the rows."""
     project = await _project(project_id)
     rules = await rules_for_project(project_id)
-    fences = parse_import(data, filename, crs, rules.fence_import_max_bytes)
-    items = []
-    for i, f in enumerate(fences):
-        name = (f.name or "").strip()[:NAME_MAX] or f"导入围栏 {i + 1}"
-        named = geofence.Fence(f.id, f.kind, f.geometry, f.radius_m, f.width_m, name, f.repaired)
-        items.append((FenceSpec(name=name, kind=f.kind.value, geometry={}, crs=crs), named))
+    _check_crs(crs)
+    where = {"lon": project.get("lon"), "lat": project.get("lat")}
+    prepared: list[PreparedFence] = await get_runner().run(
+        prepare_import, data, filename, crs, rules.fence_import_max_bytes, UploadLimits.from_rules(rules), where,
+        timeout_s=rules.fence_import_max_seconds, what_zh="围栏文件", what_en="fence file")
     if preview:
-        return {"preview": True, "count": len(items), "fences": [{
-            "source_id": f.id, "name": f.name, "kind": f.kind.value, "kind_label": KINDS[f.kind.value],
-            "repaired": f.repaired, "warnings": fence_warnings(f, project),
-            "feature": _preview_feature(f),
-        } for _, f in items]}
-    created = await _store_new(project, items, created_by, None, f"imported from {filename or 'file'}"[:200])
-    for (_, f), c in zip(items, created, strict=True):
-        c["source_id"] = f.id
+        out = []
+        for p in prepared:
+            f = p.fence
+            p.feature["properties"]["crs_label"] = CRS_LABELS["wgs84"]
+            out.append({"source_id": f.id, "name": f.name, "kind": f.kind.value, "kind_label": KINDS[f.kind.value],
+                        "repaired": f.repaired, "warnings": p.warnings, "feature": p.feature})
+        return {"preview": True, "count": len(out), "fences": out}
+    created = await _store_prepared(project, prepared, crs, created_by, f"imported from {filename or 'file'}"[:200])
+    for p, c in zip(prepared, created, strict=True):
+        c["source_id"] = p.fence.id
     return {"preview": False, "count": len(created), "fences": created}
 
 
-def _preview_feature(fence: geofence.Fence) -> dict[str, Any]:
-    feat = geofence.to_geojson(fence)
-    if fence.kind is not geofence.FenceKind.POLYGON:
-        feat["properties"]["outline"] = geofence.to_geojson(fence, as_polygon=True)["geometry"]
-    feat["properties"]["crs_label"] = CRS_LABELS["wgs84"]
-    return feat
+def _relabelled(fence: geofence.Fence, fence_id: str) -> geofence.Fence:
+    """The same (already validated) fence under another id, without validating it again."""
+    out = copy.copy(fence)  # __getstate__/__setstate__: fields only, no __post_init__
+    object.__setattr__(out, "id", fence_id)
+    return out
+
+
+async def _store_prepared(project: dict[str, Any], prepared: list[PreparedFence], crs: str, created_by: int | None,
+                          note: str) -> list[dict[str, Any]]:
+    """Like ``_store_new`` for fences the worker prepared: only the rows are written here."""
+    now = datetime.now(UTC)
+    out = []
+    async with write_transaction():
+        for p in prepared:
+            f = p.fence
+            row = ProjectFence(project=project["id"], name=f.name, kind=f.kind.value, current_version=1,
+                               deleted=False, created_by=created_by, created_at=now, updated_at=now)
+            await row.save()
+            version = ProjectFenceVersion(
+                fence=row.id, project=project["id"], version=1, definition={**p.definition, "id": str(row.id)},
+                input_crs=crs, repaired=f.repaired, valid_from=now, valid_to=None, created_by=created_by,
+                created_at=now, note=note[:200])
+            await version.save()
+            _FENCES.put((row.id, 1), _relabelled(f, str(row.id)))
+            summary = _summary(
+                {"id": row.id, "project": project["id"], "name": f.name, "kind": f.kind.value,
+                 "current_version": 1, "deleted": False, "created_at": now, "updated_at": now},
+                {"valid_from": now, "valid_to": None, "input_crs": crs, "repaired": f.repaired}, None)
+            feature = p.feature
+            feature["id"] = row.id
+            feature["properties"].update({
+                "id": row.id, "fence_id": row.id, "version": 1, "project_id": project["id"],
+                "kind_label": KINDS[f.kind.value], "crs_label": CRS_LABELS["wgs84"]})
+            summary.update({"radius_m": f.radius_m, "width_m": f.width_m, "feature": feature, "warnings": p.warnings})
+            out.append(summary)
+    for s in out:
+        log.info("fence %s created in project %s (%s, %s)", s["id"], project["id"], s["kind"], note)
+    return out
 
 
 # ============================================================================ many fixes
