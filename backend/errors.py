@@ -74,6 +74,34 @@ class Forbidden(AppError):
         super().__init__(zh, en, **kw)
 
 
+class PasswordChangeRequired(Forbidden):
+    """The account must change its password (new account, or reset by someone else) before anything else."""
+
+    default_code = "password_change_required"
+
+    def __init__(
+        self,
+        zh: str = "请先修改密码：新账号或被重置密码的账号须修改密码后才能使用",
+        en: str = "Change your password first: a new or reset account must change its password before use",
+        **kw: Any,
+    ) -> None:
+        super().__init__(zh, en, **kw)
+
+
+class InvalidJSON(InvalidInput):
+    """A request body that is not JSON we can read (malformed, nested too deeply, not UTF-8)."""
+
+    default_code = "invalid_json"
+
+    def __init__(
+        self,
+        zh: str = "请求体不是有效的 JSON（格式错误、嵌套过深或不是 UTF-8 编码）",
+        en: str = "The request body is not valid JSON (malformed, nested too deeply or not UTF-8)",
+        **kw: Any,
+    ) -> None:
+        super().__init__(zh, en, **kw)
+
+
 class NotFound(AppError):
     status_code = 404
     default_code = "not_found"

@@ -13,8 +13,9 @@ from backend.accounts import services as accounts
 from backend.accounts.controllers import client_address, session_cookie
 from backend.accounts.roles import ROLES
 from backend.accounts.services import require_project, visible_project_ids
-from backend.auth import AuthUser
+from backend.auth import AuthUser, check_same_origin
 from backend.devices import services as devices
+from backend.devices.controllers import SERIAL_ROLES
 from backend.errors import AppError
 from backend.org import services as org
 from backend.org.dictionaries import UNIT_TYPE
@@ -37,6 +38,7 @@ async def login_submit(
 ) -> Template | Redirect:
     target = _safe_next(data.get("next"))
     try:
+        check_same_origin(request)  # it sets a session cookie: no login from a foreign page (login CSRF)
         user = await accounts.authenticate(data.get("username", ""), data.get("password", ""), client_address(request))
     except AppError as exc:
         return Template("login.html", context={"next": target, "error": exc.zh, "username": data.get("username", "")},
@@ -73,7 +75,8 @@ async def project_page(project_id: int, user: AuthUser) -> Template:
         "units": await org.list_units(project_id),
         "teams": await org.list_teams(project_id),
         "roster": await workforce.list_roster(project_id, active_only=True) if user.role != "worker" else [],
-        "terminals": await devices.list_terminals({project_id}),
+        # serials only for the roles that may see terminals (never foremen, workers)
+        "terminals": await devices.list_terminals({project_id}) if user.role in SERIAL_ROLES else [],
         "history": await org.status_history(project_id),
         "unit_types": UNIT_TYPE,
     })

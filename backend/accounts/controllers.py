@@ -12,13 +12,15 @@ from backend.accounts import services
 from backend.accounts.roles import ROLES
 from backend.accounts.schemas import LoginIn, PasswordChangeIn, UserIn
 from backend.accounts.services import CurrentUser
-from backend.auth import COOKIE_NAME, AuthUser, roles
+from backend.auth import COOKIE_NAME, AuthUser, check_same_origin, roles
+from backend.auth import client_address as _client_address
 from backend.errors import Forbidden, invalid
 from backend.settings import get_settings
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address, proxy-aware (``SMZ_TRUSTED_PROXIES``): backend.auth.client_address."""
+    return _client_address(request)
 
 
 def user_dict(user: AuthUser) -> dict[str, Any]:
@@ -41,6 +43,7 @@ class AuthController(Controller):
 
     @post("/login", status_code=200)
     async def login(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        check_same_origin(request)  # it sets a session cookie: no login from a foreign page (login CSRF)
         user = await services.authenticate(data.username, data.password, client_address(request))
         token = await services.issue_token(user.id, "cookie")
         return Response(user_dict(user), cookies=[session_cookie(token)])
@@ -58,8 +61,11 @@ class AuthController(Controller):
         return Response({"status": "logged_out"}, cookies=[Cookie(key=COOKIE_NAME, value="", max_age=0, path="/")])
 
     @post("/password", status_code=200)
-    async def password(self, data: JSONBody[PasswordChangeIn], user: AuthUser) -> dict[str, str]:
-        await services.change_password(user.id, data.old_password, data.new_password)
+    async def password(self, data: JSONBody[PasswordChangeIn], user: AuthUser,
+                       request: Request[Any, Any, Any]) -> dict[str, str]:
+        """Change one's own password: every other session and token of the account ends, this one stays."""
+        current = request.auth if isinstance(request.auth, str) else None
+        await services.change_password(user.id, data.old_password, data.new_password, current_token=current)
         return {"status": "changed"}
 
 

@@ -8,6 +8,8 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 from backend.accounts.roles import ROLES
 from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
@@ -40,9 +42,46 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def validate_password(password: str) -> None:
-    if len(password) < 8:
-        raise invalid("password", "密码至少 8 位", "Password must have at least 8 characters", code="weak_password")
+# --- Password strength ----------------------------------------------------------------------------
+# NIST SP 800-63B §5.1.1.2: at least 8 characters and not a known-compromised / common password; the
+# project adds "not one character class only" and "not the username" (security issue item 13).
+PASSWORD_MIN_LENGTH = 8
+_COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "common_passwords.txt"
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list (lower case; how it was made is in the file's header)."""
+    lines = _COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("# "))  # "#1stunna" is one
+
+
+def _char_classes(password: str) -> int:
+    """Letters (either case, any script), digits, everything else (symbols, spaces)."""
+    return sum((
+        any(c.isalpha() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() for c in password),
+    ))
+
+
+def password_problem(password: str, username: str | None = None) -> tuple[str, str] | None:
+    """Why ``password`` is too weak, as (zh, en); ``None`` when it is acceptable."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return (f"密码至少 {PASSWORD_MIN_LENGTH} 位", f"Password must have at least {PASSWORD_MIN_LENGTH} characters")
+    if username and password.strip().lower() == username.strip().lower():
+        return "密码不能与用户名相同", "Password must not be the username"
+    if _char_classes(password) < 2:
+        return ("密码须包含字母、数字、符号中的至少两类", "Password must mix at least two of letters, digits and symbols")
+    if password.lower() in common_passwords():
+        return "该密码过于常见，容易被猜中，请换一个", "This password is too common and easy to guess; choose another"
+    return None
+
+
+def validate_password(password: str, username: str | None = None) -> None:
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise invalid("password", problem[0], problem[1], code="weak_password")
 
 
 async def create_user(
@@ -64,7 +103,7 @@ async def create_user(
         raise invalid("username", "用户名不能为空且不超过 64 个字符", "Username must be 1–64 characters")
     if role not in ROLES:
         raise invalid("role", f"未知角色：{role}", f"Unknown role: {role}")
-    validate_password(password)
+    validate_password(password, username)
     if await User.exists().where(User.username == username):
         raise Conflict("用户名已存在", "Username already exists", field="username")
     phone = parse_phone(phone)
@@ -122,16 +161,33 @@ async def grant_project(user_id: int, project_id: int) -> None:
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per username and per client address in a sliding window.
+    """Failed logins in a sliding window, counted under three keys (numbers and reasons: backend.settings):
 
-    In-process memory: a single server process is the deployment of this product; several processes
-    would each count separately (documented in README).
+    - ``userip:<username>|<address>`` — ``max_failures``: one person's typos, then that username is blocked
+      from that address;
+    - ``user:<username>`` — ``user_max_failures``: guessing one account from many addresses;
+    - ``ip:<address>`` — ``address_max_failures``: a generous ceiling for one address (an office NAT).
+
+    A refused attempt is not counted, so hammering one username from a NAT adds at most ``max_failures``
+    to the address's budget and cannot lock out the other people behind it.  In-process memory: a single
+    server process is the deployment of this product; several processes would each count separately
+    (documented in README).
     """
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
+    MAX_KEYS = 50_000  # above this, keys with no failure inside the window are swept (memory stays bounded)
+
+    def __init__(self, max_failures: int, window_s: float, *, user_max_failures: int | None = None,
+                 address_max_failures: int | None = None) -> None:
         self.max_failures = max_failures
+        self.user_max_failures = user_max_failures or max_failures * 4
+        self.address_max_failures = address_max_failures or max_failures * 20
         self.window_s = window_s
         self._fails: dict[str, deque[float]] = defaultdict(deque)
+
+    @staticmethod
+    def keys(username: str, address: str) -> tuple[str, str, str]:
+        name = username.strip().lower()
+        return f"userip:{name}|{address}", f"user:{name}", f"ip:{address}"
 
     def _recent(self, key: str, now: float) -> deque[float]:
         q = self._fails[key]
@@ -140,9 +196,15 @@ class LoginLimiter:
         return q
 
     def _limit(self, key: str) -> int:
-        # One address may be a site office or a TLS proxy in front of everyone: it gets a much larger budget
-        # than one username, so one person's typos never lock out the others.
-        return self.max_failures * 10 if key.startswith("ip:") else self.max_failures
+        if key.startswith("ip:"):
+            return self.address_max_failures
+        if key.startswith("user:"):
+            return self.user_max_failures
+        return self.max_failures
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, q in self._fails.items() if not q or now - q[-1] > self.window_s]:
+            del self._fails[key]
 
     def check(self, *keys: str) -> None:
         now = time.monotonic()
@@ -158,11 +220,15 @@ class LoginLimiter:
 
     def failed(self, *keys: str) -> None:
         now = time.monotonic()
+        if len(self._fails) > self.MAX_KEYS:
+            self._sweep(now)
         for key in keys:
             self._recent(key, now).append(now)
 
-    def succeeded(self, username_key: str) -> None:
-        self._fails.pop(username_key, None)
+    def succeeded(self, *keys: str) -> None:
+        """The right password from this address: forget this username's failures (per address and overall)."""
+        for key in keys:
+            self._fails.pop(key, None)
 
 
 _limiter: LoginLimiter | None = None
@@ -172,19 +238,21 @@ def limiter() -> LoginLimiter:
     global _limiter
     if _limiter is None:
         s = get_settings()
-        _limiter = LoginLimiter(s.login_max_failures, s.login_window_s)
+        _limiter = LoginLimiter(s.login_max_failures, s.login_window_s, user_max_failures=s.login_user_max_failures,
+                                address_max_failures=s.login_address_max_failures)
     return _limiter
 
 
 async def authenticate(username: str, password: str, client: str) -> CurrentUser:
-    keys = (f"user:{username.strip().lower()}", f"ip:{client}")
+    """``client``: the client's address as backend.auth.client_address derives it (proxy-aware)."""
+    keys = LoginLimiter.keys(username, client)
     limiter().check(*keys)
     row = await User.objects().where(User.username == username.strip()).first()
     ok = verify_password(row.password_hash if row else DUMMY_PASSWORD_HASH, password)
     if not row or not ok or not row.active:
         limiter().failed(*keys)
         raise NotAuthenticated("用户名或密码错误", "Wrong username or password", code="bad_credentials")
-    limiter().succeeded(keys[0])
+    limiter().succeeded(keys[0], keys[1])
     return await load_user(row.id)
 
 
@@ -202,6 +270,26 @@ async def issue_token(user_id: int, kind: str, hours: int | None = None) -> str:
 
 async def revoke_token(token: str) -> None:
     await AuthToken.delete().where(AuthToken.token_hash == _token_hash(token))
+
+
+async def revoke_sessions(user_id: int, *, keep_token: str | None = None) -> None:
+    """End every cookie session and bearer token of the account (all but ``keep_token``, the caller's own
+    current one, when it changes its own password).  Sessions are server-side rows, so they end now."""
+    where = AuthToken.user == user_id
+    if keep_token:
+        where = where & (AuthToken.token_hash != _token_hash(keep_token))
+    await AuthToken.delete().where(where)
+
+
+async def reset_password(user_id: int, new_password: str, *, must_change: bool = True) -> None:
+    """Someone else sets the account's password (a foreman re-issuing a worker's initial password, an
+    admin): every session and token of the account ends, and it must change the password at next use."""
+    from backend.db import write_transaction
+
+    async with write_transaction():
+        await User.update({User.password_hash: hash_password(new_password), User.must_change_password: must_change,
+                           User.active: True}).where(User.id == user_id)
+        await revoke_sessions(user_id)
 
 
 async def user_for_token(token: str) -> CurrentUser | None:
@@ -239,14 +327,23 @@ async def load_user(user_id: int) -> CurrentUser:
     )
 
 
-async def change_password(user_id: int, old: str, new: str) -> None:
+async def change_password(user_id: int, old: str, new: str, *, current_token: str | None = None) -> None:
+    """The account changes its own password: every other session and token of it ends (a stolen cookie or
+    a 30-day bearer token stops working); ``current_token``, the one making the change, stays valid."""
+    from backend.db import write_transaction
+
     row = await User.objects().where(User.id == user_id).first()
     if row is None or not verify_password(row.password_hash, old):
         raise invalid("old_password", "原密码错误", "Current password is wrong")
-    validate_password(new)
-    await User.update({User.password_hash: hash_password(new), User.must_change_password: False}).where(
-        User.id == user_id
-    )
+    validate_password(new, row.username)
+    if new == old:
+        raise invalid("password", "新密码不能与原密码相同", "The new password must differ from the current one",
+                      code="weak_password")
+    async with write_transaction():
+        await User.update({User.password_hash: hash_password(new), User.must_change_password: False}).where(
+            User.id == user_id
+        )
+        await revoke_sessions(user_id, keep_token=current_token)
 
 
 # --- Scope: which projects a user may see -----------------------------------------------

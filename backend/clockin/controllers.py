@@ -10,7 +10,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import JSONBody
 
 from backend.accounts.services import visible_project_ids
-from backend.auth import AuthUser, roles
+from backend.auth import AuthUser, only_roles, roles
 from backend.clockin import services
 from backend.errors import invalid
 from backend.org.schemas import Strict
@@ -143,6 +143,7 @@ class MakeupController(Controller):
             return [r for r in rows if r["person"] == user.person_id]
         return await services.list_makeups(await visible_project_ids(user), status)
 
-    @post("/{request_id:int}/decision", status_code=200, guards=[roles("supervisor")])
+    # Only the district authority confirms a make-up punch (seed 000 §六) — not the admin.
+    @post("/{request_id:int}/decision", status_code=200, guards=[only_roles("supervisor")])
     async def decide(self, request_id: int, data: JSONBody[DecisionIn], user: AuthUser) -> dict[str, Any]:
         return await services.decide_makeup(user, request_id, data.approve, data.note)

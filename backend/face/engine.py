@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from backend.children import die_with_parent
 from backend.face import liveness as lv
 from backend.rules import DEFAULT_RULES, Rules
 
@@ -267,9 +268,11 @@ def warm_up() -> int:
     return os.getpid()
 
 
-def worker_init(nice: int = 0) -> None:
-    """ProcessPoolExecutor initializer: lower the worker's CPU priority (so the event loop
-    process wins the CPU when both want it) and load the models before the first request."""
+def worker_init(nice: int = 0, parent_pid: int | None = None) -> None:
+    """ProcessPoolExecutor initializer: exit with the parent (:func:`die_with_parent`), lower the
+    worker's CPU priority (so the event loop process wins the CPU when both want it) and load the
+    models before the first request."""
+    die_with_parent(parent_pid)
     if nice:
         try:
             os.nice(nice)

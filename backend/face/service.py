@@ -448,7 +448,9 @@ class FaceService:
             max_workers=self.workers,
             mp_context=self._ctx,
             initializer=engine.worker_init,
-            initargs=(self._nice,),
+            # Workers exit when their parent dies, even by kill -9: with "spawn" that is this process; with
+            # "forkserver" it is the fork server (which itself ends with this process), found by getppid().
+            initargs=(self._nice, os.getpid() if self._ctx.get_start_method() == "spawn" else None),
         )
 
     def _renew(self, broken: ProcessPoolExecutor) -> None:
