@@ -24,7 +24,7 @@ from backend.auth import auth_middleware, current_user
 from backend.clockin.controllers import ClockInController, MakeupController
 from backend.clockin.pages import CLOCKIN_PAGES
 from backend.devices.controllers import TerminalController, VendorController
-from backend.errors import AppError, NotAuthenticated
+from backend.errors import AppError, InvalidJSON, NotAuthenticated, PasswordChangeRequired
 from backend.org.controllers import DistrictController, EnterpriseController, ProjectController
 from backend.pages import PAGE_HANDLERS
 from backend.routes import discover_routes
@@ -41,6 +41,8 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
 def _error_response(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
     if isinstance(exc, NotAuthenticated) and _wants_html(request) and request.method == "GET":
         return Redirect(f"/login?next={request.url.path}")
+    if isinstance(exc, PasswordChangeRequired) and _wants_html(request) and request.method == "GET":
+        return Redirect(f"/password?next={request.url.path}")
     if request.headers.get("hx-request") == "true":
         # htmx fragments: a small message box the page swaps in (htmx swaps 4xx when configured to).
         html = f'<div class="error" role="alert">{_escape(exc.zh)}</div>'
@@ -85,6 +87,8 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     zh = {404: "页面或资源不存在", 405: "不支持的请求方法", 413: "上传内容过大", 401: "请先登录", 403: "无权访问"}.get(
         exc.status_code, "请求无法处理"
     )
+    if exc.status_code == 400 and str(exc.detail).startswith("JSON is malformed"):  # litestar decode_json
+        return _error_response(request, InvalidJSON(en=f"The request body is not valid JSON: {exc.detail}"))
     err = AppError(zh, exc.detail or "Request failed", code=f"http_{exc.status_code}")
     err.status_code = exc.status_code  # type: ignore[misc]
     return _error_response(request, err)
@@ -102,7 +106,28 @@ def _is_input_data_error(exc: Exception) -> bool:
         return False
 
 
+# Where Litestar decodes a request body: an exception raised inside one of these is the client's bad body
+# (msgspec raises RecursionError for deep nesting and UnicodeDecodeError for invalid UTF-8, which Litestar
+# does not turn into a 400 itself).
+_BODY_DECODERS = frozenset({"decode_json", "decode_msgpack"})
+
+
+def _is_body_decode_error(exc: Exception) -> bool:
+    if not isinstance(exc, RecursionError | ValueError):  # UnicodeDecodeError is a ValueError
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name in _BODY_DECODERS and "litestar" in code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _is_body_decode_error(exc):
+        log.info("%s %s → unreadable request body: %s", request.method, request.url.path, type(exc).__name__)
+        return _error_response(request, InvalidJSON())
     if _is_input_data_error(exc):
         log.info("%s %s → value out of range: %s", request.method, request.url.path, exc)
         return _error_response(request, AppError("数值或文本超出允许范围", "A number or text is out of range",
@@ -139,6 +164,9 @@ def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None)
             from backend.face.service import shutdown_face_service
 
             shutdown_face_service()
+            from backend.bounded import shutdown_runner
+
+            shutdown_runner()  # the upload-parsing workers
 
     return Litestar(
         route_handlers=[

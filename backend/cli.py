@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -47,14 +48,25 @@ def migrate_cmd() -> None:
     console.print("[green]数据库已是最新结构 / database schema is up to date[/green]")
 
 
+def uvicorn_proxy_options(trusted_proxies: tuple[str, ...]) -> dict[str, bool | list[str]]:
+    """uvicorn believes X-Forwarded-For only from SMZ_TRUSTED_PROXIES; none configured = from nobody (its own
+    default trusts 127.0.0.1, so any local process, or a proxy that passes the header on, could pick the
+    address the login limiter counts).  backend.auth.client_address derives the address the same way."""
+    if not trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(trusted_proxies)}
+
+
 async def _serve(host: str, port: int, gate_port: int | None) -> None:
     import uvicorn
 
     from backend.app import create_app
     from backend.runtime import gate_lifespan
+    from backend.settings import get_settings
 
     app = create_app(extra_lifespan=[gate_lifespan(gate_port)] if gate_port else None)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
+                                           **uvicorn_proxy_options(get_settings().trusted_proxies)))  # type: ignore[arg-type]
     await server.serve()
 
 
@@ -198,7 +210,7 @@ async def _run_gate_server(host: str | None, port: int) -> None:
 
 @main.command("gate-server")
 @click.option("--port", default=None, type=int, help="gate TCP port (SMZ_GATE_PORT, default 9848; 0 = any free port)")
-@click.option("--host", default=None, help="listen address (SMZ_GATE_HOST, default 0.0.0.0)")
+@click.option("--host", default=None, help="listen address (SMZ_GATE_HOST, default 127.0.0.1)")
 def gate_server_cmd(port: int | None, host: str | None) -> None:
     """Run only the gate terminal TCP server (seed 001 protocol), after migrating the database."""
     from backend.settings import get_settings
@@ -212,10 +224,56 @@ def gate_server_cmd(port: int | None, host: str | None) -> None:
         raise click.ClickException(f"无法监听 {host}:{port} / cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
+@main.command("create-vendor")
+@click.argument("name")
+@click.option("--enterprise", default=None, type=int, help="enterprise id of the vendor")
+@click.option("--phone", default=None, help="contact phone")
+def create_vendor_cmd(name: str, enterprise: int | None, phone: str | None) -> None:
+    """Register a device vendor; prints its vendor code (厂家识别码) — the only time it is shown."""
+    from backend.devices.services import create_vendor
+
+    made = _run_db(create_vendor(name, enterprise_id=enterprise, contact_phone=phone))
+    console.print(f"[green]已创建设备厂商 / vendor created: {name} (id {made.vendor_id})[/green]")
+    console.print(f"厂家识别码 / vendor code: [bold]{made.code}[/bold]")
+    console.print("只显示这一次，请配置到设备并妥善保管 / shown only this once: configure it on the devices, keep it safe")
+
+
+@main.command("rotate-vendor-code")
+@click.argument("vendor_id", type=int)
+def rotate_vendor_code_cmd(vendor_id: int) -> None:
+    """A new vendor code (shown once); the old one stops working (a running gate server in another
+    process refuses its connections within seconds)."""
+    from backend.devices.services import rotate_vendor_code
+
+    made = _run_db(rotate_vendor_code(vendor_id))
+    console.print(f"新厂家识别码 / new vendor code: [bold]{made.code}[/bold]")
+    console.print("只显示这一次 / shown only this once")
+
+
+def _run_db(coro: Any) -> Any:
+    """Run one service call with the database migrated and the pool open; AppError → a clean message."""
+    from backend import db
+    from backend.errors import AppError
+
+    async def run() -> Any:
+        await migrate()
+        await db.start_pool()
+        try:
+            return await coro
+        finally:
+            await db.close_pool()
+
+    try:
+        return asyncio.run(run())
+    except AppError as exc:
+        raise click.ClickException(f"{exc.zh} / {exc.en}") from exc
+
+
 @main.command("simulate-gate")
 @click.option("--host", default="127.0.0.1", show_default=True, help="gate server address")
 @click.option("--port", default=None, type=int, help="gate server port (SMZ_GATE_PORT, default 9848)")
-@click.option("--vendor", default="DEMO-VENDOR-0001", show_default=True, help="vendor code (厂家识别码)")
+@click.option("--vendor", default=None, envvar="SMZ_SIM_VENDOR_CODE",
+              help="vendor code (厂家识别码; env SMZ_SIM_VENDOR_CODE); default: the demo's, from <data dir>/demo-vendor-code")
 @click.option("--serial", default="DEMO-GATE-01-IN", show_default=True,
               help="device serial; with --terminals N the prefix of N serials (<serial>0001 …)")
 @click.option("--terminals", default=1, show_default=True, type=click.IntRange(1, 10_000),
@@ -235,7 +293,7 @@ def gate_server_cmd(port: int | None, host: str | None) -> None:
 @click.option("--interval", "interval_s", default=0.0, type=float, help="pause between punches (seconds)")
 @click.option("--register", "register_project", default=None, type=int,
               help="first register the simulated serials to this project id (needs the database)")
-def simulate_gate_cmd(host: str, port: int | None, vendor: str, serial: str, terminals: int, punches: int,
+def simulate_gate_cmd(host: str, port: int | None, vendor: str | None, serial: str, terminals: int, punches: int,
                       worker_nos: tuple[int, ...], late_s: float, tz: str, photo: Path | None,
                       enrol_photo: Path | None, enrol_id: str | None, enrol_name: str, interval_s: float,
                       register_project: int | None) -> None:
@@ -243,9 +301,15 @@ def simulate_gate_cmd(host: str, port: int | None, vendor: str, serial: str, ter
 
     After ``smz demo`` the defaults talk to the demo's terminal DEMO-GATE-01-IN on the local gate port.
     """
+    from backend.demo import read_demo_vendor_code
     from backend.devices.simulate import SimOptions, run_many, run_one, summary_zh
     from backend.settings import get_settings
     from device_tcp.frames import ProtocolError
+
+    vendor = vendor or read_demo_vendor_code()
+    if not vendor:
+        raise click.ClickException("请用 --vendor 给出厂家识别码（或先运行 smz demo）/ "
+                                   "give the vendor code with --vendor (or run smz demo first)")
 
     opts = SimOptions(
         host=host, port=port or get_settings().gate_port or 9848, vendor=vendor, serial=serial, terminals=terminals,

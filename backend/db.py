@@ -34,6 +34,8 @@ def make_engine(url: str | None = None) -> Engine:
     # WAL + busy timeout: several writers (gate server, web requests) without "database is locked".
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
+    # Foreign keys: Piccolo's SQLiteEngine runs "PRAGMA foreign_keys = 1" on every connection it opens
+    # (get_connection and the one-off connections); tests/integration/security/test_crew_scope.py checks it.
     return SQLiteEngine(path=path, timeout=30)
 
 

@@ -3,10 +3,12 @@ suspended project, enterprises, units, teams, ~200 people with key managers, two
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from backend.accounts import services as accounts
 from backend.devices import services as devices
@@ -43,6 +45,35 @@ def fake_uscc(rng: random.Random, region: str = "440703") -> str:
 
 def fake_name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+DEMO_VENDOR_CODE_FILE = "demo-vendor-code"
+
+
+def demo_vendor_code_path() -> Path:
+    from backend.settings import get_settings
+
+    return get_settings().data_dir / DEMO_VENDOR_CODE_FILE
+
+
+def save_demo_vendor_code(code: str) -> Path:
+    """The demo vendor's code (a credential, stored only as a hash in the database) goes to a file only
+    the owner can read, for ``smz simulate-gate``."""
+    path = demo_vendor_code_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(code + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def read_demo_vendor_code() -> str | None:
+    path = demo_vendor_code_path()
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
 
 
 async def load_demo(progress: Callable[[str, int], None] | None = None, people: int = 200) -> list[DemoAccount]:
@@ -145,7 +176,20 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
             if created % 20 == 0:
                 step("人员", 20)
 
-    vendor = await devices.create_vendor("广东示例智能科技有限公司", "DEMO-VENDOR-0001")
+    # The demo foreman (班组长) leads the road project's 路基班组 — the demo worker's team: a foreman sees
+    # the teams they lead, nothing else of the project.
+    foreman_person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng),
+                                                   phone=f"13{rng.randrange(100000000, 999999999)}")
+    await workforce.enter_roster(project_id=projects["road"], person_id=foreman_person,
+                                 unit_id=units["road"].get("labour_subcontractor", units["road"]["general_contractor"]),
+                                 team_id=teams["road"]["路基班组"], work_role="worker", work_type=work_types["路基班组"],
+                                 entered_on=today - timedelta(days=58))
+    await org.set_team_leader(projects["road"], teams["road"]["路基班组"], foreman_person)
+    created += 1
+
+    made = await devices.create_vendor("广东示例智能科技有限公司")
+    vendor = made.vendor_id
+    save_demo_vendor_code(made.code)
     await devices.register_terminal(projects["building"], "DEMO-GATE-01-IN", vendor, channel=1, direction="in")
     await devices.register_terminal(projects["building"], "DEMO-GATE-01-OUT", vendor, channel=1, direction="out")
     step("考勤设备", 2)
@@ -167,7 +211,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     await accounts.create_user("xiangmu", DEMO_PASSWORD, "project_staff", display_name="安置房项目部",
                                project_ids=[projects["building"]])
     await accounts.create_user("banzu", DEMO_PASSWORD, "foreman", display_name="道路工程劳务员",
-                               project_ids=[projects["road"]])
+                               project_ids=[projects["road"]], person_id=foreman_person)
     await accounts.create_user("gongren", DEMO_PASSWORD, "worker", display_name="道路工程工人",
                                person_id=worker_person_for_account)
     await accounts.create_user("changshang", DEMO_PASSWORD, "vendor", display_name="示例智能科技", vendor_id=vendor)

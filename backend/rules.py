@@ -131,6 +131,18 @@ class Rules:
     crew_document_max_bytes: int = 5 * 1024 * 1024
     crew_import_max_bytes: int = 5 * 1024 * 1024
     crew_import_max_rows: int = 10_000
+    # Our limits against hostile workbooks (security issue item 3: a 1 MB file holding a 1 GB shared string,
+    # a 183 KB file of 20 M empty rows).  The template's workbook unpacks to well under 1 MB per 1,000 rows,
+    # so 20 MB unpacked (total; also per member) is ample for crew_import_max_rows; a member that compresses
+    # more than 100× (and is over 1 MB) is refused as a zip bomb; the sheet may not reach past row
+    # crew_import_max_sheet_rows (blank rows included) nor column crew_import_max_columns (the template has 16);
+    # the parse gets crew_import_max_seconds of wall time in a worker process (backend.bounded).
+    crew_import_max_unpacked_bytes: int = 20 * 1024 * 1024
+    upload_max_compression_ratio: float = 100.0
+    upload_max_zip_members: int = 1000
+    crew_import_max_sheet_rows: int = 20_000
+    crew_import_max_columns: int = 64
+    crew_import_max_seconds: float = 20.0
 
     # --- Supervision: rollups and warnings (issue "supervision"; docs/supervision.md) --------
     # Our reading of seed 000 §五 "每月上传的有效考勤天数" with 附件3 §三.4 (上传延时不超过 30 秒): a record that
@@ -146,6 +158,15 @@ class Rules:
     # seed 004 §四(一) 移动设备（需支持……地理位置定位）) — our limits, not regulation ---------------------------
     # Largest GeoJSON / KML / KMZ file the fence import accepts.
     fence_import_max_bytes: int = 2 * 1024 * 1024
+    # Against hostile fence files (security issue item 4: a 77 KB KMZ of 96 k placemarks froze the server for
+    # 70 s): a KMZ's .kml may unpack to at most this much; a file may hold at most this many fences, this many
+    # vertices per fence and in total (a site boundary has tens to a few thousand); the parse gets this much
+    # wall time in a worker process (backend.bounded).
+    fence_import_max_unpacked_bytes: int = 8 * 1024 * 1024
+    fence_import_max_features: int = 500
+    fence_import_max_feature_vertices: int = 20_000
+    fence_import_max_vertices: int = 100_000
+    fence_import_max_seconds: float = 20.0
     # Longest date range (days) one re-judging report (fences/rejudge) covers.
     fence_rejudge_max_days: int = 366
     # Spoofing signals compare a fix with the person's mobile punches within this many hours of it,
@@ -227,6 +248,11 @@ POSITIVE_RULES = frozenset({
     "mobile_max_frame_bytes", "max_image_pixels", "gps_max_accuracy_m", "clock_skew_max_s",
     "max_travel_speed_kmh", "mobile_max_latency_s", "gate_max_latency_s", "device_outage_max_days",
     "warning_red_after_days", "valid_day_min_punches",
+    # upload bounds (security issue items 3 and 4)
+    "crew_import_max_unpacked_bytes", "upload_max_compression_ratio", "upload_max_zip_members",
+    "crew_import_max_sheet_rows", "crew_import_max_columns", "crew_import_max_seconds",
+    "fence_import_max_unpacked_bytes", "fence_import_max_features", "fence_import_max_feature_vertices",
+    "fence_import_max_vertices", "fence_import_max_seconds",
 })
 
 DEFAULT_RULES = Rules()

@@ -7,9 +7,18 @@
   keyed look-up hash.  Without it a development key is created in the data dir with a warning —
   production must set it (``smz serve --production`` refuses to start without it).
 - ``SMZ_HOST`` / ``SMZ_PORT``: web server (default 127.0.0.1:8000).
-- ``SMZ_GATE_HOST`` / ``SMZ_GATE_PORT``: gate terminal TCP server (default 0.0.0.0:9848; 0 = off).
+- ``SMZ_GATE_HOST`` / ``SMZ_GATE_PORT``: gate terminal TCP server (default 127.0.0.1:9848; 0 = off).
+  The gate protocol is cleartext: in production listen on the site VPN's address or behind a
+  TLS-terminating TCP proxy, never on an open interface (docs/security.md).
+- ``SMZ_GATE_LOGIN_TIMEOUT_S``: a gate connection must log in (843) within this (default 10 s).
+- ``SMZ_GATE_MAX_CONNECTIONS``: gate connection cap (default 0 = the open-file limit − 1024, ≥ 64).
+- ``SMZ_GATE_TAKEOVER_SILENCE_S``: a login for a serial online from another address replaces that
+  connection only after it was silent this long (default: the idle timeout); otherwise refused.
 - ``SMZ_TILE_URL``: optional map tile URL template for operators with a tile server.
 - ``SMZ_COOKIE_SECURE``: ``1`` when served over HTTPS (behind a TLS proxy).
+- ``SMZ_PARSE_MEMORY_MB``: memory (address space) cap of an upload-parsing worker process (default 1024).
+- ``SMZ_TRUSTED_PROXIES``: comma-separated addresses or networks (``127.0.0.1,10.0.0.0/8``) of reverse proxies
+  whose ``X-Forwarded-For`` is believed; default empty = believe nobody (the peer address is the client).
 """
 
 from __future__ import annotations
@@ -38,14 +47,43 @@ class Settings:
     secret_key_from_env: bool
     host: str = "127.0.0.1"
     port: int = 8000
-    gate_host: str = "0.0.0.0"
+    gate_host: str = "127.0.0.1"
     gate_port: int = 9848
     gate_idle_timeout_s: float = 180.0
+    # Gate security (docs/security.md).  Our choices, not from a seed: a terminal logs in right after
+    # it connects, so 10 s is plenty; failed 843 logins are limited like web logins (5 min window),
+    # 10 per serial and 30 per source address (a site's terminals share one NAT address, so one
+    # misconfigured terminal must not lock out the others); 0 connections = derived from RLIMIT_NOFILE.
+    gate_login_timeout_s: float = 10.0
+    gate_max_connections: int = 0
+    gate_takeover_silence_s: float | None = None  # None: the idle timeout
+    gate_login_max_failures_per_serial: int = 10
+    gate_login_max_failures_per_address: int = 30
+    gate_login_window_s: int = 300
     tile_url: str = ""
     cookie_secure: bool = False
     session_hours: int = 12
+    # Login limiter (backend.accounts.services.LoginLimiter), failures per sliding window of login_window_s:
+    # - login_max_failures per username *and* client address: room for a person's typos (5 is the usual
+    #   lockout figure; GB/T 22239-2019 asks for 登录失败处理 / 限制非法登录次数 without a number), then
+    #   that username is blocked from that address only;
+    # - login_user_max_failures per username from all addresses: caps distributed guessing against one
+    #   account (≤ 240 guesses an hour) while one attacker address alone can never lock its owner out;
+    # - login_address_max_failures per client address: a generous ceiling for password spraying from one
+    #   address.  A site office or 4G router (NAT) with a few hundred workers makes far fewer than 100
+    #   typos in 5 minutes, and attempts refused by a full key are not counted, so one attacker hammering
+    #   one username behind that NAT adds only 5 to the address budget: they need 20+ usernames to reach it.
     login_max_failures: int = 5
+    login_user_max_failures: int = 20
+    login_address_max_failures: int = 100
     login_window_s: int = 300
+    # Upload parsing workers (backend.bounded): the address-space cap of each worker process
+    # (SMZ_PARSE_MEMORY_MB; our choice: 1 GB holds a 20 MB unpacked workbook or 8 MB KML many times over,
+    # while a zip bomb fails with MemoryError instead of taking the server's memory) and how many parse at once.
+    parse_worker_memory_mb: int = 1024
+    parse_workers: int = 2
+    # Reverse proxies whose X-Forwarded-For is believed (SMZ_TRUSTED_PROXIES): IPs or CIDR networks.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_postgres(self) -> bool:
@@ -94,9 +132,29 @@ def get_settings() -> Settings:
         secret_key_from_env=from_env,
         host=_env("SMZ_HOST", "127.0.0.1"),
         port=int(_env("SMZ_PORT", "8000")),
-        gate_host=_env("SMZ_GATE_HOST", "0.0.0.0"),
+        gate_host=_env("SMZ_GATE_HOST", "127.0.0.1"),
         gate_port=int(_env("SMZ_GATE_PORT", "9848")),
         gate_idle_timeout_s=float(_env("SMZ_GATE_IDLE_TIMEOUT_S", "180")),
+        gate_login_timeout_s=float(_env("SMZ_GATE_LOGIN_TIMEOUT_S", "10")),
+        gate_max_connections=int(_env("SMZ_GATE_MAX_CONNECTIONS", "0")),
+        gate_takeover_silence_s=float(os.environ["SMZ_GATE_TAKEOVER_SILENCE_S"])
+        if os.environ.get("SMZ_GATE_TAKEOVER_SILENCE_S") else None,
         tile_url=_env("SMZ_TILE_URL", ""),
         cookie_secure=_env("SMZ_COOKIE_SECURE", "0") == "1",
+        parse_worker_memory_mb=int(_env("SMZ_PARSE_MEMORY_MB", "1024")),
+        trusted_proxies=_trusted_proxies(_env("SMZ_TRUSTED_PROXIES", "")),
     )
+
+
+def _trusted_proxies(raw: str) -> tuple[str, ...]:
+    """``SMZ_TRUSTED_PROXIES``: comma-separated IPs / CIDR networks; a typo stops the start (never trust by
+    accident, never silently ignore a proxy)."""
+    import ipaddress
+
+    items = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise SystemExit(f"SMZ_TRUSTED_PROXIES: 无效的地址 / invalid address: {item!r}") from exc
+    return items

@@ -130,3 +130,82 @@ def parse_phone(raw: str | None, field: str = "phone") -> str | None:
     if not re.fullmatch(r"1[3-9][0-9]{9}|0[0-9]{2,3}[0-9]{7,8}", phone):
         raise invalid(field, "手机号或电话号码格式不正确", "Phone number is not valid", code="phone")
     return phone
+
+
+# --- Free text from users: names, addresses, team names, notes -------------------------------
+
+# Unicode categories refused in anything a user types: Cc control characters (NUL, ESC, …; tab and line
+# breaks only in multi-line notes), Cf format characters (zero-width space/joiner, RTL/LTR overrides and
+# isolates U+202A–202E / U+2066–2069, BOM, soft hyphen), Cs lone surrogates, Zl/Zp line and paragraph
+# separators.  They make names look alike, reorder what a reader sees, or break exports (XML 1.0 cannot
+# hold most C0 controls).  Private-use characters stay allowed: rare characters (生僻字) of people's names
+# are often typed from a private-use font.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_MULTILINE_OK = frozenset("\n\r\t")
+
+
+def invisible_chars(text: str, *, multiline: bool = False) -> list[str]:
+    """The control/invisible characters of ``text`` as ``U+XXXX`` codes (empty when it is clean)."""
+    found: list[str] = []
+    for ch in text:
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES and not (multiline and ch in _MULTILINE_OK):
+            code = f"U+{ord(ch):04X}"
+            if code not in found:
+                found.append(code)
+    return found
+
+
+def check_plain_text(text: str, field: str, label: str = "", *, multiline: bool = False) -> None:
+    """Refuse control and invisible characters (see ``_REFUSED_CATEGORIES``)."""
+    bad = invisible_chars(text, multiline=multiline)
+    if bad:
+        what = label or field
+        raise invalid(field, f"{what}含有控制字符或不可见字符（{'、'.join(bad[:5])}），请删除后重新填写",
+                      f"{field} contains control or invisible characters ({', '.join(bad[:5])})",
+                      code="invisible_characters")
+
+
+def clean_text(value: object, field: str, label: str, *, max_len: int, required: bool = False,
+               multiline: bool = False) -> str | None:
+    """One free-text value from a user: stripped; control/invisible characters refused; at most
+    ``max_len`` characters; empty (or whitespace only) → ``None``, or refused when ``required``."""
+    text = "" if value is None else str(value)
+    check_plain_text(text, field, label, multiline=multiline)
+    text = text.strip()
+    if not text:
+        if required:
+            raise invalid(field, f"{label}不能为空", f"{field} is required", code="required")
+        return None
+    if len(text) > max_len:
+        raise invalid(field, f"{label}不超过 {max_len} 个字符", f"{field}: at most {max_len} characters",
+                      code="too_long")
+    return text
+
+
+def sanitize_filename(name: str | None, max_len: int = 200) -> str:
+    """An uploaded file's name as stored: control/invisible characters dropped (it is shown, never trusted)."""
+    text = "".join(ch for ch in (name or "") if unicodedata.category(ch) not in _REFUSED_CATEGORIES)
+    return text.strip()[:max_len]
+
+
+# --- Person names: ONE rule for the roster API, the tablet, the import and gate enrolment -------
+
+PERSON_NAME_MAX = 60  # person.name is Varchar(60)
+# The tablet form's rule (it was backend/crew/validation.parse_name): no digits, no markup or formula characters.
+_NAME_FORBIDDEN = re.compile(r"[\d<>{}\[\]\\/@#$%^&*=+|;:\"']")
+
+
+def parse_person_name(value: object, field: str = "name") -> str:
+    """A person's name as on the ID card: inner runs of spaces collapsed to one, 1–60 characters, no
+    digits, markup or formula characters (name separators such as · stay: 阿卜杜·热合曼), no control or
+    invisible characters."""
+    raw = "" if value is None else str(value)
+    check_plain_text(raw, field, "姓名")
+    name = re.sub(r"\s+", " ", raw).strip()
+    if not name or len(name) > PERSON_NAME_MAX:
+        raise invalid(field, f"姓名不能为空且不超过 {PERSON_NAME_MAX} 个字符",
+                      f"Name is required (at most {PERSON_NAME_MAX} characters)", code="invalid_name")
+    if _NAME_FORBIDDEN.search(name):
+        raise invalid(field, f"姓名含有无效字符：{name}", f"The name contains invalid characters: {name}",
+                      code="invalid_name")
+    return name

@@ -223,6 +223,7 @@ MAKEUP_REASONS = {"rain": "暴雨等恶劣天气", "network_failure": "网络故
                   "other": "其他"}
 EVIDENCE_TYPES = {"image/jpeg", "image/png", "application/pdf"}
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
+MAKEUP_DIRECTIONS = frozenset({"in", "out"})  # punch.direction: in | out (attendance/tables.py)
 
 
 async def request_makeup(
@@ -232,6 +233,9 @@ async def request_makeup(
     if reason not in MAKEUP_REASONS:
         raise invalid("reason", "补卡原因应为 rain / network_failure / device_failure / other",
                       "reason must be rain, network_failure, device_failure or other")
+    if direction is not None and direction not in MAKEUP_DIRECTIONS:
+        raise invalid("direction", "打卡方向应为 in（进场）或 out（出场），或不填",
+                      "direction must be in or out (or left out)", code="invalid_direction")
     if user.role == "worker" and user.person_id != person_id:
         raise Forbidden("工人只能为本人申请补卡", "Workers may only request their own make-up punches")
     entry = await RosterEntry.select(RosterEntry.work_role).where(
@@ -290,12 +294,16 @@ async def list_makeups(project_ids: set[int] | None, status: str | None = None) 
 
 
 async def decide_makeup(user: CurrentUser, request_id: int, approve: bool, note: str) -> dict[str, Any]:
-    """The authority (当地住房城乡建设主管部门) confirms or refuses (seed 000 §六)."""
+    """The authority (当地住房城乡建设主管部门) confirms or refuses (seed 000 §六): a supervisor of the
+    project's district, and no one else — not the admin, whose role is the system, not the regulator."""
+    if user.role != "supervisor":
+        raise Forbidden("补卡须由项目所在区县的住建主管部门确认", "Only the district authority decides make-up punches",
+                        code="role_forbidden")
     row = await MakeupRequest.select().where(MakeupRequest.id == request_id).first()
     if row is None:
         raise NotFound("补卡申请不存在", "Make-up request not found", field="request_id")
     district = await Project.select(Project.district).where(Project.id == row["project"]).first()
-    if user.role != "admin" and (user.role != "supervisor" or district["district"] not in user.district_ids):
+    if district is None or district["district"] not in user.district_ids:
         raise NotFound("补卡申请不存在", "Make-up request not found", field="request_id")
     if row["status"] != "pending":
         raise Conflict("该申请已处理", "This request has already been decided", field="request_id")

@@ -152,8 +152,9 @@ class RosterCrewController(Controller):
         return await services.import_status(user, project_id, job_id)
 
     @get("/export")
-    async def export(self, project_id: int, user: AuthUser, full_id: bool = False) -> Response[bytes]:
-        name, data = await services.export_roster(user, project_id, full_id=full_id)
+    async def export(self, project_id: int, user: AuthUser, full_id: bool = False, reason: str = "") -> Response[bytes]:
+        """``full_id=true`` (project staff, the district's supervisor, admins) needs ``reason``; it is logged."""
+        name, data = await services.export_roster(user, project_id, full_id=full_id, reason=reason)
         return file_response(data, XLSX_TYPE, name, inline=False)
 
     @get("/rules")
@@ -183,3 +184,13 @@ class ReviewController(Controller):
     async def duplicate(self, rid: int, user: AuthUser) -> Response[bytes]:
         return file_response(await services.duplicate_photo(user, rid), "image/jpeg", f"duplicate-{rid}.jpg")
 
+
+
+class IdAccessLogController(Controller):
+    path = "/api/crew/id-access-log"
+    tags = ["crew roster"]
+
+    @get("/")
+    async def entries(self, user: AuthUser, project_id: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Full-ID exports (who, when, which project, how many records, why): the district's supervisor, admins."""
+        return await services.id_access_log(user, project_id, limit)

@@ -18,7 +18,8 @@ REG_STATUS: dict[str, str] = {
 OPEN_STATUSES = frozenset({"id_checked", "pending_confirmation", "pending_review", "face_checked"})
 REVIEW_STATUSES = frozenset({"pending_confirmation", "pending_review"})
 
-REVIEW_KIND: dict[str, str] = {"face_mismatch": "人证不符", "duplicate_face": "疑似同一人使用不同身份证"}
+REVIEW_KIND: dict[str, str] = {"face_mismatch": "人证不符", "duplicate_face": "疑似同一人使用不同身份证",
+                               "gate_reenrol": "闸机重新采集已有人脸"}
 
 # 劳动合同期限类型 (劳动合同法 §12)
 CONTRACT_TYPE: dict[str, str] = {

@@ -11,13 +11,16 @@ from litestar.datastructures import UploadFile
 from backend.crew import validation as v
 from backend.crew.services import ContractIn, IdStep, RosterStep
 from backend.errors import invalid
+from backend.validators import check_plain_text
 
 
 def text(form: Any, name: str, max_len: int = 200) -> str:
     value = form.get(name)
     if isinstance(value, UploadFile):
         raise invalid(name, f"字段 {name} 应为文本", f"Field {name} must be text")
-    out = str(value or "").strip()
+    raw = str(value or "")
+    check_plain_text(raw, name, multiline=True)  # control/invisible characters refused at the door
+    out = raw.strip()
     if len(out) > max_len:
         raise invalid(name, f"字段 {name} 过长（上限 {max_len} 个字符）", f"Field {name} is too long (max {max_len})")
     return out

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.crew.controllers import RegistrationController, ReviewController, RosterCrewController
+from backend.crew.controllers import (
+    IdAccessLogController,
+    RegistrationController,
+    ReviewController,
+    RosterCrewController,
+)
 from backend.crew.pages import CREW_PAGES
 
-ROUTES: list[Any] = [RegistrationController, RosterCrewController, ReviewController, *CREW_PAGES]
+ROUTES: list[Any] = [RegistrationController, RosterCrewController, ReviewController, IdAccessLogController, *CREW_PAGES]

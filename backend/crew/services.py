@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from backend.accounts.services import CurrentUser, create_user, require_project, visible_project_ids
+from backend.accounts.services import CurrentUser, create_user, require_project, reset_password, visible_project_ids
 from backend.accounts.tables import User
+from backend.bounded import get_runner
 from backend.clockin.services import consume_challenge
 from backend.clockin.tables import LivenessChallenge
 from backend.crew import imaging, xlsx
@@ -49,8 +50,16 @@ from backend.crew.dictionaries import (
     REVIEW_STATUSES,
 )
 from backend.crew.faceindex import FaceMatrix
-from backend.crew.tables import CrewFile, ExitConfirmation, FaceIndexState, ImportJob, LabourContract, Registration
-from backend.crypto import decrypt_text, encrypt_text, hash_password, lookup_hash
+from backend.crew.tables import (
+    CrewFile,
+    ExitConfirmation,
+    FaceIndexState,
+    IdAccessLog,
+    ImportJob,
+    LabourContract,
+    Registration,
+)
+from backend.crypto import decrypt_text, encrypt_text, lookup_hash
 from backend.db import write_transaction
 from backend.devices.gate import save_enrolment
 from backend.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, invalid
@@ -60,7 +69,7 @@ from backend.face.service import FaceService, face_distance, get_face_service
 from backend.org import services as org
 from backend.org.tables import Project, Team
 from backend.rules import Rules
-from backend.validators import mask_id, parse_phone
+from backend.validators import clean_text, mask_id, parse_phone, sanitize_filename
 from backend.workforce import services as workforce
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.tables import Enrolment, Person, RosterEntry
@@ -103,7 +112,7 @@ async def _editor(user: CurrentUser, project_id: int) -> Rules:
 async def _save_file(project_id: int, kind: str, data: bytes, content_type: str, filename: str,
                      user_id: int | None) -> int:
     f = CrewFile(project=project_id, kind=kind, content_type=content_type, size=len(data),
-                 sha256=hashlib.sha256(data).hexdigest(), filename=(filename or "")[:200], data=data,
+                 sha256=hashlib.sha256(data).hexdigest(), filename=sanitize_filename(filename), data=data,
                  uploaded_by=user_id)
     await f.save()
     return f.id
@@ -115,9 +124,25 @@ async def get_file(user: CurrentUser, project_id: int, file_id: int) -> dict[str
         raise Forbidden("工人不能查看项目文件", "Workers may not open project files")
     row = await CrewFile.select(CrewFile.id, CrewFile.kind, CrewFile.content_type, CrewFile.filename,
                                 CrewFile.data).where((CrewFile.id == file_id) & (CrewFile.project == project_id)).first()
-    if row is None:
+    if row is None or (user.role == "foreman" and not await _foreman_may_open(user, project_id, file_id)):
         raise NotFound("文件不存在", "File not found", field="file_id")
     return row
+
+
+async def _foreman_may_open(user: CurrentUser, project_id: int, file_id: int) -> bool:
+    """A foreman opens the files of their own teams' people and of the registrations they started."""
+    people = await team_people(user, project_id) or set()
+    if people:
+        if await LabourContract.exists().where((LabourContract.file == file_id) & LabourContract.person.is_in(sorted(people))):
+            return True
+        if await ExitConfirmation.exists().where(
+                (ExitConfirmation.file == file_id) & ExitConfirmation.roster_entry.person.is_in(sorted(people))):
+            return True
+    mine = Registration.created_by == user.id
+    who = mine | Registration.person.is_in(sorted(people)) if people else mine
+    return await Registration.exists().where(
+        (Registration.project == project_id) & ((Registration.id_front == file_id) | (Registration.id_back == file_id))
+        & who)
 
 
 # ============================================================================ face index (1:N)
@@ -164,8 +189,9 @@ class IdStep:
     back_name: str = ""
 
 
-async def active_elsewhere(person_id: int, project_id: int) -> list[dict[str, Any]]:
-    """Active roster entries of the person on OTHER projects: who, where, since when."""
+async def active_elsewhere(person_id: int, project_id: int, visible: set[int] | None = None) -> list[dict[str, Any]]:
+    """Active roster entries of the person on OTHER projects: who, where, since when.  A project outside
+    ``visible`` (the caller's scope; None = every project) is not named: only that there is one."""
     rows = await RosterEntry.select(
         RosterEntry.project.as_alias("project_id"), RosterEntry.project.name.as_alias("project_name"),
         RosterEntry.team.name.as_alias("team_name"), RosterEntry.unit.enterprise.name.as_alias("unit_name"),
@@ -176,6 +202,10 @@ async def active_elsewhere(person_id: int, project_id: int) -> list[dict[str, An
         "project_id": r["project_id"], "project_name": r["project_name"], "team_name": r["team_name"],
         "unit_name": r["unit_name"], "work_role": r["work_role"], "work_role_label": WORK_ROLE[r["work_role"]],
         "entered_on": r["entered_on"].isoformat(), "name": r["name"], "id_masked": r["id_masked"],
+    } if visible is None or r["project_id"] in visible else {
+        "project_id": None, "project_name": workforce.OTHER_PROJECT, "team_name": None, "unit_name": None,
+        "work_role": r["work_role"], "work_role_label": WORK_ROLE[r["work_role"]], "entered_on": None,
+        "name": r["name"], "id_masked": r["id_masked"],
     } for r in rows]
 
 
@@ -220,13 +250,15 @@ async def start_registration(user: CurrentUser, project_id: int, step: IdStep) -
         raise _prefixed(e, "身份证人像面照片：", "ID card portrait side: ", "id_front") from None
     crop = await asyncio.to_thread(imaging.portrait_crop, step.front, face.box_in_original(),
                                    rules.gate_id_photo_max_bytes)
-    elsewhere = await active_elsewhere(person_id, project_id) if person_id is not None else []
+    visible = await visible_project_ids(user)
+    elsewhere = await active_elsewhere(person_id, project_id, visible) if person_id is not None else []
     async with write_transaction():
-        person_id = await workforce.upsert_person(
+        saved = await workforce.save_person(
             id_number=number, name=checked.name, ethnicity=checked.ethnicity, birth_date=checked.info.birth_date,
             gender=checked.info.gender, address=checked.address, id_issuer=checked.issuer,
-            id_valid_until=checked.valid_until,
+            id_valid_until=checked.valid_until, project_id=project_id,
         )
+        person_id = saved.person_id
         front_id = await _save_file(project_id, "id_front", step.front, front_type, step.front_name, user.id)
         back_id = await _save_file(project_id, "id_back", step.back, back_type, step.back_name, user.id)
         reg = Registration(
@@ -241,7 +273,8 @@ async def start_registration(user: CurrentUser, project_id: int, step: IdStep) -
         "id": reg.id, "status": "id_checked", "status_label": REG_STATUS["id_checked"], "person_id": person_id,
         "name": checked.name, "id_masked": mask_id(number), "gender": checked.info.gender,
         "birth_date": checked.info.birth_date.isoformat(), "elsewhere": elsewhere,
-        "existing_entry": existing_entry,
+        "existing_entry": existing_entry, "kept_fields": list(saved.kept),
+        "message": workforce.kept_message(saved.kept),
     }
 
 
@@ -276,6 +309,35 @@ def _present(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
+async def team_people(user: CurrentUser, project_id: int) -> set[int] | None:
+    """People on the roster of the teams the user may see (``workforce.team_scope``); None = everyone."""
+    teams = await workforce.team_scope(user.role, user.person_id, project_id)
+    if teams is None:
+        return None
+    if not teams:
+        return set()
+    rows = await RosterEntry.select(RosterEntry.person).where(
+        (RosterEntry.project == project_id) & RosterEntry.team.is_in(sorted(teams)))
+    return {r["person"] for r in rows}
+
+
+async def _check_reg_scope(user: CurrentUser, project_id: int, rid: int) -> None:
+    """A foreman works on the registrations they started and on people of their own teams; a worker only on
+    their own.  Others' registrations answer 404 (their existence is not revealed)."""
+    if user.role not in ("foreman", "worker"):
+        return
+    row = await Registration.select(Registration.person, Registration.created_by).where(
+        (Registration.id == rid) & (Registration.project == project_id)).first()
+    if row is None:
+        return  # _registration answers 404
+    if user.role == "worker":
+        ok = user.person_id is not None and row["person"] == user.person_id
+    else:
+        ok = row["created_by"] == user.id or row["person"] in (await team_people(user, project_id) or set())
+    if not ok:
+        raise NotFound("登记记录不存在", "Registration not found", field="registration_id")
+
+
 async def _registration(project_id: int, rid: int) -> dict[str, Any]:
     row = await Registration.select(*_REG_FIELDS).where(
         (Registration.id == rid) & (Registration.project == project_id)
@@ -289,30 +351,50 @@ async def get_registration(user: CurrentUser, project_id: int, rid: int) -> dict
     await require_project(user, project_id)
     if user.role not in EDITOR_ROLES | REVIEWER_ROLES:
         raise Forbidden("无权查看登记记录", "You may not see registrations")
+    await _check_reg_scope(user, project_id, rid)
     reg = await _registration(project_id, rid)
     if reg["duplicate_person"]:
-        reg["duplicate"] = await _person_brief(reg["duplicate_person"])
+        reg["duplicate"] = await _person_brief(reg["duplicate_person"], await visible_project_ids(user))
     return reg
 
 
-async def _person_brief(person_id: int) -> dict[str, Any]:
+async def _person_brief(person_id: int, visible: set[int] | None = None) -> dict[str, Any]:
+    """Who a duplicate face belongs to.  ``visible`` is the caller's project scope (None = all): the person
+    and their projects are shown only where the caller may see them; otherwise only that one exists."""
     p = await Person.select(Person.id, Person.name, Person.id_masked).where(Person.id == person_id).first()
     if p is None:
         return {"id": person_id}
+    entries = await RosterEntry.select(
+        RosterEntry.project, RosterEntry.project.name.as_alias("project_name"), RosterEntry.entered_on,
+        RosterEntry.exited_on,
+    ).where(RosterEntry.person == person_id).order_by(RosterEntry.id)
+    shown = [r for r in entries if visible is None or r["project"] in visible]
+    if visible is not None and not shown:
+        return {"id": None, "name": None, "id_masked": None, "projects": [], "hidden": True}
     p["projects"] = [
         {"project_name": r["project_name"], "entered_on": r["entered_on"].isoformat(),
          "exited_on": r["exited_on"].isoformat() if r["exited_on"] else None}
-        for r in await RosterEntry.select(
-            RosterEntry.project.name.as_alias("project_name"), RosterEntry.entered_on, RosterEntry.exited_on,
-        ).where(RosterEntry.person == person_id).order_by(RosterEntry.id)
+        for r in shown
     ]
     return p
 
 
 async def list_registrations(user: CurrentUser, project_id: int, *, open_only: bool = True) -> list[dict[str, Any]]:
+    """Registrations of a project: a worker sees only their own, a foreman those they started and those of
+    people of their own teams."""
     await require_project(user, project_id)
+    if user.role not in EDITOR_ROLES | REVIEWER_ROLES | {"worker"}:
+        raise Forbidden("无权查看登记记录", "You may not see registrations")
     q = Registration.select(*_REG_FIELDS).where(Registration.project == project_id).order_by(
         Registration.id, ascending=False)
+    if user.role == "worker":
+        if user.person_id is None:
+            return []
+        q = q.where(Registration.person == user.person_id)
+    elif user.role == "foreman":
+        people = await team_people(user, project_id) or set()
+        mine = Registration.created_by == user.id
+        q = q.where(mine | Registration.person.is_in(sorted(people)) if people else mine)
     if open_only:
         q = q.where(Registration.status.is_in(sorted(OPEN_STATUSES)))
     return [_present(r) for r in await q.limit(200)]
@@ -322,6 +404,7 @@ async def registration_photo(user: CurrentUser, project_id: int, rid: int, which
     await require_project(user, project_id)
     if user.role not in EDITOR_ROLES | REVIEWER_ROLES:
         raise Forbidden("无权查看登记照片", "You may not see registration photos")
+    await _check_reg_scope(user, project_id, rid)
     col = {"id_photo": Registration.id_photo, "face_photo": Registration.face_photo}.get(which)
     if col is None:
         raise NotFound("照片不存在", "Photo not found", field="which")
@@ -349,6 +432,7 @@ async def duplicate_photo(user: CurrentUser, rid: int) -> bytes:
 
 async def _for_step(user: CurrentUser, project_id: int, rid: int, status: str) -> tuple[dict[str, Any], Rules]:
     rules = await _editor(user, project_id)
+    await _check_reg_scope(user, project_id, rid)
     reg = await _registration(project_id, rid)
     if reg["status"] != status:
         raise Conflict(f"该登记当前状态为“{reg['status_label']}”，不能执行此步骤",
@@ -443,7 +527,7 @@ async def submit_face(user: CurrentUser, project_id: int, rid: int, *, nonce: st
         "tolerance": rules.face_match_tolerance, "matched": matched, "liveness": result.to_dict(),
     }
     if dup_person is not None:
-        brief = await _person_brief(dup_person)
+        brief = await _person_brief(dup_person, await visible_project_ids(user))
         out["duplicate"] = {"name": brief.get("name"), "id_masked": brief.get("id_masked"),
                             "distance": round(float(dup_distance or 0), 4)}
     return out
@@ -483,8 +567,7 @@ async def decide_review(user: CurrentUser, rid: int, *, approve: bool, note: str
     note = (note or "").strip()
     if not note:
         raise invalid("note", "请填写核验说明", "A note is required", code="note_required")
-    if len(note) > 500:
-        raise invalid("note", "说明不超过 500 个字符", "The note may have at most 500 characters")
+    note = clean_text(note, "note", "核验说明", max_len=500, multiline=True) or ""
     if row["status"] not in REVIEW_STATUSES:
         raise Conflict("该登记不在待审核状态", "The registration is not awaiting review", field="registration_id",
                        code="wrong_step")
@@ -503,6 +586,7 @@ async def decide_review(user: CurrentUser, rid: int, *, approve: bool, note: str
 
 async def cancel_registration(user: CurrentUser, project_id: int, rid: int) -> None:
     await _editor(user, project_id)
+    await _check_reg_scope(user, project_id, rid)
     updated = await Registration.update({Registration.status: "cancelled", Registration.updated_at: datetime.now(UTC)}).where(
         (Registration.id == rid) & (Registration.project == project_id)
         & Registration.status.is_in(sorted(OPEN_STATUSES))
@@ -542,8 +626,12 @@ _PASSWORD_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
 
 def initial_password() -> str:
-    """A one-time password that is easy to read out and type (no 0/o/1/l/i), 10 characters."""
-    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(10))
+    """A one-time password that is easy to read out and type (no 0/o/1/l/i), 10 characters, with letters
+    and digits both (the password rule refuses a single character class)."""
+    while True:
+        password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(10))
+        if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
+            return password
 
 
 async def _free_username(phone: str | None, person_id: int) -> str:
@@ -579,13 +667,13 @@ async def complete_registration(user: CurrentUser, project_id: int, rid: int, st
     person_id = reg["person"]
     password: str | None = None
     async with write_transaction():
-        if phone:
-            await Person.update({Person.phone: phone}).where(Person.id == person_id)
         entry_id = reg["existing_entry"] or await workforce.enter_roster(
             project_id=project_id, person_id=person_id, unit_id=step.unit_id or 0, team_id=step.team_id or 0,
             work_role=step.work_role, post=step.post or None, work_type=step.work_type or None,
             entered_on=step.entered_on,
         )
+        # a person other projects also have keeps their phone (only an empty one is filled in)
+        kept = await workforce.update_shared_fields(person_id, project_id, {"phone": phone})
         await save_enrolment(person_id, bytes(templates["face_template"]), bytes(templates["face_photo"]),
                              bytes(templates["id_photo"]) if templates["id_photo"] else None, source="tablet")
         await bump_face_version()
@@ -612,7 +700,8 @@ async def complete_registration(user: CurrentUser, project_id: int, rid: int, st
     return {
         "id": rid, "status": "completed", "status_label": REG_STATUS["completed"], "roster_entry_id": entry_id,
         "person_id": person_id, "name": reg["name"], "id_masked": reg["id_masked"], "username": username,
-        "initial_password": password, "account_created": password is not None,
+        "initial_password": password, "account_created": password is not None, "kept_fields": list(kept),
+        "message": workforce.kept_message(kept),
     }
 
 
@@ -632,8 +721,7 @@ async def reset_worker_password(user: CurrentUser, project_id: int, person_id: i
                               person_id=person_id, must_change_password=True)
         else:
             username = account["username"]
-            await User.update({User.password_hash: hash_password(password), User.must_change_password: True,
-                               User.active: True}).where(User.id == account["id"])
+            await reset_password(account["id"], password)  # ends the account's sessions and tokens too
     return {"person_id": person_id, "name": person["name"], "username": username, "initial_password": password}
 
 
@@ -667,7 +755,11 @@ async def add_contract(user: CurrentUser, project_id: int, entry_id: int, c: Con
 
 
 async def list_contracts(user: CurrentUser, project_id: int, entry_id: int | None = None) -> list[dict[str, Any]]:
+    """Labour contracts of a project (or of one roster entry): a worker sees only their own, a foreman those
+    of their own teams."""
     await require_project(user, project_id)
+    if user.role not in EDITOR_ROLES | REVIEWER_ROLES | {"worker"}:
+        raise Forbidden("无权查看劳动合同", "You may not see labour contracts")
     q = LabourContract.select(
         LabourContract.id, LabourContract.roster_entry, LabourContract.person,
         LabourContract.person.name.as_alias("name"), LabourContract.contract_no, LabourContract.contract_type,
@@ -676,6 +768,16 @@ async def list_contracts(user: CurrentUser, project_id: int, entry_id: int | Non
     ).where(LabourContract.project == project_id).order_by(LabourContract.id)
     if entry_id is not None:
         q = q.where(LabourContract.roster_entry == entry_id)
+    if user.role == "worker":
+        if user.person_id is None:
+            return []
+        q = q.where(LabourContract.person == user.person_id)
+    else:
+        teams = await workforce.team_scope(user.role, user.person_id, project_id)
+        if teams is not None:
+            if not teams:
+                return []
+            q = q.where(LabourContract.roster_entry.team.is_in(sorted(teams)))
     rows = await q
     today = date.today()
     for r in rows:
@@ -695,8 +797,7 @@ async def exit_person(user: CurrentUser, project_id: int, entry_id: int, *, exit
         raise invalid("exited_on", "退场日期不能晚于今天", "The exit date cannot be in the future")
     content_type = v.check_upload(confirmation, field="confirmation", label="退场确认书", allowed=DOCUMENT_TYPES,
                                   max_bytes=rules.crew_document_max_bytes)
-    if len(note or "") > 500:
-        raise invalid("note", "备注不超过 500 个字符", "The note may have at most 500 characters")
+    note = clean_text(note, "note", "备注", max_len=500, multiline=True) or ""
     await _entry(project_id, entry_id)
     assert confirmation is not None
     async with write_transaction():
@@ -716,7 +817,8 @@ async def roster(user: CurrentUser, project_id: int, *, active_only: bool = True
     await require_project(user, project_id)
     if user.role == "worker":
         raise Forbidden("工人只能查看本人信息", "Workers may only see their own records")
-    rows = await workforce.list_roster(project_id, active_only=active_only)
+    teams = await workforce.team_scope(user.role, user.person_id, project_id)
+    rows = await workforce.list_roster(project_id, active_only=active_only, teams=teams)
     units = {u["id"]: u["enterprise_name"] for u in await org.list_units(project_id)}
     persons = [r["person"] for r in rows]
     enrolled: set[int] = set()
@@ -787,6 +889,9 @@ async def start_import(user: CurrentUser, project_id: int, data: bytes | None, f
     if v.sniff_type(data) != "application/zip":
         raise invalid("file", "导入文件须为 Excel .xlsx 格式（请使用下载的模板）",
                       "The import file must be an .xlsx workbook", code="bad_file_type")
+    # zip members and the sheet's declared extent, off the loop: a file over a limit is refused now (413/400)
+    await get_runner().run(xlsx.check_limits, data, xlsx.ImportLimits.from_rules(rules),
+                           timeout_s=rules.crew_import_max_seconds, what_zh="Excel 文件", what_en="workbook")
     job = ImportJob(project=project_id, created_by=user.id, filename=(filename or "")[:200], status="queued")
     await job.save()
     task = asyncio.create_task(run_import(job.id, project_id, data, rules))
@@ -804,7 +909,9 @@ async def _job(job_id: int, **changes: Any) -> None:
 async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules) -> None:
     """Validate every row, then write all of them in ONE transaction — or nothing."""
     try:
-        rows, _ = await asyncio.to_thread(xlsx.read_rows, data, rules.crew_import_max_rows)
+        rows, _ = await get_runner().run(xlsx.read_rows, data, rules.crew_import_max_rows,
+                                         xlsx.ImportLimits.from_rules(rules), timeout_s=rules.crew_import_max_seconds,
+                                         what_zh="Excel 文件", what_en="workbook")
         await _job(job_id, status="validating", total=len(rows), done=0)
         today = date.today()
         teams = await _team_refs(project_id)
@@ -925,8 +1032,14 @@ async def _write_rows(project_id: int, rows: list[v.ImportRow]) -> None:
 
 
 async def import_status(user: CurrentUser, project_id: int, job_id: int) -> dict[str, Any]:
+    """An import job's progress and report (rows with names): for editors and reviewers of the project; a
+    foreman sees only the jobs they started."""
     await require_project(user, project_id)
+    if user.role not in EDITOR_ROLES | REVIEWER_ROLES:
+        raise Forbidden("当前角色不能查看导入任务", "Your role may not see import jobs", code="role_forbidden")
     row = await ImportJob.select().where((ImportJob.id == job_id) & (ImportJob.project == project_id)).first()
+    if row is not None and user.role == "foreman" and row["created_by"] != user.id:
+        row = None
     if row is None:
         raise NotFound("导入任务不存在", "Import job not found", field="job_id")
     if row["status"] in ("queued", "validating", "writing"):
@@ -945,22 +1058,45 @@ async def import_status(user: CurrentUser, project_id: int, job_id: int) -> dict
 # ============================================================================ export
 
 
-async def export_roster(user: CurrentUser, project_id: int, *, full_id: bool = False) -> tuple[str, bytes]:
+# Roles that may export full ID numbers (security issue item 10): the project's own staff (劳务员 keep the
+# real-name files), the district's supervisor, the administrator.  Foremen and enterprise accounts get masked
+# numbers only.  Every full-ID export is written to id_access_log with its reason.
+FULL_ID_ROLES = frozenset({"project_staff", "supervisor", "admin"})
+FULL_ID_REASON_MAX = 200
+
+
+async def export_roster(user: CurrentUser, project_id: int, *, full_id: bool = False,
+                        reason: str = "") -> tuple[str, bytes]:
     await require_project(user, project_id)
     if user.role not in EDITOR_ROLES | REVIEWER_ROLES:
         raise Forbidden("当前角色不能导出花名册", "Your role may not export the roster")
-    if full_id and user.role not in EDITOR_ROLES:
-        raise Forbidden("仅项目人员可导出完整身份证号", "Only project staff may export full ID numbers")
+    if full_id:
+        if user.role not in FULL_ID_ROLES:
+            raise Forbidden("仅项目管理人员、主管部门和系统管理员可导出完整身份证号",
+                            "Only project staff, the district's supervisor and administrators may export full ID numbers",
+                            code="full_id_forbidden")
+        reason = clean_text(reason, "reason", "导出完整身份证号的用途", max_len=FULL_ID_REASON_MAX, required=True) or ""
     project = await org.get_project(project_id)
     view = await roster(user, project_id, active_only=False)
     pids = sorted({r["person"] for r in view})
     people: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(pids), 900):
-        for p in await Person.select(
-            Person.id, Person.id_cipher, Person.id_masked, Person.gender, Person.birth_date, Person.ethnicity,
-            Person.phone, Person.address, Person.id_issuer, Person.id_valid_until,
-        ).where(Person.id.is_in(pids[i:i + 900])):
-            people[p["id"]] = p
+
+    async def read_people() -> None:
+        for i in range(0, len(pids), 900):
+            for p in await Person.select(
+                Person.id, Person.id_cipher, Person.id_masked, Person.gender, Person.birth_date, Person.ethnicity,
+                Person.phone, Person.address, Person.id_issuer, Person.id_valid_until,
+            ).where(Person.id.is_in(pids[i:i + 900])):
+                people[p["id"]] = p
+
+    if full_id:
+        # the read of the numbers and its log entry: one transaction (no full-ID export without its record)
+        async with write_transaction():
+            await read_people()
+            await IdAccessLog(user_id=user.id, username=user.username, role=user.role, project=project_id,
+                              kind="roster_export", records=len(view), reason=reason).save()
+    else:
+        await read_people()
     regs = {r["person"]: r for r in await Registration.select(
         Registration.person, Registration.id_valid_from, Registration.id_long_term).where(
         (Registration.project == project_id) & (Registration.status == "completed"))}
@@ -987,6 +1123,28 @@ async def export_roster(user: CurrentUser, project_id: int, *, full_id: bool = F
     return f"roster-{project_id}-{date.today():%Y%m%d}.xlsx", data
 
 
+async def id_access_log(user: CurrentUser, project_id: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """The full-ID access log: the district supervisor sees their district's projects, an admin all."""
+    if user.role not in REVIEWER_ROLES:
+        raise Forbidden("仅主管部门和系统管理员可查看身份证号访问记录",
+                        "Only supervisors and administrators may read the ID access log", code="role_forbidden")
+    ids = await visible_project_ids(user)
+    if project_id is not None:
+        await require_project(user, project_id)
+    q = IdAccessLog.select(
+        IdAccessLog.id, IdAccessLog.user_id, IdAccessLog.username, IdAccessLog.role, IdAccessLog.project,
+        IdAccessLog.project.name.as_alias("project_name"), IdAccessLog.kind, IdAccessLog.records,
+        IdAccessLog.reason, IdAccessLog.accessed_at,
+    ).order_by(IdAccessLog.id, ascending=False).limit(max(1, min(limit, 5000)))
+    if project_id is not None:
+        q = q.where(IdAccessLog.project == project_id)
+    elif ids is not None:
+        if not ids:
+            return []
+        q = q.where(IdAccessLog.project.is_in(sorted(ids)))
+    return await q
+
+
 # ============================================================================ page helpers
 
 
@@ -1002,3 +1160,37 @@ async def project_brief(project_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound("项目不存在", "Project not found", field="project_id")
     return row
+
+
+# ============================================================================ gate enrolment (852) under review
+
+
+async def submit_gate_enrolment(project_id: int, person_id: int, entry_id: int, *, face_template: bytes,
+                                face_photo: bytes, id_photo: bytes | None, duplicate_person: int | None,
+                                duplicate_distance: float | None, serial: str) -> int:
+    """A terminal's 852 for a person who already has a face template (or whose face matches another
+    person's) never replaces it: it becomes a registration of the person on the terminal's project,
+    pending review (``duplicate_face`` when the face matched someone else, else ``gate_reenrol``).  A
+    supervisor decides (``decide_review``); once approved the project's staff complete it, which saves
+    the enrolment.  Refused while another registration of the person on the project is open."""
+    running = await Registration.select(Registration.id).where(
+        (Registration.project == project_id) & (Registration.person == person_id)
+        & Registration.status.is_in(sorted(OPEN_STATUSES))
+    ).first()
+    if running is not None:
+        raise Conflict(f"此人在本项目已有进行中的登记（编号 {running['id']}）",
+                       f"A registration of this person is already open (no. {running['id']})",
+                       field="id_number", code="registration_open", extra={"registration_id": running["id"]})
+    now = datetime.now(UTC)
+    reg = Registration(
+        project=project_id, person=person_id, status="pending_review", existing_entry=entry_id,
+        elsewhere=await active_elsewhere(person_id, project_id, set()), face_photo=face_photo, face_template=face_template,
+        id_photo=id_photo, face_checked_at=now, duplicate_person=duplicate_person,
+        duplicate_distance=duplicate_distance,
+        review_kind="duplicate_face" if duplicate_person is not None else "gate_reenrol",
+        review_note="", updated_at=now,
+    )
+    await reg.save()
+    log.info("registration %s: 852 of terminal %s for person %s on project %s, pending review", reg.id, serial,
+             person_id, project_id)
+    return reg.id

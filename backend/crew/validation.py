@@ -15,7 +15,16 @@ from typing import Any
 from backend.crew.dictionaries import TYPE_LABEL
 from backend.errors import AppError, InvalidInput, PayloadTooLarge, invalid
 from backend.rules import Rules
-from backend.validators import IdInfo, cross_check_id, parse_ethnicity, parse_id_number, parse_phone
+from backend.validators import (
+    IdInfo,
+    check_plain_text,
+    clean_text,
+    cross_check_id,
+    parse_ethnicity,
+    parse_id_number,
+    parse_person_name,
+    parse_phone,
+)
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.services import age_on, check_age
 from backend.workforce.validation import check_entry_fields, check_team_fit
@@ -60,14 +69,8 @@ def parse_gender(value: Any, field: str = "gender") -> str | None:
 
 
 def parse_name(value: Any, field: str = "name") -> str:
-    name = re.sub(r"\s+", " ", str(value or "")).strip()
-    if not name or len(name) > 60:
-        raise invalid(field, "姓名不能为空且不超过 60 个字符", "Name is required (at most 60 characters)",
-                      code="invalid_name")
-    if re.search(r"[\d<>{}\[\]\\/@#$%^&*=+|;:\"']", name):
-        raise invalid(field, f"姓名含有无效字符：{name}", f"The name contains invalid characters: {name}",
-                      code="invalid_name")
-    return name
+    """The one rule for person names (``backend.validators.parse_person_name``)."""
+    return parse_person_name(value, field)
 
 
 def parse_validity_text(text: str) -> tuple[date | None, date | None, bool]:
@@ -179,12 +182,8 @@ def check_id_card(card: IdCard, rules: Rules, today: date | None = None, *, vali
     info = parse_id_number(card.id_number, today=today)
     cross_check_id(info, birth_date=card.birth_date, gender=parse_gender(card.gender))
     ethnicity = parse_ethnicity(card.ethnicity or "01")
-    address = (card.address or "").strip() or None
-    if address and len(address) > 200:
-        raise invalid("address", "住址不超过 200 个字符", "Address: at most 200 characters")
-    issuer = (card.issuer or "").strip() or None
-    if issuer and len(issuer) > 60:
-        raise invalid("issuer", "签发机关不超过 60 个字符", "Issuing authority: at most 60 characters")
+    address = clean_text(card.address, "address", "住址", max_len=200)
+    issuer = clean_text(card.issuer, "issuer", "签发机关", max_len=60)
     check_validity(card.valid_from, card.valid_until, card.long_term, info.birth_date, today,
                    required=validity_required)
     check_age(rules, info.birth_date, info.gender, today)
@@ -418,6 +417,7 @@ def check_contract(contract_type: str, starts_on: date | None, ends_on: date | N
                       "contract_type must be fixed_term, task or open_ended", code="invalid_contract_type")
     if len(contract_no) > 60:
         raise invalid("contract_no", "合同编号不超过 60 个字符", "Contract number: at most 60 characters")
+    check_plain_text(contract_no, "contract_no", "合同编号")
     if starts_on is None:
         raise invalid("starts_on", "请填写合同开始日期", "The contract's start date is required", code="contract_start_required")
     if signed_on is not None and signed_on > today:

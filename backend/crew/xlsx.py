@@ -15,9 +15,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from backend.bounded import check_zip
 from backend.errors import invalid
 from backend.validators import ETHNICITY
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
+from backend.xlsx_safe import safe_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,17 +122,93 @@ def _cell(value: Any, key: str) -> Any:
     return str(value).strip() or None
 
 
-def read_rows(data: bytes, max_rows: int) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
-    """Rows of the first sheet as ``(row number, {key: value})`` (empty rows skipped) and file-level
-    errors (no header, missing required columns, too many rows, not an .xlsx)."""
+_DEFAULT_SHEET_ROWS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """Bounds on an uploaded workbook beyond the row count (``backend.rules``: crew_import_*, upload_*)."""
+
+    max_unpacked_bytes: int = 20 * 1024 * 1024
+    max_ratio: float = 100.0
+    max_members: int = 1000
+    max_sheet_rows: int = _DEFAULT_SHEET_ROWS
+    max_columns: int = 64
+
+    @classmethod
+    def from_rules(cls, rules: Any) -> ImportLimits:
+        return cls(max_unpacked_bytes=rules.crew_import_max_unpacked_bytes,
+                   max_ratio=rules.upload_max_compression_ratio, max_members=rules.upload_max_zip_members,
+                   max_sheet_rows=max(rules.crew_import_max_sheet_rows, rules.crew_import_max_rows + 1),
+                   max_columns=rules.crew_import_max_columns)
+
+
+# What a damaged or hostile workbook makes openpyxl raise (defusedxml's refusals are ValueErrors, expat's
+# ParseError a SyntaxError).
+_UNREADABLE = (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError, EOFError, SyntaxError)
+
+
+def _check_archive(data: bytes, limits: ImportLimits) -> None:
+    """Member sizes, count and compression ratio from the zip's directory, before anything is unpacked
+    (a 1 MB file can hold a 1 GB shared string).  An unreadable zip passes: the reader reports it."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except _UNREADABLE:
+        return
+    with zf:
+        check_zip(zf, max_total=limits.max_unpacked_bytes, max_member=limits.max_unpacked_bytes,
+                  max_ratio=limits.max_ratio, max_members=limits.max_members,
+                  what_zh="Excel 文件", what_en="workbook")
+
+
+def _check_dimension(ws: Any, limits: ImportLimits) -> None:
+    """The sheet's declared extent (``<dimension ref="A1:P20000000"/>``) against the row and column caps."""
+    rows, cols = getattr(ws, "max_row", None), getattr(ws, "max_column", None)
+    if isinstance(rows, int) and rows > limits.max_sheet_rows:
+        raise invalid("file", f"工作表范围过大（{rows} 行，上限 {limits.max_sheet_rows} 行），请删除多余的行后重试",
+                      f"The sheet extends to row {rows} (limit {limits.max_sheet_rows}); delete the extra rows",
+                      code="too_many_rows")
+    if isinstance(cols, int) and cols > limits.max_columns:
+        raise invalid("file", f"工作表列数过多（{cols} 列，上限 {limits.max_columns} 列），请删除多余的列后重试",
+                      f"The sheet has {cols} columns (limit {limits.max_columns}); delete the extra columns",
+                      code="too_many_columns")
+
+
+def check_limits(data: bytes, limits: ImportLimits) -> None:
+    """The cheap checks, before the import is queued: zip members and the first sheet's declared extent.
+    A file that is not a readable workbook passes here (the import job reports it, row by row)."""
+    _check_archive(data, limits)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as e:
+    except _UNREADABLE:
+        return
+    try:
+        if wb.worksheets:
+            _check_dimension(wb.worksheets[0], limits)
+    finally:
+        wb.close()
+
+
+def read_rows(data: bytes, max_rows: int, limits: ImportLimits | None = None,
+              ) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """Rows of the first sheet as ``(row number, {key: value})`` (empty rows skipped) and file-level
+    errors (no header, missing required columns, too many rows, not an .xlsx).
+
+    Bounded (security issue item 3): the zip members are checked before unpacking, the sheet is streamed
+    (read-only mode) and the read stops at ``limits.max_sheet_rows`` rows — blank ones included, so
+    ``<row r="20000000"/>`` costs nothing — and ``limits.max_columns`` columns.  Run it in a worker process
+    (``backend.bounded``) for the time and memory caps."""
+    limits = limits or ImportLimits(max_sheet_rows=max(_DEFAULT_SHEET_ROWS, max_rows + 1))
+    _check_archive(data, limits)
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        ws = wb.worksheets[0]
+    except _UNREADABLE as e:
         raise invalid("file", "无法读取该 Excel 文件，请使用下载的模板（.xlsx）",
                       f"The file is not a readable .xlsx workbook ({type(e).__name__})", code="bad_xlsx") from None
     try:
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
+        _check_dimension(ws, limits)
+        it = ws.iter_rows(max_col=limits.max_columns, values_only=True)
         header = next(it, None)
         if header is None:
             raise invalid("file", "文件是空的", "The workbook is empty", code="empty_xlsx")
@@ -141,6 +219,10 @@ def read_rows(data: bytes, max_rows: int) -> tuple[list[tuple[int, dict[str, Any
                           f"Required columns are missing: {', '.join(missing)}", code="missing_columns")
         rows: list[tuple[int, dict[str, Any]]] = []
         for n, values in enumerate(it, start=2):
+            if n > limits.max_sheet_rows:
+                raise invalid("file", f"工作表超过 {limits.max_sheet_rows} 行（含空行），请删除多余的行或拆分文件",
+                              f"The sheet runs past row {limits.max_sheet_rows} (blank rows included); "
+                              "delete the extra rows or split the file", code="too_many_rows")
             record = {k: _cell(v, k) for k, v in zip(keys, values, strict=False) if k}
             if not any(v is not None for v in record.values()):
                 continue
@@ -151,6 +233,9 @@ def read_rows(data: bytes, max_rows: int) -> tuple[list[tuple[int, dict[str, Any
         if not rows:
             raise invalid("file", "文件中没有人员数据", "The workbook has no data rows", code="empty_xlsx")
         return rows, []
+    except (zipfile.BadZipFile, ValueError, SyntaxError, EOFError) as e:  # damage found while streaming
+        raise invalid("file", "无法读取该 Excel 文件，请使用下载的模板（.xlsx）",
+                      f"The file is not a readable .xlsx workbook ({type(e).__name__})", code="bad_xlsx") from None
     finally:
         wb.close()
 
@@ -169,10 +254,10 @@ def export_bytes(project_name: str, rows: Iterable[dict[str, Any]], *, full_id: 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("花名册")
     ws.append([h for _, h in EXPORT_COLUMNS])
-    for r in rows:
-        ws.append([_export_value(r.get(k)) for k, _ in EXPORT_COLUMNS])
+    for r in rows:  # user text as text cells: formulas neutralised, illegal characters replaced (xlsx_safe)
+        ws.append(safe_row(ws, [_export_value(r.get(k)) for k, _ in EXPORT_COLUMNS]))
     about = wb.create_sheet("说明")
-    about.append([f"{project_name} 花名册，导出于 {date.today().isoformat()}"])
+    about.append(safe_row(about, [f"{project_name} 花名册，导出于 {date.today().isoformat()}"]))
     about.append(["含完整身份证号，请妥善保管，勿外传" if full_id else "身份证号已脱敏（中间位以 * 代替）"])
     buf = io.BytesIO()
     wb.save(buf)

@@ -17,7 +17,7 @@ from backend.org.dictionaries import (
 )
 from backend.org.tables import District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team
 from backend.rules import DEFAULT_RULES, Rules
-from backend.validators import parse_phone, parse_uscc
+from backend.validators import clean_text, parse_phone, parse_uscc
 
 # --- Districts and their rules -----------------------------------------------------------
 
@@ -25,6 +25,7 @@ from backend.validators import parse_phone, parse_uscc
 async def create_district(code: str, name: str, rule_overrides: dict[str, Any] | None = None) -> int:
     if not code.strip().isdigit() or not 6 <= len(code.strip()) <= 12:
         raise invalid("code", "区县代码应为 6–12 位数字", "District code must be 6–12 digits")
+    name = clean_text(name, "name", "区县名称", max_len=64, required=True) or ""
     DEFAULT_RULES.with_overrides(rule_overrides)  # validates
     if await District.exists().where(District.code == code.strip()):
         raise Conflict("区县代码已存在", "District code already exists", field="code")
@@ -84,8 +85,10 @@ async def create_enterprise(
     name: str, uscc: str, *, short_name: str | None = None, registered_region: str | None = None,
     legal_representative: str | None = None, phone: str | None = None,
 ) -> int:
-    if not name.strip():
-        raise invalid("name", "企业名称不能为空", "Enterprise name is required")
+    name = clean_text(name, "name", "企业名称", max_len=200, required=True) or ""
+    short_name = clean_text(short_name, "short_name", "企业简称", max_len=60)
+    registered_region = clean_text(registered_region, "registered_region", "注册地", max_len=100)
+    legal_representative = clean_text(legal_representative, "legal_representative", "法定代表人", max_len=60)
     code = parse_uscc(uscc)
     if await Enterprise.exists().where(Enterprise.uscc == code):
         raise Conflict("该统一社会信用代码已登记", "This USCC is already registered", field="uscc")
@@ -114,8 +117,9 @@ async def create_project(
     planned_start: date | None = None, lon: float | None = None, lat: float | None = None,
     status: str = "preparing",
 ) -> int:
-    if not name.strip():
-        raise invalid("name", "项目名称不能为空", "Project name is required")
+    name = clean_text(name, "name", "项目名称", max_len=200, required=True) or ""
+    permit_no = clean_text(permit_no, "permit_no", "施工许可证编号", max_len=40)
+    address = clean_text(address, "address", "项目地址", max_len=300)
     if category not in PROJECT_CATEGORY:
         raise invalid("category", "项目类别应为 building（房屋建筑）或 municipal（市政）",
                       "Category must be building or municipal")
@@ -193,8 +197,11 @@ async def update_project(project_id: int, changes: dict[str, Any]) -> None:
     if unknown:
         key = sorted(unknown)[0]
         raise invalid(key, f"该字段不能在此修改：{key}", f"Field cannot be changed here: {key}")
-    if "name" in changes and not str(changes["name"] or "").strip():
-        raise invalid("name", "项目名称不能为空", "Project name is required")
+    if "name" in changes:
+        changes["name"] = clean_text(changes["name"], "name", "项目名称", max_len=200, required=True)
+    for key, label, size in (("permit_no", "施工许可证编号", 40), ("address", "项目地址", 300)):
+        if key in changes:
+            changes[key] = clean_text(changes[key], key, label, max_len=size)
     current = await get_project(project_id)
     _check_amounts(changes.get("floor_area_m2"), changes.get("contract_value_yuan"))
     _check_lon_lat(changes.get("lon", current["lon"]), changes.get("lat", current["lat"]))
@@ -216,6 +223,7 @@ def check_transition(current: str, target: str) -> None:
 
 
 async def change_status(project_id: int, target: str, *, effective_on: date, note: str, user_id: int | None) -> None:
+    note = clean_text(note, "note", "说明", max_len=500, multiline=True) or ""
     async with write_transaction():
         row = await Project.select(Project.status).where(Project.id == project_id).first()
         if row is None:
@@ -295,9 +303,10 @@ async def create_team(
     if kind not in TEAM_KIND or kind == "management":
         raise invalid("kind", "班组类型应为 worker（普通工人）或 other（其他人员）；管理人员班组由系统自动创建",
                       "Team kind must be worker or other; management teams are created automatically")
-    if not name.strip():
-        raise invalid("name", "班组名称不能为空", "Team name is required")
+    name = clean_text(name, "name", "班组名称", max_len=100, required=True) or ""
     unit = await unit_in_project(unit_id, project_id)
+    if leader_person_id is not None:
+        await _check_leader(project_id, leader_person_id)
     if unit["exited_on"] is not None:
         raise Conflict("参建单位已退场，不能添加班组", "The unit has exited; it cannot get new teams", field="unit_id")
     if await Team.exists().where((Team.project == project_id) & (Team.name == name.strip()) & Team.exited_on.is_null()):
@@ -306,6 +315,26 @@ async def create_team(
              entered_on=entered_on or date.today())
     await t.save()
     return t.id
+
+
+async def set_team_leader(project_id: int, team_id: int, person_id: int | None) -> None:
+    """Name (or clear) a team's leader (班组长); the leader must be on this project's roster."""
+    await team_in_project(team_id, project_id)
+    if person_id is not None:
+        await _check_leader(project_id, person_id)
+    await Team.update({Team.leader: person_id}).where(Team.id == team_id)
+
+
+async def _check_leader(project_id: int, person_id: int) -> None:
+    """A team leader (班组长) must exist and be on THIS project's roster (not exited)."""
+    from backend.workforce.tables import RosterEntry  # workforce depends on org, not the reverse
+
+    on_roster = await RosterEntry.exists().where(
+        (RosterEntry.project == project_id) & (RosterEntry.person == person_id) & RosterEntry.exited_on.is_null())
+    if not on_roster:
+        raise invalid("leader_person_id", "班组长须为本项目花名册中（未退场）的人员",
+                      "The team leader must be a person on this project's roster (not exited)",
+                      code="leader_not_on_roster")
 
 
 async def list_teams(project_id: int) -> list[dict[str, Any]]:

@@ -27,9 +27,9 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from backend.rules import DEFAULT_RULES
 from backend.supervision.metrics import pct
 from backend.supervision.services import CELL_LEGEND
+from backend.xlsx_safe import safe_text
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="F2F4F7")
@@ -39,7 +39,7 @@ _COLUMNS = [get_column_letter(i) for i in range(1, 200)]
 
 def sheet_title(name: str, taken: set[str]) -> str:
     """A valid, unique sheet title: ≤ 31 characters, none of []:*?/\\, not empty."""
-    base = _BAD_SHEET_CHARS.sub("_", name).strip("'").strip() or "未命名"
+    base = _BAD_SHEET_CHARS.sub("_", safe_text(name).lstrip("'")).strip("'").strip() or "未命名"
     base = base[:31]
     title, n = base, 2
     while title.lower() in taken:
@@ -59,7 +59,7 @@ def _cell_xml(ref: str, value: Any) -> str:
         return f'<c r="{ref}"><v>{value}</v></c>'
     if isinstance(value, float):
         return f'<c r="{ref}"><v>{value!r}</v></c>' if math.isfinite(value) else ""
-    text = _ILLEGAL_XML.sub("", str(value))[:32767].translate(_ESCAPE)
+    text = safe_text(str(value)).translate(_ESCAPE)  # user text: formulas neutralised (backend/xlsx_safe.py)
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
 

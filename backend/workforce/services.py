@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -10,8 +11,17 @@ from backend.crypto import decrypt_text, encrypt_text, lookup_hash
 from backend.db import write_transaction
 from backend.errors import Conflict, NotFound, invalid
 from backend.org import services as org
+from backend.org.tables import Team
 from backend.rules import Rules
-from backend.validators import cross_check_id, mask_id, parse_ethnicity, parse_id_number, parse_phone
+from backend.validators import (
+    clean_text,
+    cross_check_id,
+    mask_id,
+    parse_ethnicity,
+    parse_id_number,
+    parse_person_name,
+    parse_phone,
+)
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 from backend.workforce.validation import check_entry_fields, check_team_fit
@@ -39,19 +49,77 @@ async def find_person_id(id_number: str) -> int | None:
     return row["id"] if row else None
 
 
-async def upsert_person(
+@dataclass(frozen=True, slots=True)
+class SavedPerson:
+    person_id: int
+    created: bool
+    kept: tuple[str, ...] = ()  # shared fields given but NOT changed (the person belongs to other projects too)
+
+
+# Fields of a person shared by every project that has them on its roster.
+SHARED_FIELDS_ZH = {"phone": "手机号", "address": "住址", "id_issuer": "签发机关", "id_valid_until": "身份证有效期",
+                    "ethnicity": "民族"}
+
+
+async def owned_by_project(person_id: int, project_id: int | None) -> bool:
+    """A project may change a person's shared fields only when the person is on ITS roster and on no other
+    project's (present or past): otherwise the change would reach another tenant's record."""
+    if project_id is None:
+        return False
+    rows = await RosterEntry.select(RosterEntry.project).where(RosterEntry.person == person_id)
+    projects = {r["project"] for r in rows}
+    return projects == {project_id}
+
+
+async def update_shared_fields(person_id: int, project_id: int | None, values: dict[str, Any]) -> tuple[str, ...]:
+    """Apply ``values`` (column name → new value, ``None`` = not given) to a person.  The project that owns
+    the person (``owned_by_project``) changes them; any other caller only fills in what is still empty, and the
+    fields it could not change are returned (the caller tells the user; the stored values stay)."""
+    given = {k: v for k, v in values.items() if v is not None}
+    if not given:
+        return ()
+    row = await Person.select(*(getattr(Person, k) for k in given)).where(Person.id == person_id).first()
+    if row is None:
+        raise NotFound("人员不存在", "Person not found", field="person_id")
+    owned = await owned_by_project(person_id, project_id)
+    changes: dict[Any, Any] = {}
+    kept: list[str] = []
+    for k, v in given.items():
+        if row[k] == v:
+            continue
+        if owned or (row[k] is None and k != "ethnicity"):
+            changes[getattr(Person, k)] = v
+        else:
+            kept.append(k)
+    if changes:
+        await Person.update(changes).where(Person.id == person_id)
+    return tuple(kept)
+
+
+def kept_message(kept: tuple[str, ...]) -> str:
+    """What the user is told when shared fields were kept."""
+    if not kept:
+        return ""
+    return ("此人已在其他项目登记，以下信息未修改，仍为原登记值：" + "、".join(SHARED_FIELDS_ZH.get(k, k) for k in kept)
+            + "。如需更正，请由本人或原登记项目核实后办理。")
+
+
+async def save_person(
     *, id_number: str, name: str, phone: str | None = None, ethnicity: str | int = "01",
     birth_date: date | None = None, gender: str | None = None, address: str | None = None,
-    id_issuer: str | None = None, id_valid_until: date | None = None,
-) -> int:
-    """Create a person, or update the contact data of the one with this ID number. Returns the id."""
+    id_issuer: str | None = None, id_valid_until: date | None = None, project_id: int | None = None,
+) -> SavedPerson:
+    """Create a person, or find the one with this ID number.  The name must be the registered one (the
+    answer never says what that name is).  Shared fields of an existing person are changed only by the
+    project that alone has them on its roster (``update_shared_fields``); ``project_id`` None (e.g. a gate
+    terminal's enrolment) only fills in empty fields."""
     info = parse_id_number(id_number)
     cross_check_id(info, birth_date=birth_date, gender=gender)
-    name = (name or "").strip()
-    if not name or len(name) > 60:
-        raise invalid("name", "姓名不能为空且不超过 60 个字符", "Name is required (at most 60 characters)")
+    name = parse_person_name(name)
     eth = parse_ethnicity(ethnicity)
     phone = parse_phone(phone)
+    address = clean_text(address, "address", "住址", max_len=200)
+    id_issuer = clean_text(id_issuer, "id_issuer", "签发机关", max_len=60)
     if id_valid_until is not None and id_valid_until < date.today():
         raise invalid("id_valid_until", "身份证已过期", "The ID card has expired", code="id_expired")
     existing = await find_person_id(info.number)
@@ -59,27 +127,33 @@ async def upsert_person(
         row = await Person.select(Person.name).where(Person.id == existing).first()
         if row and row["name"] != name:
             # An ID number belongs to one person: a different name is a typo or a borrowed card, never a
-            # silent rename (the person may be on other projects).
-            raise Conflict(f"该身份证号已登记，姓名为「{row['name']}」，与填写的姓名不一致",
-                           "This ID number is registered under another name", field="name", code="name_mismatch")
-        changes: dict[Any, Any] = {Person.ethnicity: eth}
-        if phone:
-            changes[Person.phone] = phone
-        if address:
-            changes[Person.address] = address
-        if id_issuer:
-            changes[Person.id_issuer] = id_issuer
-        if id_valid_until:
-            changes[Person.id_valid_until] = id_valid_until
-        await Person.update(changes).where(Person.id == existing)
-        return existing
+            # silent rename.  The registered name is NOT revealed (it may belong to another tenant's worker).
+            raise Conflict("此身份证号已登记，姓名不符", "This ID number is registered under a different name",
+                           field="name", code="name_mismatch")
+        kept = await update_shared_fields(existing, project_id, {
+            "ethnicity": eth, "phone": phone, "address": address, "id_issuer": id_issuer,
+            "id_valid_until": id_valid_until,
+        })
+        return SavedPerson(existing, False, kept)
     p = Person(
         name=name, id_cipher=encrypt_text(info.number), id_hash=lookup_hash(info.number),
         id_masked=mask_id(info.number), gender=info.gender, birth_date=info.birth_date, ethnicity=eth,
         phone=phone, address=address, id_issuer=id_issuer, id_valid_until=id_valid_until,
     )
     await p.save()
-    return p.id
+    return SavedPerson(p.id, True)
+
+
+async def upsert_person(
+    *, id_number: str, name: str, phone: str | None = None, ethnicity: str | int = "01",
+    birth_date: date | None = None, gender: str | None = None, address: str | None = None,
+    id_issuer: str | None = None, id_valid_until: date | None = None, project_id: int | None = None,
+) -> int:
+    """``save_person`` returning the person's id only."""
+    saved = await save_person(id_number=id_number, name=name, phone=phone, ethnicity=ethnicity,
+                              birth_date=birth_date, gender=gender, address=address, id_issuer=id_issuer,
+                              id_valid_until=id_valid_until, project_id=project_id)
+    return saved.person_id
 
 
 async def reveal_id_number(person_id: int) -> str:
@@ -102,20 +176,24 @@ async def register_and_enter(
     *, project_id: int, id_number: str, name: str, phone: str | None, ethnicity: str | int,
     birth_date: date | None, gender: str | None, unit_id: int, team_id: int, work_role: str,
     post: str | None, work_type: str | None, entered_on: date | None,
-) -> tuple[int, int]:
-    """Register (or find) a person and enter them on the roster — all or nothing."""
+) -> tuple[int, int, tuple[str, ...]]:
+    """Register (or find) a person and enter them on the roster — all or nothing.  Returns the person, the
+    roster entry and the shared fields that were kept (``save_person``)."""
     check_entry_fields(work_role, post, work_type)
+    parse_person_name(name)
     rules = await org.rules_for_project(project_id)
     info = parse_id_number(id_number)
     cross_check_id(info, birth_date=birth_date, gender=gender)
     check_age(rules, info.birth_date, info.gender)
     async with write_transaction():
-        person_id = await upsert_person(id_number=id_number, name=name, phone=phone, ethnicity=ethnicity,
-                                        birth_date=birth_date, gender=gender)
-        entry_id = await enter_roster(project_id=project_id, person_id=person_id, unit_id=unit_id,
+        saved = await save_person(id_number=id_number, name=name, ethnicity=ethnicity, birth_date=birth_date,
+                                  gender=gender, project_id=project_id)
+        entry_id = await enter_roster(project_id=project_id, person_id=saved.person_id, unit_id=unit_id,
                                       team_id=team_id, work_role=work_role, post=post, work_type=work_type,
                                       entered_on=entered_on)
-    return person_id, entry_id
+        # the phone after the entry: a person only this project has on its roster is this project's to change
+        kept = saved.kept + await update_shared_fields(saved.person_id, project_id, {"phone": parse_phone(phone)})
+    return saved.person_id, entry_id, kept
 
 
 async def enter_roster(
@@ -146,6 +224,7 @@ async def enter_roster(
 
 
 async def exit_roster(project_id: int, entry_id: int, exited_on: date, note: str = "") -> None:
+    note = clean_text(note, "note", "备注", max_len=500, multiline=True) or ""
     async with write_transaction():
         row = await RosterEntry.select().where(
             (RosterEntry.id == entry_id) & (RosterEntry.project == project_id)
@@ -161,14 +240,36 @@ async def exit_roster(project_id: int, entry_id: int, exited_on: date, note: str
         )
 
 
-async def active_elsewhere(person_id: int, project_id: int) -> list[dict[str, Any]]:
-    """Active roster entries of this person on other projects (a warning for the foreman)."""
-    return await RosterEntry.select(
+async def active_elsewhere(person_id: int, project_id: int, visible: set[int] | None = None) -> list[dict[str, Any]]:
+    """Active roster entries of this person on other projects (a warning for the foreman).  Projects outside
+    ``visible`` (the caller's scope; None = all) are not named: only that there is one, and since when."""
+    rows = await RosterEntry.select(
         RosterEntry.project, RosterEntry.project.name.as_alias("project_name"), RosterEntry.entered_on
     ).where((RosterEntry.person == person_id) & (RosterEntry.project != project_id) & RosterEntry.exited_on.is_null())
+    for r in rows:
+        if visible is not None and r["project"] not in visible:
+            r["project"], r["project_name"] = None, OTHER_PROJECT
+    return rows
 
 
-async def list_roster(project_id: int, *, active_only: bool = False) -> list[dict[str, Any]]:
+OTHER_PROJECT = "其他项目（不在您的权限范围内）"
+
+
+async def team_scope(role: str, person_id: int | None, project_id: int) -> set[int] | None:
+    """The teams whose roster a user may see on a project: ``None`` = all of them; a foreman (班组长) only
+    the teams they lead (``team.leader`` = their person) — none when they lead no team."""
+    if role != "foreman":
+        return None
+    if person_id is None:
+        return set()
+    rows = await Team.select(Team.id).where((Team.project == project_id) & (Team.leader == person_id))
+    return {r["id"] for r in rows}
+
+
+async def list_roster(project_id: int, *, active_only: bool = False, teams: set[int] | None = None) -> list[dict[str, Any]]:
+    """The project's roster; ``teams`` (see ``team_scope``) limits it to those teams (an empty set: nothing)."""
+    if teams is not None and not teams:
+        return []
     q = RosterEntry.select(
         RosterEntry.id, RosterEntry.person, RosterEntry.person.name.as_alias("name"),
         RosterEntry.person.id_masked.as_alias("id_masked"), RosterEntry.person.gender.as_alias("gender"),
@@ -177,6 +278,8 @@ async def list_roster(project_id: int, *, active_only: bool = False) -> list[dic
     ).where(RosterEntry.project == project_id).order_by(RosterEntry.id)
     if active_only:
         q = q.where(RosterEntry.exited_on.is_null())
+    if teams is not None:
+        q = q.where(RosterEntry.team.is_in(sorted(teams)))
     rows = await q
     for r in rows:
         r["post_label"] = POSTS.get(r["post"] or "", "")

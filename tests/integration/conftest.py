@@ -21,6 +21,11 @@ def unique(prefix: str) -> str:
     return f"{prefix}{next(_counter)}"
 
 
+def unique_name(prefix: str) -> str:
+    """A unique person name that passes the name rule (no digits): 工人 → 工人三七."""
+    return prefix + "".join("零一二三四五六七八九"[int(d)] for d in str(next(_counter)))
+
+
 @dataclass
 class World:
     district_a: int
@@ -32,6 +37,7 @@ class World:
     teams: dict[int, dict[str, int]] = field(default_factory=dict)  # project → team name → team id
     users: dict[str, str] = field(default_factory=dict)  # role label → username
     vendor: int = 0
+    vendor_code: str = ""  # the vendor's code (厂家识别码), as create_vendor showed it once
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def id_number(self, region: str = "440703", birth: date | None = None) -> str:
@@ -70,14 +76,24 @@ async def world(migrated_db: str) -> World:
         }
         w.teams[pid] = {t["name"]: t["id"] for t in await org.list_teams(pid)}
         w.teams[pid]["钢筋班组"] = await org.create_team(pid, w.units[pid]["general_contractor"], "钢筋班组")
-    w.vendor = await create_vendor("测试设备厂商", unique("TEST-VENDOR-"))
+    # foreman_a is the 班组长 of project A's 钢筋班组 (team.leader = their person): a foreman sees their own team
+    from backend.org.tables import Team
+    from backend.workforce import services as workforce
+
+    leader_a = await workforce.upsert_person(id_number=w.id_number(), name="钢筋班组长")
+    await workforce.enter_roster(project_id=pa, person_id=leader_a, unit_id=w.units[pa]["general_contractor"],
+                                 team_id=w.teams[pa]["钢筋班组"], work_role="worker", work_type="020",
+                                 entered_on=date.today() - timedelta(days=30))
+    await Team.update({Team.leader: leader_a}).where(Team.id == w.teams[pa]["钢筋班组"])
+    made = await create_vendor("测试设备厂商")
+    w.vendor, w.vendor_code = made.vendor_id, made.code
     for label, role, kw in (
         ("admin", "admin", {}),
         ("supervisor_a", "supervisor", {"district_ids": [da]}),
         ("supervisor_b", "supervisor", {"district_ids": [db_]}),
         ("enterprise_gc", "enterprise", {"enterprise_id": gc}),
         ("staff_a", "project_staff", {"project_ids": [pa]}),
-        ("foreman_a", "foreman", {"project_ids": [pa]}),
+        ("foreman_a", "foreman", {"project_ids": [pa], "person_id": leader_a}),
         ("foreman_c", "foreman", {"project_ids": [pc]}),
         ("vendor", "vendor", {"vendor_id": w.vendor}),
     ):

@@ -33,9 +33,10 @@ ROLES = {
 
 
 def expected_roster_entries(people: int) -> int:
-    """demo.load_demo: per project 6 key managers + 1 chief supervising engineer + its share of workers."""
+    """demo.load_demo: per project 6 key managers + 1 chief supervising engineer + its share of workers,
+    and the road project's foreman (班组长 of the demo worker's team)."""
     shares = {"building": 0.55, "road": 0.30, "suspended": 0.15}
-    return sum(7 + max(0, int(people * s) - 7) for s in shares.values())
+    return sum(7 + max(0, int(people * s) - 7) for s in shares.values()) + 1
 
 
 async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -154,6 +155,14 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
     )
     road = await db.rows("SELECT id FROM project WHERE category = 'municipal'")
     assert [w["project"] for w in worker] == [road[0]["id"]]
+    # the foreman account leads the worker's team: a foreman sees the teams they lead
+    led = await db.rows(
+        "SELECT t.id FROM app_user u JOIN team t ON t.leader = u.person WHERE u.username = 'banzu'"
+    )
+    mates = await db.rows(
+        "SELECT r.team FROM app_user u JOIN roster_entry r ON r.person = u.person WHERE u.username = 'gongren'"
+    )
+    assert [t["id"] for t in led] == [m["team"] for m in mates]
 
     # a second run keeps the data and still prints the accounts
     code, out = await run_cli(env, "demo", "--no-serve", "--people", str(PEOPLE))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import unique
+from tests.integration.conftest import unique, unique_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
@@ -64,7 +64,7 @@ async def new_user(role: str, **kw: Any) -> dict[str, str]:
 async def new_vendor(client, world) -> tuple[int, str]:
     name = unique("流程测试厂商")
     r = await client.post(
-        "/api/vendors", headers=await auth(world.users["admin"]), json={"name": name, "code": unique("FLOW-V-")}
+        "/api/vendors", headers=await auth(world.users["admin"]), json={"name": name}
     )
     assert r.status_code == 201, r.text
     return r.json()["id"], name
@@ -101,7 +101,7 @@ async def site(client, world) -> dict[str, Any]:
 def worker(world, site, **kw: Any) -> dict[str, Any]:
     return {
         "id_number": world.id_number(),
-        "name": unique("流程工人"),
+        "name": unique_name("流程工人"),
         "unit_id": site["units"]["general_contractor"],
         "team_id": site["teams"]["worker"],
         "work_role": "worker",
@@ -434,7 +434,7 @@ async def test_roster_enter_worker_and_manager(client, world, site):
         headers=admin,
         json={
             "id_number": world.id_number(),
-            "name": unique("项目经理"),
+            "name": unique_name("项目经理"),
             "unit_id": site["units"]["general_contractor"],
             "team_id": site["teams"]["general_contractor"],
             "work_role": "manager",
@@ -448,7 +448,7 @@ async def test_roster_enter_worker_and_manager(client, world, site):
         headers=admin,
         json={
             "id_number": world.id_number(),
-            "name": unique("总监"),
+            "name": unique_name("总监"),
             "unit_id": site["units"]["supervision_firm"],
             "team_id": site["teams"]["supervision_firm"],
             "work_role": "manager",
@@ -471,7 +471,7 @@ async def test_roster_enter_by_foreman_of_the_project(client, world):
         headers=h,
         json={
             "id_number": world.id_number(),
-            "name": unique("工人"),
+            "name": unique_name("工人"),
             "unit_id": world.units[pa]["general_contractor"],
             "team_id": world.teams[pa]["钢筋班组"],
             "work_role": "worker",
@@ -563,7 +563,7 @@ async def test_roster_same_person_with_full_width_digits_is_409(client, world, s
             break
     admin = site["admin"]
     url = f"/api/projects/{site['project']}/roster"
-    name = unique("全角工人")  # the same person: same name, the number typed with full-width digits
+    name = unique_name("全角工人")  # the same person: same name, the number typed with full-width digits
     assert (await client.post(url, headers=admin, json=worker(world, site, id_number=number, name=name))).status_code == 201
     full_width = number.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
     r = await client.post(url, headers=admin, json=worker(world, site, id_number=full_width, name=name))
@@ -628,7 +628,7 @@ async def test_id_number_lower_case_x_matches_the_same_person(client, world, sit
             break
     admin = site["admin"]
     url = f"/api/projects/{site['project']}/roster"
-    name = unique("小写工人")  # the same person: same name
+    name = unique_name("小写工人")  # the same person: same name
     first = (await client.post(url, headers=admin, json=worker(world, site, id_number=number.lower(), name=name))).json()
     entry = first["id"]
     await client.post(f"{url}/{entry}/exit", headers=admin, json={"exited_on": date.today().isoformat()})

@@ -1,4 +1,5 @@
-"""National-standard validators: GB 11643 ID numbers, GB 32100 USCC, seed 001 ethnicity dictionary, phones."""
+"""National-standard validators: GB 11643 ID numbers, GB 32100 USCC, seed 001 ethnicity dictionary, phones;
+free text and person names (control/invisible characters), and user text in .xlsx cells."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ import pytest
 from backend.demo import fake_id_number, fake_uscc
 from backend.errors import InvalidInput
 from backend.validators import (
+    check_plain_text,
+    clean_text,
     cross_check_id,
     id_check_char,
+    invisible_chars,
     mask_id,
     parse_ethnicity,
     parse_id_number,
+    parse_person_name,
     parse_phone,
     parse_uscc,
+    sanitize_filename,
     uscc_check_char,
 )
+from backend.xlsx_safe import safe_text
 
 TODAY = date(2026, 11, 25)
 
@@ -317,3 +324,64 @@ def test_phone_invalid_refused(raw):
     err = refused(parse_phone, raw)
     assert err.field == "phone"
     assert err.code == "phone"
+
+
+# --- Free text and person names (security issue items 8, 9, 15) ----------------------------------
+
+
+@pytest.mark.parametrize("raw", ["张三", "阿卜杜·热合曼", "欧阳 娜娜", "  李四  ", "Jean-Luc"])
+def test_person_name_accepted_and_spaces_collapsed(raw):
+    assert parse_person_name(raw) == " ".join(raw.split())
+
+
+@pytest.mark.parametrize("raw", ["张3", "<b>张三</b>", "=HYPERLINK(1)", "@SUM(A1)", "+86张", "张'三", "", "   ",
+                                 "张" * 61])
+def test_person_name_the_form_rule_refuses(raw):
+    assert refused(parse_person_name, raw).code == "invalid_name"
+
+
+@pytest.mark.parametrize("ch", ["\u0000", "\u0007", "\u001b", "\u007f", "\u202e", "\u202d", "\u2066", "\u200b",
+                                "\u200d", "\ufeff", "\u00ad", "\u2028", "\u2029", "\t", "\n"])
+def test_person_name_with_control_or_invisible_character_refused(ch):
+    err = refused(parse_person_name, f"张{ch}三")
+    assert err.code == "invisible_characters" and err.field == "name"
+    assert f"U+{ord(ch):04X}" in err.zh
+
+
+def test_plain_text_allows_line_breaks_only_when_multiline():
+    check_plain_text("第一行\r\n第二行\t备注", "note", multiline=True)
+    assert refused(check_plain_text, "第一行\n第二行", "note").code == "invisible_characters"
+    assert refused(check_plain_text, "说明\u202e", "note", multiline=True).code == "invisible_characters"
+
+
+def test_plain_text_keeps_chinese_spaces_and_private_use_rare_characters():
+    assert invisible_chars("广东省\u3000江门市\u00a0蓬江区\ue000") == []
+
+
+def test_clean_text_empty_or_whitespace_is_none_or_refused_when_required():
+    assert clean_text("  ", "address", "住址", max_len=10) is None
+    assert clean_text(" 某地 ", "address", "住址", max_len=10) == "某地"
+    assert refused(clean_text, "\u3000 ", "name", "区县名称", max_len=10, required=True).code == "required"
+    assert refused(clean_text, "一二三四五六", "name", "区县名称", max_len=5).code == "too_long"
+
+
+def test_filename_control_characters_dropped_not_refused():
+    assert sanitize_filename("合同\u202egpj.exe\u0000.pdf") == "合同gpj.exe.pdf"
+
+
+@pytest.mark.parametrize(("raw", "cell"), [
+    ("=1+1", "'=1+1"), ("+86", "'+86"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("张三", "张三"), ("a=b", "a=b"), ("张\u0000三", "张\ufffd三"), ("\u0000=1", "\ufffd=1"),
+])
+def test_xlsx_cell_text_neutralises_formulas_and_replaces_illegal_characters(raw, cell):
+    assert safe_text(raw) == cell
+
+
+def test_xlsx_text_cell_is_typed_as_string():
+    from openpyxl import Workbook
+
+    from backend.xlsx_safe import text_cell
+
+    ws = Workbook(write_only=True).create_sheet("t")
+    c = text_cell(ws, "=HYPERLINK(\"http://x\")")
+    assert c.data_type == "s" and c.value.startswith("'=")

@@ -183,11 +183,20 @@ async def test_active_on_another_project_is_a_warning(client, world, camera, my_
     h = await login(client, world.users["foreman_a"])
     r = await start(client, h, world.project_a, number, name="李四")
     assert r.status_code == 201, r.text
+    # the foreman of project A is told that the person is on site elsewhere — not where (project B is outside
+    # their scope: security issue item 5); someone who sees project B (an admin) is told where
+    (w,) = r.json()["elsewhere"]
+    assert w["project_id"] is None and w["entered_on"] is None and w["team_name"] is None
+    assert w["name"] == "李四" and "*" in w["id_masked"] and "甲区道路工程" not in r.text
+    page = await client.get(f"/projects/{world.project_a}/crew/registrations/{r.json()['id']}", headers=h)
+    assert page.status_code == 200 and "仍在其他项目在场" in page.text and "甲区道路工程" not in page.text
+    admin = await login(client, world.users["admin"])
+    await client.post(f"/api/projects/{world.project_a}/crew/registrations/{r.json()['id']}/cancel", headers=h)
+    r = await start(client, admin, world.project_a, number, name="李四")
+    assert r.status_code == 201, r.text
     (w,) = r.json()["elsewhere"]
     assert w["project_name"] == "甲区道路工程" and w["entered_on"] == since.isoformat()
     assert w["team_name"] == "钢筋班组" and w["name"] == "李四" and "*" in w["id_masked"]
-    page = await client.get(f"/projects/{world.project_a}/crew/registrations/{r.json()['id']}", headers=h)
-    assert page.status_code == 200 and "仍在其他项目在场" in page.text and "甲区道路工程" in page.text
 
 
 async def test_face_mismatch_needs_a_supervisors_confirmation(client, world, camera, my_people):
