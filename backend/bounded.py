@@ -87,11 +87,23 @@ def check_zip(zf: zipfile.ZipFile, *, max_total: int, max_member: int, max_ratio
 
 
 def _rss_peak_bytes() -> int:
+    """This process image's peak resident memory.
+
+    ``VmHWM`` of /proc/self/status, not ``getrusage().ru_maxrss``: Linux carries ``ru_maxrss`` across the
+    fork + exec that starts a spawned worker, so a worker of a large server (face models loaded) would
+    report the server's size and be recycled after every job."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:  # pragma: no cover - not Linux
+        pass
     try:
         import resource
 
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
-    except (ImportError, OSError):  # pragma: no cover - not Linux
+    except (ImportError, OSError):  # pragma: no cover
         return 0
 
 
