@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -120,7 +121,13 @@ async def test_whole_registration_with_a_fake_camera(tablet, server, card_files,
     await wp.fill("input[name=username]", username)
     await wp.fill("input[name=password]", password)
     await wp.click("button[type=submit]")
-    await wp.wait_for_url("**/m/**")
+    # a one-time password must be changed first (docs/security.md §2), then the worker lands on the phone app
+    await wp.wait_for_url("**/password**")
+    await wp.fill("input[name=old_password]", password)
+    await wp.fill("input[name=new_password]", "Gongdi-2026-xin")
+    await wp.fill("input[name=new_password2]", "Gongdi-2026-xin")
+    await wp.click("form[action='/password'] button[type=submit]")
+    await wp.wait_for_url(re.compile(r"/m/?$"))  # back to the phone app's home
     await worker.close()
     await page.goto(server.url(f"/projects/{pid}/crew?q=平板测试"))
     row = page.locator("table.roster tbody tr").first

@@ -349,7 +349,8 @@
 
   // Draw what the text says (after a drawing, or when the user edited the GeoJSON).
   function previewFromText(quiet) {
-    clearErrors(form);
+    // a quiet redraw (zoom, typing a width) leaves the messages alone: the server's errors stay until the next submit
+    if (!quiet) clearErrors(form);
     draftLayer.clearLayers();
     var g;
     try { g = parseGeometry(); } catch (err) {
