@@ -104,7 +104,7 @@ async def bench_import(project_id: int, data: bytes) -> None:
 
 
 async def bench_search(n_templates: int, probes: int) -> None:
-    from backend.crew import services as crew
+    from backend.crew import enrolment as crew
     from backend.crew.faceindex import FaceMatrix
     from backend.face.service import encoding_to_bytes
     from backend.rules import DEFAULT_RULES

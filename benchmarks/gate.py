@@ -78,9 +78,9 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     from backend import db
+    from backend.crew.enrolment import save_enrolment
     from backend.demo import fake_id_number, fake_uscc
     from backend.devices import services as devices
-    from backend.devices.gate import save_enrolment
     from backend.org import services as org
     from backend.workforce import services as workforce
     from device_tcp.simulator import make_jpeg

@@ -1,4 +1,5 @@
-"""What the gate server asks of the application (the real implementation lives in the web app).
+"""What the gate server asks of the application (the real implementation is the web app's adapter of
+this protocol, ``backend/devices/protocols/jiangmen.py``).
 
 The server calls these methods one at a time per connection. ``serial`` is always the device's
 unique id from its login (843). Raise :class:`GateRefused` with the text the terminal should show

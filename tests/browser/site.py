@@ -85,7 +85,7 @@ async def create_circle_fence(project_id: int, lon: float, lat: float, radius_m:
 
 async def enrol(person_id: int, photo_name: str, purpose: str = "enrol") -> None:
     """Enrol a face the way a foreman's tablet would: template from the face service."""
-    from backend.devices.gate import save_enrolment
+    from backend.crew.enrolment import save_enrolment
     from backend.face.service import get_face_service
     from tests.fixtures.faces import capture_like
 

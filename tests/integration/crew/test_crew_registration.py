@@ -17,6 +17,7 @@ import pytest
 from crewkit import PDF, CameraStandIn, blank_card, id_card_back, id_card_front, id_fields, live_frames, png_document
 
 from backend.crew import services as crew
+from backend.crew.enrolment import FACE_INDEX_MAX_AGE_S
 from backend.crew.faceindex import FaceMatrix
 from backend.crew.tables import CrewFile, Registration
 from backend.crypto import lookup_hash
@@ -46,7 +47,7 @@ def my_people(monkeypatch: pytest.MonkeyPatch) -> set[int]:
     people: set[int] = set()
     real = crew.face_index
 
-    async def scoped(max_age_s: float = crew.FACE_INDEX_MAX_AGE_S) -> FaceMatrix:
+    async def scoped(max_age_s: float = FACE_INDEX_MAX_AGE_S) -> FaceMatrix:
         m = await real(max_age_s)
         keep = [i for i, pid in enumerate(m.ids) if int(pid) in people]
         sub = FaceMatrix()
@@ -109,6 +110,18 @@ async def register(client: Any, world: Any, my_people: set[int], *, project: int
 
 
 # ------------------------------------------------------------------------------ the whole flow
+
+
+async def test_completing_a_registration_bumps_the_face_version_exactly_once(client, world, camera, my_people):
+    # issue 12: the tablet's completion and the gate's 852 share ONE enrolment write
+    # (backend.crew.enrolment.save_enrolment); it used to bump the version twice on this path.
+    from backend.crew.enrolment import face_version
+
+    v0 = await face_version()
+    done = await register(client, world, my_people)
+    assert await face_version() == v0 + 1
+    row = await Enrolment.select().where(Enrolment.person == done["person_id"]).first()
+    assert (row["face_version"], row["source"]) == (1, "tablet")
 
 
 async def test_registration_end_to_end(client, world, camera, my_people):
@@ -437,7 +450,7 @@ async def test_pages_render(client, world, camera, my_people):
 
 
 async def test_face_index_follows_the_version_counter(client, world):
-    from backend.crew.services import _MATRIX, bump_face_version, face_index, face_version
+    from backend.crew.enrolment import _MATRIX, bump_face_version, face_index, face_version
 
     m = await face_index()
     v0 = m.version

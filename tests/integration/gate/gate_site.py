@@ -67,7 +67,7 @@ async def add_worker(world: World, site: Site, *, name: str = "测试工人", en
                      id_number: str | None = None) -> tuple[int, str, bytes]:
     """A person on the site's roster; ``enrolled`` gives them an enrolment (face photo + template).
     Returns (person id, ID number, face photo)."""
-    from backend.devices.gate import save_enrolment
+    from backend.crew.enrolment import save_enrolment
     from backend.workforce import services as workforce
 
     number = id_number or world.id_number()

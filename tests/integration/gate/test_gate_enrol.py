@@ -72,6 +72,23 @@ async def test_enrolment_of_a_person_on_the_roster_without_a_face_stores_the_id_
     assert enrol["face_photo"] == face and enrol["id_photo"] == msg.id_photo
 
 
+async def test_an_enrolment_at_a_terminal_bumps_the_face_version_exactly_once(world, open_terminal, face_photos):
+    # issue 12: enrolment in one place (backend.crew.enrolment.save_enrolment) — every process's 1:N
+    # matrix reloads once per enrolment; a capture that goes to review changes nothing.
+    from backend.crew.enrolment import face_version
+
+    site = await make_site(world)
+    t = await open_terminal(await register(world, site.project))
+    number = world.id_number(birth=date(1986, 7, 7))
+    await add_worker(world, site, name="张三", enrolled=False, id_number=number)
+    v0 = await face_version()
+    assert (await t.enrol(enrolment(number, terminal_photo("obama.jpg")))).ok
+    assert await face_version() == v0 + 1
+    r = await t.enrol(enrolment(number, terminal_photo("obama.jpg", face_width=190)))
+    assert not r.ok and r.message == "人脸待审核，暂未生效"
+    assert await face_version() == v0 + 1
+
+
 async def test_enrolling_again_goes_to_review_and_replaces_nothing(world, open_terminal, face_photos):
     # Before the security fix a second 852 silently replaced the template, photo and address; now a
     # person who already has a face gets a registration pending review (crew's duplicate-face review).

@@ -86,12 +86,12 @@ async def test_heartbeat_updates_last_seen_at_most_every_touch_interval(world, o
     first = (await terminal_row(serial))["last_seen_at"]
     assert (await t.heartbeat()).ok
     assert (await terminal_row(serial))["last_seen_at"] == first  # within the interval: no write
-    backend = gate_server.backend
-    interval, backend.touch_interval_s = backend.touch_interval_s, 0.0
+    lifecycle = gate_server.backend.terminals
+    interval, lifecycle.touch_interval_s = lifecycle.touch_interval_s, 0.0
     try:
         assert (await t.heartbeat()).ok
     finally:
-        backend.touch_interval_s = interval
+        lifecycle.touch_interval_s = interval
     assert (await terminal_row(serial))["last_seen_at"] > first
 
 

@@ -271,7 +271,7 @@ async def test_a_connection_logged_in_with_a_code_rotated_elsewhere_is_refused_a
     t = await terminals(server, code, serial)
     assert (await t.login()).ok
     await rotate_vendor_code(vendor)  # no gate.vendor_code_rotated: as if done by another process
-    server.backend.terminal_ttl_s = 0
+    server.backend.terminals.terminal_ttl_s = 0
     r = await t.heartbeat()
     assert not r.ok and "厂家识别码已更换" in r.message
     assert await t.read_frame(timeout_s=5) is None

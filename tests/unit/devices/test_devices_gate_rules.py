@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from backend.devices.gate import SHORT_REASONS, _validity_end, short_reason
 from backend.devices.pages import duration_zh
+from backend.devices.protocols.jiangmen import SHORT_REASONS, short_reason, validity_end
 from backend.devices.services import STALE_ONLINE, offline_since
 from backend.errors import invalid
 from backend.rules import DEFAULT_RULES
@@ -38,8 +38,8 @@ def test_age_reasons_name_the_districts_limits_and_fit():
     ("", None),
     ("2015.01.01-2035.02.30", None),
 ])
-def test_id_card_validity_end(text, end):
-    assert _validity_end(text) == end
+def test_id_cardvalidity_end(text, end):
+    assert validity_end(text) == end
 
 
 def row(**kw):

@@ -1,0 +1,138 @@
+"""What a terminal may ask of the domain, whatever protocol it speaks: plain values in (project,
+person id, ID number, aware datetimes, photo bytes), plain results out, ``AppError`` for a refusal.
+A protocol adapter (``backend.devices.protocols``) uses only these calls and the terminal lifecycle
+(``backend.devices.terminals``); adding a protocol never changes them.
+
+- :meth:`TerminalDomain.whitelist` — the project's roster on a day as a terminal holds it: on the
+  roster (entered, not exited) and enrolled, with full ID numbers and the photo length.
+- :meth:`TerminalDomain.person` — one person of that roster with the enrolment photos; None for
+  people of other projects.
+- :meth:`TerminalDomain.project_rules` — the regulatory numbers of the project's district.
+- :meth:`TerminalDomain.enrol` — a capture at the terminal, through the one enrolment service
+  (``backend.crew.enrolment.enrol_from_terminal``: only people with an active entry on the project's
+  roster; a second face goes to review).
+- :meth:`TerminalDomain.person_exists` / :meth:`TerminalDomain.punch` — a punch, through the one
+  attendance service (``record_punch``, source ``gate``); it returns after the commit, so a punch
+  acknowledged to the terminal is never lost.  Idempotent by the caller's key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from backend.attendance.services import PunchIn, Verdict, record_punch
+from backend.crew.enrolment import EnrolOutcome, TerminalCapture, enrol_from_terminal
+from backend.devices import services as devices
+from backend.org.services import rules_for_project
+from backend.rules import Rules
+from backend.settings import get_settings
+from backend.validators import parse_id_number
+from backend.vocabulary import Source
+
+__all__ = ["EnrolOutcome", "PersonCard", "TerminalCapture", "TerminalDomain", "TerminalPunch", "WhitelistEntry"]
+
+# Punches recorded at once on SQLite (our measurement, benchmarks/gate.py: 2 keeps p99 near p50 with
+# 20 terminals at full speed; more raise the tail without raising the rate).
+SQLITE_PUNCH_CONCURRENCY = 2
+
+
+@dataclass(frozen=True, slots=True)
+class WhitelistEntry:
+    person_id: int
+    name: str
+    id_number: str  # full: only ever sent to the project's own terminals
+    photo_length: int
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCard:
+    """A person of the terminal's roster, as the ID card and the enrolment have them."""
+
+    person_id: int
+    name: str
+    id_number: str
+    ethnicity: str | None
+    gender: str | None  # "M" | "F"
+    address: str | None
+    birth_date: date
+    issuer: str | None
+    valid_until: date | None
+    face_photo: bytes
+    id_photo: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalPunch:
+    """A punch seen by a terminal: ``captured_at`` aware (the protocol adapter knows how its
+    terminals tell time), ``received_at`` the server clock when the request was complete."""
+
+    terminal_id: int
+    project_id: int
+    person_id: int
+    direction: str
+    captured_at: datetime
+    received_at: datetime
+    idempotency_key: str
+    photo: bytes | None = None
+    flags: tuple[str, ...] = ()
+
+
+class TerminalDomain:
+    """The domain calls of one gate server (it keeps a cache of known person ids and, on SQLite, a
+    queue for punch commits; created on the server's event loop)."""
+
+    def __init__(self, *, punch_concurrency: int | None = -1) -> None:
+        self._people: set[int] = set()  # person ids known to exist (people are never deleted)
+        if punch_concurrency == -1:
+            punch_concurrency = None if get_settings().is_postgres else SQLITE_PUNCH_CONCURRENCY
+        # SQLite has one writer at a time: punches of many terminals queue here in arrival order
+        # instead of racing for the write lock in SQLite's busy handler, whose growing sleeps make
+        # the tail latency a lottery (benchmarks/gate.py); PostgreSQL takes them all at once.
+        self._punch_slots = asyncio.Semaphore(punch_concurrency) if punch_concurrency else None
+
+    async def whitelist(self, project_id: int, day: date) -> list[WhitelistEntry]:
+        rows = await devices.whitelist_entries(project_id, day)
+        return [WhitelistEntry(r["person"], r["name"], r["id_number"], r["photo_length"]) for r in rows]
+
+    async def person(self, project_id: int, id_number: str, day: date) -> PersonCard | None:
+        """Raises AppError for an invalid ID number."""
+        info = parse_id_number(id_number)
+        p = await devices.gate_person(project_id, info.number, day)
+        if p is None:
+            return None
+        return PersonCard(
+            person_id=p["id"], name=p["name"], id_number=p["id_number"], ethnicity=p["ethnicity"], gender=p["gender"],
+            address=p["address"], birth_date=p["birth_date"], issuer=p["id_issuer"], valid_until=p["id_valid_until"],
+            face_photo=p["face_photo"], id_photo=p["id_photo"],
+        )
+
+    async def project_rules(self, project_id: int) -> Rules:
+        return await rules_for_project(project_id)
+
+    async def enrol(self, project_id: int, capture: TerminalCapture, *, rules: Rules, today: date, terminal: str,
+                    max_photo_bytes: int) -> EnrolOutcome:
+        return await enrol_from_terminal(project_id, capture, rules=rules, today=today, terminal=terminal,
+                                         max_photo_bytes=max_photo_bytes)
+
+    async def person_exists(self, person_id: int) -> bool:
+        if person_id in self._people:
+            return True
+        if not await devices.person_exists(person_id):
+            return False
+        if len(self._people) >= 500_000:
+            self._people.clear()
+        self._people.add(person_id)
+        return True
+
+    async def punch(self, p: TerminalPunch) -> Verdict:
+        punch = PunchIn(
+            source=Source.gate, project_id=p.project_id, person_id=p.person_id, idempotency_key=p.idempotency_key,
+            captured_at=p.captured_at, received_at=p.received_at, terminal_id=p.terminal_id, direction=p.direction,
+            photo=p.photo, flags=p.flags,
+        )
+        if self._punch_slots is None:
+            return await record_punch(punch)
+        async with self._punch_slots:
+            return await record_punch(punch)

@@ -1,0 +1,309 @@
+"""Terminal lifecycle, whatever protocol a terminal speaks: who may log in, who is online, the
+terminal cache, the failure limiter and the alarms (docs/security.md §3).  A protocol adapter
+(``backend.devices.protocols``) calls :class:`TerminalLifecycle` on login, on every request and when
+a connection ends; refusals come back as :class:`TerminalRefused` (Chinese and English text), which
+the adapter turns into its protocol's reply.
+
+Rules:
+
+- Login: the serial must be a registered terminal, the vendor code (厂家识别码) the one of the
+  terminal's vendor (a credential: compared with its keyed hash in constant time), the peer inside
+  the terminal's source networks when it has some, the terminal enabled and registered for the
+  protocol of this server (``terminal.protocol``); otherwise refused with the reason.  Failed logins
+  (unknown serial, wrong vendor code, outside the networks) are limited per serial and per source
+  address (``settings.gate_login_*``): past the limit every attempt is refused until the window
+  passes.  A login for a serial online from another address is refused by the server and recorded
+  as an alarm (``terminal_alarm``).  A vendor code rotated while its terminals are connected ends
+  their connections (:meth:`TerminalLifecycle.vendor_code_rotated`; another process notices within
+  ``terminal_ttl_s``).  A successful login marks the terminal online (last login, last peer); the
+  end of the connection marks it offline (in batches), and so does the server stopping.  Every
+  request, heartbeats included, counts as a sign of life (``last_seen_at``, written at most every
+  ``touch_interval_s``: the outage rule counts in days).
+- Later requests re-check the terminal (at most ``terminal_ttl_s`` old; at once after a change made
+  in this process): one that was deleted or disabled meanwhile is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from backend.devices import services as devices
+from backend.settings import get_settings
+
+log = logging.getLogger("smz.gate")
+
+
+class TerminalRefused(Exception):
+    """A terminal's request is refused: ``zh`` / ``en`` say why; ``close``: end the connection (the
+    terminal must log in again)."""
+
+    def __init__(self, zh: str, en: str, *, close: bool = False) -> None:
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+        self.close = close
+
+
+class Connections(Protocol):
+    """What the lifecycle needs of a protocol's server: the serials connected now, and ending one."""
+
+    def connected_serials(self) -> Collection[str]: ...
+
+    def drop(self, serial: str, why: str = ...) -> bool: ...
+
+
+def peer_host(peer: str) -> str:
+    """The address of "host:port" (IPv6 too: "::1:5000" → "::1")."""
+    return peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
+
+
+def local_today(t: dict[str, Any]) -> date:
+    """Today in the time zone of the terminal's project."""
+    return datetime.now(ZoneInfo(t["tz"])).date()
+
+
+class FailureLimiter:
+    """Failed gate logins per key (serial, source address) in a sliding window; in process memory
+    (one gate server per database).  Bounded: past ``max_keys`` keys the oldest are forgotten."""
+
+    def __init__(self, window_s: float, max_keys: int = 100_000) -> None:
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._fails: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        q = self._fails.get(key)
+        if q is None:
+            return None
+        while q and now - q[0] > self.window_s:
+            q.popleft()
+        if not q:
+            del self._fails[key]
+            return None
+        return q
+
+    def retry_after(self, key: str, limit: int) -> int:
+        """Seconds until ``key`` may try again (0: now)."""
+        now = time.monotonic()
+        q = self._recent(key, now)
+        if q is None or len(q) < limit:
+            return 0
+        return int(self.window_s - (now - q[-limit])) + 1
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            q = self._recent(key, now)
+            if q is None:
+                if len(self._fails) >= self.max_keys:
+                    for old in list(self._fails)[: self.max_keys // 10]:
+                        del self._fails[old]
+                q = self._fails[key] = deque()
+            q.append(now)
+
+    def clear(self, key: str) -> None:
+        self._fails.pop(key, None)
+
+
+class TerminalLifecycle:
+    """Login checks, online/offline state, the terminal cache and the alarms of one gate server.
+
+    ``protocol`` is the name of the protocol the server speaks: a terminal registered for another one
+    is refused at login.  ``server`` (set when the server starts) lets the lifecycle see which devices
+    are connected right now, so that a connection ending after a newer one of the same device logged
+    in does not mark the device offline.  Online-state changes of one device are serialised by a
+    lock.  A lifecycle belongs to one event loop (its locks are created with it).
+    """
+
+    def __init__(self, protocol: str, *, touch_interval_s: float = 30.0, terminal_ttl_s: float = 5.0,
+                 max_failures_per_serial: int | None = None, max_failures_per_address: int | None = None,
+                 failure_window_s: float | None = None) -> None:
+        s = get_settings()
+        self.protocol = protocol
+        self.server: Connections | None = None
+        self.max_failures_per_serial = max_failures_per_serial or s.gate_login_max_failures_per_serial
+        self.max_failures_per_address = max_failures_per_address or s.gate_login_max_failures_per_address
+        self._failures = FailureLimiter(failure_window_s or s.gate_login_window_s)
+        self._login_hash: dict[str, str] = {}  # serial → hash of the vendor code it logged in with
+        self._alarmed: dict[tuple[str, str], float] = {}  # (kind, serial) → monotonic time of the last alarm
+        self.touch_interval_s = touch_interval_s
+        self.terminal_ttl_s = terminal_ttl_s
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._online: set[str] = set()  # serials this server marked online and not yet offline
+        self._touched: dict[str, float] = {}  # serial → monotonic time of the last last_seen write
+        # serial → (read at, registration generation, row): a logged-in terminal is re-read at most
+        # every terminal_ttl_s, and at once after a change made in this process
+        self._terminals: dict[str, tuple[float, int, dict[str, Any]]] = {}
+        # Offline marks are written in batches (a site's network going down drops hundreds of
+        # connections at once); logins write under the same lock so that a batch in flight can
+        # never overwrite a newer login.
+        self._pending_offline: set[str] = set()
+        self._state_lock = asyncio.Lock()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _lock(self, serial: str) -> asyncio.Lock:
+        lock = self._locks.get(serial)
+        if lock is None:
+            lock = self._locks[serial] = asyncio.Lock()
+        return lock
+
+    async def _touch(self, serial: str) -> None:
+        now = time.monotonic()
+        last = self._touched.get(serial)
+        if last is None or now - last >= self.touch_interval_s:
+            self._touched[serial] = now
+            await devices.touch(serial)
+
+    async def _alarm(self, kind: str, serial: str, peer: str, detail: str, terminal: dict[str, Any] | None) -> None:
+        """Record an alarm — at most one per kind and serial a minute (an attacker retrying in a loop
+        must not fill the table)."""
+        now = time.monotonic()
+        key = (kind, serial)
+        if now - self._alarmed.get(key, -1e9) < 60:
+            return
+        if len(self._alarmed) > 10_000:
+            self._alarmed.clear()
+        self._alarmed[key] = now
+        try:
+            await devices.record_alarm(kind, serial, peer, detail, terminal=terminal)
+        except Exception:
+            log.exception("gate alarm %s for %s could not be stored", kind, serial)
+
+    def _refuse_login(self, serial: str, host: str, zh: str, en: str) -> TerminalRefused:
+        self._failures.failed(f"serial:{serial}", f"addr:{host}")
+        return TerminalRefused(zh, en)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def login(self, vendor_code: str, serial: str, peer: str) -> dict[str, Any]:
+        """Accept a terminal's login (returns its row) or raise TerminalRefused."""
+        host = peer_host(peer)
+        wait = max(self._failures.retry_after(f"serial:{serial}", self.max_failures_per_serial),
+                   self._failures.retry_after(f"addr:{host}", self.max_failures_per_address))
+        if wait:
+            log.warning("gate login refused: too many failed logins (serial %r, from %s), retry in %d s",
+                        serial, peer, wait)
+            await self._alarm("login_rate_limited", serial, peer, f"retry in {wait} s",
+                              await devices.gate_terminal(serial))
+            raise TerminalRefused(f"登录失败次数过多，请 {wait} 秒后再试", f"too many failed logins, retry in {wait} s")
+        t = await devices.gate_terminal(serial)  # always read afresh at login
+        self._terminals.pop(serial, None)
+        if t is None:
+            log.warning("gate login refused: unknown serial %r from %s", serial, peer)
+            raise self._refuse_login(serial, host, "设备未登记，请联系项目管理员", "device not registered")
+        if not devices.vendor_code_matches(vendor_code, t["vendor_code_hash"]):
+            log.warning("gate login refused: serial %s with a wrong vendor code from %s", serial, peer)
+            raise self._refuse_login(serial, host, "厂家识别码与登记不符", "vendor code does not match the registration")
+        if not devices.address_allowed(host, t["allowed_networks"]):
+            log.warning("gate login refused: serial %s from %s, outside its networks %s", serial, peer,
+                        t["allowed_networks"])
+            await self._alarm("network_refused", serial, peer, f"allowed: {t['allowed_networks']}", t)
+            raise self._refuse_login(serial, host, "登录来源地址不在设备允许的网段内", "source address not allowed")
+        if not t["enabled"]:
+            log.warning("gate login refused: serial %s is disabled (from %s)", serial, peer)
+            raise TerminalRefused("设备已停用，请联系项目管理员", "device disabled")
+        if t["protocol"] != self.protocol:
+            log.warning("gate login refused: serial %s is registered for protocol %s, this server speaks %s",
+                        serial, t["protocol"], self.protocol)
+            raise TerminalRefused("设备登记的通信协议与本服务不符", f"terminal registered for protocol {t['protocol']}")
+        self._failures.clear(f"serial:{serial}")
+        async with self._lock(serial):
+            self._pending_offline.discard(serial)
+            async with self._state_lock:
+                await devices.mark_online(serial, True, peer)
+            self._online.add(serial)
+            self._touched[serial] = time.monotonic()
+            self._login_hash[serial] = t["vendor_code_hash"]
+            self._terminals[serial] = (time.monotonic(), devices.terminals_generation(), t)
+        log.info("gate %s logged in from %s (project %s)", serial, peer, t["project"])
+        return t
+
+    async def terminal(self, serial: str, *, touch: bool = True) -> dict[str, Any]:
+        """The terminal of a logged-in connection — re-read when the cached row is older than
+        ``terminal_ttl_s`` or a registration changed in this process (a terminal deleted or disabled
+        since its login is refused) — with a throttled sign-of-life write."""
+        now = time.monotonic()
+        generation = devices.terminals_generation()
+        cached = self._terminals.get(serial)
+        if cached is not None and cached[1] == generation and now - cached[0] < self.terminal_ttl_s:
+            t: dict[str, Any] | None = cached[2]
+        else:
+            t = await devices.gate_terminal(serial)
+            if t is None:
+                self._terminals.pop(serial, None)
+            else:
+                self._terminals[serial] = (now, generation, t)
+        if t is None:
+            raise TerminalRefused("设备未登记，请联系项目管理员", "device not registered")
+        if not t["enabled"]:
+            raise TerminalRefused("设备已停用，请联系项目管理员", "device disabled")
+        login_hash = self._login_hash.get(serial)  # None only outside a gate connection (direct calls)
+        if login_hash is not None and login_hash != t["vendor_code_hash"]:
+            # the vendor code was rotated since this connection logged in (by another process, or
+            # this connection slipped past vendor_code_rotated): it must log in with the new code
+            raise TerminalRefused("厂家识别码已更换，请重新登录", "vendor code changed, log in again", close=True)
+        if touch:
+            await self._touch(serial)
+        return t
+
+    async def login_conflict(self, serial: str, peer: str, online_peer: str) -> None:
+        """The server refused a login: ``serial`` is online from ``online_peer`` (a copied identity,
+        or a terminal moved without its old connection ending)."""
+        t = await devices.gate_terminal(serial)
+        await self._alarm("login_conflict", serial, peer, f"online from {online_peer}", t)
+
+    async def vendor_code_rotated(self, vendor_id: int, by: str = "") -> int:
+        """Drop this server's connections of the vendor's terminals (logged in with the old code)."""
+        server = self.server
+        if server is None:
+            return 0
+        serials = await devices.vendor_serials(vendor_id)
+        dropped = 0
+        for serial in [s for s in server.connected_serials() if s in serials]:
+            self._terminals.pop(serial, None)
+            if server.drop(serial, "vendor code rotated"):
+                dropped += 1
+        if dropped:
+            log.warning("vendor %s code rotated (%s): %d connected terminals dropped", vendor_id, by, dropped)
+            await self._alarm("vendor_code_rotated", f"vendor {vendor_id}", by, f"{dropped} connections ended", None)
+        return dropped
+
+    async def connection_closed(self, serial: str) -> None:
+        async with self._lock(serial):
+            server = self.server
+            if server is not None and serial in server.connected_serials():
+                # a newer connection of the same device has logged in meanwhile: it is online
+                return
+            self._online.discard(serial)
+            self._login_hash.pop(serial, None)
+            self._pending_offline.add(serial)
+        await self._flush_offline()
+        log.info("gate %s disconnected", serial)
+
+    async def _flush_offline(self) -> None:
+        """Write every pending offline mark in one transaction; callers that queue behind a flush in
+        progress find their serial already written (or write what is left)."""
+        async with self._state_lock:
+            batch, self._pending_offline = self._pending_offline, set()
+            server = self.server
+            if server is not None:
+                connected = server.connected_serials()
+                batch = {s for s in batch if s not in connected}
+            if batch:
+                await devices.mark_offline(batch)
+
+    async def all_offline(self) -> int:
+        """The server stopped: every device it had marked online goes offline."""
+        async with self._state_lock:
+            serials = self._online | self._pending_offline
+            self._online, self._pending_offline = set(), set()
+            n = await devices.mark_offline(serials)
+        if serials:
+            log.info("gate server stopped: %d terminals marked offline", n)
+        return n
