@@ -79,3 +79,16 @@ def discover_apps() -> list[str]:
 
     root = Path(__file__).resolve().parent
     return sorted(f"backend.{p.parent.name}.piccolo_app" for p in root.glob("*/piccolo_app.py"))
+
+
+class MigrationFailed(Exception):
+    """The schema could not be brought up to date (the message says why, in Chinese and English)."""
+
+
+async def migrate() -> None:
+    """Create or upgrade the schema of every Piccolo app (``smz migrate``, the jobs, the server start)."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = await run_forwards(app_name="all")
+    if not result.success:
+        raise MigrationFailed(f"数据库迁移失败 / migration failed: {result.message}")

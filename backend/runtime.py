@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+from backend.devices.gate import start_gate_server
+
 log = logging.getLogger("smz.runtime")
 
 
@@ -16,8 +18,6 @@ def gate_lifespan(port: int | None, host: str | None = None) -> Callable[[Any], 
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        from backend.devices.gate import start_gate_server
-
         server = await start_gate_server(port, host)
         state = getattr(app, "state", None)
         if state is not None:

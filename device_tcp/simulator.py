@@ -56,6 +56,7 @@ from device_tcp.messages import (
     WhitelistRequest,
     parse_text,
 )
+from refdata.idcard import id_check_char
 
 __all__ = ["GateReply", "SimulatedTerminal", "main", "make_jpeg", "random_id_number", "run_load"]
 
@@ -83,16 +84,11 @@ def make_jpeg(seed: int = 0, size: tuple[int, int] = (240, 320), quality: int = 
     return buf.getvalue()
 
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
 def random_id_number(rng: random.Random | None = None, birth: str = "19900101") -> str:
     """An 18-character ID number with a valid GB 11643 check character (Jiangmen area code)."""
     rng = rng or random.Random()
     body = "440703" + birth + f"{rng.randrange(1000):03d}"
-    total = sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True))
-    return body + _ID_CHECK[total % 11]
+    return body + id_check_char(body)
 
 
 @dataclass(slots=True)

@@ -2,17 +2,32 @@
 
 Published only after commit.  A slow subscriber never blocks the punch path: its queue is bounded and
 the oldest events are dropped for that subscriber alone (it can reload the page to catch up).
+
+Other server processes get the event through PostgreSQL NOTIFY on ``LIVE_CHANNEL`` (``notify_committed``);
+the listening side is backend/supervision/live_bridge.py (supervision sits above attendance: it subscribes,
+attendance never calls up into it — docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from piccolo.engine.postgres import PostgresEngine
+
+from backend.attendance.tables import Punch
+from backend.db import engine
+
+log = logging.getLogger("smz.supervision.live")
+
 _subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
 QUEUE_SIZE = 500
+LIVE_CHANNEL = "smz_live"
+NOTIFY_MAX_BYTES = 7900  # PostgreSQL's NOTIFY payload limit is 8000 bytes
 
 
 def publish(event: dict[str, Any]) -> None:
@@ -35,3 +50,24 @@ async def subscribe() -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
 
 def subscriber_count() -> int:
     return len(_subscribers)
+
+
+async def pg_notify(event: dict[str, Any]) -> None:
+    """Publish a committed event to every process (PostgreSQL NOTIFY; nothing to do on SQLite, whose
+    deployment is a single process).  Events too large for a payload travel as a reference."""
+    if not isinstance(engine(), PostgresEngine):
+        return
+    payload = json.dumps(event, ensure_ascii=False, default=str)
+    if len(payload.encode()) > NOTIFY_MAX_BYTES:
+        payload = json.dumps({"type": event.get("type"), "id": event.get("id"),
+                              "project_id": event.get("project_id"), "ref": True})
+    await Punch.raw("SELECT pg_notify({}, {})", LIVE_CHANNEL, payload)
+
+
+async def notify_committed(event: dict[str, Any]) -> None:
+    """Publish hook for ``record_punch`` (after commit, after ``publish``): other processes' maps get the
+    punch through PostgreSQL NOTIFY.  Never raises — the punch is already stored and acknowledged."""
+    try:
+        await pg_notify(event)
+    except Exception as exc:
+        log.warning("live NOTIFY failed for %s %s: %s", event.get("type"), event.get("id"), exc)

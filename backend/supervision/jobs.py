@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from backend import db
+from backend.errors import AppError
 from backend.supervision import services as sup
 
 T = TypeVar("T")
@@ -20,12 +22,8 @@ T = TypeVar("T")
 
 def run_job(factory: Callable[[], Awaitable[T]]) -> T:
     """Migrate, open the pool, run, close; AppErrors become CLI errors (bilingual)."""
-    from backend import db
-    from backend.cli import migrate
-    from backend.errors import AppError
-
     async def run() -> T:
-        await migrate()
+        await db.migrate()
         await db.start_pool()
         try:
             return await factory()
@@ -34,7 +32,7 @@ def run_job(factory: Callable[[], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(run())
-    except AppError as exc:
+    except (AppError, db.MigrationFailed) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

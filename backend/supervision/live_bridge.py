@@ -3,8 +3,8 @@
 Sources of events (committed punches):
 - this process: ``backend.attendance.live.subscribe()`` (in-process fan-out by ``record_punch``);
 - other processes (PostgreSQL only): ``LISTEN smz_live``.  The publishing side is
-  ``backend.supervision.services.pg_notify(event)``, called by ``record_punch`` after commit (one line in
-  backend/attendance/services.py, next to ``live.publish``).
+  ``backend.attendance.live.notify_committed(event)``, called by ``record_punch`` after commit (next to
+  ``live.publish``); attendance never imports supervision (docs/architecture.md).
 
 Both feed one hub that fans out to the SSE connections of this process.  An event can arrive twice (locally
 and through NOTIFY from this very process): the hub drops repeats by punch id.  The bridge starts lazily with
@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from backend.attendance import live
+from backend.db import engine
+from backend.supervision.services import LIVE_CHANNEL, punch_event
 
 log = logging.getLogger("smz.supervision.live")
 
@@ -104,8 +106,6 @@ async def stop() -> None:
 def _is_postgres() -> bool:
     from piccolo.engine.postgres import PostgresEngine
 
-    from backend.db import engine
-
     return isinstance(engine(), PostgresEngine)
 
 
@@ -117,9 +117,6 @@ async def _local_consumer() -> None:
 
 async def _pg_listener() -> None:
     import asyncpg
-
-    from backend.db import engine
-    from backend.supervision.services import LIVE_CHANNEL, punch_event
 
     config = dict(engine().config)  # type: ignore[attr-defined]
     delay = 1.0
@@ -169,12 +166,5 @@ async def _fetch_and_fanout(loader: Any, punch_id: Any) -> None:
         hub.fanout(event)
 
 
-async def notify_committed(event: dict[str, Any]) -> None:
-    """Publish hook for ``record_punch`` (after commit, after ``live.publish``): other processes' maps get the
-    punch through PostgreSQL NOTIFY.  Never raises — the punch is already stored and acknowledged."""
-    from backend.supervision.services import pg_notify
-
-    try:
-        await pg_notify(event)
-    except Exception as exc:
-        log.warning("live NOTIFY failed for %s %s: %s", event.get("type"), event.get("id"), exc)
+# The publishing side lives below, in attendance (record_punch calls it after commit).
+notify_committed = live.notify_committed
