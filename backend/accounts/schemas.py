@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from backend.org.schemas import Id, Strict, Text
+from backend.schemas import Out
 
 
 class LoginIn(Strict):
@@ -24,3 +25,20 @@ class UserIn(Strict):
     enterprise_id: Id | None = None
     vendor_id: Id | None = None
     person_id: Id | None = None
+
+
+class UserOut(Out):
+    """The current user (``/api/me``, the login reply)."""
+
+    id: int
+    username: str
+    display_name: str | None
+    role: str
+    role_label: str
+    district_ids: list[int]
+    must_change_password: bool
+
+
+class TokenOut(Out):
+    access_token: str
+    token_type: str

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
+import msgspec
+
 from backend.org.schemas import Id, Strict, Text
+from backend.schemas import Out
 
 
 class VendorIn(Strict):
@@ -25,3 +30,76 @@ class TerminalPatch(Strict):
     channel: int | None = None
     direction: str | None = None
     allowed_networks: list[Text(50)] | None = None  # [] = any address again
+
+
+# --- responses ---------------------------------------------------------------------------------------------
+
+
+class VendorOut(Out):
+    """A vendor as others see it: never its code."""
+
+    id: int
+    name: str
+
+
+class VendorCodeOut(Out):
+    """The reply that makes a vendor code (create, rotate): the only place the code is shown."""
+
+    id: int
+    code: str
+    notice: str
+    notice_en: str
+    disconnected: int | msgspec.UnsetType = msgspec.UNSET  # rotate only: terminals logged out
+
+
+class TerminalRowOut(Out):
+    id: int
+    serial: str
+    project: int
+    project_name: str
+    vendor: int
+    vendor_name: str
+    channel: int
+    direction: str
+    enabled: bool
+    online: bool
+    last_seen_at: datetime | None
+    last_login_at: datetime | None
+    last_offline_at: datetime | None
+    created_at: datetime
+    timezone: str
+    allowed_networks: str | None
+
+
+class TerminalOut(Out):
+    """One terminal (the reply of a change)."""
+
+    id: int
+    serial: str
+    vendor: int
+    project: int
+    channel: int
+    direction: str
+    enabled: bool
+    online: bool
+    last_seen_at: datetime | None
+    last_login_at: datetime | None
+    last_offline_at: datetime | None
+    last_peer: str | None
+    created_at: datetime
+    allowed_networks: str | None
+    protocol: str
+
+
+class AlarmOut(Out):
+    id: int
+    kind: str
+    kind_label: str
+    serial: str
+    peer: str
+    detail: str
+    terminal: int | None
+    project: int | None
+    project_name: str | None
+    vendor: int | None
+    at: datetime

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from datetime import date
+import typing
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
+
+from backend.rules import Rules
+from backend.schemas import Out
 
 
 class Strict(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,3 +89,114 @@ class TeamIn(Strict):
     kind: Text(16) = "worker"
     leader_person_id: Id | None = None
     entered_on: date | None = None
+
+
+# --- responses ---------------------------------------------------------------------------------------------
+
+
+class DistrictOut(Out):
+    id: int
+    code: str
+    name: str
+    rule_overrides: dict[str, Any]
+
+
+# Every regulatory number of backend/rules.py, by name (the district's effective values).
+RulesOut = msgspec.defstruct(
+    "RulesOut", list(typing.get_type_hints(Rules).items()), bases=(Out,), module=__name__,
+)
+
+
+class EnterpriseOut(Out):
+    id: int
+    name: str
+    short_name: str | None
+    uscc: str
+    registered_region: str | None
+    legal_representative: str | None
+    phone: str | None
+    created_at: datetime
+
+
+class ProjectSummaryOut(Out):
+    """A project in a list."""
+
+    id: int
+    name: str
+    status: str
+    status_label: str
+    category: str
+    category_label: str
+    district: int
+    district_name: str
+    permit_no: str | None
+    planned_start: date | None
+    floor_area_m2: float | None
+    lon: float | None
+    lat: float | None
+
+
+class ProjectOut(Out):
+    """One project, with its labels, required gate channels and whether the regulation applies."""
+
+    id: int
+    name: str
+    permit_no: str | None
+    district: int
+    district_name: str
+    address: str | None
+    category: str
+    category_label: str
+    floor_area_m2: float | None
+    contract_value_yuan: float | None
+    planned_start: date | None
+    actual_start: date | None
+    completed_on: date | None
+    status: str
+    status_label: str
+    lon: float | None
+    lat: float | None
+    timezone: str
+    created_at: datetime
+    required_channels: int
+    in_scope: bool
+
+
+class StatusChangeOut(Out):
+    id: int
+    project: int
+    from_status: str | None
+    from_label: str
+    to_status: str
+    to_label: str
+    effective_on: date
+    note: str
+    changed_by: int | None
+    changed_at: datetime
+
+
+class UnitOut(Out):
+    id: int
+    project: int
+    enterprise: int
+    enterprise_name: str
+    uscc: str
+    unit_type: str
+    unit_type_label: str
+    entered_on: date | None
+    exited_on: date | None
+
+
+class TeamOut(Out):
+    id: int
+    project: int
+    unit: int
+    unit_type: str
+    enterprise_name: str
+    name: str
+    kind: str
+    kind_label: str
+    leader: int | None
+    entered_on: date | None
+    exited_on: date | None
+    is_auto: bool

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 from backend.org.schemas import Id, Strict, Text
+from backend.schemas import MaskedId, Out
 
 
 class RosterIn(Strict):
@@ -25,3 +26,43 @@ class RosterIn(Strict):
 class RosterExitIn(Strict):
     exited_on: date
     note: Text(500) = ""
+
+
+# --- responses ---------------------------------------------------------------------------------------------
+
+
+class RosterRowOut(Out):
+    """A roster entry; the ID number only masked."""
+
+    id: int
+    person: int
+    name: str
+    id_masked: MaskedId
+    gender: str
+    unit: int
+    team: int
+    team_name: str
+    work_role: str
+    work_role_label: str
+    post: str | None
+    post_label: str
+    work_type: str | None
+    work_type_label: str
+    entered_on: date | None
+    exited_on: date | None
+
+
+class ActiveElsewhereOut(Out):
+    """An active entry on another project: ``project`` None and a generic name outside the caller's scope."""
+
+    project: int | None
+    project_name: str
+    entered_on: date | None
+
+
+class RosterEnteredOut(Out):
+    id: int
+    person_id: int
+    active_elsewhere: list[ActiveElsewhereOut]
+    kept_fields: list[str]
+    message: str

@@ -1,0 +1,68 @@
+"""Response structs of the phone clock-in and make-up API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from backend.schemas import MaskedId, Out
+
+
+class ChallengeOut(Out):
+    """A liveness challenge: the actions to perform before ``expires_at``."""
+
+    nonce: str
+    actions: list[str]
+    labels: list[str]
+    expires_at: str
+    ttl_s: float
+    project_id: int
+    max_frames: int
+
+
+class ClockInOut(Out):
+    """The verdict of a phone punch, with reason codes and their Chinese labels."""
+
+    punch_id: int
+    verdict: str
+    accepted: bool
+    reasons: list[str]
+    flags: list[str]
+    message: str
+    latency_s: float
+    labels: list[str]
+    duplicate: bool
+    captured_at: str
+    received_at: str
+
+
+class MyProjectOut(Out):
+    """A project the worker may punch on today (on its roster on the local day)."""
+
+    id: int
+    name: str
+    status: str
+    work_role: str
+
+
+class MakeupOut(Out):
+    id: int
+    person: int
+    name: str
+    id_masked: MaskedId
+    project: int
+    project_name: str
+    punch_time: datetime
+    reason: str
+    reason_label: str
+    note: str
+    status: str
+    requested_at: datetime
+    decided_at: datetime | None
+    decision_note: str
+    punch: int | None
+
+
+class MakeupDecisionOut(Out):
+    id: int
+    status: str
+    punch_id: int | None
