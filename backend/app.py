@@ -21,13 +21,16 @@ from backend import db
 from backend.accounts.controllers import AuthController, UserController
 from backend.accounts.services import CurrentUser
 from backend.auth import auth_middleware, current_user
+from backend.bounded import shutdown_runner
 from backend.clockin.controllers import ClockInController, MakeupController
 from backend.clockin.pages import CLOCKIN_PAGES
 from backend.devices.controllers import TerminalController, VendorController
 from backend.errors import AppError, InvalidJSON, NotAuthenticated, PasswordChangeRequired
+from backend.face.service import shutdown_face_service
 from backend.org.controllers import DistrictController, EnterpriseController, ProjectController
 from backend.pages import PAGE_HANDLERS
 from backend.routes import discover_routes
+from backend.vocabulary import label
 from backend.workforce.controllers import RosterController
 
 log = logging.getLogger("smz.app")
@@ -147,6 +150,13 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def template_helpers(engine: JinjaTemplateEngine) -> None:
+    """Jinja additions: ``code|label("WarningStatus")`` (or ``label(code, "WarningStatus")``) shows a code's Chinese
+    (backend/vocabulary.py); templates never print a raw code to a person."""
+    engine.engine.filters["label"] = label
+    engine.engine.globals["label"] = label
+
+
 def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None) -> Litestar:
     @asynccontextmanager
     async def database(_: Litestar) -> AsyncIterator[None]:
@@ -161,11 +171,7 @@ def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None)
         try:
             yield
         finally:
-            from backend.face.service import shutdown_face_service
-
             shutdown_face_service()
-            from backend.bounded import shutdown_runner
-
             shutdown_runner()  # the upload-parsing workers
 
     return Litestar(
@@ -183,7 +189,8 @@ def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None)
             HTTPException: http_error_handler,
             Exception: internal_error_handler,
         },
-        template_config=TemplateConfig(directory=PWA_DIR / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=PWA_DIR / "templates", engine=JinjaTemplateEngine,
+                                       engine_callback=template_helpers),
         openapi_config=OpenAPIConfig(title="工地实名制考勤 API", version="0.1.0", path="/schema"),
         lifespan=[database, face_pool, *(extra_lifespan or [])],
         request_max_body_size=8 * 1024 * 1024,

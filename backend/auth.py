@@ -16,6 +16,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from backend.accounts.services import CurrentUser, user_for_token
 from backend.errors import Forbidden, NotAuthenticated, PasswordChangeRequired
 from backend.settings import get_settings
+from backend.vocabulary import Role
 
 COOKIE_NAME = "smz_session"
 PUBLIC_PATHS = [
@@ -136,7 +137,7 @@ def roles(*allowed: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRo
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = current_user(connection)
-        if user.role != "admin" and user.role not in allowed:
+        if user.role != Role.admin and user.role not in allowed:
             raise Forbidden("当前角色无权执行此操作", "Your role may not do this", code="role_forbidden")
 
     return guard

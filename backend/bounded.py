@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from backend.children import die_with_parent
 from backend.errors import AppError, InvalidInput, PayloadTooLarge
+from backend.settings import get_settings
 
 log = logging.getLogger("smz.bounded")
 
@@ -382,8 +383,6 @@ def get_runner() -> BoundedRunner:
     global _default
     with _default_lock:
         if _default is None or _default.closed:
-            from backend.settings import get_settings
-
             s = get_settings()
             _default = BoundedRunner(memory_bytes=s.parse_worker_memory_mb * 1024 * 1024,
                                      max_workers=s.parse_workers, preload=PRELOAD)

@@ -14,6 +14,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from backend import db
+from backend.errors import AppError
+from backend.settings import get_settings
+from backend.vocabulary import Role  # base layer: imports nothing (see _setup)
+
 console = Console()
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,11 +33,10 @@ def _setup() -> None:
 
 
 async def migrate() -> None:
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    result = await run_forwards(app_name="all")
-    if not result.success:
-        raise click.ClickException(f"数据库迁移失败 / migration failed: {result.message}")
+    try:
+        await db.migrate()
+    except db.MigrationFailed as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -62,7 +66,6 @@ async def _serve(host: str, port: int, gate_port: int | None) -> None:
 
     from backend.app import create_app
     from backend.runtime import gate_lifespan
-    from backend.settings import get_settings
 
     app = create_app(extra_lifespan=[gate_lifespan(gate_port)] if gate_port else None)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
@@ -77,8 +80,6 @@ async def _serve(host: str, port: int, gate_port: int | None) -> None:
 @click.option("--production", is_flag=True, help="refuse to start without SMZ_SECRET_KEY")
 def serve_cmd(host: str | None, port: int | None, gate_port: int | None, production: bool) -> None:
     """Run the web app and the gate TCP server."""
-    from backend.settings import get_settings
-
     s = get_settings()
     if production and not s.secret_key_from_env:
         raise click.ClickException("生产模式必须设置 SMZ_SECRET_KEY / set SMZ_SECRET_KEY in production")
@@ -91,13 +92,10 @@ def serve_cmd(host: str | None, port: int | None, gate_port: int | None, product
 @click.option("--people", default=200, show_default=True, help="number of people")
 def demo_cmd(no_serve: bool, people: int) -> None:
     """Load demo data into an empty database (SQLite by default) and start the product."""
-    from backend.settings import get_settings
-
     s = get_settings()
 
     async def load() -> list[object] | None:
         await migrate()
-        from backend import db
         from backend.org.tables import District
 
         await db.start_pool()
@@ -126,9 +124,9 @@ def demo_cmd(no_serve: bool, people: int) -> None:
         table.add_column(col)
     rows = made or [
         DemoAccount(u, r, n) for u, r, n in (
-            ("admin", "admin", "系统管理员"), ("jianguan", "supervisor", "区住建局监管"),
-            ("zongbao", "enterprise", "总包企业"), ("xiangmu", "project_staff", "项目管理人员"),
-            ("banzu", "foreman", "劳务员/班组长"), ("gongren", "worker", "工人"), ("changshang", "vendor", "设备厂商"))
+            ("admin", Role.admin, "系统管理员"), ("jianguan", Role.supervisor, "区住建局监管"),
+            ("zongbao", Role.enterprise, "总包企业"), ("xiangmu", Role.project_staff, "项目管理人员"),
+            ("banzu", Role.foreman, "劳务员/班组长"), ("gongren", Role.worker, "工人"), ("changshang", Role.vendor, "设备厂商"))
     ]
     for a in rows:
         assert isinstance(a, DemoAccount)
@@ -146,7 +144,7 @@ def demo_cmd(no_serve: bool, people: int) -> None:
 @main.command("create-user")
 @click.argument("username")
 @click.option("--role", required=True,
-              type=click.Choice(["admin", "supervisor", "enterprise", "project_staff", "foreman", "worker", "vendor"]))
+              type=click.Choice([r.value for r in Role]))
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--name", default=None, help="display name")
 @click.option("--district", "districts", multiple=True, type=int, help="district id (supervisor)")
@@ -157,9 +155,7 @@ def demo_cmd(no_serve: bool, people: int) -> None:
 def create_user_cmd(username: str, role: str, password: str, name: str | None, districts: tuple[int, ...],
                     projects: tuple[int, ...], enterprise: int | None, vendor: int | None, person: int | None) -> None:
     """Create a user account."""
-    from backend import db
     from backend.accounts.services import create_user
-    from backend.errors import AppError
 
     async def run() -> int:
         await migrate()
@@ -184,7 +180,6 @@ def create_user_cmd(username: str, role: str, password: str, name: str | None, d
 async def _run_gate_server(host: str | None, port: int) -> None:
     import signal
 
-    from backend import db
     from backend.devices.gate import start_gate_server
     from backend.face.service import shutdown_face_service
 
@@ -213,8 +208,6 @@ async def _run_gate_server(host: str | None, port: int) -> None:
 @click.option("--host", default=None, help="listen address (SMZ_GATE_HOST, default 127.0.0.1)")
 def gate_server_cmd(port: int | None, host: str | None) -> None:
     """Run only the gate terminal TCP server (seed 001 protocol), after migrating the database."""
-    from backend.settings import get_settings
-
     s = get_settings()
     asyncio.run(migrate())
     host, port = host or s.gate_host, s.gate_port if port is None else port
@@ -252,8 +245,6 @@ def rotate_vendor_code_cmd(vendor_id: int) -> None:
 
 def _run_db(coro: Any) -> Any:
     """Run one service call with the database migrated and the pool open; AppError → a clean message."""
-    from backend import db
-    from backend.errors import AppError
 
     async def run() -> Any:
         await migrate()
@@ -303,7 +294,6 @@ def simulate_gate_cmd(host: str, port: int | None, vendor: str | None, serial: s
     """
     from backend.demo import read_demo_vendor_code
     from backend.devices.simulate import SimOptions, run_many, run_one, summary_zh
-    from backend.settings import get_settings
     from device_tcp.frames import ProtocolError
 
     vendor = vendor or read_demo_vendor_code()
@@ -320,7 +310,6 @@ def simulate_gate_cmd(host: str, port: int | None, vendor: str | None, serial: s
         serials = [serial] if terminals == 1 else [f"{serial}{i + 1:04d}" for i in range(terminals)]
 
         async def register() -> int:
-            from backend import db
             from backend.devices.services import ensure_terminals
 
             await migrate()
@@ -329,8 +318,6 @@ def simulate_gate_cmd(host: str, port: int | None, vendor: str | None, serial: s
                 return await ensure_terminals(register_project, vendor, serials)
             finally:
                 await db.close_pool()
-
-        from backend.errors import AppError
 
         try:
             added = asyncio.run(register())

@@ -14,7 +14,9 @@ from backend.accounts import services as accounts
 from backend.devices import services as devices
 from backend.fences import services as fences
 from backend.org import services as org
+from backend.settings import get_settings
 from backend.validators import id_check_char, uscc_check_char
+from backend.vocabulary import Role
 from backend.workforce import services as workforce
 
 DEMO_PASSWORD = "demo2026"
@@ -51,8 +53,6 @@ DEMO_VENDOR_CODE_FILE = "demo-vendor-code"
 
 
 def demo_vendor_code_path() -> Path:
-    from backend.settings import get_settings
-
     return get_settings().data_dir / DEMO_VENDOR_CODE_FILE
 
 
@@ -184,7 +184,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
                                  unit_id=units["road"].get("labour_subcontractor", units["road"]["general_contractor"]),
                                  team_id=teams["road"]["路基班组"], work_role="worker", work_type=work_types["路基班组"],
                                  entered_on=today - timedelta(days=58))
-    await org.set_team_leader(projects["road"], teams["road"]["路基班组"], foreman_person)
+    await workforce.set_team_leader(projects["road"], teams["road"]["路基班组"], foreman_person)
     created += 1
 
     made = await devices.create_vendor("广东示例智能科技有限公司")
@@ -195,25 +195,25 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     step("考勤设备", 2)
 
     accounts_made = [
-        DemoAccount("admin", "admin", "系统管理员"),
-        DemoAccount("jianguan", "supervisor", "江门市蓬江区住建局监管人员"),
-        DemoAccount("zongbao", "enterprise", "广东粤建工程集团（总包）企业账号"),
-        DemoAccount("xiangmu", "project_staff", "安置房二期项目管理人员"),
-        DemoAccount("banzu", "foreman", "道路改造工程劳务员/班组长"),
-        DemoAccount("gongren", "worker", "道路改造工程工人（手机打卡）"),
-        DemoAccount("changshang", "vendor", "设备厂商"),
+        DemoAccount("admin", Role.admin, "系统管理员"),
+        DemoAccount("jianguan", Role.supervisor, "江门市蓬江区住建局监管人员"),
+        DemoAccount("zongbao", Role.enterprise, "广东粤建工程集团（总包）企业账号"),
+        DemoAccount("xiangmu", Role.project_staff, "安置房二期项目管理人员"),
+        DemoAccount("banzu", Role.foreman, "道路改造工程劳务员/班组长"),
+        DemoAccount("gongren", Role.worker, "道路改造工程工人（手机打卡）"),
+        DemoAccount("changshang", Role.vendor, "设备厂商"),
     ]
-    await accounts.create_user("admin", DEMO_PASSWORD, "admin", display_name="系统管理员")
-    await accounts.create_user("jianguan", DEMO_PASSWORD, "supervisor", display_name="蓬江区住建局",
+    await accounts.create_user("admin", DEMO_PASSWORD, Role.admin, display_name="系统管理员")
+    await accounts.create_user("jianguan", DEMO_PASSWORD, Role.supervisor, display_name="蓬江区住建局",
                                district_ids=[district])
-    await accounts.create_user("zongbao", DEMO_PASSWORD, "enterprise", display_name="粤建集团",
+    await accounts.create_user("zongbao", DEMO_PASSWORD, Role.enterprise, display_name="粤建集团",
                                enterprise_id=ent["gc"])
-    await accounts.create_user("xiangmu", DEMO_PASSWORD, "project_staff", display_name="安置房项目部",
+    await accounts.create_user("xiangmu", DEMO_PASSWORD, Role.project_staff, display_name="安置房项目部",
                                project_ids=[projects["building"]])
-    await accounts.create_user("banzu", DEMO_PASSWORD, "foreman", display_name="道路工程劳务员",
+    await accounts.create_user("banzu", DEMO_PASSWORD, Role.foreman, display_name="道路工程劳务员",
                                project_ids=[projects["road"]], person_id=foreman_person)
-    await accounts.create_user("gongren", DEMO_PASSWORD, "worker", display_name="道路工程工人",
+    await accounts.create_user("gongren", DEMO_PASSWORD, Role.worker, display_name="道路工程工人",
                                person_id=worker_person_for_account)
-    await accounts.create_user("changshang", DEMO_PASSWORD, "vendor", display_name="示例智能科技", vendor_id=vendor)
+    await accounts.create_user("changshang", DEMO_PASSWORD, Role.vendor, display_name="示例智能科技", vendor_id=vendor)
     step("账号", len(accounts_made))
     return accounts_made

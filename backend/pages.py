@@ -19,6 +19,7 @@ from backend.devices.controllers import SERIAL_ROLES
 from backend.errors import AppError
 from backend.org import services as org
 from backend.org.dictionaries import UNIT_TYPE
+from backend.vocabulary import Role
 from backend.workforce import services as workforce
 
 
@@ -44,7 +45,7 @@ async def login_submit(
         return Template("login.html", context={"next": target, "error": exc.zh, "username": data.get("username", "")},
                         status_code=exc.status_code)
     token = await accounts.issue_token(user.id, "cookie")
-    if user.role == "worker" and target == "/":
+    if user.role == Role.worker and target == "/":
         target = "/m/"
     return Redirect(target, cookies=[session_cookie(token)])
 
@@ -58,7 +59,7 @@ async def logout(request: Request[Any, Any, Any]) -> Redirect:
 
 @get("/", include_in_schema=False)
 async def home(user: AuthUser) -> Template | Redirect:
-    if user.role == "worker":
+    if user.role == Role.worker:
         return Redirect("/m/")
     projects = await org.list_projects(await visible_project_ids(user))
     return Template("home.html", context={"user": user, "role_label": ROLES[user.role], "projects": projects})
@@ -74,7 +75,7 @@ async def project_page(project_id: int, user: AuthUser) -> Template:
         "project": project,
         "units": await org.list_units(project_id),
         "teams": await org.list_teams(project_id),
-        "roster": await workforce.list_roster(project_id, active_only=True) if user.role != "worker" else [],
+        "roster": await workforce.list_roster(project_id, active_only=True) if user.role != Role.worker else [],
         # serials only for the roles that may see terminals (never foremen, workers)
         "terminals": await devices.list_terminals({project_id}) if user.role in SERIAL_ROLES else [],
         "history": await org.status_history(project_id),

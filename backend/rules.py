@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from backend.errors import invalid
+from backend.vocabulary import Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +221,7 @@ class Rules:
 
     def max_latency_s(self, source: str) -> float | None:
         """Upload latency limit for a punch source (``gate`` | ``mobile``); none for make-ups."""
-        return {"gate": self.gate_max_latency_s, "mobile": self.mobile_max_latency_s}.get(source)
+        return {Source.gate: self.gate_max_latency_s, Source.mobile: self.mobile_max_latency_s}.get(source)
 
     def required_gate_channels(self, category: str, floor_area_m2: float | None) -> int:
         """Channels a site needs (seed 002 §三(一)2): 1 per started 30,000 m² of floor area.

@@ -11,17 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from backend.errors import invalid
-from device_tcp.messages import ETHNICITY as _PROTOCOL_ETHNICITY
+from refdata.ethnicity import ETHNICITY as ETHNICITY  # the national table lives in refdata/ (shared with device_tcp)
+from refdata.idcard import PROVINCES as _PROVINCES
+from refdata.idcard import id_check_char as id_check_char
 
-# --- GB 11643-1999 citizen identification number -------------------------------------
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-# Province-level codes of GB/T 2260 (first two digits of the address code).
-_PROVINCES = {
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
-    50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83,
-}
+# --- GB 11643-1999 citizen identification number (check character, provinces: refdata/idcard.py) -----
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +24,6 @@ class IdInfo:
     birth_date: date
     gender: str  # "M" | "F"
     region_code: str
-
-
-def id_check_char(first17: str) -> str:
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
 
 
 def parse_id_number(raw: str, field: str = "id_number", *, today: date | None = None) -> IdInfo:
@@ -105,8 +94,8 @@ def parse_uscc(raw: str, field: str = "uscc") -> str:
 
 # --- Ethnicity dictionary, seed 001 附件3 §1.2.7 (民族字典) -------------------------------
 
-# The dictionary is part of the gate protocol text; device_tcp owns the one copy.
-ETHNICITY: dict[str, str] = dict(_PROTOCOL_ETHNICITY)
+# ``ETHNICITY`` (imported above) is the seed's table from refdata/ethnicity.py: one copy for the gate protocol
+# and registration.
 
 
 def parse_ethnicity(raw: str | int, field: str = "ethnicity") -> str:

@@ -14,6 +14,7 @@ from backend.accounts import services
 from backend.accounts.roles import ROLES
 from backend.auth import AuthUser
 from backend.errors import AppError, invalid
+from backend.vocabulary import Role
 
 
 def _safe_next(target: str | None) -> str:
@@ -48,7 +49,7 @@ async def password_submit(
                                        current_token=current)
     except AppError as exc:
         return Template("password.html", context=_context(user, target, exc.zh), status_code=exc.status_code)
-    if user.role == "worker" and target == "/":
+    if user.role == Role.worker and target == "/":
         target = "/m/"
     return Redirect(target)
 

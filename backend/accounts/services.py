@@ -14,11 +14,15 @@ from pathlib import Path
 from backend.accounts.roles import ROLES
 from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
 from backend.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
-from backend.errors import Conflict, Forbidden, NotAuthenticated, RateLimited, invalid
-from backend.org.tables import Project, ProjectUnit
+from backend.db import write_transaction
+from backend.devices.tables import Vendor
+from backend.errors import Conflict, Forbidden, NotAuthenticated, NotFound, RateLimited, invalid
+from backend.org.tables import District, Enterprise, Project, ProjectUnit
 from backend.settings import get_settings
 from backend.validators import parse_phone
-from backend.workforce.tables import RosterEntry
+from backend.vocabulary import Role
+from backend.workforce.services import person_project_ids
+from backend.workforce.tables import Person
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,7 @@ class CurrentUser:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == Role.admin
 
 
 def _token_hash(token: str) -> str:
@@ -119,8 +123,6 @@ async def create_user(
         vendor=vendor_id,
         must_change_password=must_change_password,
     )
-    from backend.db import write_transaction
-
     async with write_transaction():
         await user.save()
         for d in district_ids or []:
@@ -133,10 +135,6 @@ async def create_user(
 async def _check_refs(enterprise_id: int | None, vendor_id: int | None, person_id: int | None,
                       district_ids: list[int], project_ids: list[int]) -> None:
     """Referenced rows must exist: a clear 400 instead of a foreign-key failure (nothing stored)."""
-    from backend.devices.tables import Vendor
-    from backend.org.tables import District, Enterprise
-    from backend.workforce.tables import Person
-
     checks = [
         ("enterprise_id", Enterprise, [enterprise_id] if enterprise_id is not None else [], "企业", "Enterprise"),
         ("vendor_id", Vendor, [vendor_id] if vendor_id is not None else [], "设备厂商", "Vendor"),
@@ -284,8 +282,6 @@ async def revoke_sessions(user_id: int, *, keep_token: str | None = None) -> Non
 async def reset_password(user_id: int, new_password: str, *, must_change: bool = True) -> None:
     """Someone else sets the account's password (a foreman re-issuing a worker's initial password, an
     admin): every session and token of the account ends, and it must change the password at next use."""
-    from backend.db import write_transaction
-
     async with write_transaction():
         await User.update({User.password_hash: hash_password(new_password), User.must_change_password: must_change,
                            User.active: True}).where(User.id == user_id)
@@ -330,8 +326,6 @@ async def load_user(user_id: int) -> CurrentUser:
 async def change_password(user_id: int, old: str, new: str, *, current_token: str | None = None) -> None:
     """The account changes its own password: every other session and token of it ends (a stolen cookie or
     a 30-day bearer token stops working); ``current_token``, the one making the change, stays valid."""
-    from backend.db import write_transaction
-
     row = await User.objects().where(User.id == user_id).first()
     if row is None or not verify_password(row.password_hash, old):
         raise invalid("old_password", "原密码错误", "Current password is wrong")
@@ -350,24 +344,23 @@ async def change_password(user_id: int, old: str, new: str, *, current_token: st
 
 async def visible_project_ids(user: CurrentUser) -> set[int] | None:
     """``None`` means every project (admin)."""
-    if user.role == "admin":
+    if user.role == Role.admin:
         return None
-    if user.role == "supervisor":
+    if user.role == Role.supervisor:
         if not user.district_ids:
             return set()
         rows = await Project.select(Project.id).where(Project.district.is_in(list(user.district_ids)))
         return {r["id"] for r in rows}
-    if user.role == "enterprise":
+    if user.role == Role.enterprise:
         if user.enterprise_id is None:
             return set()
         rows = await ProjectUnit.select(ProjectUnit.project).where(ProjectUnit.enterprise == user.enterprise_id)
         ids = {r["project"] for r in rows}
-    elif user.role == "worker":
+    elif user.role == Role.worker:
         if user.person_id is None:
             return set()
-        rows = await RosterEntry.select(RosterEntry.project).where(RosterEntry.person == user.person_id)
-        return {r["project"] for r in rows}
-    elif user.role == "vendor":
+        return await person_project_ids(user.person_id)
+    elif user.role == Role.vendor:
         # A vendor sees its devices (TerminalController), never the projects' people.
         return set()
     else:
@@ -376,25 +369,18 @@ async def visible_project_ids(user: CurrentUser) -> set[int] | None:
     return ids | {r["project"] for r in rows}
 
 
-async def person_project_ids(person_id: int) -> set[int]:
-    rows = await RosterEntry.select(RosterEntry.project).where(RosterEntry.person == person_id)
-    return {r["project"] for r in rows}
-
-
 async def can_see_project(user: CurrentUser, project_id: int) -> bool:
     ids = await visible_project_ids(user)
     return ids is None or project_id in ids
 
 
 # Roles that may change a project's data (roster, teams, units, terminals).
-PROJECT_EDITORS = frozenset({"admin", "enterprise", "project_staff", "foreman"})
+PROJECT_EDITORS = frozenset({Role.admin, Role.enterprise, Role.project_staff, Role.foreman})
 
 
 async def require_project(user: CurrentUser, project_id: int, *, write: bool = False) -> None:
     """404 when the project is outside the user's scope (its existence is not revealed); 403 when
     the user sees it but may not change it."""
-    from backend.errors import NotFound
-
     if not await can_see_project(user, project_id):
         raise NotFound("项目不存在或无权查看", "Project not found or not in your scope", field="project_id")
     if write and user.role not in PROJECT_EDITORS:

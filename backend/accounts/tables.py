@@ -9,13 +9,14 @@ from piccolo.table import Table
 
 from backend.devices.tables import Vendor
 from backend.org.tables import District, Enterprise, Project
+from backend.vocabulary import Role, width
 
 
 class User(Table, tablename="app_user"):
     username = Varchar(length=64, unique=True)
     password_hash = Varchar(length=200)
     display_name = Varchar(length=60)
-    role = Varchar(length=16)  # admin | supervisor | enterprise | project_staff | foreman | worker | vendor
+    role = Varchar(length=width(Role, 16))  # admin | supervisor | enterprise | project_staff | foreman | worker | vendor
     phone = Varchar(length=20, null=True, default=None)
     person = Integer(null=True, default=None)  # worker: their person id
     enterprise = ForeignKey(references=Enterprise, null=True, on_delete=OnDelete.set_null)  # enterprise staff

@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.attendance import live
@@ -22,12 +22,13 @@ from backend.db import write_transaction
 from backend.errors import NotFound, invalid
 from backend.org.services import rules_for_district
 from backend.org.tables import Project
+from backend.vocabulary import ProjectStatus, PunchVerdict, Reason, Source, WorkRole
+from backend.workforce.services import on_roster
 from backend.workforce.tables import Person, RosterEntry
 
 log = logging.getLogger("smz.attendance")
 
-Source = Literal["gate", "mobile", "makeup"]
-SOURCES = ("gate", "mobile", "makeup")
+SOURCES = tuple(Source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class PunchIn:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     punch_id: int
-    verdict: str  # accepted | flagged | rejected
+    verdict: str  # PunchVerdict: accepted | flagged | rejected
     reasons: tuple[str, ...]
     flags: tuple[str, ...]
     latency_s: float
@@ -68,7 +69,7 @@ class Verdict:
 
     @property
     def accepted(self) -> bool:
-        return self.verdict != "rejected"
+        return self.verdict != PunchVerdict.rejected
 
     @property
     def message_zh(self) -> str:
@@ -128,36 +129,35 @@ async def record_punch(p: PunchIn) -> Verdict:
     reasons = list(p.reasons)
     flags = list(p.flags)
     if p.person_id is None:
-        reasons.append("unknown_person")
+        reasons.append(Reason.unknown_person)
     else:
-        on_roster = await RosterEntry.exists().where(
-            (RosterEntry.project == p.project_id) & (RosterEntry.person == p.person_id)
-            & (RosterEntry.entered_on <= day) & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= day))
+        held = await RosterEntry.exists().where(
+            (RosterEntry.person == p.person_id) & on_roster(day, p.project_id)
         )
-        if not on_roster:
-            reasons.append("not_on_roster")
-        if p.source == "makeup":
+        if not held:
+            reasons.append(Reason.not_on_roster)
+        if p.source == Source.makeup:
             manager = await RosterEntry.exists().where(
                 (RosterEntry.project == p.project_id) & (RosterEntry.person == p.person_id)
-                & (RosterEntry.work_role == "manager")
+                & (RosterEntry.work_role == WorkRole.manager)
             )
             if manager:  # seed 000 §六: 施工现场管理人员不得补打考勤记录
-                reasons.append("manager_makeup_forbidden")
-            flags.append("makeup")
-    if project["status"] in ("preparing", "accepted"):
-        reasons.append("project_not_active")
-    elif project["status"] == "suspended":
+                reasons.append(Reason.manager_makeup_forbidden)
+            flags.append(Reason.makeup)
+    if project["status"] in (ProjectStatus.preparing, ProjectStatus.accepted):
+        reasons.append(Reason.project_not_active)
+    elif project["status"] == ProjectStatus.suspended:
         # seed 001 §五(十三): 停工期间……需进场工作的人员仍要打卡记录工作时间 (kept, excluded from rates).
-        flags.append("project_suspended")
+        flags.append(Reason.project_suspended)
     limit = rules.max_latency_s(p.source)
     if limit is not None and latency > limit:
-        flags.append("late_upload")
+        flags.append(Reason.late_upload)
     if -latency > rules.clock_skew_max_s:  # captured "in the future": the device clock runs ahead
-        flags.append("clock_skew")
+        flags.append(Reason.clock_skew)
 
     reasons = list(dict.fromkeys(reasons))
     flags = list(dict.fromkeys(f for f in flags if f not in reasons))
-    verdict = "rejected" if reasons else ("flagged" if flags else "accepted")
+    verdict = PunchVerdict.rejected if reasons else (PunchVerdict.flagged if flags else PunchVerdict.accepted)
     row = Punch(
         project=p.project_id, person=p.person_id, source=p.source, idempotency_key=p.idempotency_key,
         terminal=p.terminal_id, direction=p.direction, captured_at=captured, received_at=received,
@@ -185,9 +185,7 @@ async def record_punch(p: PunchIn) -> Verdict:
     event = await _event(row.id, p, result)
     live.publish(event)
     # Other server processes (PostgreSQL LISTEN/NOTIFY; a no-op on SQLite; never raises).
-    from backend.supervision.live_bridge import notify_committed
-
-    await notify_committed(event)
+    await live.notify_committed(event)
     return result
 
 

@@ -8,21 +8,22 @@ from piccolo.table import Table
 
 from backend.devices.tables import Terminal
 from backend.org.tables import Project
+from backend.vocabulary import Direction, PunchVerdict, Source, width
 from backend.workforce.tables import Person
 
 
 class Punch(Table, tablename="punch"):
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     person = ForeignKey(references=Person, null=True, index=True, on_delete=OnDelete.restrict)  # null only when rejected as unknown
-    source = Varchar(length=8)  # gate | mobile | makeup
+    source = Varchar(length=width(Source, 8))  # gate | mobile | makeup
     idempotency_key = Varchar(length=128, unique=True)
     terminal = ForeignKey(references=Terminal, null=True, on_delete=OnDelete.restrict)
-    direction = Varchar(length=4, null=True, default=None)  # in | out
+    direction = Varchar(length=width(Direction, 4), null=True, default=None)  # in | out
     captured_at = Timestamptz()  # device clock (UTC)
     received_at = Timestamptz()  # server clock at commit (UTC)
     latency_s = DoublePrecision()
     local_date = Varchar(length=10, index=True)  # capture day in the project's time zone (YYYY-MM-DD)
-    verdict = Varchar(length=10)  # accepted | flagged | rejected
+    verdict = Varchar(length=width(PunchVerdict, 10))  # accepted | flagged | rejected
     reasons = JSON(default="[]")  # rejection codes
     flags = JSON(default="[]")  # review flags (late_upload, near_edge, clock_skew, ...)
     lon = DoublePrecision(null=True, default=None)

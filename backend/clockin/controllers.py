@@ -9,11 +9,16 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import JSONBody
 
-from backend.accounts.services import visible_project_ids
+from backend.accounts.services import require_project, visible_project_ids
+from backend.attendance.reasons import REASON_ZH, describe
+from backend.attendance.schemas import PunchRowOut
 from backend.auth import AuthUser, only_roles, roles
 from backend.clockin import services
+from backend.clockin.schemas import ChallengeOut, ClockInOut, MakeupDecisionOut, MakeupOut, MyProjectOut
 from backend.errors import invalid
 from backend.org.schemas import Strict
+from backend.schemas import Created, out
+from backend.vocabulary import PunchVerdict, Role
 
 
 class ChallengeIn(Strict):
@@ -56,10 +61,8 @@ async def _read_files(form: Any, name: str) -> list[bytes]:
 def _message(v: Any) -> str:
     """The verdict in plain Chinese, with the fence's numbers when the fence decided it."""
     fence_message = v.extra.get("fence_message")
-    if fence_message and v.verdict == "rejected":
+    if fence_message and v.verdict == PunchVerdict.rejected:
         others = [r for r in v.reasons if r not in ("outside_fence", "low_gps_accuracy", "invalid_coordinates")]
-        from backend.attendance.reasons import describe
-
         return "打卡失败：" + "；".join([fence_message, *([describe(others)] if others else [])])
     return v.message_zh
 
@@ -69,11 +72,11 @@ class ClockInController(Controller):
     tags = ["clock-in"]
 
     @post("/challenge", status_code=200)
-    async def challenge(self, user: AuthUser, data: JSONBody[ChallengeIn | None] = None) -> dict[str, Any]:
-        return await services.issue_challenge(user, data.project_id if data else None)
+    async def challenge(self, user: AuthUser, data: JSONBody[ChallengeIn | None] = None) -> ChallengeOut:
+        return out(ChallengeOut, await services.issue_challenge(user, data.project_id if data else None))
 
     @post("/", status_code=200)
-    async def clock_in(self, request: Request[Any, Any, Any], user: AuthUser) -> dict[str, Any]:
+    async def clock_in(self, request: Request[Any, Any, Any], user: AuthUser) -> ClockInOut:
         """multipart/form-data: idempotency_key, captured_at (ISO 8601 with zone), lon, lat, accuracy_m,
         coord_system (wgs84|gcj02), nonce (or offline_actions = comma list), project_id?, frames (files)."""
         form = await request.form()
@@ -91,40 +94,36 @@ class ClockInController(Controller):
             sent_at=_datetime(form.get("sent_at"), "sent_at") if form.get("sent_at") else None,
         )
         v = await services.clock_in(user, c)
-        from backend.attendance.reasons import REASON_ZH
-
-        return {
-            "punch_id": v.punch_id, "verdict": v.verdict, "accepted": v.accepted, "reasons": list(v.reasons),
-            "flags": list(v.flags), "message": _message(v), "latency_s": round(v.latency_s, 1),
-            "labels": [REASON_ZH.get(x, x) for x in (*v.reasons, *v.flags)], "duplicate": v.duplicate,
-            "captured_at": v.captured_at.isoformat(), "received_at": v.received_at.isoformat(),
-        }
+        return ClockInOut(
+            punch_id=v.punch_id, verdict=v.verdict, accepted=v.accepted, reasons=list(v.reasons),
+            flags=list(v.flags), message=_message(v), latency_s=round(v.latency_s, 1),
+            labels=[REASON_ZH.get(x, x) for x in (*v.reasons, *v.flags)], duplicate=v.duplicate,
+            captured_at=v.captured_at.isoformat(), received_at=v.received_at.isoformat(),
+        )
 
     @get("/history")
-    async def history(self, user: AuthUser) -> list[dict[str, Any]]:
-        return await services.my_history(user)
+    async def history(self, user: AuthUser) -> list[PunchRowOut]:
+        return out(list[PunchRowOut], await services.my_history(user))
 
     @get("/projects")
-    async def projects(self, user: AuthUser) -> list[dict[str, Any]]:
-        return await services.my_projects(user.person_id) if user.person_id else []
+    async def projects(self, user: AuthUser) -> list[MyProjectOut]:
+        return out(list[MyProjectOut], await services.my_projects(user.person_id) if user.person_id else [])
 
 
 class MakeupController(Controller):
     path = "/api/makeups"
     tags = ["make-up"]
 
-    @post("/", status_code=201, guards=[roles("worker", "foreman", "project_staff", "enterprise")])
-    async def create(self, request: Request[Any, Any, Any], user: AuthUser) -> dict[str, int]:
+    @post("/", status_code=201, guards=[roles(Role.worker, Role.foreman, Role.project_staff, Role.enterprise)])
+    async def create(self, request: Request[Any, Any, Any], user: AuthUser) -> Created:
         """multipart/form-data: person_id, project_id, punch_time, reason, note, direction?, evidence (file)?"""
-        from backend.accounts.services import require_project
-
         form = await request.form()
         try:
             person_id = int(form.get("person_id") or user.person_id or 0)
             project_id = int(form.get("project_id") or 0)
         except ValueError:
             raise invalid("person_id", "人员或项目编号无效", "Invalid person or project id") from None
-        if user.role != "worker":
+        if user.role != Role.worker:
             await require_project(user, project_id, write=True)
         evidence = form.get("evidence")
         data = await evidence.read() if isinstance(evidence, UploadFile) else None
@@ -134,16 +133,16 @@ class MakeupController(Controller):
             note=str(form.get("note") or ""), direction=form.get("direction") or None, evidence=data,
             evidence_type=evidence.content_type if isinstance(evidence, UploadFile) else None,
         )
-        return {"id": rid}
+        return Created(id=rid)
 
     @get("/")
-    async def list_requests(self, user: AuthUser, status: str | None = None) -> list[dict[str, Any]]:
-        if user.role == "worker":
+    async def list_requests(self, user: AuthUser, status: str | None = None) -> list[MakeupOut]:
+        if user.role == Role.worker:
             rows = await services.list_makeups(await visible_project_ids(user), status)
-            return [r for r in rows if r["person"] == user.person_id]
-        return await services.list_makeups(await visible_project_ids(user), status)
+            return out(list[MakeupOut], [r for r in rows if r["person"] == user.person_id])
+        return out(list[MakeupOut], await services.list_makeups(await visible_project_ids(user), status))
 
     # Only the district authority confirms a make-up punch (seed 000 §六) — not the admin.
-    @post("/{request_id:int}/decision", status_code=200, guards=[only_roles("supervisor")])
-    async def decide(self, request_id: int, data: JSONBody[DecisionIn], user: AuthUser) -> dict[str, Any]:
-        return await services.decide_makeup(user, request_id, data.approve, data.note)
+    @post("/{request_id:int}/decision", status_code=200, guards=[only_roles(Role.supervisor)])
+    async def decide(self, request_id: int, data: JSONBody[DecisionIn], user: AuthUser) -> MakeupDecisionOut:
+        return out(MakeupDecisionOut, await services.decide_makeup(user, request_id, data.approve, data.note))

@@ -35,6 +35,7 @@ from backend.clockin import services
 from backend.face.liveness import ACTION_LABELS, ACTIONS
 from backend.org import services as org
 from backend.rules import DEFAULT_RULES, Rules
+from backend.vocabulary import MakeupStatus, label
 from geofence.decision import format_metres_zh
 
 PWA_DIR = Path(__file__).resolve().parents[2] / "pwa"
@@ -166,7 +167,7 @@ async def m_makeup(request: Request[Any, Any, Any], user: AuthUser) -> Template:
                 if r["person"] == user.person_id]
     for r in requests:
         r["punch_local"] = _local(r["punch_time"])
-        r["status_label"] = {"pending": "待审核", "approved": "已批准", "rejected": "未批准"}.get(r["status"], r["status"])
+        r["status_label"] = label(r["status"], MakeupStatus)
     if _is_htmx(request):
         return Template("m/_makeup_list.html", context={"requests": requests})
     today = datetime.now(ZoneInfo(DEFAULT_TZ)).strftime("%Y-%m-%dT%H:%M")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.accounts.services import CurrentUser
-from backend.attendance.services import PunchIn, Verdict, find_by_key, local_day, record_punch
+from backend.attendance.services import PunchIn, Verdict, find_by_key, list_punches, local_day, record_punch
 from backend.attendance.tables import Punch
 from backend.clockin.tables import LivenessChallenge, MakeupRequest
 from backend.db import write_transaction
@@ -27,6 +27,8 @@ from backend.fences import services as fences
 from backend.org.services import rules_for_project
 from backend.org.tables import Project
 from backend.rules import Rules
+from backend.vocabulary import MAKEUP_REASON_ZH, Direction, MakeupStatus, Reason, Role, Source, WorkRole
+from backend.workforce.services import on_roster
 from backend.workforce.tables import Enrolment, RosterEntry
 
 _sysrand = random.SystemRandom()
@@ -42,11 +44,26 @@ def _person(user: CurrentUser) -> int:
     return user.person_id
 
 
-async def my_projects(person_id: int) -> list[dict[str, Any]]:
-    return await RosterEntry.select(
-        RosterEntry.project.as_alias("id"), RosterEntry.project.name.as_alias("name"),
-        RosterEntry.project.status.as_alias("status"), RosterEntry.work_role,
-    ).where((RosterEntry.person == person_id) & RosterEntry.exited_on.is_null())
+async def my_projects(person_id: int, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The phone's project picker: the projects the person is on the roster of today (each project's local
+    day) — the same predicate as the attendance check (backend.workforce.services.on_roster), so a worker is
+    never offered a project whose punch would be refused as not_on_roster, nor denied one it would accept
+    (e.g. on the exit day)."""
+    now = now or datetime.now(UTC)
+    zones = await RosterEntry.select(RosterEntry.project.timezone.as_alias("tz")).where(
+        RosterEntry.person == person_id).distinct()
+    rows: list[dict[str, Any]] = []
+    for tz in sorted({z["tz"] for z in zones}):
+        rows += await RosterEntry.select(
+            RosterEntry.id.as_alias("entry_id"), RosterEntry.project.as_alias("id"),
+            RosterEntry.project.name.as_alias("name"), RosterEntry.project.status.as_alias("status"),
+            RosterEntry.work_role,
+        ).where((RosterEntry.person == person_id) & (RosterEntry.project.timezone == tz)
+                & on_roster(local_day(now, tz)))
+    rows.sort(key=lambda r: r["entry_id"])
+    for r in rows:
+        del r["entry_id"]
+    return rows
 
 
 async def _choose_project(person_id: int, project_id: int | None) -> int:
@@ -162,13 +179,13 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
     if c.nonce is not None:
         actions = await consume_challenge(c.nonce, person, captured)
         if actions is None:
-            reasons.append("challenge_invalid")
+            reasons.append(Reason.challenge_invalid)
             actions = []
     else:
         actions = list(c.offline_actions or [])
         if len(set(actions)) != len(actions) or any(a not in lv.ACTIONS for a in actions):
             raise invalid("offline_actions", "离线活体动作无效", "Invalid offline liveness actions")
-        flags.append("offline_challenge")
+        flags.append(Reason.offline_challenge)
 
     face_distance = None
     liveness_passed = None
@@ -179,7 +196,7 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
         person_id=person, device_sent_at=c.sent_at))
     try:
         if template is None:
-            reasons.append("not_enrolled")
+            reasons.append(Reason.not_enrolled)
         elif actions:
             result = await get_face_service().check_liveness(c.frames, actions, template, rules=rules)
             liveness_passed = result.passed
@@ -187,9 +204,9 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
             if result.best_frame_index is not None:
                 photo = c.frames[result.best_frame_index]
             if result.matched is False:
-                reasons.append("face_mismatch")
+                reasons.append(Reason.face_mismatch)
             if not result.passed and any(r != "face_mismatch" for r in result.reasons):
-                reasons.append("liveness_failed")
+                reasons.append(Reason.liveness_failed)
         fence = await fence_job
     finally:
         if not fence_job.done():
@@ -200,7 +217,7 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
     flags.extend(fence.flags)
 
     verdict = await record_punch(PunchIn(
-        source="mobile", project_id=project_id, person_id=person, idempotency_key=key, captured_at=captured,
+        source=Source.mobile, project_id=project_id, person_id=person, idempotency_key=key, captured_at=captured,
         lon=fence.lon, lat=fence.lat, accuracy_m=c.accuracy_m, fence_id=fence.fence_id,
         fence_distance_m=fence.distance_m, face_distance=face_distance, liveness_passed=liveness_passed,
         photo=photo or (c.frames[0] if c.frames else None), reasons=tuple(reasons), flags=tuple(flags),
@@ -212,18 +229,15 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
 
 
 async def my_history(user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
-    from backend.attendance.services import list_punches
-
     return await list_punches(person_id=_person(user), limit=limit)
 
 
 # --- Make-up punches ---------------------------------------------------------------------------
 
-MAKEUP_REASONS = {"rain": "暴雨等恶劣天气", "network_failure": "网络故障", "device_failure": "设备故障",
-                  "other": "其他"}
+MAKEUP_REASONS = MAKEUP_REASON_ZH  # backend/vocabulary.py
 EVIDENCE_TYPES = {"image/jpeg", "image/png", "application/pdf"}
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
-MAKEUP_DIRECTIONS = frozenset({"in", "out"})  # punch.direction: in | out (attendance/tables.py)
+MAKEUP_DIRECTIONS = frozenset(Direction)  # punch.direction: in | out (attendance/tables.py)
 
 
 async def request_makeup(
@@ -236,14 +250,14 @@ async def request_makeup(
     if direction is not None and direction not in MAKEUP_DIRECTIONS:
         raise invalid("direction", "打卡方向应为 in（进场）或 out（出场），或不填",
                       "direction must be in or out (or left out)", code="invalid_direction")
-    if user.role == "worker" and user.person_id != person_id:
+    if user.role == Role.worker and user.person_id != person_id:
         raise Forbidden("工人只能为本人申请补卡", "Workers may only request their own make-up punches")
     entry = await RosterEntry.select(RosterEntry.work_role).where(
         (RosterEntry.person == person_id) & (RosterEntry.project == project_id)
     ).first()
     if entry is None:
         raise invalid("person_id", "此人不在该项目花名册中", "This person is not on the project's roster")
-    if entry["work_role"] == "manager":
+    if entry["work_role"] == WorkRole.manager:
         raise Forbidden("施工现场管理人员不得补打考勤记录（赣建建〔2022〕9号 第六条）",
                         "Site managers may never make up punches (seed 000 §6)", code="manager_makeup_forbidden")
     punch_time = _aware(punch_time).astimezone(UTC)
@@ -296,7 +310,7 @@ async def list_makeups(project_ids: set[int] | None, status: str | None = None) 
 async def decide_makeup(user: CurrentUser, request_id: int, approve: bool, note: str) -> dict[str, Any]:
     """The authority (当地住房城乡建设主管部门) confirms or refuses (seed 000 §六): a supervisor of the
     project's district, and no one else — not the admin, whose role is the system, not the regulator."""
-    if user.role != "supervisor":
+    if user.role != Role.supervisor:
         raise Forbidden("补卡须由项目所在区县的住建主管部门确认", "Only the district authority decides make-up punches",
                         code="role_forbidden")
     row = await MakeupRequest.select().where(MakeupRequest.id == request_id).first()
@@ -305,22 +319,22 @@ async def decide_makeup(user: CurrentUser, request_id: int, approve: bool, note:
     district = await Project.select(Project.district).where(Project.id == row["project"]).first()
     if district is None or district["district"] not in user.district_ids:
         raise NotFound("补卡申请不存在", "Make-up request not found", field="request_id")
-    if row["status"] != "pending":
+    if row["status"] != MakeupStatus.pending:
         raise Conflict("该申请已处理", "This request has already been decided", field="request_id")
     now = datetime.now(UTC)
     punch_id = None
     if approve:
         v = await record_punch(PunchIn(
-            source="makeup", project_id=row["project"], person_id=row["person"],
+            source=Source.makeup, project_id=row["project"], person_id=row["person"],
             idempotency_key=f"makeup:{request_id}", captured_at=_aware(row["punch_time"]),
             direction=row["direction"], makeup_request_id=request_id,
         ))
         punch_id = v.punch_id
     await MakeupRequest.update({
-        MakeupRequest.status: "approved" if approve else "rejected", MakeupRequest.decided_by: user.id,
+        MakeupRequest.status: MakeupStatus.approved if approve else MakeupStatus.rejected, MakeupRequest.decided_by: user.id,
         MakeupRequest.decided_at: now, MakeupRequest.decision_note: note, MakeupRequest.punch: punch_id,
     }).where(MakeupRequest.id == request_id)
-    return {"id": request_id, "status": "approved" if approve else "rejected", "punch_id": punch_id}
+    return {"id": request_id, "status": MakeupStatus.approved if approve else MakeupStatus.rejected, "punch_id": punch_id}
 
 
 async def punch_count(person_id: int) -> int:

@@ -8,6 +8,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.org.tables import Project
+from backend.vocabulary import Direction, MakeupReason, MakeupStatus, width
 from backend.workforce.tables import Person
 
 
@@ -25,12 +26,12 @@ class MakeupRequest(Table, tablename="makeup_request"):
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     requested_by = Integer()  # user id
     punch_time = Timestamptz()  # the time to be recorded (UTC)
-    direction = Varchar(length=4, null=True, default=None)
-    reason = Varchar(length=32)  # rain | network_failure | device_failure | other
+    direction = Varchar(length=width(Direction, 4), null=True, default=None)
+    reason = Varchar(length=width(MakeupReason, 32))  # rain | network_failure | device_failure | other
     note = Text(default="")
     evidence = Bytea(null=True, default=None)
     evidence_type = Varchar(length=40, null=True, default=None)
-    status = Varchar(length=10, default="pending")  # pending | approved | rejected
+    status = Varchar(length=width(MakeupStatus, 10), default="pending")  # pending | approved | rejected
     requested_at = Timestamptz(default=TimestamptzNow())
     decided_by = Integer(null=True, default=None)
     decided_at = Timestamptz(null=True, default=None)

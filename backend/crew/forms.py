@@ -12,6 +12,7 @@ from backend.crew import validation as v
 from backend.crew.services import ContractIn, IdStep, RosterStep
 from backend.errors import invalid
 from backend.validators import check_plain_text
+from backend.vocabulary import WorkRole
 
 
 def text(form: Any, name: str, max_len: int = 200) -> str:
@@ -112,7 +113,7 @@ async def contract(form: Any, *, required: bool) -> ContractIn | None:
 async def roster_step(form: Any) -> RosterStep:
     return RosterStep(
         unit_id=opt_int(form, "unit_id"), team_id=opt_int(form, "team_id"),
-        work_role=text(form, "work_role", 10) or "worker", post=text(form, "post", 40) or None,
+        work_role=text(form, "work_role", 10) or WorkRole.worker, post=text(form, "post", 40) or None,
         work_type=text(form, "work_type", 8) or None,
         entered_on=v.parse_date(text(form, "entered_on", 20), "entered_on", "进场日期"),
         phone=text(form, "phone", 20) or None, contract=await contract(form, required=False),

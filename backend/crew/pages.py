@@ -16,9 +16,11 @@ from backend.accounts.services import CurrentUser, require_project
 from backend.auth import AuthUser
 from backend.crew import forms, ocr, services
 from backend.crew.dictionaries import CONTRACT_TYPE, GENDER, REG_STATUS
-from backend.errors import Forbidden
+from backend.crew.validation import parse_date
+from backend.errors import Forbidden, NotFound, invalid
 from backend.org import services as org
 from backend.validators import ETHNICITY
+from backend.vocabulary import RegistrationStatus
 
 
 def _ctx(user: CurrentUser, **kw: Any) -> dict[str, Any]:
@@ -74,7 +76,7 @@ async def register_page(project_id: int, user: AuthUser) -> Template:
 async def registration_page(project_id: int, rid: int, user: AuthUser) -> Template:
     reg = await services.get_registration(user, project_id, rid)
     project = await services.project_brief(project_id)
-    options = await services.form_options(project_id) if reg["status"] == "face_checked" else {}
+    options = await services.form_options(project_id) if reg["status"] == RegistrationStatus.face_checked else {}
     return Template("crew/registration.html", context=_ctx(
         user, project=project, reg=reg, statuses=REG_STATUS, genders=GENDER, ethnicity=ETHNICITY,
         can_edit=user.role in services.EDITOR_ROLES, **options))
@@ -100,8 +102,6 @@ async def entry_page(project_id: int, entry_id: int, user: AuthUser) -> Template
     await require_project(user, project_id)
     rows = [r for r in await services.roster(user, project_id, active_only=False) if r["id"] == entry_id]
     if not rows:
-        from backend.errors import NotFound
-
         raise NotFound("花名册记录不存在", "Roster entry not found", field="entry_id")
     project = await services.project_brief(project_id)
     return Template("crew/entry.html", context=_ctx(
@@ -111,8 +111,6 @@ async def entry_page(project_id: int, entry_id: int, user: AuthUser) -> Template
 
 @post("/projects/{project_id:int}/crew/entries/{entry_id:int}/exit", include_in_schema=False)
 async def exit_submit(project_id: int, entry_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Response[str]:
-    from backend.crew.validation import parse_date
-
     form = await request.form()
     data, name = await forms.upload(form, "confirmation")
     await services.exit_person(user, project_id, entry_id,
@@ -172,8 +170,6 @@ async def review_submit(rid: int, request: Request[Any, Any, Any], user: AuthUse
     form = await request.form()
     decision = forms.text(form, "decision", 10)
     if decision not in ("approve", "reject"):
-        from backend.errors import invalid
-
         raise invalid("decision", "请选择“确认通过”或“驳回”", "decision must be approve or reject")
     result = await services.decide_review(user, rid, approve=decision == "approve", note=forms.text(form, "note", 500))
     return Template("crew/_msg.html", context={"ok": True, "text": f"已处理：{result['status_label']}"})

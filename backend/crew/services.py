@@ -14,9 +14,9 @@ Flow of one registration (one row of ``crew_registration``):
    result are stored.  A mismatch → ``pending_confirmation`` (a supervisor confirms with a note); the
    same face under another ID number → ``pending_review`` (blocked until reviewed).
 3. ``complete_registration`` — roster entry (team, unit, role, post/work type, entry date), the
-   enrolment (``devices.gate.save_enrolment``: the gate whitelist picks it up), an optional labour
-   contract, and a worker account for the phone PWA with a one-time initial password — all in one
-   transaction, which also bumps the face-index version.
+   enrolment (``crew.enrolment.save_enrolment``, the one enrolment write the gate's 852 uses too: the
+   gate whitelist picks it up, the face-index version is bumped once), an optional labour contract, and
+   a worker account for the phone PWA with a one-time initial password — all in one transaction.
 """
 
 from __future__ import annotations
@@ -49,11 +49,10 @@ from backend.crew.dictionaries import (
     REVIEW_KIND,
     REVIEW_STATUSES,
 )
-from backend.crew.faceindex import FaceMatrix
+from backend.crew.enrolment import active_elsewhere, face_index, save_enrolment
 from backend.crew.tables import (
     CrewFile,
     ExitConfirmation,
-    FaceIndexState,
     IdAccessLog,
     ImportJob,
     LabourContract,
@@ -61,7 +60,6 @@ from backend.crew.tables import (
 )
 from backend.crypto import decrypt_text, encrypt_text, lookup_hash
 from backend.db import write_transaction
-from backend.devices.gate import save_enrolment
 from backend.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, invalid
 from backend.face import liveness as lv
 from backend.face.messages import message as face_message
@@ -69,7 +67,8 @@ from backend.face.service import FaceService, face_distance, get_face_service
 from backend.org import services as org
 from backend.org.tables import Project, Team
 from backend.rules import Rules
-from backend.validators import clean_text, mask_id, parse_phone, sanitize_filename
+from backend.validators import ETHNICITY, clean_text, mask_id, parse_phone, sanitize_filename
+from backend.vocabulary import ImportStatus, RegistrationStatus, ReviewKind, Role
 from backend.workforce import services as workforce
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.tables import Enrolment, Person, RosterEntry
@@ -78,8 +77,8 @@ log = logging.getLogger("smz.crew")
 _sysrand = random.SystemRandom()
 
 # Roles that register people (within their projects) and roles that review faces.
-EDITOR_ROLES = frozenset({"admin", "foreman", "project_staff", "enterprise"})
-REVIEWER_ROLES = frozenset({"admin", "supervisor"})
+EDITOR_ROLES = frozenset({Role.admin, Role.foreman, Role.project_staff, Role.enterprise})
+REVIEWER_ROLES = frozenset({Role.admin, Role.supervisor})
 
 
 def face_service() -> FaceService:
@@ -120,11 +119,11 @@ async def _save_file(project_id: int, kind: str, data: bytes, content_type: str,
 
 async def get_file(user: CurrentUser, project_id: int, file_id: int) -> dict[str, Any]:
     await require_project(user, project_id)
-    if user.role == "worker":
+    if user.role == Role.worker:
         raise Forbidden("工人不能查看项目文件", "Workers may not open project files")
     row = await CrewFile.select(CrewFile.id, CrewFile.kind, CrewFile.content_type, CrewFile.filename,
                                 CrewFile.data).where((CrewFile.id == file_id) & (CrewFile.project == project_id)).first()
-    if row is None or (user.role == "foreman" and not await _foreman_may_open(user, project_id, file_id)):
+    if row is None or (user.role == Role.foreman and not await _foreman_may_open(user, project_id, file_id)):
         raise NotFound("文件不存在", "File not found", field="file_id")
     return row
 
@@ -145,38 +144,6 @@ async def _foreman_may_open(user: CurrentUser, project_id: int, file_id: int) ->
         & who)
 
 
-# ============================================================================ face index (1:N)
-
-FACE_INDEX_MAX_AGE_S = 300.0
-_MATRIX = FaceMatrix()
-
-
-async def face_version() -> int:
-    row = await FaceIndexState.select(FaceIndexState.version).where(FaceIndexState.id == 1).first()
-    return int(row["version"]) if row else 0
-
-
-async def bump_face_version() -> None:
-    """Call in the same transaction as an enrolment change: every process reloads its matrix."""
-    await FaceIndexState.raw(
-        "INSERT INTO crew_face_index (id, version) VALUES (1, 1) "
-        "ON CONFLICT (id) DO UPDATE SET version = crew_face_index.version + 1"
-    )
-
-
-async def face_index(max_age_s: float = FACE_INDEX_MAX_AGE_S) -> FaceMatrix:
-    """This process's template matrix, reloaded when the DB version moved (or it is older than
-    ``max_age_s``: enrolments written by the gate's 852 path do not bump the counter)."""
-    version = await face_version()  # read BEFORE the rows: a change in between only causes a reload
-    if not _MATRIX.is_current(version, max_age_s):
-        rows = await Enrolment.select(Enrolment.person, Enrolment.face_template).where(
-            Enrolment.face_template.is_not_null()
-        )
-        _MATRIX.load(version, [(r["person"], r["face_template"]) for r in rows])
-        log.info("face index reloaded: %d templates, version %d", len(_MATRIX), version)
-    return _MATRIX
-
-
 # ============================================================================ step 1: the ID card
 
 
@@ -187,26 +154,6 @@ class IdStep:
     back: bytes | None
     front_name: str = ""
     back_name: str = ""
-
-
-async def active_elsewhere(person_id: int, project_id: int, visible: set[int] | None = None) -> list[dict[str, Any]]:
-    """Active roster entries of the person on OTHER projects: who, where, since when.  A project outside
-    ``visible`` (the caller's scope; None = every project) is not named: only that there is one."""
-    rows = await RosterEntry.select(
-        RosterEntry.project.as_alias("project_id"), RosterEntry.project.name.as_alias("project_name"),
-        RosterEntry.team.name.as_alias("team_name"), RosterEntry.unit.enterprise.name.as_alias("unit_name"),
-        RosterEntry.work_role, RosterEntry.entered_on, RosterEntry.person.name.as_alias("name"),
-        RosterEntry.person.id_masked.as_alias("id_masked"),
-    ).where((RosterEntry.person == person_id) & (RosterEntry.project != project_id) & RosterEntry.exited_on.is_null())
-    return [{
-        "project_id": r["project_id"], "project_name": r["project_name"], "team_name": r["team_name"],
-        "unit_name": r["unit_name"], "work_role": r["work_role"], "work_role_label": WORK_ROLE[r["work_role"]],
-        "entered_on": r["entered_on"].isoformat(), "name": r["name"], "id_masked": r["id_masked"],
-    } if visible is None or r["project_id"] in visible else {
-        "project_id": None, "project_name": workforce.OTHER_PROJECT, "team_name": None, "unit_name": None,
-        "work_role": r["work_role"], "work_role_label": WORK_ROLE[r["work_role"]], "entered_on": None,
-        "name": r["name"], "id_masked": r["id_masked"],
-    } for r in rows]
 
 
 def _prefixed(err: AppError, zh_prefix: str, en_prefix: str, field: str) -> AppError:
@@ -262,7 +209,7 @@ async def start_registration(user: CurrentUser, project_id: int, step: IdStep) -
         front_id = await _save_file(project_id, "id_front", step.front, front_type, step.front_name, user.id)
         back_id = await _save_file(project_id, "id_back", step.back, back_type, step.back_name, user.id)
         reg = Registration(
-            project=project_id, person=person_id, status="id_checked", created_by=user.id,
+            project=project_id, person=person_id, status=RegistrationStatus.id_checked, created_by=user.id,
             id_front=front_id, id_back=back_id, id_valid_from=checked.valid_from, id_valid_until=checked.valid_until,
             id_long_term=checked.long_term, id_photo=crop, id_template=face.encoding, existing_entry=existing_entry,
             elsewhere=elsewhere,
@@ -270,7 +217,7 @@ async def start_registration(user: CurrentUser, project_id: int, step: IdStep) -
         await reg.save()
     log.info("registration %s started for %s on project %s", reg.id, mask_id(number), project_id)
     return {
-        "id": reg.id, "status": "id_checked", "status_label": REG_STATUS["id_checked"], "person_id": person_id,
+        "id": reg.id, "status": RegistrationStatus.id_checked, "status_label": REG_STATUS[RegistrationStatus.id_checked], "person_id": person_id,
         "name": checked.name, "id_masked": mask_id(number), "gender": checked.info.gender,
         "birth_date": checked.info.birth_date.isoformat(), "elsewhere": elsewhere,
         "existing_entry": existing_entry, "kept_fields": list(saved.kept),
@@ -324,13 +271,13 @@ async def team_people(user: CurrentUser, project_id: int) -> set[int] | None:
 async def _check_reg_scope(user: CurrentUser, project_id: int, rid: int) -> None:
     """A foreman works on the registrations they started and on people of their own teams; a worker only on
     their own.  Others' registrations answer 404 (their existence is not revealed)."""
-    if user.role not in ("foreman", "worker"):
+    if user.role not in (Role.foreman, Role.worker):
         return
     row = await Registration.select(Registration.person, Registration.created_by).where(
         (Registration.id == rid) & (Registration.project == project_id)).first()
     if row is None:
         return  # _registration answers 404
-    if user.role == "worker":
+    if user.role == Role.worker:
         ok = user.person_id is not None and row["person"] == user.person_id
     else:
         ok = row["created_by"] == user.id or row["person"] in (await team_people(user, project_id) or set())
@@ -383,15 +330,15 @@ async def list_registrations(user: CurrentUser, project_id: int, *, open_only: b
     """Registrations of a project: a worker sees only their own, a foreman those they started and those of
     people of their own teams."""
     await require_project(user, project_id)
-    if user.role not in EDITOR_ROLES | REVIEWER_ROLES | {"worker"}:
+    if user.role not in EDITOR_ROLES | REVIEWER_ROLES | {Role.worker}:
         raise Forbidden("无权查看登记记录", "You may not see registrations")
     q = Registration.select(*_REG_FIELDS).where(Registration.project == project_id).order_by(
         Registration.id, ascending=False)
-    if user.role == "worker":
+    if user.role == Role.worker:
         if user.person_id is None:
             return []
         q = q.where(Registration.person == user.person_id)
-    elif user.role == "foreman":
+    elif user.role == Role.foreman:
         people = await team_people(user, project_id) or set()
         mine = Registration.created_by == user.id
         q = q.where(mine | Registration.person.is_in(sorted(people)) if people else mine)
@@ -451,7 +398,7 @@ async def _template(rid: int, col: Any) -> bytes:
 
 async def issue_challenge(user: CurrentUser, project_id: int, rid: int) -> dict[str, Any]:
     """A liveness challenge of the clock-in mechanism, issued for the person being registered."""
-    reg, rules = await _for_step(user, project_id, rid, "id_checked")
+    reg, rules = await _for_step(user, project_id, rid, RegistrationStatus.id_checked)
     actions = lv.new_challenge_actions(_sysrand, rules.liveness_action_count)
     now = datetime.now(UTC)
     nonce = secrets.token_urlsafe(24)
@@ -468,7 +415,7 @@ async def issue_challenge(user: CurrentUser, project_id: int, rid: int) -> dict[
 
 async def submit_face(user: CurrentUser, project_id: int, rid: int, *, nonce: str, captured_at: datetime,
                       frames: list[bytes]) -> dict[str, Any]:
-    reg, rules = await _for_step(user, project_id, rid, "id_checked")
+    reg, rules = await _for_step(user, project_id, rid, RegistrationStatus.id_checked)
     if not frames:
         raise invalid("frames", "未收到活体检测画面", "No frames received", code="no_frames")
     total = sum(len(f) for f in frames)
@@ -506,7 +453,7 @@ async def submit_face(user: CurrentUser, project_id: int, rid: int, *, nonce: st
     dup_person, dup_distance = hits[0] if hits else (None, None)
     photo = await asyncio.to_thread(imaging.enrolment_photo, best, rules.gate_punch_photo_max_bytes)
     status = v.face_outcome(matched=matched, duplicate_person=dup_person)
-    review_kind = {"pending_review": "duplicate_face", "pending_confirmation": "face_mismatch"}.get(status)
+    review_kind = {RegistrationStatus.pending_review: ReviewKind.duplicate_face, RegistrationStatus.pending_confirmation: ReviewKind.face_mismatch}.get(status)
     now = datetime.now(UTC)
     updated = await Registration.update({
         Registration.status: status, Registration.face_photo: photo, Registration.face_template: enrol.encoding,
@@ -516,7 +463,7 @@ async def submit_face(user: CurrentUser, project_id: int, rid: int, *, nonce: st
         Registration.face_checked_at: now, Registration.duplicate_person: dup_person,
         Registration.duplicate_distance: dup_distance, Registration.review_kind: review_kind,
         Registration.updated_at: now,
-    }).where((Registration.id == rid) & (Registration.status == "id_checked")).returning(Registration.id)
+    }).where((Registration.id == rid) & (Registration.status == RegistrationStatus.id_checked)).returning(Registration.id)
     if not updated:
         raise Conflict("该登记已被他人处理，请刷新页面", "The registration changed meanwhile; reload",
                        field="registration_id", code="wrong_step")
@@ -571,7 +518,7 @@ async def decide_review(user: CurrentUser, rid: int, *, approve: bool, note: str
     if row["status"] not in REVIEW_STATUSES:
         raise Conflict("该登记不在待审核状态", "The registration is not awaiting review", field="registration_id",
                        code="wrong_step")
-    status = "face_checked" if approve else "rejected"
+    status = RegistrationStatus.face_checked if approve else RegistrationStatus.rejected
     now = datetime.now(UTC)
     updated = await Registration.update({
         Registration.status: status, Registration.review_decision: "approved" if approve else "rejected",
@@ -587,7 +534,7 @@ async def decide_review(user: CurrentUser, rid: int, *, approve: bool, note: str
 async def cancel_registration(user: CurrentUser, project_id: int, rid: int) -> None:
     await _editor(user, project_id)
     await _check_reg_scope(user, project_id, rid)
-    updated = await Registration.update({Registration.status: "cancelled", Registration.updated_at: datetime.now(UTC)}).where(
+    updated = await Registration.update({Registration.status: RegistrationStatus.cancelled, Registration.updated_at: datetime.now(UTC)}).where(
         (Registration.id == rid) & (Registration.project == project_id)
         & Registration.status.is_in(sorted(OPEN_STATUSES))
     ).returning(Registration.id)
@@ -649,7 +596,7 @@ def _check_contract(c: ContractIn, rules: Rules, today: date) -> str:
 
 
 async def complete_registration(user: CurrentUser, project_id: int, rid: int, step: RosterStep) -> dict[str, Any]:
-    reg, rules = await _for_step(user, project_id, rid, "face_checked")
+    reg, rules = await _for_step(user, project_id, rid, RegistrationStatus.face_checked)
     today = date.today()
     phone = parse_phone(step.phone)
     if step.entered_on is not None and step.entered_on > today:
@@ -676,29 +623,28 @@ async def complete_registration(user: CurrentUser, project_id: int, rid: int, st
         kept = await workforce.update_shared_fields(person_id, project_id, {"phone": phone})
         await save_enrolment(person_id, bytes(templates["face_template"]), bytes(templates["face_photo"]),
                              bytes(templates["id_photo"]) if templates["id_photo"] else None, source="tablet")
-        await bump_face_version()
         if step.contract is not None and contract_type is not None:
             await _insert_contract(project_id, person_id, entry_id, step.contract, contract_type, user.id)
         account = await User.select(User.id, User.username).where(
-            (User.person == person_id) & (User.role == "worker")).first()
+            (User.person == person_id) & (User.role == Role.worker)).first()
         if account is None:
             password = initial_password()
             username = await _free_username(phone, person_id)
-            account_id = await create_user(username, password, "worker", display_name=reg["name"], phone=phone,
+            account_id = await create_user(username, password, Role.worker, display_name=reg["name"], phone=phone,
                                            person_id=person_id, must_change_password=True)
         else:
             account_id, username = account["id"], account["username"]
         updated = await Registration.update({
-            Registration.status: "completed", Registration.roster_entry: entry_id,
+            Registration.status: RegistrationStatus.completed, Registration.roster_entry: entry_id,
             Registration.account_user: account_id, Registration.completed_at: datetime.now(UTC),
             Registration.updated_at: datetime.now(UTC),
-        }).where((Registration.id == rid) & (Registration.status == "face_checked")).returning(Registration.id)
+        }).where((Registration.id == rid) & (Registration.status == RegistrationStatus.face_checked)).returning(Registration.id)
         if not updated:
             raise Conflict("该登记已被他人处理，请刷新页面", "The registration changed meanwhile; reload",
                            field="registration_id", code="wrong_step")
     log.info("registration %s completed: roster entry %s, account %s", rid, entry_id, account_id)
     return {
-        "id": rid, "status": "completed", "status_label": REG_STATUS["completed"], "roster_entry_id": entry_id,
+        "id": rid, "status": RegistrationStatus.completed, "status_label": REG_STATUS[RegistrationStatus.completed], "roster_entry_id": entry_id,
         "person_id": person_id, "name": reg["name"], "id_masked": reg["id_masked"], "username": username,
         "initial_password": password, "account_created": password is not None, "kept_fields": list(kept),
         "message": workforce.kept_message(kept),
@@ -714,10 +660,10 @@ async def reset_worker_password(user: CurrentUser, project_id: int, person_id: i
     password = initial_password()
     async with write_transaction():
         account = await User.select(User.id, User.username).where(
-            (User.person == person_id) & (User.role == "worker")).first()
+            (User.person == person_id) & (User.role == Role.worker)).first()
         if account is None:
             username = await _free_username(person["phone"], person_id)
-            await create_user(username, password, "worker", display_name=person["name"], phone=person["phone"],
+            await create_user(username, password, Role.worker, display_name=person["name"], phone=person["phone"],
                               person_id=person_id, must_change_password=True)
         else:
             username = account["username"]
@@ -758,7 +704,7 @@ async def list_contracts(user: CurrentUser, project_id: int, entry_id: int | Non
     """Labour contracts of a project (or of one roster entry): a worker sees only their own, a foreman those
     of their own teams."""
     await require_project(user, project_id)
-    if user.role not in EDITOR_ROLES | REVIEWER_ROLES | {"worker"}:
+    if user.role not in EDITOR_ROLES | REVIEWER_ROLES | {Role.worker}:
         raise Forbidden("无权查看劳动合同", "You may not see labour contracts")
     q = LabourContract.select(
         LabourContract.id, LabourContract.roster_entry, LabourContract.person,
@@ -768,7 +714,7 @@ async def list_contracts(user: CurrentUser, project_id: int, entry_id: int | Non
     ).where(LabourContract.project == project_id).order_by(LabourContract.id)
     if entry_id is not None:
         q = q.where(LabourContract.roster_entry == entry_id)
-    if user.role == "worker":
+    if user.role == Role.worker:
         if user.person_id is None:
             return []
         q = q.where(LabourContract.person == user.person_id)
@@ -815,7 +761,7 @@ async def roster(user: CurrentUser, project_id: int, *, active_only: bool = True
                  q: str = "") -> list[dict[str, Any]]:
     """The roster with what registration adds: unit, face enrolled, contract state, exit confirmation."""
     await require_project(user, project_id)
-    if user.role == "worker":
+    if user.role == Role.worker:
         raise Forbidden("工人只能查看本人信息", "Workers may only see their own records")
     teams = await workforce.team_scope(user.role, user.person_id, project_id)
     rows = await workforce.list_roster(project_id, active_only=active_only, teams=teams)
@@ -892,7 +838,7 @@ async def start_import(user: CurrentUser, project_id: int, data: bytes | None, f
     # zip members and the sheet's declared extent, off the loop: a file over a limit is refused now (413/400)
     await get_runner().run(xlsx.check_limits, data, xlsx.ImportLimits.from_rules(rules),
                            timeout_s=rules.crew_import_max_seconds, what_zh="Excel 文件", what_en="workbook")
-    job = ImportJob(project=project_id, created_by=user.id, filename=(filename or "")[:200], status="queued")
+    job = ImportJob(project=project_id, created_by=user.id, filename=(filename or "")[:200], status=ImportStatus.queued)
     await job.save()
     task = asyncio.create_task(run_import(job.id, project_id, data, rules))
     _TASKS.add(task)
@@ -912,7 +858,7 @@ async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules) ->
         rows, _ = await get_runner().run(xlsx.read_rows, data, rules.crew_import_max_rows,
                                          xlsx.ImportLimits.from_rules(rules), timeout_s=rules.crew_import_max_seconds,
                                          what_zh="Excel 文件", what_en="workbook")
-        await _job(job_id, status="validating", total=len(rows), done=0)
+        await _job(job_id, status=ImportStatus.validating, total=len(rows), done=0)
         today = date.today()
         teams = await _team_refs(project_id)
         good: list[v.ImportRow] = []
@@ -942,19 +888,19 @@ async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules) ->
         if errors:
             errors.sort(key=lambda e: (e["row"] or 0))
             bad_rows = len({e["row"] for e in errors})
-            await _job(job_id, status="failed", errors=errors, warnings=warnings,
+            await _job(job_id, status=ImportStatus.failed, errors=errors, warnings=warnings,
                        message=f"共 {bad_rows} 行有误，未导入任何数据。请修改后重新导入。")
             return
-        await _job(job_id, status="writing")
+        await _job(job_id, status=ImportStatus.writing)
         await _write_rows(project_id, good)
-        await _job(job_id, status="done", imported=len(good), warnings=warnings,
+        await _job(job_id, status=ImportStatus.done, imported=len(good), warnings=warnings,
                    message=f"已导入 {len(good)} 人。未采集人脸的人员请在平板上补录证件照和人脸。")
     except AppError as e:
-        await _job(job_id, status="failed", errors=[{"row": None, "column": "", "code": e.code, "message": e.zh,
+        await _job(job_id, status=ImportStatus.failed, errors=[{"row": None, "column": "", "code": e.code, "message": e.zh,
                                                      "message_en": e.en}], message=e.zh)
     except Exception:
         log.exception("import job %s failed", job_id)
-        await _job(job_id, status="failed", message="导入时发生内部错误，未导入任何数据",
+        await _job(job_id, status=ImportStatus.failed, message="导入时发生内部错误，未导入任何数据",
                    errors=[{"row": None, "column": "", "code": "internal_error",
                             "message": "导入时发生内部错误，未导入任何数据", "message_en": "Internal error; nothing imported"}])
 
@@ -1038,19 +984,19 @@ async def import_status(user: CurrentUser, project_id: int, job_id: int) -> dict
     if user.role not in EDITOR_ROLES | REVIEWER_ROLES:
         raise Forbidden("当前角色不能查看导入任务", "Your role may not see import jobs", code="role_forbidden")
     row = await ImportJob.select().where((ImportJob.id == job_id) & (ImportJob.project == project_id)).first()
-    if row is not None and user.role == "foreman" and row["created_by"] != user.id:
+    if row is not None and user.role == Role.foreman and row["created_by"] != user.id:
         row = None
     if row is None:
         raise NotFound("导入任务不存在", "Import job not found", field="job_id")
-    if row["status"] in ("queued", "validating", "writing"):
+    if row["status"] in (ImportStatus.queued, ImportStatus.validating, ImportStatus.writing):
         age = (datetime.now(UTC) - _aware(row["updated_at"])).total_seconds()
         if age > _JOB_STALE_S:  # the process running it died: its transaction never committed
-            await _job(job_id, status="failed", message="导入任务已中断，未导入任何数据，请重新导入")
+            await _job(job_id, status=ImportStatus.failed, message="导入任务已中断，未导入任何数据，请重新导入")
             return await import_status(user, project_id, job_id)
     row["errors"] = _json_list(row["errors"])
     row["warnings"] = _json_list(row["warnings"])
     row["status_label"] = IMPORT_STATUS[row["status"]]
-    row["finished"] = row["status"] in ("done", "failed")
+    row["finished"] = row["status"] in (ImportStatus.done, ImportStatus.failed)
     row["percent"] = 100 if row["finished"] else (int(row["done"] * 100 / row["total"]) if row["total"] else 0)
     return row
 
@@ -1061,7 +1007,7 @@ async def import_status(user: CurrentUser, project_id: int, job_id: int) -> dict
 # Roles that may export full ID numbers (security issue item 10): the project's own staff (劳务员 keep the
 # real-name files), the district's supervisor, the administrator.  Foremen and enterprise accounts get masked
 # numbers only.  Every full-ID export is written to id_access_log with its reason.
-FULL_ID_ROLES = frozenset({"project_staff", "supervisor", "admin"})
+FULL_ID_ROLES = frozenset({Role.project_staff, Role.supervisor, Role.admin})
 FULL_ID_REASON_MAX = 200
 
 
@@ -1099,9 +1045,7 @@ async def export_roster(user: CurrentUser, project_id: int, *, full_id: bool = F
         await read_people()
     regs = {r["person"]: r for r in await Registration.select(
         Registration.person, Registration.id_valid_from, Registration.id_long_term).where(
-        (Registration.project == project_id) & (Registration.status == "completed"))}
-    from backend.validators import ETHNICITY
-
+        (Registration.project == project_id) & (Registration.status == RegistrationStatus.completed))}
     def rows() -> Iterable[dict[str, Any]]:
         for r in view:
             p = people[r["person"]]
@@ -1160,37 +1104,3 @@ async def project_brief(project_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound("项目不存在", "Project not found", field="project_id")
     return row
-
-
-# ============================================================================ gate enrolment (852) under review
-
-
-async def submit_gate_enrolment(project_id: int, person_id: int, entry_id: int, *, face_template: bytes,
-                                face_photo: bytes, id_photo: bytes | None, duplicate_person: int | None,
-                                duplicate_distance: float | None, serial: str) -> int:
-    """A terminal's 852 for a person who already has a face template (or whose face matches another
-    person's) never replaces it: it becomes a registration of the person on the terminal's project,
-    pending review (``duplicate_face`` when the face matched someone else, else ``gate_reenrol``).  A
-    supervisor decides (``decide_review``); once approved the project's staff complete it, which saves
-    the enrolment.  Refused while another registration of the person on the project is open."""
-    running = await Registration.select(Registration.id).where(
-        (Registration.project == project_id) & (Registration.person == person_id)
-        & Registration.status.is_in(sorted(OPEN_STATUSES))
-    ).first()
-    if running is not None:
-        raise Conflict(f"此人在本项目已有进行中的登记（编号 {running['id']}）",
-                       f"A registration of this person is already open (no. {running['id']})",
-                       field="id_number", code="registration_open", extra={"registration_id": running["id"]})
-    now = datetime.now(UTC)
-    reg = Registration(
-        project=project_id, person=person_id, status="pending_review", existing_entry=entry_id,
-        elsewhere=await active_elsewhere(person_id, project_id, set()), face_photo=face_photo, face_template=face_template,
-        id_photo=id_photo, face_checked_at=now, duplicate_person=duplicate_person,
-        duplicate_distance=duplicate_distance,
-        review_kind="duplicate_face" if duplicate_person is not None else "gate_reenrol",
-        review_note="", updated_at=now,
-    )
-    await reg.save()
-    log.info("registration %s: 852 of terminal %s for person %s on project %s, pending review", reg.id, serial,
-             person_id, project_id)
-    return reg.id

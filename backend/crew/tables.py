@@ -15,6 +15,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.org.tables import Project
+from backend.vocabulary import ImportStatus, RegistrationStatus, ReviewKind, Role, width
 from backend.workforce.tables import Person, RosterEntry
 
 
@@ -37,7 +38,7 @@ class Registration(Table, tablename="crew_registration"):
 
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     person = ForeignKey(references=Person, null=False, index=True, on_delete=OnDelete.restrict)
-    status = Varchar(length=24, default="id_checked")
+    status = Varchar(length=width(RegistrationStatus, 24), default="id_checked")
     created_by = Integer(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
@@ -65,7 +66,7 @@ class Registration(Table, tablename="crew_registration"):
     duplicate_person = Integer(null=True, default=None)  # another person with the same face
     duplicate_distance = DoublePrecision(null=True, default=None)
     # Supervisor's decision on a face mismatch or a duplicate face
-    review_kind = Varchar(length=16, null=True, default=None)  # face_mismatch | duplicate_face
+    review_kind = Varchar(length=width(ReviewKind, 16), null=True, default=None)  # face_mismatch | duplicate_face
     review_decision = Varchar(length=10, null=True, default=None)  # approved | rejected
     reviewed_by = Integer(null=True, default=None)
     reviewed_at = Timestamptz(null=True, default=None)
@@ -109,7 +110,7 @@ class ImportJob(Table, tablename="crew_import_job"):
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     created_by = Integer(null=True, default=None)
     filename = Varchar(length=200, default="")
-    status = Varchar(length=12, default="queued")  # queued | validating | writing | done | failed
+    status = Varchar(length=width(ImportStatus, 12), default="queued")  # queued | validating | writing | done | failed
     total = Integer(default=0)
     done = Integer(default=0)
     imported = Integer(default=0)
@@ -133,7 +134,7 @@ class IdAccessLog(Table, tablename="id_access_log"):
 
     user_id = Integer()  # no FK: the log outlives accounts
     username = Varchar(length=64)
-    role = Varchar(length=16)
+    role = Varchar(length=width(Role, 16))
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     kind = Varchar(length=24, default="roster_export")
     records = Integer(default=0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from backend.crew.dictionaries import TYPE_LABEL
+from backend.crew.dictionaries import CONTRACT_TYPE, TYPE_LABEL
 from backend.errors import AppError, InvalidInput, PayloadTooLarge, invalid
 from backend.rules import Rules
 from backend.validators import (
@@ -25,6 +25,7 @@ from backend.validators import (
     parse_person_name,
     parse_phone,
 )
+from backend.vocabulary import RegistrationStatus, WorkRole
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.services import age_on, check_age
 from backend.workforce.validation import check_entry_fields, check_team_fit
@@ -267,10 +268,10 @@ def face_outcome(*, matched: bool, duplicate_person: int | None) -> str:
     blocked for review (it outranks everything); a live face that does not match the ID-card photo
     waits for a supervisor's confirmation; otherwise the registration goes on."""
     if duplicate_person is not None:
-        return "pending_review"
+        return RegistrationStatus.pending_review
     if not matched:
-        return "pending_confirmation"
-    return "face_checked"
+        return RegistrationStatus.pending_confirmation
+    return RegistrationStatus.face_checked
 
 
 # ---------------------------------------------------------------------------------- roster fields
@@ -281,7 +282,7 @@ def check_roster_choice(work_role: str, post: str | None, work_type: str | None,
     """Role, post and work type against the chosen team: the roster's rules, and on the tablet a worker must
     also name a work type."""
     check_entry_fields(work_role, post, work_type)
-    if work_role == "worker" and not work_type:
+    if work_role == WorkRole.worker and not work_type:
         raise invalid("work_type", "建筑工人须选择工种", "A worker needs a work type")
     check_team_fit(work_role, post, team_kind, unit_type)
 
@@ -410,8 +411,6 @@ def check_contract(contract_type: str, starts_on: date | None, ends_on: date | N
                    today: date, contract_no: str = "") -> None:
     """劳动合同法 §12: fixed-term contracts have an end date; open-ended ones have none; a task contract
     ends with the task (an end date is optional)."""
-    from backend.crew.dictionaries import CONTRACT_TYPE
-
     if contract_type not in CONTRACT_TYPE:
         raise invalid("contract_type", "合同类型应为固定期限、以完成一定工作任务为期限或无固定期限",
                       "contract_type must be fixed_term, task or open_ended", code="invalid_contract_type")

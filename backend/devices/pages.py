@@ -28,13 +28,13 @@ from backend.devices.controllers import SERIAL_ROLES, terminal_for_change
 from backend.errors import AppError, Forbidden, invalid
 from backend.org import services as org
 from backend.rules import DEFAULT_RULES
+from backend.vocabulary import DIRECTION_ZH, Role
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
-REGISTER_ROLES = ("enterprise", "project_staff")  # admin always passes
-SWITCH_ROLES = ("enterprise", "project_staff", "vendor")
+REGISTER_ROLES = (Role.enterprise, Role.project_staff)  # admin always passes
+SWITCH_ROLES = (Role.enterprise, Role.project_staff, Role.vendor)
 REFRESH_S = 10
-DIRECTION_ZH = {"in": "进", "out": "出"}
 
 
 # --- formatting ---------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ async def _scope(user: CurrentUser, project_id: int | None) -> tuple[set[int] | 
     """(project ids or None for all, vendor id or None) the user may see, narrowed to ``project_id``."""
     if user.role not in SERIAL_ROLES:
         raise Forbidden("当前角色不能查看考勤设备", "Your role may not see the terminals", code="role_forbidden")
-    if user.role == "vendor":
+    if user.role == Role.vendor:
         return ({project_id} if project_id is not None else None), (user.vendor_id or -1)
     if project_id is not None:
         await require_project(user, project_id)
@@ -131,7 +131,7 @@ async def _context(user: CurrentUser, project_id: int | None) -> dict[str, Any]:
         "counts": {s: sum(1 for t in terminals if t["state"] == s) for s in ("online", "offline", "never", "disabled")},
         "project_id": project_id,
         "query": f"?project_id={project_id}" if project_id is not None else "",
-        "can_switch": user.role in ("admin", *SWITCH_ROLES),
+        "can_switch": user.role in (Role.admin, *SWITCH_ROLES),
         "refreshed_at": _local(now, "Asia/Shanghai"),
         "refresh_s": REFRESH_S,
         "outage_limit_days": DEFAULT_RULES.device_outage_max_days,
@@ -139,7 +139,7 @@ async def _context(user: CurrentUser, project_id: int | None) -> dict[str, Any]:
 
 
 async def _register_context(user: CurrentUser, project_id: int | None, **extra: Any) -> dict[str, Any]:
-    may = user.role in ("admin", *REGISTER_ROLES)
+    may = user.role in (Role.admin, *REGISTER_ROLES)
     projects = await org.list_projects(await visible_project_ids(user)) if may else []
     return {
         "can_register": may,
@@ -162,7 +162,7 @@ def _is_htmx(request: Request[Any, Any, Any]) -> bool:
 @get("/devices", include_in_schema=False)
 async def devices_page(user: AuthUser, project_id: int | None = None) -> Template:
     ctx = await _context(user, project_id)
-    project = await org.get_project(project_id) if project_id is not None and user.role != "vendor" else None
+    project = await org.get_project(project_id) if project_id is not None and user.role != Role.vendor else None
     return Template("devices/index.html", context={
         "user": user, "role_label": ROLES[user.role], "project": project, **ctx,
         **await _register_context(user, project_id),

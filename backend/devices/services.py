@@ -22,6 +22,8 @@ from backend.org.dictionaries import PROJECT_STATUS
 from backend.org.services import rules_for_district
 from backend.org.tables import Enterprise, Project
 from backend.validators import parse_phone
+from backend.vocabulary import ALARM_KIND_ZH, Direction, ProjectStatus
+from backend.workforce.services import on_roster
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 
 _SERIAL = re.compile(r"[\x21-\x7e]{1,32}")  # printable ASCII, as sent in the 32-byte field of login 843
@@ -162,11 +164,19 @@ def address_allowed(host: str, networks: str | None) -> bool:
     return any(addr in ipaddress.ip_network(n, strict=False) for n in networks.split())
 
 
+# The protocol a terminal speaks unless registered otherwise (a name of backend.devices.protocols.ADAPTERS)
+DEFAULT_PROTOCOL = "jiangmen-v1"
+_PROTOCOL = re.compile(r"[a-z0-9][a-z0-9.\-]{0,31}")
+
+
 async def register_terminal(project_id: int, serial: str, vendor_id: int, channel: int = 1,
-                            direction: str = "in", allowed_networks: str | Iterable[str] | None = None) -> int:
+                            direction: str = Direction.in_, allowed_networks: str | Iterable[str] | None = None,
+                            protocol: str = DEFAULT_PROTOCOL) -> int:
     if not _SERIAL.fullmatch(serial):
         raise invalid("serial", "设备序列号应为 1–32 个可见 ASCII 字符", "Serial must be 1–32 printable ASCII")
-    if direction not in ("in", "out"):
+    if not _PROTOCOL.fullmatch(protocol):
+        raise invalid("protocol", "通信协议名称无效", "Invalid protocol name")
+    if direction not in (Direction.in_, Direction.out):
         raise invalid("direction", "方向应为 in（进）或 out（出）", "Direction must be in or out")
     if not 1 <= channel <= 999:
         raise invalid("channel", "通道号应在 1–999 之间", "Channel must be 1–999")
@@ -177,7 +187,7 @@ async def register_terminal(project_id: int, serial: str, vendor_id: int, channe
     if await Terminal.exists().where(Terminal.serial == serial):
         raise Conflict("该设备序列号已登记", "This serial is already registered", field="serial")
     t = Terminal(serial=serial, vendor=vendor_id, project=project_id, channel=channel, direction=direction,
-                 allowed_networks=parse_networks(allowed_networks))
+                 allowed_networks=parse_networks(allowed_networks), protocol=protocol)
     await t.save()
     _terminals_changed()
     return t.id
@@ -207,7 +217,7 @@ async def get_terminal(terminal_id: int) -> dict[str, Any]:
 
 
 async def update_terminal(terminal_id: int, changes: dict[str, Any]) -> None:
-    if "direction" in changes and changes["direction"] not in ("in", "out"):
+    if "direction" in changes and changes["direction"] not in (Direction.in_, Direction.out):
         raise invalid("direction", "方向应为 in（进）或 out（出）", "Direction must be in or out")
     if "channel" in changes and not 1 <= changes["channel"] <= 999:
         raise invalid("channel", "通道号应在 1–999 之间", "Channel must be 1–999")
@@ -276,12 +286,12 @@ async def reset_online(*, now: datetime | None = None) -> int:
 
 async def gate_terminal(serial: str) -> dict[str, Any] | None:
     """The registered terminal with this serial, with what a gate connection needs: its vendor (id and
-    the hash of its code), its source networks, its project (id, name, time zone, status), channel and
-    direction.  None when not registered."""
+    the hash of its code), its source networks, the protocol it speaks, its project (id, name, time zone,
+    status), channel and direction.  None when not registered."""
     return await Terminal.select(
         Terminal.id, Terminal.serial, Terminal.project, Terminal.channel, Terminal.direction, Terminal.enabled,
         Terminal.vendor, Terminal.vendor.code_hash.as_alias("vendor_code_hash"), Terminal.allowed_networks,
-        Terminal.project.district.as_alias("district"), Terminal.project.timezone.as_alias("tz"),
+        Terminal.protocol, Terminal.project.district.as_alias("district"), Terminal.project.timezone.as_alias("tz"),
         Terminal.project.name.as_alias("project_name"), Terminal.project.status.as_alias("project_status"),
     ).where(Terminal.serial == serial).first()
 
@@ -294,11 +304,8 @@ async def person_exists(person_id: int) -> bool:
 
 def _on_roster(project_id: int, day: date) -> Any:
     """Roster entries of the project that hold on ``day``: entered on or before it, not exited before
-    it — the same reading as the attendance service's roster check."""
-    return (
-        (RosterEntry.project == project_id) & (RosterEntry.entered_on <= day)
-        & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= day))
-    )
+    it — the one roster predicate, backend.workforce.services.on_roster."""
+    return on_roster(day, project_id)
 
 
 async def whitelist_entries(project_id: int, day: date) -> list[dict[str, Any]]:
@@ -348,7 +355,7 @@ async def gate_person(project_id: int, id_number: str, day: date) -> dict[str, A
 STALE_ONLINE = timedelta(hours=1)
 # Projects where a terminal outage matters: attendance is expected there (suspended projects still
 # record the few people working, seed 001 §五(十三)).
-OUTAGE_PROJECT_STATUSES = ("under_construction", "suspended")
+OUTAGE_PROJECT_STATUSES = (ProjectStatus.under_construction, ProjectStatus.suspended)
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,7 +450,7 @@ async def vendor_id_by_code(code: str) -> int | None:
     return row["id"] if row else None
 
 
-async def ensure_terminals(project_id: int, vendor_code: str, serials: Iterable[str], direction: str = "in") -> int:
+async def ensure_terminals(project_id: int, vendor_code: str, serials: Iterable[str], direction: str = Direction.in_) -> int:
     """Register the serials not registered yet to the project (simulations and benchmarks).  Returns
     how many were added; refuses serials registered to another vendor or project."""
     vendor_id = await vendor_id_by_code(vendor_code)
@@ -461,33 +468,9 @@ async def ensure_terminals(project_id: int, vendor_code: str, serials: Iterable[
     return added
 
 
-# --- Gate enrolment (852): whom a terminal may enrol --------------------------------------------
-
-
-async def enrolment_target(project_id: int, id_number: str) -> dict[str, Any] | None:
-    """The person with this ID number if they hold an active entry (not exited) on the project's
-    roster: id, name, the entry and whether they already have a face template.  None otherwise — a
-    terminal never creates people nor touches people of other projects."""
-    person = await Person.select(Person.id, Person.name).where(Person.id_hash == lookup_hash(id_number)).first()
-    if person is None:
-        return None
-    entry = await RosterEntry.select(RosterEntry.id).where(
-        (RosterEntry.project == project_id) & (RosterEntry.person == person["id"]) & RosterEntry.exited_on.is_null()
-    ).first()
-    if entry is None:
-        return None
-    enrolled = await Enrolment.exists().where((Enrolment.person == person["id"]) & Enrolment.face_template.is_not_null())
-    return {"person": person["id"], "name": person["name"], "entry": entry["id"], "enrolled": enrolled}
-
-
 # --- Alarms ----------------------------------------------------------------------------------------
 
-ALARM_KINDS = {
-    "login_conflict": "设备已在其他地址在线，新登录被拒绝",
-    "network_refused": "登录来源不在设备允许的网段内",
-    "login_rate_limited": "登录失败次数过多，已暂停登录",
-    "vendor_code_rotated": "厂家识别码已更换，旧连接已断开",
-}
+ALARM_KINDS = ALARM_KIND_ZH  # backend/vocabulary.py
 
 
 async def record_alarm(kind: str, serial: str, peer: str, detail: str = "", *,

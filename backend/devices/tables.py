@@ -8,6 +8,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.org.tables import Enterprise, Project
+from backend.vocabulary import AlarmKind, Direction, width
 
 
 class Vendor(Table, tablename="vendor"):
@@ -28,7 +29,7 @@ class Terminal(Table, tablename="terminal"):
     vendor = ForeignKey(references=Vendor, null=False, on_delete=OnDelete.restrict)
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     channel = Integer(default=1)  # 通道 number
-    direction = Varchar(length=4, default="in")  # in | out
+    direction = Varchar(length=width(Direction, 4), default="in")  # in | out
     enabled = Boolean(default=True)
     online = Boolean(default=False)
     last_seen_at = Timestamptz(null=True, default=None)
@@ -39,6 +40,9 @@ class Terminal(Table, tablename="terminal"):
     # Source networks a login must come from: CIDRs separated by spaces ("10.8.0.0/16 192.168.1.7/32");
     # null = any address.
     allowed_networks = Text(null=True, default=None)
+    # The protocol the terminal speaks (a name of backend.devices.protocols.ADAPTERS): a gate server
+    # serves only the terminals of its protocol.  Migration 2026-12-02T15:00:00.
+    protocol = Varchar(length=32, default="jiangmen-v1")
 
 
 class TerminalAlarm(Table, tablename="terminal_alarm"):
@@ -47,7 +51,7 @@ class TerminalAlarm(Table, tablename="terminal_alarm"):
     many failed logins (``login_rate_limited``).  Seen by the district's supervisors, the vendor and
     the project's staff."""
 
-    kind = Varchar(length=24)
+    kind = Varchar(length=width(AlarmKind, 24))
     serial = Varchar(length=32)
     peer = Varchar(length=64, default="")
     detail = Text(default="")

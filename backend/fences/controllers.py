@@ -16,10 +16,23 @@ from litestar.datastructures import UploadFile
 from litestar.params import JSONBody
 
 from backend.auth import AuthUser
-from backend.errors import invalid
+from backend.errors import Forbidden, invalid
 from backend.fences import services
-from backend.fences.schemas import FenceIn, JudgeIn, RejudgeIn
+from backend.fences.schemas import (
+    FeatureCollectionOut,
+    FenceDeletedOut,
+    FenceIn,
+    FenceOut,
+    FenceVersionOut,
+    ImportOut,
+    JudgeIn,
+    JudgeOut,
+    RejudgeIn,
+    RejudgeOut,
+)
 from backend.org.services import rules_for_project
+from backend.schemas import out
+from backend.vocabulary import Role
 
 
 def _flag(value: Any) -> bool:
@@ -32,27 +45,27 @@ class FenceController(Controller):
 
     @get("/")
     async def list_fences(self, project_id: int, user: AuthUser, crs: str = "wgs84",
-                          include_deleted: bool = False) -> list[dict[str, Any]]:
+                          include_deleted: bool = False) -> list[FenceOut]:
         await services.check_access(user, project_id)
-        return await services.list_fences(project_id, crs=crs, include_deleted=include_deleted)
+        return out(list[FenceOut], await services.list_fences(project_id, crs=crs, include_deleted=include_deleted))
 
     @post("/", status_code=201)
-    async def create(self, project_id: int, data: JSONBody[FenceIn], user: AuthUser) -> dict[str, Any]:
+    async def create(self, project_id: int, data: JSONBody[FenceIn], user: AuthUser) -> FenceOut:
         await services.check_access(user, project_id, write=True)
         if data.expected_version is not None:
             raise invalid("expected_version", "新建围栏不需要 expected_version", "expected_version is for updates")
-        return await services.create_fence(project_id, name=data.name, kind=data.kind, geometry=data.geometry,
-                                           crs=data.crs, radius_m=data.radius_m, width_m=data.width_m,
-                                           created_by=user.id)
+        return out(FenceOut, await services.create_fence(
+            project_id, name=data.name, kind=data.kind, geometry=data.geometry, crs=data.crs, radius_m=data.radius_m,
+            width_m=data.width_m, created_by=user.id))
 
     @get("/export")
     async def export(self, project_id: int, user: AuthUser, crs: str = "wgs84",
-                     as_polygon: bool = False) -> dict[str, Any]:
+                     as_polygon: bool = False) -> FeatureCollectionOut:
         await services.check_access(user, project_id)
-        return await services.export_geojson(project_id, crs=crs, as_polygon=as_polygon)
+        return out(FeatureCollectionOut, await services.export_geojson(project_id, crs=crs, as_polygon=as_polygon))
 
     @post("/import", status_code=201)
-    async def import_file(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> dict[str, Any]:
+    async def import_file(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> ImportOut:
         """multipart: ``file`` (.geojson / .json / .kml / .kmz), ``crs`` (wgs84 | gcj02), ``preview`` (1 =
         parse and return what would be created, store nothing).  All fences of the file or none."""
         await services.check_access(user, project_id, write=True)
@@ -63,11 +76,11 @@ class FenceController(Controller):
         rules = await rules_for_project(project_id)
         data = await item.read(rules.fence_import_max_bytes + 1)
         crs = str(form.get("crs") or "wgs84")
-        return await services.import_fences(project_id, data, item.filename or "", crs=crs, created_by=user.id,
-                                            preview=_flag(form.get("preview")))
+        return out(ImportOut, await services.import_fences(project_id, data, item.filename or "", crs=crs,
+                                                           created_by=user.id, preview=_flag(form.get("preview"))))
 
     @post("/judge", status_code=200)
-    async def judge(self, project_id: int, data: JSONBody[JudgeIn], user: AuthUser) -> dict[str, Any]:
+    async def judge(self, project_id: int, data: JSONBody[JudgeIn], user: AuthUser) -> JudgeOut:
         await services.check_access(user, project_id)
         if len(data.points) > services.JUDGE_MAX_POINTS:
             raise invalid("points", f"一次最多 {services.JUDGE_MAX_POINTS} 个点",
@@ -83,38 +96,36 @@ class FenceController(Controller):
         rules = await rules_for_project(project_id)
         r = await services.judge_many(project_id, [p.lon for p in data.points], [p.lat for p in data.points],
                                       [p.accuracy_m for p in data.points], rules=rules, crs=data.crs, at=at)
-        return {"fences": r.fences, "results": [
+        return out(JudgeOut, {"fences": r.fences, "results": [
             {"code": c, "label": services.CODE_ZH.get(c, c), "distance_m": d, "fence_id": f}
-            for c, d, f in zip(r.codes, r.distance_m, r.fence_id, strict=True)]}
+            for c, d, f in zip(r.codes, r.distance_m, r.fence_id, strict=True)]})
 
     @post("/rejudge", status_code=200)
-    async def rejudge(self, project_id: int, data: JSONBody[RejudgeIn], user: AuthUser) -> dict[str, Any]:
+    async def rejudge(self, project_id: int, data: JSONBody[RejudgeIn], user: AuthUser) -> RejudgeOut:
         await services.check_access(user, project_id)
-        if user.role == "worker":
-            from backend.errors import Forbidden
-
+        if user.role == Role.worker:
             raise Forbidden("工人不能复核考勤", "Workers may not re-judge punches", code="role_forbidden")
-        return await services.rejudge(project_id, data.date_from, data.date_to)
+        return out(RejudgeOut, await services.rejudge(project_id, data.date_from, data.date_to))
 
     @get("/{fence_id:int}")
-    async def detail(self, project_id: int, fence_id: int, user: AuthUser, crs: str = "wgs84") -> dict[str, Any]:
+    async def detail(self, project_id: int, fence_id: int, user: AuthUser, crs: str = "wgs84") -> FenceOut:
         await services.check_access(user, project_id)
-        return await services.get_fence(project_id, fence_id, crs=crs)
+        return out(FenceOut, await services.get_fence(project_id, fence_id, crs=crs))
 
     @put("/{fence_id:int}")
-    async def update(self, project_id: int, fence_id: int, data: JSONBody[FenceIn], user: AuthUser) -> dict[str, Any]:
+    async def update(self, project_id: int, fence_id: int, data: JSONBody[FenceIn], user: AuthUser) -> FenceOut:
         await services.check_access(user, project_id, write=True)
-        return await services.update_fence(project_id, fence_id, name=data.name, kind=data.kind,
+        return out(FenceOut, await services.update_fence(project_id, fence_id, name=data.name, kind=data.kind,
                                            geometry=data.geometry, crs=data.crs, radius_m=data.radius_m,
                                            width_m=data.width_m, expected_version=data.expected_version,
-                                           updated_by=user.id)
+                                           updated_by=user.id))
 
     @delete("/{fence_id:int}", status_code=200)
-    async def remove(self, project_id: int, fence_id: int, user: AuthUser) -> dict[str, Any]:
+    async def remove(self, project_id: int, fence_id: int, user: AuthUser) -> FenceDeletedOut:
         await services.check_access(user, project_id, write=True)
-        return await services.delete_fence(project_id, fence_id, deleted_by=user.id)
+        return out(FenceDeletedOut, await services.delete_fence(project_id, fence_id, deleted_by=user.id))
 
     @get("/{fence_id:int}/versions")
-    async def versions(self, project_id: int, fence_id: int, user: AuthUser, crs: str = "wgs84") -> list[dict[str, Any]]:
+    async def versions(self, project_id: int, fence_id: int, user: AuthUser, crs: str = "wgs84") -> list[FenceVersionOut]:
         await services.check_access(user, project_id)
-        return await services.fence_history(project_id, fence_id, crs=crs)
+        return out(list[FenceVersionOut], await services.fence_history(project_id, fence_id, crs=crs))

@@ -18,6 +18,7 @@ from backend.auth import AuthUser
 from backend.fences import services
 from backend.org import services as org
 from backend.settings import get_settings
+from backend.vocabulary import Role
 
 # Tile providers whose tiles are in GCJ-02 ("Mars" coordinates): draw and show GCJ-02 by default.
 _GCJ_TILE_HOSTS = ("autonavi", "amap", "gtimg", "tencent", "qq.com", "map.baidu")
@@ -43,7 +44,7 @@ async def fences_page(project_id: int, user: AuthUser) -> Template:
         "tileUrl": tile_url,
         "crs": default_crs(tile_url),
         "canEdit": user.role in services.EDITOR_ROLES,
-        "canRejudge": user.role != "worker",
+        "canRejudge": user.role != Role.worker,
         "importMaxBytes": rules.fence_import_max_bytes,
         "maxAccuracyM": rules.gps_max_accuracy_m,
         "edgeMarginM": rules.fence_edge_margin_m,

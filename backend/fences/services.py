@@ -51,12 +51,13 @@ from backend.fences.upload import (  # noqa: F401 - re-exported: the service's o
 from backend.org.services import rules_for_project
 from backend.org.tables import Project
 from backend.rules import Rules
+from backend.vocabulary import FENCE_KIND_ZH, Role, Source
 
 log = logging.getLogger("smz.fences")
 
-KINDS: dict[str, str] = {"polygon": "多边形", "circle": "圆形", "corridor": "带状（道路）"}
+KINDS: dict[str, str] = FENCE_KIND_ZH  # backend/vocabulary.py
 CRS_LABELS: dict[str, str] = {"wgs84": "WGS-84", "gcj02": "GCJ-02"}
-EDITOR_ROLES = frozenset({"admin", "enterprise", "project_staff"})
+EDITOR_ROLES = frozenset({Role.admin, Role.enterprise, Role.project_staff})
 JUDGE_MAX_POINTS = 10_000
 
 # Codes the fence check can put on a punch, in decide()'s order of precedence.
@@ -350,7 +351,7 @@ async def _previous_fixes(person_id: int, at: datetime, rules: Rules) -> list[ge
     it and the first two after it (a fix that arrives late from the offline outbox), within
     ``spoof_history_hours``."""
     span = timedelta(hours=rules.spoof_history_hours)
-    base = (Punch.person == person_id) & (Punch.source == "mobile") & Punch.lon.is_not_null() & \
+    base = (Punch.person == person_id) & (Punch.source == Source.mobile) & Punch.lon.is_not_null() & \
         Punch.lat.is_not_null() & Punch.accuracy_m.is_not_null()
     cols = (Punch.lon, Punch.lat, Punch.accuracy_m, Punch.captured_at)
     before = await Punch.select(*cols).where(
@@ -830,7 +831,7 @@ async def rejudge(project_id: int, date_from: str | date, date_to: str | date) -
     examples: list[dict[str, Any]] = []
     total = changed = 0
     last_id = 0
-    where = (Punch.project == project_id) & (Punch.source == "mobile") & (Punch.local_date >= d0.isoformat()) & (
+    where = (Punch.project == project_id) & (Punch.source == Source.mobile) & (Punch.local_date >= d0.isoformat()) & (
         Punch.local_date <= d1.isoformat())
     while True:
         rows = await Punch.select(

@@ -17,12 +17,13 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.org.tables import Project
+from backend.vocabulary import FenceKind, width
 
 
 class ProjectFence(Table, tablename="fence"):
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     name = Varchar(length=100)
-    kind = Varchar(length=10)  # polygon | circle | corridor
+    kind = Varchar(length=width(FenceKind, 10))  # polygon | circle | corridor
     current_version = Integer(default=1)
     deleted = Boolean(default=False)
     created_by = Integer(null=True, default=None)  # user id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from litestar import Controller, get, patch, post
 from litestar.params import JSONBody
@@ -14,15 +13,25 @@ from backend.errors import NotFound
 from backend.org import services
 from backend.org.schemas import (
     DistrictIn,
+    DistrictOut,
     EnterpriseIn,
+    EnterpriseOut,
     ProjectIn,
+    ProjectOut,
     ProjectPatch,
+    ProjectSummaryOut,
     RuleOverridesIn,
+    RulesOut,
     StatusChangeIn,
+    StatusChangeOut,
     TeamIn,
+    TeamOut,
     UnitIn,
+    UnitOut,
 )
-from backend.rules import rule_names
+from backend.schemas import Created, out
+from backend.vocabulary import Role
+from backend.workforce import services as workforce
 
 
 class DistrictController(Controller):
@@ -30,42 +39,40 @@ class DistrictController(Controller):
     tags = ["districts"]
 
     @get("/")
-    async def list_districts(self, user: AuthUser) -> list[dict[str, Any]]:
-        if user.role == "admin":
-            return await services.list_districts(None)
-        return await services.list_districts(set(user.district_ids))
+    async def list_districts(self, user: AuthUser) -> list[DistrictOut]:
+        if user.role == Role.admin:
+            return out(list[DistrictOut], await services.list_districts(None))
+        return out(list[DistrictOut], await services.list_districts(set(user.district_ids)))
 
-    @post("/", guards=[roles("admin")])
-    async def create(self, data: JSONBody[DistrictIn]) -> dict[str, int]:
-        return {"id": await services.create_district(data.code, data.name, data.rule_overrides)}
+    @post("/", guards=[roles(Role.admin)])
+    async def create(self, data: JSONBody[DistrictIn]) -> Created:
+        return Created(id=await services.create_district(data.code, data.name, data.rule_overrides))
 
     @get("/{district_id:int}/rules")
-    async def rules(self, district_id: int, user: AuthUser) -> dict[str, Any]:
-        if user.role != "admin" and district_id not in user.district_ids:
+    async def rules(self, district_id: int, user: AuthUser) -> RulesOut:
+        if user.role != Role.admin and district_id not in user.district_ids:
             raise NotFound("区县不存在或无权查看", "District not found or not in your scope", field="district_id")
-        rules = await services.rules_for_district(district_id)
-        return {name: getattr(rules, name) for name in rule_names()}
+        return out(RulesOut, await services.rules_for_district(district_id))
 
-    @patch("/{district_id:int}/rules", guards=[roles("admin")])
-    async def set_rules(self, district_id: int, data: JSONBody[RuleOverridesIn]) -> dict[str, Any]:
-        rules = await services.set_rule_overrides(district_id, data.rule_overrides)
-        return {name: getattr(rules, name) for name in rule_names()}
+    @patch("/{district_id:int}/rules", guards=[roles(Role.admin)])
+    async def set_rules(self, district_id: int, data: JSONBody[RuleOverridesIn]) -> RulesOut:
+        return out(RulesOut, await services.set_rule_overrides(district_id, data.rule_overrides))
 
 
 class EnterpriseController(Controller):
     path = "/api/enterprises"
     tags = ["enterprises"]
 
-    @get("/", guards=[roles("supervisor", "enterprise", "project_staff", "foreman")])
-    async def list_enterprises(self) -> list[dict[str, Any]]:
-        return await services.list_enterprises()
+    @get("/", guards=[roles(Role.supervisor, Role.enterprise, Role.project_staff, Role.foreman)])
+    async def list_enterprises(self) -> list[EnterpriseOut]:
+        return out(list[EnterpriseOut], await services.list_enterprises())
 
-    @post("/", guards=[roles("supervisor", "enterprise", "project_staff")])
-    async def create(self, data: JSONBody[EnterpriseIn]) -> dict[str, int]:
-        return {"id": await services.create_enterprise(
+    @post("/", guards=[roles(Role.supervisor, Role.enterprise, Role.project_staff)])
+    async def create(self, data: JSONBody[EnterpriseIn]) -> Created:
+        return Created(id=await services.create_enterprise(
             data.name, data.uscc, short_name=data.short_name, registered_region=data.registered_region,
             legal_representative=data.legal_representative, phone=data.phone,
-        )}
+        ))
 
 
 class ProjectController(Controller):
@@ -73,63 +80,63 @@ class ProjectController(Controller):
     tags = ["projects"]
 
     @get("/")
-    async def list_projects(self, user: AuthUser) -> list[dict[str, Any]]:
-        return await services.list_projects(await visible_project_ids(user))
+    async def list_projects(self, user: AuthUser) -> list[ProjectSummaryOut]:
+        return out(list[ProjectSummaryOut], await services.list_projects(await visible_project_ids(user)))
 
-    @post("/", guards=[roles("supervisor")])
-    async def create(self, data: JSONBody[ProjectIn], user: AuthUser) -> dict[str, int]:
-        if user.role == "supervisor" and data.district_id not in user.district_ids:
+    @post("/", guards=[roles(Role.supervisor)])
+    async def create(self, data: JSONBody[ProjectIn], user: AuthUser) -> Created:
+        if user.role == Role.supervisor and data.district_id not in user.district_ids:
             raise NotFound("区县不存在或无权查看", "District not found or not in your scope", field="district_id")
         pid = await services.create_project(
             name=data.name, district_id=data.district_id, category=data.category, permit_no=data.permit_no,
             address=data.address, floor_area_m2=data.floor_area_m2, contract_value_yuan=data.contract_value_yuan,
             planned_start=data.planned_start, lon=data.lon, lat=data.lat, status=data.status,
         )
-        return {"id": pid}
+        return Created(id=pid)
 
     @get("/{project_id:int}")
-    async def detail(self, project_id: int, user: AuthUser) -> dict[str, Any]:
+    async def detail(self, project_id: int, user: AuthUser) -> ProjectOut:
         await require_project(user, project_id)
-        return await services.get_project(project_id)
+        return out(ProjectOut, await services.get_project(project_id))
 
-    @patch("/{project_id:int}", guards=[roles("enterprise", "project_staff")])
-    async def update(self, project_id: int, data: JSONBody[ProjectPatch], user: AuthUser) -> dict[str, Any]:
+    @patch("/{project_id:int}", guards=[roles(Role.enterprise, Role.project_staff)])
+    async def update(self, project_id: int, data: JSONBody[ProjectPatch], user: AuthUser) -> ProjectOut:
         await require_project(user, project_id, write=True)
         await services.update_project(project_id, data.changes())
-        return await services.get_project(project_id)
+        return out(ProjectOut, await services.get_project(project_id))
 
-    @post("/{project_id:int}/status", guards=[roles("supervisor", "enterprise", "project_staff")])
-    async def change_status(self, project_id: int, data: JSONBody[StatusChangeIn], user: AuthUser) -> dict[str, Any]:
+    @post("/{project_id:int}/status", guards=[roles(Role.supervisor, Role.enterprise, Role.project_staff)])
+    async def change_status(self, project_id: int, data: JSONBody[StatusChangeIn], user: AuthUser) -> ProjectOut:
         await require_project(user, project_id)
         await services.change_status(
             project_id, data.status, effective_on=data.effective_on or date.today(), note=data.note, user_id=user.id
         )
-        return await services.get_project(project_id)
+        return out(ProjectOut, await services.get_project(project_id))
 
     @get("/{project_id:int}/status-history")
-    async def history(self, project_id: int, user: AuthUser) -> list[dict[str, Any]]:
+    async def history(self, project_id: int, user: AuthUser) -> list[StatusChangeOut]:
         await require_project(user, project_id)
-        return await services.status_history(project_id)
+        return out(list[StatusChangeOut], await services.status_history(project_id))
 
     @get("/{project_id:int}/units")
-    async def units(self, project_id: int, user: AuthUser) -> list[dict[str, Any]]:
+    async def units(self, project_id: int, user: AuthUser) -> list[UnitOut]:
         await require_project(user, project_id)
-        return await services.list_units(project_id)
+        return out(list[UnitOut], await services.list_units(project_id))
 
-    @post("/{project_id:int}/units", guards=[roles("enterprise", "project_staff")])
-    async def add_unit(self, project_id: int, data: JSONBody[UnitIn], user: AuthUser) -> dict[str, int]:
+    @post("/{project_id:int}/units", guards=[roles(Role.enterprise, Role.project_staff)])
+    async def add_unit(self, project_id: int, data: JSONBody[UnitIn], user: AuthUser) -> Created:
         await require_project(user, project_id, write=True)
-        return {"id": await services.add_unit(project_id, data.enterprise_id, data.unit_type, data.entered_on)}
+        return Created(id=await services.add_unit(project_id, data.enterprise_id, data.unit_type, data.entered_on))
 
     @get("/{project_id:int}/teams")
-    async def teams(self, project_id: int, user: AuthUser) -> list[dict[str, Any]]:
+    async def teams(self, project_id: int, user: AuthUser) -> list[TeamOut]:
         await require_project(user, project_id)
-        return await services.list_teams(project_id)
+        return out(list[TeamOut], await services.list_teams(project_id))
 
     @post("/{project_id:int}/teams")
-    async def add_team(self, project_id: int, data: JSONBody[TeamIn], user: AuthUser) -> dict[str, int]:
+    async def add_team(self, project_id: int, data: JSONBody[TeamIn], user: AuthUser) -> Created:
         await require_project(user, project_id, write=True)
-        tid = await services.create_team(
+        tid = await workforce.create_team(  # checks the leader against the roster, then org stores the team
             project_id, data.unit_id, data.name, data.kind, data.leader_person_id, data.entered_on
         )
-        return {"id": tid}
+        return Created(id=tid)

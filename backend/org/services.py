@@ -18,6 +18,7 @@ from backend.org.dictionaries import (
 from backend.org.tables import District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team
 from backend.rules import DEFAULT_RULES, Rules
 from backend.validators import clean_text, parse_phone, parse_uscc
+from backend.vocabulary import ProjectStatus, TeamKind
 
 # --- Districts and their rules -----------------------------------------------------------
 
@@ -115,7 +116,7 @@ async def create_project(
     *, name: str, district_id: int, category: str, permit_no: str | None = None, address: str | None = None,
     floor_area_m2: float | None = None, contract_value_yuan: float | None = None,
     planned_start: date | None = None, lon: float | None = None, lat: float | None = None,
-    status: str = "preparing",
+    status: str = ProjectStatus.preparing,
 ) -> int:
     name = clean_text(name, "name", "项目名称", max_len=200, required=True) or ""
     permit_no = clean_text(permit_no, "permit_no", "施工许可证编号", max_len=40)
@@ -123,7 +124,7 @@ async def create_project(
     if category not in PROJECT_CATEGORY:
         raise invalid("category", "项目类别应为 building（房屋建筑）或 municipal（市政）",
                       "Category must be building or municipal")
-    if status not in ("preparing", "under_construction"):
+    if status not in (ProjectStatus.preparing, ProjectStatus.under_construction):
         raise invalid("status", "新登记项目的状态应为 preparing（筹备）或 under_construction（在建）",
                       "A new project starts as preparing or under_construction")
     _check_amounts(floor_area_m2, contract_value_yuan)
@@ -230,9 +231,9 @@ async def change_status(project_id: int, target: str, *, effective_on: date, not
             raise NotFound("项目不存在", "Project not found", field="project_id")
         check_transition(row["status"], target)
         changes: dict[Any, Any] = {Project.status: target}
-        if target == "under_construction" and row["status"] == "preparing":
+        if target == ProjectStatus.under_construction and row["status"] == ProjectStatus.preparing:
             changes[Project.actual_start] = effective_on
-        if target == "finished":
+        if target == ProjectStatus.finished:
             changes[Project.completed_on] = effective_on
         await Project.update(changes).where(Project.id == project_id)
         await ProjectStatusChange(
@@ -273,7 +274,7 @@ async def add_unit(project_id: int, enterprise_id: int, unit_type: str, entered_
         unit = ProjectUnit(project=project_id, enterprise=enterprise_id, unit_type=unit_type, entered_on=entered_on)
         await unit.save()
         await Team(
-            project=project_id, unit=unit.id, name=MANAGEMENT_TEAM_NAME[unit_type], kind="management",
+            project=project_id, unit=unit.id, name=MANAGEMENT_TEAM_NAME[unit_type], kind=TeamKind.management,
             entered_on=entered_on, is_auto=True,
         ).save()
     return unit.id
@@ -297,16 +298,17 @@ async def unit_in_project(unit_id: int, project_id: int) -> dict[str, Any]:
 
 
 async def create_team(
-    project_id: int, unit_id: int, name: str, kind: str = "worker", leader_person_id: int | None = None,
+    project_id: int, unit_id: int, name: str, kind: str = TeamKind.worker, leader_person_id: int | None = None,
     entered_on: date | None = None,
 ) -> int:
-    if kind not in TEAM_KIND or kind == "management":
+    """Store a team.  ``leader_person_id`` is stored as given: whether that person is on the project's roster is
+    the roster's question (workforce sits above org) — the API and the demo create teams through
+    ``backend.workforce.services.create_team``, which checks the leader first."""
+    if kind not in TEAM_KIND or kind == TeamKind.management:
         raise invalid("kind", "班组类型应为 worker（普通工人）或 other（其他人员）；管理人员班组由系统自动创建",
                       "Team kind must be worker or other; management teams are created automatically")
     name = clean_text(name, "name", "班组名称", max_len=100, required=True) or ""
     unit = await unit_in_project(unit_id, project_id)
-    if leader_person_id is not None:
-        await _check_leader(project_id, leader_person_id)
     if unit["exited_on"] is not None:
         raise Conflict("参建单位已退场，不能添加班组", "The unit has exited; it cannot get new teams", field="unit_id")
     if await Team.exists().where((Team.project == project_id) & (Team.name == name.strip()) & Team.exited_on.is_null()):
@@ -315,26 +317,6 @@ async def create_team(
              entered_on=entered_on or date.today())
     await t.save()
     return t.id
-
-
-async def set_team_leader(project_id: int, team_id: int, person_id: int | None) -> None:
-    """Name (or clear) a team's leader (班组长); the leader must be on this project's roster."""
-    await team_in_project(team_id, project_id)
-    if person_id is not None:
-        await _check_leader(project_id, person_id)
-    await Team.update({Team.leader: person_id}).where(Team.id == team_id)
-
-
-async def _check_leader(project_id: int, person_id: int) -> None:
-    """A team leader (班组长) must exist and be on THIS project's roster (not exited)."""
-    from backend.workforce.tables import RosterEntry  # workforce depends on org, not the reverse
-
-    on_roster = await RosterEntry.exists().where(
-        (RosterEntry.project == project_id) & (RosterEntry.person == person_id) & RosterEntry.exited_on.is_null())
-    if not on_roster:
-        raise invalid("leader_person_id", "班组长须为本项目花名册中（未退场）的人员",
-                      "The team leader must be a person on this project's roster (not exited)",
-                      code="leader_not_on_roster")
 
 
 async def list_teams(project_id: int) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from backend.vocabulary import ProjectCategory, ProjectStatus, TeamKind, UnitType, width
+
 
 class District(Table, tablename="district"):
     """A county/city district and its housing authority (住建主管部门)."""
@@ -42,13 +44,13 @@ class Project(Table, tablename="project"):
     permit_no = Varchar(length=40, null=True, default=None)  # 施工许可证编号
     district = ForeignKey(references=District, null=False, on_delete=OnDelete.restrict)
     address = Varchar(length=300, null=True, default=None)
-    category = Varchar(length=16)  # building | municipal
+    category = Varchar(length=width(ProjectCategory, 16))  # building | municipal
     floor_area_m2 = DoublePrecision(null=True, default=None)
     contract_value_yuan = DoublePrecision(null=True, default=None)
     planned_start = Date(null=True, default=None)
     actual_start = Date(null=True, default=None)
     completed_on = Date(null=True, default=None)
-    status = Varchar(length=24, default="preparing")
+    status = Varchar(length=width(ProjectStatus, 24), default="preparing")
     lon = DoublePrecision(null=True, default=None)  # WGS-84
     lat = DoublePrecision(null=True, default=None)
     timezone = Varchar(length=40, default="Asia/Shanghai")
@@ -57,8 +59,8 @@ class Project(Table, tablename="project"):
 
 class ProjectStatusChange(Table, tablename="project_status_change"):
     project = ForeignKey(references=Project, null=False, on_delete=OnDelete.restrict)
-    from_status = Varchar(length=24, null=True, default=None)
-    to_status = Varchar(length=24)
+    from_status = Varchar(length=width(ProjectStatus, 24), null=True, default=None)
+    to_status = Varchar(length=width(ProjectStatus, 24))
     effective_on = Date()
     note = Text(default="")
     changed_by = Integer(null=True, default=None)  # user id (no FK: accounts depend on org, not the reverse)
@@ -70,7 +72,7 @@ class ProjectUnit(Table, tablename="project_unit"):
 
     project = ForeignKey(references=Project, null=False, on_delete=OnDelete.restrict)
     enterprise = ForeignKey(references=Enterprise, null=False, on_delete=OnDelete.restrict)
-    unit_type = Varchar(length=32)  # owner | general_contractor | supervision_firm | ..._subcontractor
+    unit_type = Varchar(length=width(UnitType, 32))  # owner | general_contractor | supervision_firm | ..._subcontractor
     entered_on = Date(null=True, default=None)
     exited_on = Date(null=True, default=None)
 
@@ -81,7 +83,7 @@ class Team(Table, tablename="team"):
     project = ForeignKey(references=Project, null=False, on_delete=OnDelete.restrict)
     unit = ForeignKey(references=ProjectUnit, null=False, on_delete=OnDelete.restrict)
     name = Varchar(length=100)
-    kind = Varchar(length=16, default="worker")
+    kind = Varchar(length=width(TeamKind, 16), default="worker")
     leader = Integer(null=True, default=None)  # person id of the team leader (班组长)
     entered_on = Date(null=True, default=None)
     exited_on = Date(null=True, default=None)

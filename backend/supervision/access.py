@@ -7,16 +7,17 @@ from datetime import date
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
 from backend.errors import Forbidden, NotFound, invalid
 from backend.supervision import services
+from backend.vocabulary import Role
 
 # Readers of the supervision views (admin always passes the role guard).  Workers and vendors see none of it.
-READ_ROLES = ("supervisor", "enterprise", "project_staff", "foreman")
-AUTHORITY_ROLES = ("supervisor",)  # close / reopen warnings, notification settings, evaluations
+READ_ROLES = (Role.supervisor, Role.enterprise, Role.project_staff, Role.foreman)
+AUTHORITY_ROLES = (Role.supervisor,)  # close / reopen warnings, notification settings, evaluations
 
 
 def require_district(user: CurrentUser, district_id: int) -> None:
-    if user.role == "admin":
+    if user.role == Role.admin:
         return
-    if user.role != "supervisor":
+    if user.role != Role.supervisor:
         raise Forbidden("只有主管部门可以操作区县设置", "Only the authority manages district settings",
                         code="role_forbidden")
     if district_id not in user.district_ids:
@@ -31,7 +32,7 @@ async def scope(user: CurrentUser, *, project_id: int | None = None,
         return {project_id}
     ids = await visible_project_ids(user)
     if district_id is not None:
-        if user.role not in ("admin", "supervisor") or (user.role == "supervisor" and district_id not in user.district_ids):
+        if user.role not in (Role.admin, Role.supervisor) or (user.role == Role.supervisor and district_id not in user.district_ids):
             raise NotFound("区县不存在或无权查看", "District not found or not in your scope", field="district_id")
         in_district = await services.project_ids_in_district(district_id)
         return in_district if ids is None else ids & in_district
@@ -39,7 +40,7 @@ async def scope(user: CurrentUser, *, project_id: int | None = None,
 
 
 def scope_districts(user: CurrentUser) -> set[int] | None:
-    return None if user.role == "admin" else set(user.district_ids)
+    return None if user.role == Role.admin else set(user.district_ids)
 
 
 def day_range(day_from: date | None, day_to: date | None, *, max_days: int = 366) -> tuple[date, date]:

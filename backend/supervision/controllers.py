@@ -16,10 +16,36 @@ from litestar.response.sse import ServerSentEventMessage
 
 from backend.auth import AuthUser, roles
 from backend.errors import invalid
+from backend.schemas import Created, out
+from backend.settings import get_settings
 from backend.supervision import excel, live_bridge, present, services
 from backend.supervision.access import AUTHORITY_ROLES, READ_ROLES, day_range, require_district, scope
 from backend.supervision.days import month_of
-from backend.supervision.schemas import ActionIn, EvaluateIn, NotifySettingIn, ReadIn, RecipientIn, RollupIn
+from backend.supervision.schemas import (
+    ActionIn,
+    EvaluateIn,
+    EvaluationOut,
+    ExecutionOut,
+    LatencyOut,
+    ManagersOut,
+    MapOut,
+    MarkedOut,
+    MatrixOut,
+    MessagesOut,
+    NotificationsOut,
+    NotifySettingIn,
+    NotifySettingOut,
+    ProjectTodayOut,
+    PunchDetailOut,
+    QualificationOut,
+    ReadIn,
+    RecipientIn,
+    RollupIn,
+    RollupOut,
+    VendorsOut,
+    WarningCaseOut,
+    WarningsOut,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SSE_KEEPALIVE_S = 15.0
@@ -50,17 +76,15 @@ class SupervisionController(Controller):
 
     # --- live map ------------------------------------------------------------------------------
     @get("/map")
-    async def map_data(self, user: AuthUser, day: date | None = None) -> dict[str, Any]:
+    async def map_data(self, user: AuthUser, day: date | None = None) -> MapOut:
         data = await services.map_overview(await scope(user), day or services.local_today())
-        from backend.settings import get_settings
-
         data["tile_url"] = get_settings().tile_url
-        return data
+        return out(MapOut, data)
 
     @get("/map/projects/{project_id:int}/today")
-    async def project_today(self, user: AuthUser, project_id: int, day: date | None = None) -> dict[str, Any]:
+    async def project_today(self, user: AuthUser, project_id: int, day: date | None = None) -> ProjectTodayOut:
         await scope(user, project_id=project_id)
-        return await services.project_today(project_id, day or services.local_today())
+        return out(ProjectTodayOut, await services.project_today(project_id, day or services.local_today()))
 
     @get("/live")
     async def live(self, user: AuthUser) -> ServerSentEvent:
@@ -87,10 +111,10 @@ class SupervisionController(Controller):
     @get("/attendance/matrix")
     async def matrix(self, user: AuthUser, month: str | None = None, project_id: int | None = None,
                      district_id: int | None = None, team_id: int | None = None, work_role: str | None = None,
-                     post: str | None = None, q: str | None = None) -> dict[str, Any]:
+                     post: str | None = None, q: str | None = None) -> MatrixOut:
         ids = await scope(user, project_id=project_id, district_id=district_id)
         m = await services.monthly_matrix(ids, _month(month), team_id=team_id, work_role=work_role, post=post, q=q)
-        return present.matrix_json(m)
+        return out(MatrixOut, present.matrix_json(m))
 
     @get("/attendance/matrix.xlsx")
     async def matrix_xlsx(self, user: AuthUser, month: str | None = None, project_id: int | None = None,
@@ -105,13 +129,13 @@ class SupervisionController(Controller):
     async def detail(self, user: AuthUser, day_from: date | None = None, day_to: date | None = None,
                      project_id: int | None = None, district_id: int | None = None, team_id: int | None = None,
                      q: str | None = None, verdict: str | None = None, source: str | None = None,
-                     late: bool = False, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+                     late: bool = False, limit: int = 100, offset: int = 0) -> PunchDetailOut:
         ids = await scope(user, project_id=project_id, district_id=district_id)
         first, last = day_range(day_from, day_to)
         rows, total = await services.punch_detail(ids, first, last, team_id=team_id, q=q, verdict=verdict,
                                                   source=source, late_only=late, limit=min(limit, 1000),
                                                   offset=offset)
-        return {"total": total, "rows": rows}
+        return out(PunchDetailOut, {"total": total, "rows": rows})
 
     @get("/attendance/detail.xlsx")
     async def detail_xlsx(self, user: AuthUser, day_from: date | None = None, day_to: date | None = None,
@@ -133,13 +157,13 @@ class SupervisionController(Controller):
     async def managers(self, user: AuthUser, month: str | None = None, district_id: int | None = None,
                        project_id: int | None = None, project: str | None = None, enterprise: str | None = None,
                        person: str | None = None, missing: list[str] | None = None, absent: list[str] | None = None,
-                       below: list[str] | None = None, composite_below: bool = False) -> dict[str, Any]:
+                       below: list[str] | None = None, composite_below: bool = False) -> ManagersOut:
         ids = await scope(user, project_id=project_id, district_id=district_id)
         stats = await services.managers_month(ids, _month(month))
         stats = await services.filter_managers(stats, manager_filters(project, enterprise, person, missing, absent,
                                                                       below, composite_below))
-        return {"month": _month(month), "updated_at": _iso_or_none(await services.last_rollup_at()),
-                "projects": [present.managers_json(s) for s in stats]}
+        return out(ManagersOut, {"month": _month(month), "updated_at": _iso_or_none(await services.last_rollup_at()),
+                                 "projects": [present.managers_json(s) for s in stats]})
 
     @get("/managers.xlsx")
     async def managers_xlsx(self, user: AuthUser, month: str | None = None, district_id: int | None = None,
@@ -159,88 +183,91 @@ class SupervisionController(Controller):
     # --- dashboards -------------------------------------------------------------------------------
     @get("/execution")
     async def execution(self, user: AuthUser, day: date | None = None,
-                        district_id: int | None = None) -> dict[str, Any]:
+                        district_id: int | None = None) -> ExecutionOut:
         ids = await scope(user, district_id=district_id)
         day = day or services.local_today()
         districts, total = await services.district_execution(ids, day)
         projects = await services.project_execution(ids, day)
-        return {"day": day.isoformat(), "districts": [present.district_json(d) for d in districts],
-                "total": present.district_json(total), "projects": [present.project_exec_json(p) for p in projects]}
+        return out(ExecutionOut, {
+            "day": day.isoformat(), "districts": [present.district_json(d) for d in districts],
+            "total": present.district_json(total), "projects": [present.project_exec_json(p) for p in projects]})
 
     @get("/vendors")
-    async def vendors(self, user: AuthUser, day: date | None = None, district_id: int | None = None) -> dict[str, Any]:
+    async def vendors(self, user: AuthUser, day: date | None = None, district_id: int | None = None) -> VendorsOut:
         ids = await scope(user, district_id=district_id)
         day = day or services.local_today()
-        return {"day": day.isoformat(),
-                "vendors": [present.vendor_json(v) for v in await services.vendor_support(ids, day)]}
+        return out(VendorsOut, {"day": day.isoformat(),
+                                "vendors": [present.vendor_json(v) for v in await services.vendor_support(ids, day)]})
 
     @get("/qualification")
-    async def qualification(self, user: AuthUser, district_id: int | None = None) -> list[dict[str, Any]]:
+    async def qualification(self, user: AuthUser, district_id: int | None = None) -> list[QualificationOut]:
         ids = await scope(user, district_id=district_id)
         ctxs = await services.project_contexts(ids)
         quals = await services.qualification(ctxs)
-        return [{"project_id": pid, "name": ctxs[pid].name, "qualified": q.qualified, "project_ok": q.project_ok,
-                 "teams_ok": q.teams_ok, "people_ok": q.people_ok, "people_active": q.people_active,
-                 "people_enrolled": q.people_enrolled, "problems": q.problems} for pid, q in quals.items()]
+        return [QualificationOut(project_id=pid, name=ctxs[pid].name, qualified=q.qualified, project_ok=q.project_ok,
+                                 teams_ok=q.teams_ok, people_ok=q.people_ok, people_active=q.people_active,
+                                 people_enrolled=q.people_enrolled, problems=q.problems) for pid, q in quals.items()]
 
     @get("/latency")
     async def latency(self, user: AuthUser, day_from: date | None = None, day_to: date | None = None,
-                      district_id: int | None = None, project_id: int | None = None) -> dict[str, Any]:
+                      district_id: int | None = None, project_id: int | None = None) -> LatencyOut:
         ids = await scope(user, project_id=project_id, district_id=district_id)
         first, last = day_range(day_from, day_to)
         projects, terminals = await services.latency_compliance(ids, first, last)
-        return {"day_from": first.isoformat(), "day_to": last.isoformat(),
-                "projects": [present.latency_json(r) for r in projects],
-                "terminals": [present.latency_json(r) for r in terminals]}
+        return out(LatencyOut, {"day_from": first.isoformat(), "day_to": last.isoformat(),
+                                "projects": [present.latency_json(r) for r in projects],
+                                "terminals": [present.latency_json(r) for r in terminals]})
 
     # --- warnings ---------------------------------------------------------------------------------
     @get("/warnings")
     async def warnings(self, user: AuthUser, status: str | None = None, level: str | None = None,
                        kind: str | None = None, project_id: int | None = None, period: str | None = None,
-                       district_id: int | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+                       district_id: int | None = None, limit: int = 100, offset: int = 0) -> WarningsOut:
         ids = await scope(user, project_id=project_id, district_id=district_id)
         rows, total = await services.list_cases(ids, status=status, level=level, kind=kind, period=period,
                                                 limit=limit, offset=offset)
-        return {"total": total, "rows": rows}
+        return out(WarningsOut, {"total": total, "rows": rows})
 
     @get("/warnings/{warning_id:int}")
-    async def warning(self, user: AuthUser, warning_id: int) -> dict[str, Any]:
-        return await services.get_case(warning_id, await scope(user))
+    async def warning(self, user: AuthUser, warning_id: int) -> WarningCaseOut:
+        return out(WarningCaseOut, await services.get_case(warning_id, await scope(user)))
 
     @post("/warnings/{warning_id:int}/actions", status_code=200)
-    async def act(self, user: AuthUser, warning_id: int, data: JSONBody[ActionIn]) -> dict[str, Any]:
+    async def act(self, user: AuthUser, warning_id: int, data: JSONBody[ActionIn]) -> WarningCaseOut:
         """rectify (整改, project side or authority), reopen / close (销号, authority) — with a note."""
-        return await services.act_on_case(warning_id, data.action, user_id=user.id, user_name=user.display_name,
-                                          role=user.role, note=data.note, project_ids=await scope(user))
+        return out(WarningCaseOut, await services.act_on_case(
+            warning_id, data.action, user_id=user.id, user_name=user.display_name, role=user.role, note=data.note,
+            project_ids=await scope(user)))
 
     @post("/warnings/evaluate", status_code=200, guards=[roles(*AUTHORITY_ROLES)])
-    async def evaluate(self, user: AuthUser, data: JSONBody[EvaluateIn]) -> dict[str, Any]:
+    async def evaluate(self, user: AuthUser, data: JSONBody[EvaluateIn]) -> EvaluationOut:
         s = await services.evaluate_warnings(data.today, await scope(user), notify=data.notify)
-        return {"today": s.today.isoformat(), "as_of": s.as_of.isoformat(), "projects": s.projects,
-                "findings": s.findings, "opened": s.opened, "escalated": s.escalated, "rectified": s.rectified,
-                "reopened": s.reopened, "notifications": s.notifications}
+        return out(EvaluationOut, {
+            "today": s.today.isoformat(), "as_of": s.as_of.isoformat(), "projects": s.projects,
+            "findings": s.findings, "opened": s.opened, "escalated": s.escalated, "rectified": s.rectified,
+            "reopened": s.reopened, "notifications": s.notifications})
 
     @post("/warnings/{warning_id:int}/notify", status_code=200, guards=[roles(*AUTHORITY_ROLES)])
-    async def renotify(self, user: AuthUser, warning_id: int) -> dict[str, Any]:
+    async def renotify(self, user: AuthUser, warning_id: int) -> NotificationsOut:
         await services.get_case(warning_id, await scope(user))
-        return {"notifications": await services.notify_cases([warning_id], reason="manual")}
+        return out(NotificationsOut, {"notifications": await services.notify_cases([warning_id], reason="manual")})
 
     # --- notification settings (seed 001 §2.11.2) -----------------------------------------------------
     @get("/notify-settings/{district_id:int}", guards=[roles(*AUTHORITY_ROLES)])
-    async def get_settings(self, user: AuthUser, district_id: int) -> dict[str, Any]:
+    async def get_settings(self, user: AuthUser, district_id: int) -> NotifySettingOut:
         require_district(user, district_id)
-        return await services.get_notify_setting(district_id)
+        return out(NotifySettingOut, await services.get_notify_setting(district_id))
 
     @put("/notify-settings/{district_id:int}", guards=[roles(*AUTHORITY_ROLES)])
-    async def put_settings(self, user: AuthUser, district_id: int, data: JSONBody[NotifySettingIn]) -> dict[str, Any]:
+    async def put_settings(self, user: AuthUser, district_id: int, data: JSONBody[NotifySettingIn]) -> NotifySettingOut:
         require_district(user, district_id)
         values = {k: getattr(data, k) for k in services.SETTING_FIELDS}
-        return await services.save_notify_setting(district_id, values, user.id)
+        return out(NotifySettingOut, await services.save_notify_setting(district_id, values, user.id))
 
     @post("/notify-settings/{district_id:int}/recipients", guards=[roles(*AUTHORITY_ROLES)])
-    async def add_recipient(self, user: AuthUser, district_id: int, data: JSONBody[RecipientIn]) -> dict[str, int]:
+    async def add_recipient(self, user: AuthUser, district_id: int, data: JSONBody[RecipientIn]) -> Created:
         require_district(user, district_id)
-        return {"id": await services.add_recipient(district_id, data.project_id, data.name, data.phone, data.note)}
+        return Created(id=await services.add_recipient(district_id, data.project_id, data.name, data.phone, data.note))
 
     @delete("/notify-settings/{district_id:int}/recipients/{recipient_id:int}", guards=[roles(*AUTHORITY_ROLES)])
     async def remove_recipient(self, user: AuthUser, district_id: int, recipient_id: int) -> None:
@@ -249,25 +276,25 @@ class SupervisionController(Controller):
 
     # --- in-site messages -----------------------------------------------------------------------------
     @get("/messages")
-    async def messages(self, user: AuthUser, unread: bool = False) -> dict[str, Any]:
-        return {"unread": await services.unread_count(user.id),
-                "rows": await services.list_messages(user.id, unread_only=unread)}
+    async def messages(self, user: AuthUser, unread: bool = False) -> MessagesOut:
+        return out(MessagesOut, {"unread": await services.unread_count(user.id),
+                                 "rows": await services.list_messages(user.id, unread_only=unread)})
 
     @post("/messages/read", status_code=200)
-    async def read(self, user: AuthUser, data: JSONBody[ReadIn]) -> dict[str, int]:
-        return {"marked": await services.mark_read(user.id, data.message_id)}
+    async def read(self, user: AuthUser, data: JSONBody[ReadIn]) -> MarkedOut:
+        return MarkedOut(marked=await services.mark_read(user.id, data.message_id))
 
     # --- rollups on demand ---------------------------------------------------------------------------
     @post("/rollup", status_code=200, guards=[roles(*AUTHORITY_ROLES)])
-    async def rollup(self, data: JSONBody[RollupIn]) -> dict[str, Any]:
+    async def rollup(self, data: JSONBody[RollupIn]) -> RollupOut:
         if (data.day is None) == (data.month is None):
             raise invalid("day", "请指定 day 或 month 其中之一", "Give either day or month")
         if data.day is not None:
             result = await services.rollup_days([data.day])
         else:
             result = await services.rollup_month(data.month or "")
-        return {"days": result.days, "rows": result.rows, "seconds": round(result.seconds, 3),
-                "day_list": result.day_list}
+        return RollupOut(days=result.days, rows=result.rows, seconds=round(result.seconds, 3),
+                         day_list=result.day_list)
 
 
 EXPORT_MAX_ROWS = 200_000

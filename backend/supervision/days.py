@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from backend.errors import invalid
+from backend.vocabulary import ProjectStatus
 
-CONSTRUCTION = "under_construction"
-SUSPENDED = "suspended"
-BEFORE_REGISTRATION = "preparing"
+CONSTRUCTION = ProjectStatus.under_construction
+SUSPENDED = ProjectStatus.suspended
+BEFORE_REGISTRATION = ProjectStatus.preparing
 
 
 def parse_month(value: str) -> tuple[date, date]:

@@ -29,6 +29,7 @@ from backend.supervision.access import (
 from backend.supervision.controllers import manager_filters
 from backend.supervision.days import month_of, parse_month
 from backend.supervision.metrics import pct
+from backend.vocabulary import Role
 from backend.workforce.dictionaries import KEY_POSTS, POSTS
 
 FormBody = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -47,7 +48,7 @@ NAV = [
 
 
 async def _ctx(user: CurrentUser, active: str, **extra: Any) -> dict[str, Any]:
-    authority = user.role in ("admin", *AUTHORITY_ROLES)
+    authority = user.role in (Role.admin, *AUTHORITY_ROLES)
     nav = NAV + ([("settings", "/supervision/settings", "通知设置")] if authority else [])
     return {
         "user": user, "role_label": ROLES[user.role], "nav": nav, "nav_active": active, "authority": authority,

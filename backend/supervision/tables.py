@@ -13,6 +13,7 @@ from piccolo.table import Table
 from backend.accounts.tables import User
 from backend.devices.tables import Terminal
 from backend.org.tables import District, Project
+from backend.vocabulary import SmsStatus, WarningAction, WarningKind, WarningLevel, WarningStatus, width
 from backend.workforce.tables import Person
 
 
@@ -66,13 +67,13 @@ class WarningCase(Table, tablename="sup_warning"):
     topic = Varchar(length=120, index=True)
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     district = ForeignKey(references=District, null=False, index=True, on_delete=OnDelete.restrict)
-    kind = Varchar(length=24)  # post_missing | no_attendance | manager_valid_days | composite_rate | device_outage
+    kind = Varchar(length=width(WarningKind, 24))  # post_missing | no_attendance | manager_valid_days | composite_rate | device_outage
     post = Varchar(length=40, null=True, default=None)
     person = ForeignKey(references=Person, null=True, default=None, on_delete=OnDelete.restrict)
     terminal = ForeignKey(references=Terminal, null=True, default=None, on_delete=OnDelete.restrict)
     period = Varchar(length=7)  # YYYY-MM
-    level = Varchar(length=8, default="yellow")  # yellow | red
-    status = Varchar(length=12, default="open")  # open | notified | rectified | closed
+    level = Varchar(length=width(WarningLevel, 8), default="yellow")  # yellow | red
+    status = Varchar(length=width(WarningStatus, 12), default="open")  # open | notified | rectified | closed
     message = Text(default="")  # Chinese summary, as sent
     detail = JSON(default="{}")
     opened_on = Date()
@@ -88,10 +89,10 @@ class WarningEvent(Table, tablename="sup_warning_event"):
     at = Timestamptz(default=TimestamptzNow())
     actor = Integer(null=True, default=None)  # user id
     actor_name = Varchar(length=60, default="系统")
-    action = Varchar(length=16)  # opened | escalated | notified | rectified | reopened | closed | updated
+    action = Varchar(length=width(WarningAction, 16))  # opened | escalated | notified | rectified | reopened | closed | updated
     note = Text(default="")
-    level = Varchar(length=8)
-    status = Varchar(length=12)
+    level = Varchar(length=width(WarningLevel, 8))
+    status = Varchar(length=width(WarningStatus, 12))
 
 
 class NotifySetting(Table, tablename="sup_notify_setting"):
@@ -139,7 +140,7 @@ class SmsLog(Table, tablename="sup_sms_log"):
     recipient_name = Varchar(length=60, default="")
     recipient_role = Varchar(length=40, default="")
     phone_masked = Varchar(length=20, default="")
-    status = Varchar(length=8)  # sent | failed | skipped
+    status = Varchar(length=width(SmsStatus, 8))  # sent | failed | skipped
     provider_id = Varchar(length=64, null=True, default=None)
     error = Text(default="")
     at = Timestamptz(default=TimestamptzNow())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-WORK_ROLE: dict[str, str] = {"manager": "管理人员", "worker": "建筑工人"}
+from backend.vocabulary import WORK_ROLE_ZH, WorkRole
+
+WORK_ROLE: dict[str, str] = WORK_ROLE_ZH  # backend/vocabulary.py
 # National data standard work_role codes (DESIGN glossary: manager 10, worker 20).
-WORK_ROLE_CODE: dict[str, int] = {"manager": 10, "worker": 20}
+WORK_ROLE_CODE: dict[str, int] = {WorkRole.manager: 10, WorkRole.worker: 20}
 
 # Key posts: seed 000 §五 (six posts) and seed 001 (总监理工程师).
 KEY_POSTS: dict[str, str] = {

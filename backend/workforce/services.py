@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,6 +23,7 @@ from backend.validators import (
     parse_person_name,
     parse_phone,
 )
+from backend.vocabulary import Role, TeamKind
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 from backend.workforce.validation import check_entry_fields, check_team_fit
@@ -42,6 +44,62 @@ def check_age(rules: Rules, birth: date, gender: str, today: date | None = None)
     if age > limit:
         raise invalid("id_number", f"年龄 {age} 岁，超过本地区 {limit} 岁的上限",
                       f"Age {age} is above this district's limit of {limit}", code="too_old")
+
+
+def on_roster_between(first: date, last: date, projects: int | Iterable[int] | None = None) -> Any:
+    """THE roster predicate (a Piccolo WHERE expression on RosterEntry): the entry holds on some day of
+    ``first``..``last`` — entered on or before ``last`` and not exited before ``first`` (the exit day itself
+    still counts, as in the attendance service's roster check, which decides verdicts).  ``projects``: one
+    project id, several, or None (the caller filters).  docs/architecture.md: every "on the roster of
+    project P on day D" in backend is this expression."""
+    held = (RosterEntry.entered_on <= last) & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= first))
+    if projects is None:
+        return held
+    if isinstance(projects, int):
+        return (RosterEntry.project == projects) & held
+    return RosterEntry.project.is_in(sorted(set(projects)) or [-1]) & held
+
+
+def on_roster(day: date, projects: int | Iterable[int] | None = None) -> Any:
+    """On the roster on ``day`` (see ``on_roster_between``)."""
+    return on_roster_between(day, day, projects)
+
+
+async def person_project_ids(person_id: int) -> set[int]:
+    """Every project the person has a roster entry on (past ones included): a worker account's scope."""
+    rows = await RosterEntry.select(RosterEntry.project).where(RosterEntry.person == person_id)
+    return {r["project"] for r in rows}
+
+
+# --- Teams and their leaders (班组长): org stores the team; whether the leader is on the roster is ours ------
+
+
+async def check_team_leader(project_id: int, person_id: int) -> None:
+    """A team leader (班组长) must exist and be on THIS project's roster (not exited)."""
+    held = await RosterEntry.exists().where(
+        (RosterEntry.project == project_id) & (RosterEntry.person == person_id) & RosterEntry.exited_on.is_null())
+    if not held:
+        raise invalid("leader_person_id", "班组长须为本项目花名册中（未退场）的人员",
+                      "The team leader must be a person on this project's roster (not exited)",
+                      code="leader_not_on_roster")
+
+
+async def create_team(
+    project_id: int, unit_id: int, name: str, kind: str = TeamKind.worker, leader_person_id: int | None = None,
+    entered_on: date | None = None,
+) -> int:
+    """A new team of the project (``org.create_team``) whose leader, if named, is on the project's roster."""
+    if leader_person_id is not None:
+        await check_team_leader(project_id, leader_person_id)
+    return await org.create_team(project_id, unit_id, name, kind, leader_person_id, entered_on)
+
+
+async def set_team_leader(project_id: int, team_id: int, person_id: int | None) -> None:
+    """Name (or clear) a team's leader (班组长); the leader must be on this project's roster."""
+    await org.team_in_project(team_id, project_id)
+    if person_id is not None:
+        await check_team_leader(project_id, person_id)
+    await Team.update({Team.leader: person_id}).where(Team.id == team_id)
 
 
 async def find_person_id(id_number: str) -> int | None:
@@ -258,7 +316,7 @@ OTHER_PROJECT = "其他项目（不在您的权限范围内）"
 async def team_scope(role: str, person_id: int | None, project_id: int) -> set[int] | None:
     """The teams whose roster a user may see on a project: ``None`` = all of them; a foreman (班组长) only
     the teams they lead (``team.leader`` = their person) — none when they lead no team."""
-    if role != "foreman":
+    if role != Role.foreman:
         return None
     if person_id is None:
         return set()

@@ -8,6 +8,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.org.tables import Project, ProjectUnit, Team
+from backend.vocabulary import EnrolmentSource, WorkRole, width
 
 
 class Person(Table, tablename="person"):
@@ -32,7 +33,7 @@ class RosterEntry(Table, tablename="roster_entry"):
     project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
     unit = ForeignKey(references=ProjectUnit, null=False, on_delete=OnDelete.restrict)
     team = ForeignKey(references=Team, null=False, on_delete=OnDelete.restrict)
-    work_role = Varchar(length=8)  # manager | worker
+    work_role = Varchar(length=width(WorkRole, 8))  # manager | worker
     post = Varchar(length=40, null=True, default=None)  # key posts (backend/workforce/dictionaries.py)
     work_type = Varchar(length=8, null=True, default=None)  # national work type code
     entered_on = Date()
@@ -48,7 +49,7 @@ class Enrolment(Table, tablename="enrolment"):
     face_template = Bytea(null=True, default=None)  # face embedding (see docs/face.md)
     face_photo = Bytea(null=True, default=None)
     id_photo = Bytea(null=True, default=None)
-    source = Varchar(length=16, default="tablet")  # tablet | gate | import
+    source = Varchar(length=width(EnrolmentSource, 16), default="tablet")  # tablet | gate | import
     enrolled_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     face_version = Integer(default=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from backend.errors import invalid
+from backend.vocabulary import TeamKind, WorkRole
 from backend.workforce.dictionaries import POSTS, SUPERVISION_POSTS, WORK_ROLE, WORK_TYPES
 
 
@@ -13,9 +14,9 @@ def check_entry_fields(work_role: str, post: str | None, work_type: str | None) 
                       "work_role must be manager or worker")
     if post is not None and post not in POSTS:
         raise invalid("post", f"未知岗位：{post}", f"Unknown post: {post}")
-    if work_role == "manager" and not post:
+    if work_role == WorkRole.manager and not post:
         raise invalid("post", "管理人员须选择岗位", "A manager needs a post")
-    if work_role == "worker" and post:
+    if work_role == WorkRole.worker and post:
         raise invalid("post", "建筑工人不设管理岗位，请填写工种", "Workers have a work type, not a post")
     if work_type is not None and work_type not in WORK_TYPES:
         raise invalid("work_type", f"未知工种代码：{work_type}", f"Unknown work type code: {work_type}")
@@ -23,9 +24,9 @@ def check_entry_fields(work_role: str, post: str | None, work_type: str | None) 
 
 def check_team_fit(work_role: str, post: str | None, team_kind: str, unit_type: str) -> None:
     """Managers into the management team, workers into worker teams, supervision posts in the supervision firm."""
-    if work_role == "manager" and team_kind != "management":
+    if work_role == WorkRole.manager and team_kind != TeamKind.management:
         raise invalid("team_id", "管理人员应进入管理人员班组", "Managers belong to the management team")
-    if work_role == "worker" and team_kind == "management":
+    if work_role == WorkRole.worker and team_kind == TeamKind.management:
         raise invalid("team_id", "建筑工人不能进入管理人员班组", "Workers cannot join a management team")
     if post in SUPERVISION_POSTS and unit_type != "supervision_firm":
         raise invalid("post", "监理岗位只能属于监理单位", "Supervision posts belong to the supervision firm")

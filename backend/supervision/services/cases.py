@@ -11,28 +11,32 @@ from backend.errors import Conflict, Forbidden, NotFound, invalid
 from backend.supervision.days import parse_month
 from backend.supervision.services.common import _aware, _ids_in, _json
 from backend.supervision.tables import SmsLog, WarningCase, WarningEvent
+from backend.vocabulary import (
+    WARNING_ACTION_ZH,
+    WARNING_KIND_ZH,
+    WARNING_LEVEL_ZH,
+    WARNING_STATUS_ZH,
+    Role,
+    WarningAction,
+    WarningKind,
+    WarningStatus,
+)
 
-KIND_ZH = {
-    "post_missing": "关键岗位未设置",
-    "no_attendance": "无考勤数据",
-    "manager_valid_days": "管理人员月出勤不达标",
-    "composite_rate": "综合到岗率不达标",
-    "device_outage": "考勤设备离线",
-}
-MONTHLY_KINDS = frozenset({"manager_valid_days", "composite_rate"})  # tallies of one month; the others are states
-LEVEL_ZH = {"yellow": "黄灯", "red": "红灯"}
-STATUS_ZH = {"open": "待通知", "notified": "已通知", "rectified": "已整改", "closed": "已销号"}
-ACTION_ZH = {"opened": "产生预警", "escalated": "转为红灯", "notified": "已通知", "not_notified": "未通知",
-             "rectified": "整改", "reopened": "重新打开", "closed": "销号", "updated": "数据更新"}
-OPEN_STATES = ("open", "notified")
+# Codes and Chinese: backend/vocabulary.py (these names stay importable).
+KIND_ZH = WARNING_KIND_ZH
+MONTHLY_KINDS = frozenset({WarningKind.manager_valid_days, WarningKind.composite_rate})  # the others are states
+LEVEL_ZH = WARNING_LEVEL_ZH
+STATUS_ZH = WARNING_STATUS_ZH
+ACTION_ZH = WARNING_ACTION_ZH
+OPEN_STATES = (WarningStatus.open, WarningStatus.notified)
 
 _ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     # action → (statuses it applies to, resulting status)
-    "rectify": (OPEN_STATES, "rectified"),
-    "reopen": (("rectified",), "open"),
-    "close": (("open", "notified", "rectified"), "closed"),
+    "rectify": (OPEN_STATES, WarningStatus.rectified),
+    "reopen": ((WarningStatus.rectified,), WarningStatus.open),
+    "close": ((WarningStatus.open, WarningStatus.notified, WarningStatus.rectified), WarningStatus.closed),
 }
-_ACTION_EVENT = {"rectify": "rectified", "reopen": "reopened", "close": "closed"}
+_ACTION_EVENT = {"rectify": WarningAction.rectified, "reopen": WarningAction.reopened, "close": WarningAction.closed}
 
 
 async def _event(case_id: int, action: str, level: str, status: str, *, actor: int | None = None,
@@ -123,7 +127,7 @@ def _check_action(action: str, note: str, role: str) -> str:
         raise invalid("note", "请填写说明（整改情况或调查结果）", "A note is required (rectification or findings)")
     if len(note) > 2000:
         raise invalid("note", "说明不能超过 2000 字", "The note must not exceed 2000 characters")
-    if action in ("reopen", "close") and role not in ("supervisor", "admin"):
+    if action in ("reopen", "close") and role not in (Role.supervisor, Role.admin):
         raise Forbidden("只有主管部门可以重新打开或销号", "Only the authority may reopen or close a warning",
                         code="role_forbidden")
     return note

@@ -17,6 +17,7 @@ from backend.supervision.services.common import _ids_in, _iso
 from backend.supervision.services.counts import person_day_counts, project_day_totals
 from backend.supervision.services.projects import ProjectCtx, project_contexts
 from backend.supervision.services.qualification import active_on, count_on_roster, qualification
+from backend.vocabulary import PunchVerdict, Source
 from backend.workforce.tables import RosterEntry
 
 DUTY_POSTS = ["project_manager", "chief_supervising_engineer"]  # the two posts of the execution dashboards
@@ -210,7 +211,7 @@ async def fetch_gate_updates(day: date, term_ids: list[int], vendor_of: dict[int
     """vendor → projects with a gate punch (not rejected) through its terminals on ``day``."""
     updated: dict[int, set[int]] = defaultdict(set)
     for r in await Punch.select(Punch.terminal, Punch.project, Count()).where(
-        (Punch.local_date == _iso(day)) & (Punch.source == "gate") & (Punch.verdict != "rejected")
+        (Punch.local_date == _iso(day)) & (Punch.source == Source.gate) & (Punch.verdict != PunchVerdict.rejected)
         & _ids_in(Punch.terminal, term_ids)
     ).group_by(Punch.terminal, Punch.project):
         updated[vendor_of[r["terminal"]]].add(r["project"])

@@ -12,6 +12,7 @@ from backend.devices.tables import Terminal
 from backend.supervision import metrics
 from backend.supervision.services.common import _ids_in, _int_list, _iso
 from backend.supervision.services.projects import ProjectCtx, project_contexts
+from backend.vocabulary import Source
 
 
 @dataclass(slots=True)
@@ -74,16 +75,16 @@ async def latency_compliance(project_ids: set[int] | None, first: date, last: da
     for (gate_s, mobile_s), pids in groups.items():
         for r in await fetch_latency_groups(pids, gate_s, mobile_s, first, last):
             ctx = ctxs[r["project"]]
-            limit = gate_s if r["source"] == "gate" else mobile_s
+            limit = gate_s if r["source"] == Source.gate else mobile_s
             n, within = int(r["n"]), int(r["within"] or 0)
             avg, mx = float(r["avg_s"] or 0), float(r["max_s"] or 0)
             _merge_into(by_project.setdefault((r["project"], r["source"]), LatencyRow(
                 project_id=r["project"], project_name=ctx.name, terminal_id=None, terminal_serial="",
                 source=r["source"], limit_s=limit)), n, within, avg, mx)
-            if r["source"] == "gate" and r["terminal"] is not None:
+            if r["source"] == Source.gate and r["terminal"] is not None:
                 by_terminal[r["terminal"]] = LatencyRow(
                     project_id=r["project"], project_name=ctx.name, terminal_id=r["terminal"],
-                    terminal_serial=serials.get(r["terminal"], str(r["terminal"])), source="gate", limit_s=limit,
+                    terminal_serial=serials.get(r["terminal"], str(r["terminal"])), source=Source.gate, limit_s=limit,
                     total=n, within=within, avg_s=avg, max_s=mx)
     return (sorted(by_project.values(), key=lambda r: (r.project_id, r.source)),
             sorted(by_terminal.values(), key=lambda r: (r.project_id, r.terminal_serial)))

@@ -1,20 +1,19 @@
 """The supervisor's live map: projects with today's counters, gate terminals, fences, the day's latest punches
-as live events, a project's day (side panel), and the cross-process publication (PostgreSQL NOTIFY)."""
+as live events, a project's day (side panel), and the cross-process publication (PostgreSQL NOTIFY: published by backend.attendance.live, re-exported here)."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from piccolo.engine.postgres import PostgresEngine
-
+from backend.attendance.live import LIVE_CHANNEL as LIVE_CHANNEL  # re-exported: the publisher lives in attendance
+from backend.attendance.live import NOTIFY_MAX_BYTES as NOTIFY_MAX_BYTES
+from backend.attendance.live import pg_notify as pg_notify
 from backend.attendance.reasons import REASON_ZH
 from backend.attendance.tables import Punch
-from backend.db import engine
 from backend.devices.tables import Terminal
 from backend.errors import NotFound
 from backend.fences import services as fence_services
@@ -22,13 +21,12 @@ from backend.supervision.services.common import DEFAULT_TZ, _aware, _ids_in, _in
 from backend.supervision.services.people import _team_names
 from backend.supervision.services.projects import project_contexts
 from backend.supervision.services.punches import SOURCE_ZH
+from backend.vocabulary import PunchVerdict
 
 FenceSource = Callable[[set[int] | None], Any]  # async (project_ids) -> list of GeoJSON Features
 _fence_source: FenceSource | None = None
 
 RECENT_PUNCHES = 20  # the live feed starts with the day's latest punches
-LIVE_CHANNEL = "smz_live"
-NOTIFY_MAX_BYTES = 7900  # PostgreSQL's NOTIFY payload limit is 8000 bytes
 
 
 # --- Fences --------------------------------------------------------------------------------------
@@ -137,7 +135,7 @@ async def project_today(project_id: int, day: date) -> dict[str, Any]:
         flags = list(_json(r["flags"], []))
         reasons = list(_json(r["reasons"], []))
         r["labels"] = [REASON_ZH.get(c, c) for c in reasons + flags]
-        if r["verdict"] == "rejected":
+        if r["verdict"] == PunchVerdict.rejected:
             rejected.append(r)
         elif r["person"] is not None:
             last_ok[r["person"]] = r
@@ -186,13 +184,3 @@ async def punch_event(punch_id: int) -> dict[str, Any] | None:
     return events[0] if events else None
 
 
-async def pg_notify(event: dict[str, Any]) -> None:
-    """Publish a committed event to every process (PostgreSQL NOTIFY; nothing to do on SQLite, whose
-    deployment is a single process).  Events too large for a payload travel as a reference."""
-    if not isinstance(engine(), PostgresEngine):
-        return
-    payload = json.dumps(event, ensure_ascii=False, default=str)
-    if len(payload.encode()) > NOTIFY_MAX_BYTES:
-        payload = json.dumps({"type": event.get("type"), "id": event.get("id"),
-                              "project_id": event.get("project_id"), "ref": True})
-    await Punch.raw("SELECT pg_notify({}, {})", LIVE_CHANNEL, payload)

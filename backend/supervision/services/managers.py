@@ -17,7 +17,9 @@ from backend.supervision.services.common import KEY_POST_LIST, _ids_in, _iso, lo
 from backend.supervision.services.counts import _valid_index, person_day_counts
 from backend.supervision.services.people import _person_filter
 from backend.supervision.services.projects import ProjectCtx, project_contexts
+from backend.vocabulary import ProjectStatus, WorkRole
 from backend.workforce.dictionaries import KEY_POSTS
+from backend.workforce.services import on_roster_between
 from backend.workforce.tables import RosterEntry
 
 
@@ -97,9 +99,8 @@ async def fetch_key_manager_entries(ids: list[int], first: date, stat_last: date
         RosterEntry.person.id_masked.as_alias("id_masked"), RosterEntry.post, RosterEntry.entered_on,
         RosterEntry.exited_on,
     ).where(
-        _ids_in(RosterEntry.project, ids) & (RosterEntry.work_role == "manager") & RosterEntry.post.is_in(KEY_POST_LIST)
-        & (RosterEntry.entered_on <= max(stat_last, first))
-        & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= first))
+        _ids_in(RosterEntry.project, ids) & (RosterEntry.work_role == WorkRole.manager) & RosterEntry.post.is_in(KEY_POST_LIST)
+        & on_roster_between(first, max(stat_last, first))
     ).order_by(RosterEntry.id)
 
 
@@ -121,7 +122,7 @@ async def fetch_unit_names(ids: list[int], first: date) -> dict[int, dict[str, l
 
 
 def _in_active_span(ctx: ProjectCtx, first: date, stat_last: date) -> bool:
-    return any(ctx.calendar.status_on(d) in ("under_construction", "suspended") for d in days_between(first, stat_last))
+    return any(ctx.calendar.status_on(d) in (ProjectStatus.under_construction, ProjectStatus.suspended) for d in days_between(first, stat_last))
 
 
 def group_post_holders(entries: Sequence[dict[str, Any]], stat_last: date) -> dict[int, dict[tuple[int, str],

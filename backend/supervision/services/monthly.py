@@ -18,7 +18,9 @@ from backend.supervision.services.counts import packed_day_marks
 from backend.supervision.services.people import _person_filter
 from backend.supervision.services.projects import ProjectCtx, project_contexts
 from backend.supervision.services.rollups import last_rollup_at
+from backend.vocabulary import ProjectStatus, WorkRole
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
+from backend.workforce.services import on_roster_between
 from backend.workforce.tables import RosterEntry
 
 CELL_VALID = "√"  # counted day with a valid attendance
@@ -91,7 +93,7 @@ class ProjectDays:
     manager: list[bool]  # the same, from the managers' start (planned start + offset) on
 
     def counted(self, work_role: str) -> list[bool]:
-        return self.manager if work_role == "manager" else self.worker
+        return self.manager if work_role == WorkRole.manager else self.worker
 
 
 @dataclass(slots=True)
@@ -102,7 +104,7 @@ class PersonCells:
 
 
 def _job_label(work_role: str, post: str | None, work_type: str | None) -> str:
-    if work_role == "manager":
+    if work_role == WorkRole.manager:
         return POSTS.get(post or "", post or "")
     return WORK_TYPES.get(work_type or "", "")
 
@@ -145,7 +147,7 @@ def unpack_day_marks(packed: dict[PersonKey, str], people: dict[PersonKey, Any])
 def project_days(ctx: ProjectCtx, days: list[date], upto: int) -> ProjectDays:
     codes = [ctx.calendar.status_on(d) for d in days]
     start = ctx.calendar.manager_start(ctx.rules.manager_attendance_start_offset_days)
-    worker = [i < upto and code == "under_construction" for i, code in enumerate(codes)]
+    worker = [i < upto and code == ProjectStatus.under_construction for i, code in enumerate(codes)]
     manager = [w and start is not None and d >= start for w, d in zip(worker, days, strict=True)]
     return ProjectDays(codes=codes, worker=worker, manager=manager)
 
@@ -157,7 +159,7 @@ def person_cells(codes: list[str], counted: list[bool], on_roster: list[bool], m
     out = PersonCells(cells=[""] * len(codes), required=[], valid=[])
     for i in range(upto):
         v = marks.get(i)
-        if codes[i] == "suspended":
+        if codes[i] == ProjectStatus.suspended:
             out.cells[i] = CELL_SUSPENDED + CELL_VALID if v and v[0] else CELL_SUSPENDED
         elif counted[i] and on_roster[i]:
             out.required.append(i)
@@ -173,7 +175,7 @@ def person_cells(codes: list[str], counted: list[bool], on_roster: list[bool], m
 
 
 def matrix_row(ctx: ProjectCtx, person_id: int, p: dict[str, Any], c: PersonCells) -> MatrixRow:
-    manager = p["work_role"] == "manager"
+    manager = p["work_role"] == WorkRole.manager
     return MatrixRow(
         project_id=ctx.id, project_name=ctx.name, person_id=person_id, name=p["name"], id_masked=p["id_masked"],
         team_id=p["team"], team_name=p["team_name"], work_role=p["work_role"], post=p["post"],
@@ -183,7 +185,7 @@ def matrix_row(ctx: ProjectCtx, person_id: int, p: dict[str, Any], c: PersonCell
 
 
 def _row_order(r: MatrixRow) -> tuple[Any, ...]:
-    return (r.project_id, r.team_name, r.work_role != "manager", r.name, r.person_id)
+    return (r.project_id, r.team_name, r.work_role != WorkRole.manager, r.name, r.person_id)
 
 
 def fill_matrix(matrix: Matrix, ctxs: dict[int, ProjectCtx], people: dict[PersonKey, dict[str, Any]],
@@ -211,7 +213,7 @@ def fill_matrix(matrix: Matrix, ctxs: dict[int, ProjectCtx], people: dict[Person
         rows.append(matrix_row(ctxs[pid], person, p, c))
     rows.sort(key=_row_order)
     matrix.rows, matrix.day_valid, matrix.day_required = rows, day_valid, day_required
-    matrix.day_suspended = [all(calendars[pid].codes[i] == "suspended" for pid in ctxs) for i in range(n)]
+    matrix.day_suspended = [all(calendars[pid].codes[i] == ProjectStatus.suspended for pid in ctxs) for i in range(n)]
 
 
 # --- Queries ---------------------------------------------------------------------------------------
@@ -227,8 +229,7 @@ async def fetch_month_roster(
         RosterEntry.person.id_masked.as_alias("id_masked"), RosterEntry.team, RosterEntry.team.name.as_alias("team_name"),
         RosterEntry.work_role, RosterEntry.post, RosterEntry.work_type, RosterEntry.entered_on, RosterEntry.exited_on,
     ).where(
-        _ids_in(RosterEntry.project, project_ids) & (RosterEntry.entered_on <= last)
-        & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= first))
+        _ids_in(RosterEntry.project, project_ids) & on_roster_between(first, last)
     ).order_by(RosterEntry.id)
     if team_id is not None:
         rq = rq.where(RosterEntry.team == team_id)

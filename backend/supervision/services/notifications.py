@@ -19,6 +19,8 @@ from backend.supervision.services.projects import district_rules
 from backend.supervision.sms import SmsSender, get_sender
 from backend.supervision.tables import InSiteMessage, NotifyRecipient, NotifySetting, SmsLog, WarningCase
 from backend.validators import parse_phone
+from backend.vocabulary import Role, SmsStatus, WarningAction, WarningLevel, WarningStatus
+from backend.workforce.services import on_roster
 from backend.workforce.tables import RosterEntry
 
 SETTING_FIELDS = ("in_site", "sms", "key_people", "to_project_manager", "to_chief_supervising_engineer",
@@ -116,11 +118,11 @@ async def _project_users(project_id: int) -> list[int]:
         (ProjectUnit.project == project_id) & ProjectUnit.exited_on.is_null())]
     if enterprises:
         ids |= {r["id"] for r in await User.select(User.id).where(
-            (User.role == "enterprise") & User.enterprise.is_in(enterprises))}
+            (User.role == Role.enterprise) & User.enterprise.is_in(enterprises))}
     if not ids:
         return []
     return [r["id"] for r in await User.select(User.id).where(
-        User.id.is_in(sorted(ids)) & (User.active == True) & (User.role != "worker"))]  # noqa: E712
+        User.id.is_in(sorted(ids)) & (User.active == True) & (User.role != Role.worker))]  # noqa: E712
 
 
 async def _key_people_recipients(project_id: int, s: dict[str, Any], day: date) -> list[tuple[str, str, str | None]]:
@@ -132,8 +134,7 @@ async def _key_people_recipients(project_id: int, s: dict[str, Any], day: date) 
     rows = await RosterEntry.select(
         RosterEntry.post, RosterEntry.unit.unit_type.as_alias("unit_type"),
         RosterEntry.person.name.as_alias("name"), RosterEntry.person.phone.as_alias("phone"),
-    ).where((RosterEntry.project == project_id) & RosterEntry.post.is_in([p for p, _u, _l in picked])
-            & (RosterEntry.entered_on <= day) & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= day)))
+    ).where(RosterEntry.post.is_in([p for p, _u, _l in picked]) & on_roster(day, project_id))
     for post, unit, label in picked:
         holders = [r for r in rows if r["post"] == post and r["unit_type"] == unit]
         if not holders:
@@ -167,7 +168,7 @@ def compose_message(c: dict[str, Any], rules: Rules) -> tuple[str, str]:
     """(title, body) of a case's notification: yellow cases get the deadline, red ones the order to fix now."""
     level = LEVEL_ZH[c["level"]]
     days = rules.warning_red_after_days
-    tail = "已转为红灯预警，请立即整改。" if c["level"] == "red" else f"请于 {days} 日内整改到位，逾期将转为红灯预警。"
+    tail = "已转为红灯预警，请立即整改。" if c["level"] == WarningLevel.red else f"请于 {days} 日内整改到位，逾期将转为红灯预警。"
     title = f"【{level}预警】{c['project_name']}：{KIND_ZH.get(c['kind'], c['kind'])}"
     return title, f"{c['message']}。{tail}"
 
@@ -175,7 +176,7 @@ def compose_message(c: dict[str, Any], rules: Rules) -> tuple[str, str]:
 def notify_note(reason: str, attempted: bool, sms: bool, t: _Tally) -> str:
     if not attempted:
         return "通知未开启（站内短消息已关闭）"
-    return (f"{'转红灯' if reason == 'escalated' else '新预警'}：站内消息 {t.in_site} 人"
+    return (f"{'转红灯' if reason == WarningAction.escalated else '新预警'}：站内消息 {t.in_site} 人"
             + (f"；短信 成功 {t.sent} 条，失败 {t.failed} 条，无号码 {t.skipped} 人" if sms else ""))
 
 
@@ -195,14 +196,14 @@ async def _send_sms(c: dict[str, Any], s: dict[str, Any], body: str, today: date
     text = f"【实名制{LEVEL_ZH[c['level']]}预警】{body}"
     for name, role, phone in await _sms_recipients(pid, s, today):
         if not phone:
-            status, provider_id, error = "skipped", None, "无手机号"
+            status, provider_id, error = SmsStatus.skipped, None, "无手机号"
         else:
             result = await sender.send(phone, text)
-            status = "sent" if result.ok else "failed"
+            status = SmsStatus.sent if result.ok else SmsStatus.failed
             provider_id, error = result.provider_id, result.error or ""
-        t.sent += status == "sent"
-        t.failed += status == "failed"
-        t.skipped += status == "skipped"
+        t.sent += status == SmsStatus.sent
+        t.failed += status == SmsStatus.failed
+        t.skipped += status == SmsStatus.skipped
         await SmsLog.insert(SmsLog(warning=c["id"], project=pid, recipient_name=name, recipient_role=role,
                                    phone_masked=mask_phone(phone), status=status, provider_id=provider_id,
                                    error=error, at=datetime.now(UTC)))
@@ -211,14 +212,14 @@ async def _send_sms(c: dict[str, Any], s: dict[str, Any], body: str, today: date
 async def _record_notified(c: dict[str, Any], attempted: bool, note: str) -> None:
     """``open`` → ``notified`` when anything was attempted, and a ``notified`` / ``not_notified`` event."""
     async with write_transaction():
-        status = "notified" if attempted and c["status"] == "open" else c["status"]
+        status = WarningStatus.notified if attempted and c["status"] == WarningStatus.open else c["status"]
         if status != c["status"]:
             await WarningCase.update({WarningCase.status: status, WarningCase.updated_at: datetime.now(UTC)}).where(
                 WarningCase.id == c["id"])
-        await _event(c["id"], "notified" if attempted else "not_notified", c["level"], status, note=note)
+        await _event(c["id"], WarningAction.notified if attempted else WarningAction.not_notified, c["level"], status, note=note)
 
 
-async def notify_cases(case_ids: Sequence[int], *, reason: str = "opened", sender: Any = None) -> list[dict[str, Any]]:
+async def notify_cases(case_ids: Sequence[int], *, reason: str = WarningAction.opened, sender: Any = None) -> list[dict[str, Any]]:
     """Send the in-site messages and SMS of the districts' settings for these cases; record everything (every
     SMS attempt in SmsLog, a ``notified`` event per case) and move ``open`` cases to ``notified``."""
     sender = sender or get_sender()

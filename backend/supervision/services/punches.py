@@ -13,17 +13,16 @@ from backend.attendance.tables import Punch
 from backend.errors import invalid
 from backend.supervision.services.common import DEFAULT_TZ, _aware, _ids_in, _iso, _json
 from backend.supervision.services.people import _person_filter, _team_names
+from backend.vocabulary import DIRECTION_ZH, SOURCE_ZH, VERDICT_SHORT_ZH, PunchVerdict
 from backend.workforce.tables import RosterEntry
 
-SOURCE_ZH = {"gate": "闸机", "mobile": "手机", "makeup": "补卡"}
-DIRECTION_ZH = {"in": "进", "out": "出"}
-VERDICT_ZH = {"accepted": "成功", "flagged": "成功（待复核）", "rejected": "失败"}
+VERDICT_ZH = VERDICT_SHORT_ZH  # this list's wording (backend/vocabulary.py)
 
 
 def _check_detail_filters(first: date, last: date, verdict: str | None, source: str | None) -> None:
     if last < first:
         raise invalid("day_to", "结束日期早于开始日期", "End date is before start date")
-    if verdict is not None and verdict not in ("accepted", "flagged", "rejected"):
+    if verdict is not None and verdict not in tuple(PunchVerdict):
         raise invalid("verdict", "结果应为 accepted、flagged 或 rejected", "verdict must be accepted|flagged|rejected")
     if source is not None and source not in SOURCE_ZH:
         raise invalid("source", "来源应为 gate、mobile 或 makeup", "source must be gate|mobile|makeup")

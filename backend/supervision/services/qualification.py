@@ -12,6 +12,7 @@ from piccolo.query.functions.aggregate import Count
 
 from backend.org.tables import Project, ProjectUnit, Team
 from backend.supervision.services.common import _ids_in, local_today
+from backend.workforce.services import on_roster
 from backend.workforce.tables import Enrolment, RosterEntry
 
 
@@ -36,8 +37,7 @@ class Qualification:
 
 def active_on(day: date, ids: Iterable[int]) -> Any:
     """Roster entries of the projects that are on the roster on ``day``."""
-    return (_ids_in(RosterEntry.project, ids) & (RosterEntry.entered_on <= day)
-            & (RosterEntry.exited_on.is_null() | (RosterEntry.exited_on >= day)))
+    return _ids_in(RosterEntry.project, ids) & on_roster(day)
 
 
 async def count_on_roster(where: Any) -> dict[int, int]:

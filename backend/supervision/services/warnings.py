@@ -24,6 +24,7 @@ from backend.supervision.services.managers import ProjectManagers, managers_mont
 from backend.supervision.services.notifications import notify_cases
 from backend.supervision.services.projects import ProjectCtx
 from backend.supervision.tables import WarningCase, WarningEvent
+from backend.vocabulary import WarningAction, WarningKind, WarningLevel, WarningStatus
 
 BATCH = 500  # rows per bulk INSERT
 
@@ -66,7 +67,7 @@ class EvaluationSummary:
 def missing_post_findings(s: ProjectManagers, period: str) -> list[Finding]:
     ctx = s.ctx
     return [Finding(
-        kind="post_missing", project_id=ctx.id, district_id=ctx.district_id, subject=post, period=period,
+        kind=WarningKind.post_missing, project_id=ctx.id, district_id=ctx.district_id, subject=post, period=period,
         post=post, message=f"{ctx.name}：未设置{POST_SHORT[post]}（关键岗位人员须按施工许可证准确设置）",
         detail={"post": post}) for post in s.missing]
 
@@ -80,7 +81,7 @@ def manager_valid_days_findings(s: ProjectManagers, period: str, as_of: date) ->
             continue
         need = metrics.days_needed(m.required_days, rules.manager_valid_days_ratio)
         out.append(Finding(
-            kind="manager_valid_days", project_id=ctx.id, district_id=ctx.district_id,
+            kind=WarningKind.manager_valid_days, project_id=ctx.id, district_id=ctx.district_id,
             subject=f"{p.person_id}:{p.post}", period=period, post=p.post, person_id=p.person_id,
             message=(f"{ctx.name}：{POST_SHORT[p.post]}{p.name} {period} 有效考勤 {m.valid_days}/"
                      f"{m.required_days} 天（{metrics.pct(m.rate)}），低于 "
@@ -95,7 +96,7 @@ def composite_rate_finding(s: ProjectManagers, period: str, as_of: date) -> Find
     if c.meets is not False:
         return None
     return Finding(
-        kind="composite_rate", project_id=ctx.id, district_id=ctx.district_id, subject="composite", period=period,
+        kind=WarningKind.composite_rate, project_id=ctx.id, district_id=ctx.district_id, subject="composite", period=period,
         message=(f"{ctx.name}：{period} 关键岗位管理人员综合到岗率 {metrics.pct(c.rate)}"
                  f"（{c.valid_days}/{c.required_days} 人·天），低于 "
                  f"{metrics.pct(rules.manager_composite_on_duty_ratio, 0)}"),
@@ -120,7 +121,7 @@ def no_attendance_finding(ctx: ProjectCtx, attended: set[str], as_of: date, peri
     if not all(ctx.calendar.is_construction(d) for d in window) or attended & {_iso(d) for d in window}:
         return None
     return Finding(
-        kind="no_attendance", project_id=ctx.id, district_id=ctx.district_id, subject="project", period=period,
+        kind=WarningKind.no_attendance, project_id=ctx.id, district_id=ctx.district_id, subject="project", period=period,
         message=f"{ctx.name}：{_iso(window[0])}{'' if n == 1 else ' 至 ' + _iso(as_of)} 在建但无任何考勤数据",
         detail={"days": [_iso(d) for d in window]})
 
@@ -131,7 +132,7 @@ def device_outage_finding(ctx: ProjectCtx, t: dict[str, Any], now: datetime, per
     if since is None or now - since <= timedelta(days=ctx.rules.device_outage_max_days):
         return None
     return Finding(
-        kind="device_outage", project_id=ctx.id, district_id=ctx.district_id, subject=t["serial"], period=period,
+        kind=WarningKind.device_outage, project_id=ctx.id, district_id=ctx.district_id, subject=t["serial"], period=period,
         terminal_id=t["id"],
         message=(f"{ctx.name}：考勤设备 {t['serial']} 已离线 {(now - since).days} 天（超过 "
                  f"{ctx.rules.device_outage_max_days} 天）"),
@@ -214,7 +215,7 @@ def plan_cases(by_topic: dict[str, Finding], live: dict[str, dict[str, Any]], cl
             if not (f.kind in MONTHLY_KINDS and topic in closed_topics):
                 plan.new.append(f)
             continue
-        if c["status"] == "rectified":
+        if c["status"] == WarningStatus.rectified:
             plan.reopen.append((c["id"], f))
         if c["message"] != f.message or _json(c["detail"], {}) != f.detail:
             plan.changed.append((c["id"], f))
@@ -225,7 +226,7 @@ def lifecycle_step(c: dict[str, Any], found: bool, today: date, period: str, red
     """The system's step for a live case: ``escalate`` a yellow case still found ``red_after_days`` days after it
     opened (day 1 = opening day); ``rectify`` an open case no longer found (monthly tallies: only this month's)."""
     if found:
-        if (c["status"] in OPEN_STATES and c["level"] == "yellow"
+        if (c["status"] in OPEN_STATES and c["level"] == WarningLevel.yellow
                 and today >= c["opened_on"] + timedelta(days=red_after_days)):
             return "escalate"
         return None
@@ -237,7 +238,7 @@ def lifecycle_step(c: dict[str, Any], found: bool, today: date, period: str, red
 def _new_case(f: Finding, today: date, now: datetime) -> WarningCase:
     return WarningCase(
         key=f"{f.topic}:{_iso(today)}", topic=f.topic, project=f.project_id, district=f.district_id, kind=f.kind,
-        post=f.post, person=f.person_id, terminal=f.terminal_id, period=f.period, level="yellow", status="open",
+        post=f.post, person=f.person_id, terminal=f.terminal_id, period=f.period, level=WarningLevel.yellow, status=WarningStatus.open,
         message=f.message, detail=f.detail, opened_on=today, created_at=now, updated_at=now)
 
 
@@ -271,18 +272,18 @@ async def _reconcile(plan: CasePlan, live: dict[str, dict[str, Any]], today: dat
                      summary: EvaluationSummary, events: EventLog) -> None:
     """Carry out the plan: reopen, refresh changed messages, open new yellow cases (added to ``live``)."""
     for case_id, f in plan.reopen:
-        events.add(case_id, "reopened", live[f.topic]["level"], "open", f"条件仍存在：{f.message}")
-        live[f.topic]["status"] = "open"
+        events.add(case_id, WarningAction.reopened, live[f.topic]["level"], WarningStatus.open, f"条件仍存在：{f.message}")
+        live[f.topic]["status"] = WarningStatus.open
     for case_id, f in plan.changed:
         await WarningCase.update({WarningCase.message: f.message, WarningCase.detail: f.detail,
                                   WarningCase.updated_at: now}).where(WarningCase.id == case_id)
     for case_id, f in await _open_cases(plan.new, today, now):
-        events.add(case_id, "opened", "yellow", "open", f.message)
+        events.add(case_id, WarningAction.opened, WarningLevel.yellow, WarningStatus.open, f.message)
         summary.opened.append(case_id)
-        live[f.topic] = {"id": case_id, "status": "open", "level": "yellow", "opened_on": today,
+        live[f.topic] = {"id": case_id, "status": WarningStatus.open, "level": WarningLevel.yellow, "opened_on": today,
                          "project": f.project_id, "topic": f.topic, "kind": f.kind, "period": f.period}
     reopen = [case_id for case_id, _f in plan.reopen]
-    await _set_cases(reopen, {WarningCase.status: "open", WarningCase.updated_at: now})
+    await _set_cases(reopen, {WarningCase.status: WarningStatus.open, WarningCase.updated_at: now})
     summary.reopened += reopen
 
 
@@ -297,13 +298,13 @@ async def _advance(live: dict[str, dict[str, Any]], found: set[str], ctxs: dict[
         step = lifecycle_step(c, topic in found, today, period, days)
         if step == "escalate":
             escalate.append(c["id"])
-            events.add(c["id"], "escalated", "red", c["status"], f"{days} 日内未整改到位，转为红灯预警")
+            events.add(c["id"], WarningAction.escalated, WarningLevel.red, c["status"], f"{days} 日内未整改到位，转为红灯预警")
         elif step == "rectify":
             rectify.append(c["id"])
-            events.add(c["id"], "rectified", c["level"], "rectified", "数据已符合要求（系统核验）")
-    await _set_cases(escalate, {WarningCase.level: "red", WarningCase.red_on: today, WarningCase.updated_at: now})
+            events.add(c["id"], WarningAction.rectified, c["level"], WarningStatus.rectified, "数据已符合要求（系统核验）")
+    await _set_cases(escalate, {WarningCase.level: WarningLevel.red, WarningCase.red_on: today, WarningCase.updated_at: now})
     summary.escalated += escalate
-    await _set_cases(rectify, {WarningCase.status: "rectified", WarningCase.updated_at: now})
+    await _set_cases(rectify, {WarningCase.status: WarningStatus.rectified, WarningCase.updated_at: now})
     summary.rectified += rectify
 
 
@@ -322,15 +323,15 @@ async def evaluate_warnings(today: date | None = None, project_ids: set[int] | N
     by_topic = {f.topic: f for f in findings}
     async with write_transaction():
         cases = await fetch_cases(ctxs)
-        live = {c["topic"]: c for c in cases if c["status"] != "closed"}
-        closed_topics = {c["topic"] for c in cases if c["status"] == "closed"}
+        live = {c["topic"]: c for c in cases if c["status"] != WarningStatus.closed}
+        closed_topics = {c["topic"] for c in cases if c["status"] == WarningStatus.closed}
         await _reconcile(plan_cases(by_topic, live, closed_topics), live, today, events.now, summary, events)
         await _advance(live, set(by_topic), ctxs, today, events.now, summary, events)
         for i in range(0, len(events.rows), BATCH):
             await WarningEvent.insert(*events.rows[i:i + BATCH])
     if notify:
         if summary.opened:
-            summary.notifications += await notify_cases(summary.opened, reason="opened")
+            summary.notifications += await notify_cases(summary.opened, reason=WarningAction.opened)
         if summary.escalated:
-            summary.notifications += await notify_cases(summary.escalated, reason="escalated")
+            summary.notifications += await notify_cases(summary.escalated, reason=WarningAction.escalated)
     return summary

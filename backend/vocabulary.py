@@ -1,0 +1,486 @@
+"""The closed sets of string codes the system stores and compares, with the Chinese each shows to people.
+
+Base layer: this module imports nothing from ``backend`` packages; every package may import it.
+
+Each set is a ``StrEnum`` (a member *is* its string: ``Role.admin == "admin"``, it hashes, sorts, formats and
+serialises as that string, so a member can be stored, compared with a database value or used as a dict key in
+place of the literal).  Each enum has exactly one label map, ``<NAME>_ZH``, keyed by its members in declaration
+order (forms list them in that order); ``LABELS`` maps each enum to its label map and ``label(code, kind)``
+looks a code up (the templates' ``label`` filter).  Column widths of the tables that hold these codes are
+``width(Enum, floor)``: the longest code, never narrower than the column was when it was created (a column must
+never shrink; a longer new code widens it and then needs a migration).
+
+Adding a code: add the member and its label here (tests/unit/test_vocabulary.py checks every member has one and
+every column fits), then the place that decides when it is used.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+def width(codes: type[StrEnum], floor: int) -> int:
+    """Varchar length for a column holding ``codes``: the longest code, at least ``floor`` (today's width)."""
+    return max(floor, max(len(m.value) for m in codes))
+
+
+# --- Accounts --------------------------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    """Account roles (backend/accounts)."""
+
+    admin = "admin"
+    supervisor = "supervisor"  # staff of the authority (住建主管部门), sees a district
+    enterprise = "enterprise"
+    project_staff = "project_staff"
+    foreman = "foreman"
+    worker = "worker"
+    vendor = "vendor"
+
+
+ROLE_ZH: dict[str, str] = {
+    Role.admin: "系统管理员",
+    Role.supervisor: "主管部门监管人员",
+    Role.enterprise: "企业人员",
+    Role.project_staff: "项目管理人员",
+    Role.foreman: "班组长/劳务员",
+    Role.worker: "工人",
+    Role.vendor: "设备厂商",
+}
+
+
+# --- Attendance --------------------------------------------------------------------------------------------------
+
+
+class Source(StrEnum):
+    """Where a punch came from (Punch.source)."""
+
+    gate = "gate"
+    mobile = "mobile"
+    makeup = "makeup"
+
+
+SOURCE_ZH: dict[str, str] = {Source.gate: "闸机", Source.mobile: "手机", Source.makeup: "补卡"}
+
+
+class Direction(StrEnum):
+    """Punch and terminal direction."""
+
+    in_ = "in"
+    out = "out"
+
+
+DIRECTION_ZH: dict[str, str] = {Direction.in_: "进", Direction.out: "出"}
+
+
+class PunchVerdict(StrEnum):
+    """Outcome of a punch (Punch.verdict): accepted, accepted with review flags, rejected."""
+
+    accepted = "accepted"
+    flagged = "flagged"
+    rejected = "rejected"
+
+
+# What the person who punched is told.
+VERDICT_ZH: dict[str, str] = {
+    PunchVerdict.accepted: "打卡成功", PunchVerdict.flagged: "打卡成功（待复核）", PunchVerdict.rejected: "打卡失败",
+}
+# The same verdicts in the supervisors' punch lists (a column headed 打卡结果).
+VERDICT_SHORT_ZH: dict[str, str] = {
+    PunchVerdict.accepted: "成功", PunchVerdict.flagged: "成功（待复核）", PunchVerdict.rejected: "失败",
+}
+
+
+class Reason(StrEnum):
+    """Reason codes (a rejection) and flag codes (accepted, marked for review) of punch verdicts."""
+
+    # rejections
+    not_on_roster = "not_on_roster"
+    unknown_person = "unknown_person"
+    not_enrolled = "not_enrolled"
+    face_mismatch = "face_mismatch"
+    liveness_failed = "liveness_failed"
+    challenge_invalid = "challenge_invalid"
+    outside_fence = "outside_fence"
+    low_gps_accuracy = "low_gps_accuracy"
+    invalid_coordinates = "invalid_coordinates"
+    no_fence = "no_fence"
+    invalid_accuracy = "invalid_accuracy"
+    manager_makeup_forbidden = "manager_makeup_forbidden"
+    project_not_active = "project_not_active"
+    bad_image = "bad_image"
+    # flags
+    late_upload = "late_upload"
+    clock_skew = "clock_skew"
+    near_edge = "near_edge"
+    impossible_speed = "impossible_speed"
+    repeated_coordinates = "repeated_coordinates"
+    suspicious_accuracy = "suspicious_accuracy"
+    swapped_lat_lon = "swapped_lat_lon"
+    offline_challenge = "offline_challenge"
+    project_suspended = "project_suspended"
+    makeup = "makeup"
+    non_face_mode = "non_face_mode"
+
+
+REASON_ZH: dict[str, str] = {
+    # rejections
+    Reason.not_on_roster: "不在本项目花名册中（未进场或已退场）",
+    Reason.unknown_person: "人员不存在",
+    Reason.not_enrolled: "尚未采集人脸，不能打卡",
+    Reason.face_mismatch: "人脸比对不通过",
+    Reason.liveness_failed: "活体检测未通过",
+    Reason.challenge_invalid: "活体挑战无效（已过期或已使用）",
+    Reason.outside_fence: "不在电子围栏内",
+    Reason.low_gps_accuracy: "定位精度不足",
+    Reason.invalid_coordinates: "定位坐标无效",
+    Reason.no_fence: "项目未设置电子围栏",
+    Reason.invalid_accuracy: "定位精度数据无效",
+    Reason.manager_makeup_forbidden: "管理人员不得补卡",
+    Reason.project_not_active: "项目未开工或已完工，不接受考勤",
+    Reason.bad_image: "照片无效",
+    # flags (accepted, but marked for review)
+    Reason.late_upload: "上传超时",
+    Reason.clock_skew: "设备时间与服务器时间偏差过大",
+    Reason.near_edge: "位于围栏边缘（定位误差范围内）",
+    Reason.impossible_speed: "两次打卡之间移动速度异常",
+    Reason.repeated_coordinates: "定位坐标与之前完全相同",
+    Reason.suspicious_accuracy: "定位精度数值可疑",
+    Reason.swapped_lat_lon: "经纬度可能颠倒",
+    Reason.offline_challenge: "离线打卡，未经服务器活体挑战（可信度较低）",
+    Reason.project_suspended: "项目停工期间打卡",
+    Reason.makeup: "补卡（经主管部门批准）",
+    Reason.non_face_mode: "非人脸识别打卡（刷卡模式不是 6）",
+}
+
+
+class MakeupStatus(StrEnum):
+    """A make-up request (MakeupRequest.status)."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+MAKEUP_STATUS_ZH: dict[str, str] = {
+    MakeupStatus.pending: "待审核", MakeupStatus.approved: "已批准", MakeupStatus.rejected: "未批准",
+}
+
+
+class MakeupReason(StrEnum):
+    """Why a punch is made up (MakeupRequest.reason)."""
+
+    rain = "rain"
+    network_failure = "network_failure"
+    device_failure = "device_failure"
+    other = "other"
+
+
+MAKEUP_REASON_ZH: dict[str, str] = {
+    MakeupReason.rain: "暴雨等恶劣天气",
+    MakeupReason.network_failure: "网络故障",
+    MakeupReason.device_failure: "设备故障",
+    MakeupReason.other: "其他",
+}
+
+
+# --- Organisation ----------------------------------------------------------------------------------------------
+
+
+class ProjectStatus(StrEnum):
+    """Project status (seed 000 §三 "筹备、在建、竣工、完工、停工"; national code table 001 筹备 … 005 停工)."""
+
+    preparing = "preparing"
+    under_construction = "under_construction"
+    suspended = "suspended"
+    finished = "finished"
+    accepted = "accepted"
+
+
+PROJECT_STATUS_ZH: dict[str, str] = {
+    ProjectStatus.preparing: "筹备",
+    ProjectStatus.under_construction: "在建",
+    ProjectStatus.suspended: "停工",
+    ProjectStatus.finished: "完工",
+    ProjectStatus.accepted: "竣工",
+}
+
+
+class ProjectCategory(StrEnum):
+    building = "building"
+    municipal = "municipal"
+
+
+PROJECT_CATEGORY_ZH: dict[str, str] = {
+    ProjectCategory.building: "房屋建筑工程", ProjectCategory.municipal: "市政基础设施工程",
+}
+
+
+class UnitType(StrEnum):
+    """A company's role on one project (ProjectUnit.unit_type)."""
+
+    owner = "owner"
+    general_contractor = "general_contractor"
+    supervision_firm = "supervision_firm"
+    specialist_subcontractor = "specialist_subcontractor"
+    labour_subcontractor = "labour_subcontractor"
+
+
+UNIT_TYPE_ZH: dict[str, str] = {
+    UnitType.owner: "建设单位",
+    UnitType.general_contractor: "施工总承包单位",
+    UnitType.supervision_firm: "监理单位",
+    UnitType.specialist_subcontractor: "专业分包单位",
+    UnitType.labour_subcontractor: "劳务分包单位",
+}
+
+
+class TeamKind(StrEnum):
+    management = "management"
+    worker = "worker"
+    other = "other"
+
+
+TEAM_KIND_ZH: dict[str, str] = {
+    TeamKind.management: "管理人员班组", TeamKind.worker: "普通工人班组", TeamKind.other: "其他人员班组",
+}
+
+
+# --- Workforce and registration --------------------------------------------------------------------------------
+
+
+class WorkRole(StrEnum):
+    """RosterEntry.work_role (national work_role codes: manager 10, worker 20)."""
+
+    manager = "manager"
+    worker = "worker"
+
+
+WORK_ROLE_ZH: dict[str, str] = {WorkRole.manager: "管理人员", WorkRole.worker: "建筑工人"}
+
+
+class EnrolmentSource(StrEnum):
+    """Where a face template came from (Enrolment.source)."""
+
+    tablet = "tablet"
+    gate = "gate"
+    import_ = "import"
+
+
+ENROLMENT_SOURCE_ZH: dict[str, str] = {
+    EnrolmentSource.tablet: "平板采集", EnrolmentSource.gate: "闸机采集", EnrolmentSource.import_: "批量导入",
+}
+
+
+class RegistrationStatus(StrEnum):
+    """Registration steps.  id_checked → (liveness + 人证核验) → face_checked → completed; a face mismatch waits
+    for a supervisor (pending_confirmation), a face already enrolled under another ID number is blocked for
+    review (pending_review); both end approved (→ face_checked) or rejected."""
+
+    id_checked = "id_checked"
+    pending_confirmation = "pending_confirmation"
+    pending_review = "pending_review"
+    face_checked = "face_checked"
+    completed = "completed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+
+
+REGISTRATION_STATUS_ZH: dict[str, str] = {
+    RegistrationStatus.id_checked: "证件已核验，待人证核验",
+    RegistrationStatus.pending_confirmation: "人证不符，待主管人员确认",
+    RegistrationStatus.pending_review: "疑似重复人脸，待审核",
+    RegistrationStatus.face_checked: "人证核验通过，待进场登记",
+    RegistrationStatus.completed: "登记完成",
+    RegistrationStatus.rejected: "已驳回",
+    RegistrationStatus.cancelled: "已取消",
+}
+
+
+class ReviewKind(StrEnum):
+    """Why a registration waits for review (Registration.review_kind)."""
+
+    face_mismatch = "face_mismatch"
+    duplicate_face = "duplicate_face"
+    gate_reenrol = "gate_reenrol"
+
+
+REVIEW_KIND_ZH: dict[str, str] = {
+    ReviewKind.face_mismatch: "人证不符",
+    ReviewKind.duplicate_face: "疑似同一人使用不同身份证",
+    ReviewKind.gate_reenrol: "闸机重新采集已有人脸",
+}
+
+
+class ImportStatus(StrEnum):
+    """A roster import job (ImportJob.status)."""
+
+    queued = "queued"
+    validating = "validating"
+    writing = "writing"
+    done = "done"
+    failed = "failed"
+
+
+IMPORT_STATUS_ZH: dict[str, str] = {
+    ImportStatus.queued: "排队中",
+    ImportStatus.validating: "正在校验",
+    ImportStatus.writing: "正在写入",
+    ImportStatus.done: "导入完成",
+    ImportStatus.failed: "导入失败",
+}
+
+
+# --- Devices and fences ---------------------------------------------------------------------------------------
+
+
+class AlarmKind(StrEnum):
+    """A terminal alarm (TerminalAlarm.kind)."""
+
+    login_conflict = "login_conflict"
+    network_refused = "network_refused"
+    login_rate_limited = "login_rate_limited"
+    vendor_code_rotated = "vendor_code_rotated"
+
+
+ALARM_KIND_ZH: dict[str, str] = {
+    AlarmKind.login_conflict: "设备已在其他地址在线，新登录被拒绝",
+    AlarmKind.network_refused: "登录来源不在设备允许的网段内",
+    AlarmKind.login_rate_limited: "登录失败次数过多，已暂停登录",
+    AlarmKind.vendor_code_rotated: "厂家识别码已更换，旧连接已断开",
+}
+
+
+class FenceKind(StrEnum):
+    """ProjectFence.kind (the geofence library's fence shapes)."""
+
+    polygon = "polygon"
+    circle = "circle"
+    corridor = "corridor"
+
+
+FENCE_KIND_ZH: dict[str, str] = {FenceKind.polygon: "多边形", FenceKind.circle: "圆形", FenceKind.corridor: "带状（道路）"}
+
+
+# --- Supervision: warnings ---------------------------------------------------------------------------------------
+
+
+class WarningKind(StrEnum):
+    post_missing = "post_missing"
+    no_attendance = "no_attendance"
+    manager_valid_days = "manager_valid_days"
+    composite_rate = "composite_rate"
+    device_outage = "device_outage"
+
+
+WARNING_KIND_ZH: dict[str, str] = {
+    WarningKind.post_missing: "关键岗位未设置",
+    WarningKind.no_attendance: "无考勤数据",
+    WarningKind.manager_valid_days: "管理人员月出勤不达标",
+    WarningKind.composite_rate: "综合到岗率不达标",
+    WarningKind.device_outage: "考勤设备离线",
+}
+
+
+class WarningLevel(StrEnum):
+    yellow = "yellow"
+    red = "red"
+
+
+WARNING_LEVEL_ZH: dict[str, str] = {WarningLevel.yellow: "黄灯", WarningLevel.red: "红灯"}
+
+
+class WarningStatus(StrEnum):
+    open = "open"
+    notified = "notified"
+    rectified = "rectified"
+    closed = "closed"
+
+
+WARNING_STATUS_ZH: dict[str, str] = {
+    WarningStatus.open: "待通知",
+    WarningStatus.notified: "已通知",
+    WarningStatus.rectified: "已整改",
+    WarningStatus.closed: "已销号",
+}
+
+
+class WarningAction(StrEnum):
+    """A step of a warning case's trail (WarningEvent.action)."""
+
+    opened = "opened"
+    escalated = "escalated"
+    notified = "notified"
+    not_notified = "not_notified"
+    rectified = "rectified"
+    reopened = "reopened"
+    closed = "closed"
+    updated = "updated"
+
+
+WARNING_ACTION_ZH: dict[str, str] = {
+    WarningAction.opened: "产生预警",
+    WarningAction.escalated: "转为红灯",
+    WarningAction.notified: "已通知",
+    WarningAction.not_notified: "未通知",
+    WarningAction.rectified: "整改",
+    WarningAction.reopened: "重新打开",
+    WarningAction.closed: "销号",
+    WarningAction.updated: "数据更新",
+}
+
+
+class SmsStatus(StrEnum):
+    """An SMS notification attempt (SmsLog.status)."""
+
+    sent = "sent"
+    failed = "failed"
+    skipped = "skipped"
+
+
+SMS_STATUS_ZH: dict[str, str] = {SmsStatus.sent: "已发送", SmsStatus.failed: "失败", SmsStatus.skipped: "未发送"}
+
+
+# --- Lookup ------------------------------------------------------------------------------------------------------
+
+LABELS: dict[type[StrEnum], dict[str, str]] = {
+    Role: ROLE_ZH,
+    Source: SOURCE_ZH,
+    Direction: DIRECTION_ZH,
+    PunchVerdict: VERDICT_ZH,
+    Reason: REASON_ZH,
+    MakeupStatus: MAKEUP_STATUS_ZH,
+    MakeupReason: MAKEUP_REASON_ZH,
+    ProjectStatus: PROJECT_STATUS_ZH,
+    ProjectCategory: PROJECT_CATEGORY_ZH,
+    UnitType: UNIT_TYPE_ZH,
+    TeamKind: TEAM_KIND_ZH,
+    WorkRole: WORK_ROLE_ZH,
+    EnrolmentSource: ENROLMENT_SOURCE_ZH,
+    RegistrationStatus: REGISTRATION_STATUS_ZH,
+    ReviewKind: REVIEW_KIND_ZH,
+    ImportStatus: IMPORT_STATUS_ZH,
+    WarningKind: WARNING_KIND_ZH,
+    WarningLevel: WARNING_LEVEL_ZH,
+    WarningStatus: WARNING_STATUS_ZH,
+    WarningAction: WARNING_ACTION_ZH,
+    SmsStatus: SMS_STATUS_ZH,
+    AlarmKind: ALARM_KIND_ZH,
+    FenceKind: FENCE_KIND_ZH,
+}
+_BY_NAME: dict[str, type[StrEnum]] = {e.__name__: e for e in LABELS}
+
+
+def label(code: str | None, kind: str | type[StrEnum] | None = None) -> str:
+    """The Chinese for ``code``.  ``kind`` names the enum (``"WarningStatus"`` or the class; a member knows its
+    own); the same string can mean different things (``rejected``: a punch, a registration, a make-up request).
+    An unknown code comes back as it is, an empty one as ""."""
+    if code is None or code == "":
+        return ""
+    if kind is None and isinstance(code, StrEnum):
+        kind = type(code)
+    if kind is None:
+        raise ValueError(f"label({code!r}) needs the kind of code")
+    enum = _BY_NAME[kind] if isinstance(kind, str) else kind
+    return LABELS[enum].get(code, str(code))
