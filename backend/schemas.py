@@ -2,7 +2,9 @@
 
 A JSON handler returns an ``Out`` Struct (or a list of them), never a bare dict, so ``/schema`` documents the
 response and a client can be generated from it.  Services may keep returning dicts or rows: the controller
-converts at the edge with :func:`out` (``msgspec.convert``: the shape is checked, unknown keys are refused).
+converts at the edge with :func:`out` (``msgspec.convert``: the shape is checked).  Unknown keys are refused
+when ``SMZ_STRICT_RESPONSES=1`` (the test suite sets it, so a service that grows a key fails the tests) and
+dropped otherwise (in production a key a Struct does not know must not turn a page into a 500).
 
 ID numbers (身份证号) leave only through :data:`MaskedId`: its pattern is checked on every conversion and in
 ``Out.__post_init__``, so a full number in a ``MaskedId`` field is an error, never a leak.  The deliberate
@@ -14,6 +16,7 @@ field named like an ID number that is typed otherwise.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import typing
 from typing import Annotated, Any, TypeVar
@@ -40,9 +43,12 @@ def _masked_fields(cls: type) -> tuple[str, ...]:
                  if hints.get(name) is MaskedId or MaskedId in typing.get_args(hints.get(name)))
 
 
-class Out(msgspec.Struct, forbid_unknown_fields=True):
-    """Base of every response Struct.  Unknown keys are refused on conversion, so a service that grows a
-    key fails loudly in the tests instead of being silently dropped from the reply."""
+STRICT_RESPONSES = os.environ.get("SMZ_STRICT_RESPONSES") == "1"
+
+
+class Out(msgspec.Struct, forbid_unknown_fields=STRICT_RESPONSES):
+    """Base of every response Struct.  Under ``SMZ_STRICT_RESPONSES=1`` (the tests) unknown keys are refused
+    on conversion, so a service that grows a key fails loudly in the tests; in production they are dropped."""
 
     def __post_init__(self) -> None:
         for name in _masked_fields(type(self)):

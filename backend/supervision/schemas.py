@@ -474,11 +474,12 @@ class PunchEventOut(Out):
 
 
 class MapFeatureOut(Out):
-    """A fence outline (GeoJSON Feature; ``properties``: project_id, name)."""
+    """A fence outline (GeoJSON Feature with the fence id as its ``id``; ``properties``: project_id, name …)."""
 
     type: str
     geometry: dict[str, Any]
     properties: dict[str, Any]
+    id: int | None = None
 
 
 class MapFencesOut(Out):
