@@ -19,6 +19,8 @@ from crewkit import PDF, CameraStandIn, blank_card, id_card_back, id_card_front,
 from backend.crew import services as crew
 from backend.crew.enrolment import FACE_INDEX_MAX_AGE_S
 from backend.crew.faceindex import FaceMatrix
+from backend.crew.services import common as crew_common
+from backend.crew.services import face_check
 from backend.crew.tables import CrewFile, Registration
 from backend.crypto import lookup_hash
 from backend.workforce.tables import Enrolment, Person
@@ -31,7 +33,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def camera(monkeypatch: pytest.MonkeyPatch, face_photos: Any) -> CameraStandIn:
     stand_in = CameraStandIn()
-    monkeypatch.setattr(crew, "face_service", lambda: stand_in)
+    monkeypatch.setattr(crew_common, "face_service", lambda: stand_in)  # the seam both steps look up
     return stand_in
 
 
@@ -54,7 +56,7 @@ def my_people(monkeypatch: pytest.MonkeyPatch) -> set[int]:
         sub.ids, sub.matrix, sub.norms, sub.version = m.ids[keep], m.matrix[keep], m.norms[keep], m.version
         return sub
 
-    monkeypatch.setattr(crew, "face_index", scoped)
+    monkeypatch.setattr(face_check, "face_index", scoped)  # where submit_face looks it up
     return people
 
 

@@ -1,0 +1,71 @@
+"""Crew registration: the queries of the domain, one module per responsibility, behind this one public face:
+``from backend.crew import services`` / ``from backend.crew.services import X``.
+
+Flow of one registration (one row of ``crew_registration``):
+
+1. ``start_registration`` (``id_card``) — the ID card: photos of both sides and the fields (typed or
+   OCR-prefilled) pass ``validation.check_id_card``; the card's portrait is found and encoded (face service,
+   ``verify`` limits); a duplicate entry on the same project is refused, active entries on other projects are
+   returned as a warning.  The person is created (or their card data updated) and the registration stored —
+   in one transaction.
+2. ``issue_challenge`` / ``submit_face`` (``face_check``) — 人证核验: a liveness challenge of the clock-in
+   mechanism (``LivenessChallenge`` + ``backend.clockin.services.consume_challenge``), the burst judged by
+   ``FaceService.check_liveness`` against the ID-card template; the best frame must pass the enrolment quality
+   rules (seed 002) and is searched 1:N over every enrolled template.  Distance and result are stored.  A
+   mismatch → ``pending_confirmation`` (a supervisor confirms with a note); the same face under another ID
+   number → ``pending_review`` (blocked until reviewed).
+3. ``complete_registration`` (``completion``) — roster entry (team, unit, role, post/work type, entry date),
+   the enrolment (``crew.enrolment.save_enrolment``, the one enrolment write the gate's 852 uses too: the gate
+   whitelist picks it up, the face-index version is bumped once), an optional labour contract, and a worker
+   account for the phone PWA with a one-time initial password — all in one transaction.
+
+Modules (each imports only those above it in this list; none imports this package):
+
+- ``common``         roles, the face-service seam (``common.face_service``), the editor check, team scope
+- ``files``          uploaded files: storing, and who may open them
+- ``registrations``  reading registrations, their scope and photos, the step guard, cancelling
+- ``id_card``        step 1: the ID card
+- ``face_check``     step 2: liveness challenge and face check
+- ``review``         the supervisor's review
+- ``contracts``      labour contracts and exits
+- ``accounts``       workers' phone accounts and initial passwords
+- ``completion``     step 3: roster entry, enrolment, contract, account
+- ``roster``         the roster view and page helpers
+- ``imports``        the .xlsx roster import job
+- ``export``         the .xlsx roster export and the full-ID access log
+
+Tests stand in for the camera by patching ``common.face_service`` and for the face index by patching
+``face_check.face_index`` (a name re-exported here is a copy: patching it here changes nothing).
+"""
+
+from __future__ import annotations
+
+from backend.crew.enrolment import face_index
+from backend.crew.services.accounts import initial_password, reset_worker_password
+from backend.crew.services.common import EDITOR_ROLES, REVIEWER_ROLES, face_service, team_people
+from backend.crew.services.completion import RosterStep, complete_registration
+from backend.crew.services.contracts import ContractIn, add_contract, exit_person, list_contracts
+from backend.crew.services.export import FULL_ID_REASON_MAX, FULL_ID_ROLES, export_roster, id_access_log
+from backend.crew.services.face_check import issue_challenge, submit_face
+from backend.crew.services.files import get_file
+from backend.crew.services.id_card import IdStep, start_registration
+from backend.crew.services.imports import import_status, run_import, start_import
+from backend.crew.services.registrations import (
+    cancel_registration,
+    duplicate_photo,
+    get_registration,
+    list_registrations,
+    registration_photo,
+)
+from backend.crew.services.review import decide_review, list_reviews
+from backend.crew.services.roster import form_options, project_brief, roster
+
+__all__ = [
+    "EDITOR_ROLES", "FULL_ID_REASON_MAX", "FULL_ID_ROLES", "REVIEWER_ROLES",
+    "ContractIn", "IdStep", "RosterStep",
+    "add_contract", "cancel_registration", "complete_registration", "decide_review", "duplicate_photo",
+    "exit_person", "export_roster", "face_index", "face_service", "form_options", "get_file", "get_registration",
+    "id_access_log", "import_status", "initial_password", "issue_challenge", "list_contracts",
+    "list_registrations", "list_reviews", "project_brief", "registration_photo", "reset_worker_password",
+    "roster", "run_import", "start_import", "start_registration", "submit_face", "team_people",
+]

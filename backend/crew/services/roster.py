@@ -1,0 +1,101 @@
+"""The roster view of a project (what registration adds to workforce's roster) and page helpers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from backend.accounts.services import CurrentUser, require_project
+from backend.crew.dictionaries import CONTRACT_TYPE
+from backend.crew.tables import ExitConfirmation, LabourContract
+from backend.errors import Forbidden, NotFound
+from backend.org import services as org
+from backend.org.tables import Project
+from backend.vocabulary import Role
+from backend.workforce import services as workforce
+from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
+
+CONTRACT_LABELS = {"valid": "有效", "expired": "已到期", "future": "未生效", "missing": "缺合同"}
+
+
+async def roster(user: CurrentUser, project_id: int, *, active_only: bool = True, missing_contract: bool = False,
+                 q: str = "") -> list[dict[str, Any]]:
+    """The roster with what registration adds: unit, face enrolled, contract state, exit confirmation."""
+    await require_project(user, project_id)
+    if user.role == Role.worker:
+        raise Forbidden("工人只能查看本人信息", "Workers may only see their own records")
+    teams = await workforce.team_scope(user.role, user.person_id, project_id)
+    rows = await workforce.list_roster(project_id, active_only=active_only, teams=teams)
+    units = {u["id"]: u["enterprise_name"] for u in await org.list_units(project_id)}
+    enrolled = await _enrolled([r["person"] for r in rows])
+    contracts = await _contracts_by_entry(project_id)
+    exits = await _exit_files(project_id)
+    today = date.today()
+    needle = (q or "").strip()
+    out = []
+    for r in rows:
+        state = contract_state(contracts.get(r["id"], []), today)
+        r["contract_state"] = state
+        r["contract_label"] = CONTRACT_LABELS[state]
+        r["enrolled"] = r["person"] in enrolled
+        r["unit_name"] = units.get(r["unit"], "")
+        r["exit_file"] = exits.get(r["id"])
+        if _wanted(r, missing_contract=missing_contract, needle=needle):
+            out.append(r)
+    return out
+
+
+async def _enrolled(persons: list[int]) -> set[int]:
+    """Which of these people have a face enrolled (in chunks under the engines' parameter limits)."""
+    enrolled: set[int] = set()
+    for i in range(0, len(persons), 900):
+        enrolled |= await workforce.enrolled_person_ids(persons[i:i + 900])
+    return enrolled
+
+
+async def _contracts_by_entry(project_id: int) -> dict[int, list[dict[str, Any]]]:
+    """The project's labour contracts' terms, by roster entry."""
+    contracts: dict[int, list[dict[str, Any]]] = {}
+    for c in await LabourContract.select(LabourContract.roster_entry, LabourContract.starts_on,
+                                         LabourContract.ends_on).where(LabourContract.project == project_id):
+        contracts.setdefault(c["roster_entry"], []).append(c)
+    return contracts
+
+
+async def _exit_files(project_id: int) -> dict[int, int]:
+    """The signed exit confirmation's file, by roster entry."""
+    return {e["roster_entry"]: e["file"] for e in await ExitConfirmation.select(
+        ExitConfirmation.roster_entry, ExitConfirmation.file).where(
+        ExitConfirmation.roster_entry.project == project_id)}
+
+
+def contract_state(contracts: list[dict[str, Any]], today: date) -> str:
+    """``valid`` (one runs today), ``expired`` (all ended), ``future`` (none yet started) or ``missing``."""
+    if any(c["starts_on"] <= today and (c["ends_on"] is None or c["ends_on"] >= today) for c in contracts):
+        return "valid"
+    if contracts:
+        return "expired" if all(c["ends_on"] is not None and c["ends_on"] < today for c in contracts) else "future"
+    return "missing"
+
+
+def _wanted(r: dict[str, Any], *, missing_contract: bool, needle: str) -> bool:
+    """The filters of the roster page: only entries without a valid contract; a name or team search."""
+    if missing_contract and r["contract_state"] == "valid":
+        return False
+    return not needle or needle in r["name"] or needle in (r["team_name"] or "")
+
+
+async def form_options(project_id: int) -> dict[str, Any]:
+    units = [u for u in await org.list_units(project_id) if u["exited_on"] is None]
+    teams = [t for t in await org.list_teams(project_id) if t["exited_on"] is None]
+    return {"units": units, "teams": teams, "posts": POSTS, "work_types": WORK_TYPES, "work_roles": WORK_ROLE,
+            "contract_types": CONTRACT_TYPE}
+
+
+async def project_brief(project_id: int) -> dict[str, Any]:
+    row = await Project.select(Project.id, Project.name).where(Project.id == project_id).first()
+    if row is None:
+        raise NotFound("项目不存在", "Project not found", field="project_id")
+    return row
+
+
