@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -151,6 +151,19 @@ def _count_positions(value: Any, depth: int = 0) -> int:
 # --- GeoJSON in -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _GeoJSONShape:
+    """A GeoJSON geometry to build a fence from, with the paths its errors are reported under."""
+
+    coords: Any
+    props: Mapping[str, Any]
+    fence_id: str
+    name: str
+    crs: str
+    cpath: str  # the geometry's coordinates
+    ppath: str  # the feature's properties
+
+
 def _fence_from_geometry(
     geometry: Any, props: Mapping[str, Any], fence_id: str, crs: str, path: str, owner: str = ""
 ) -> Fence:
@@ -159,78 +172,106 @@ def _fence_from_geometry(
     if not isinstance(geometry, Mapping):
         raise _invalid_geojson(path, "缺少几何对象", "Missing geometry object")
     gtype = geometry.get("type")
-    coords = geometry.get("coordinates")
-    name = props.get("name") or props.get("名称") or ""
-    if not isinstance(name, str):
-        name = str(name)
-    cpath = f"{path}.coordinates"
-    try:
-        if gtype == "Polygon":
-            if not isinstance(coords, list) or not coords:
-                raise _invalid_geojson(cpath, "多边形坐标格式错误", "Polygon coordinates must be a list of rings")
-            return polygon_fence(fence_id, coords[0], coords[1:], name=name, crs=crs)
-        if gtype == "MultiPolygon":
-            if not isinstance(coords, list) or not coords:
-                raise _invalid_geojson(cpath, "多边形坐标格式错误", "MultiPolygon coordinates must be a list")
-            polygons = []
-            for k, rings in enumerate(coords):
-                if not isinstance(rings, list) or not rings:
-                    raise _invalid_geojson(
-                        f"{cpath}[{k}]", "多边形坐标格式错误", "Each polygon must be a list of rings"
-                    )
-                xys = [as_positions(ring, f"{cpath}[{k}][{r}]") for r, ring in enumerate(rings)]
-                for r, xy in enumerate(xys):
-                    check_positions(xy, f"{cpath}[{k}][{r}]")
-                    if len({(float(a), float(b)) for a, b in xy}) < 3:
-                        raise FenceError(
-                            "too_few_points",
-                            f"{cpath}[{k}][{r}]",
-                            "多边形至少需要 3 个不同的顶点",
-                            "A polygon needs at least 3 distinct points",
-                        )
-                polygons.append(Polygon(xys[0], xys[1:]))
-            return polygon_fence(fence_id, MultiPolygon(polygons), name=name, crs=crs)
-        if gtype == "LineString":
-            found = _lookup(props, _WIDTH_KEYS)
-            if found is None:
-                raise FenceError(
-                    "missing_width",
-                    f"{ppath}.width_m",
-                    "带状围栏（线）需要在 properties.width_m 中给出宽度（米）",
-                    "A LineString fence needs its total width in properties.width_m",
-                )
-            width = _number(found[1], f"properties.{found[0]}", "invalid_width", "宽度", "Width")
-            return corridor_fence(fence_id, coords, width, name=name, crs=crs)
-        if gtype == "Point":
-            found = _lookup(props, _RADIUS_KEYS)
-            if found is None:
-                raise FenceError(
-                    "missing_radius",
-                    f"{ppath}.radius_m",
-                    "圆形围栏（点）需要在 properties.radius_m 中给出半径（米）",
-                    "A Point fence needs its radius in properties.radius_m",
-                )
-            radius = _number(found[1], f"properties.{found[0]}", "invalid_radius", "半径", "Radius")
-            if not isinstance(coords, list) or len(coords) not in (2, 3):
-                raise _invalid_geojson(cpath, "点坐标应为 [经度, 纬度]", "Point coordinates must be [lon, lat]")
-            xy = as_positions([coords], cpath)
-            return circle_fence(fence_id, float(xy[0, 0]), float(xy[0, 1]), radius, name=name, crs=crs)
-    except FenceError as err:
-        if err.field.startswith((path, ppath)):
-            raise
-        if err.field in ("width_m", "radius_m"):
-            raise FenceError(err.code, f"{ppath}.{err.field}", err.message_zh, err.message_en) from None
-        if err.field.startswith("properties."):
-            raise FenceError(
-                err.code, f"{ppath}{err.field.removeprefix('properties')}", err.message_zh, err.message_en
-            ) from None
-        raise _prefixed(err, cpath) from None
-    raise FenceError(
-        "unsupported_geometry",
-        f"{path}.type",
-        f"不支持的几何类型 {gtype!r}（支持 Polygon、MultiPolygon、LineString、Point）",
-        f"Unsupported geometry type {gtype!r} (use Polygon, MultiPolygon, LineString or Point)",
+    build = _GEOJSON_BUILDERS.get(gtype) if isinstance(gtype, str) else None
+    if build is None:
+        raise FenceError(
+            "unsupported_geometry",
+            f"{path}.type",
+            f"不支持的几何类型 {gtype!r}（支持 Polygon、MultiPolygon、LineString、Point）",
+            f"Unsupported geometry type {gtype!r} (use Polygon, MultiPolygon, LineString or Point)",
+        )
+    shape = _GeoJSONShape(
+        geometry.get("coordinates"), props, fence_id, _display_name(props), crs, f"{path}.coordinates", ppath
     )
+    try:
+        return build(shape)
+    except FenceError as err:
+        moved = _relocated(err, path, shape)
+        if moved is err:
+            raise
+        raise moved from None
+
+
+def _display_name(props: Mapping[str, Any]) -> str:
+    name = props.get("name") or props.get("名称") or ""
+    return name if isinstance(name, str) else str(name)
+
+
+def _relocated(err: FenceError, path: str, shape: _GeoJSONShape) -> FenceError:
+    """An error of the fence builders, its field put under the geometry's or the feature's path."""
+    if err.field.startswith((path, shape.ppath)):
+        return err
+    if err.field in ("width_m", "radius_m"):
+        return FenceError(err.code, f"{shape.ppath}.{err.field}", err.message_zh, err.message_en)
+    if err.field.startswith("properties."):
+        return FenceError(
+            err.code, f"{shape.ppath}{err.field.removeprefix('properties')}", err.message_zh, err.message_en
+        )
+    return _prefixed(err, shape.cpath)
+
+
+def _geojson_polygon(g: _GeoJSONShape) -> Fence:
+    if not isinstance(g.coords, list) or not g.coords:
+        raise _invalid_geojson(g.cpath, "多边形坐标格式错误", "Polygon coordinates must be a list of rings")
+    return polygon_fence(g.fence_id, g.coords[0], g.coords[1:], name=g.name, crs=g.crs)
+
+
+def _geojson_multipolygon(g: _GeoJSONShape) -> Fence:
+    if not isinstance(g.coords, list) or not g.coords:
+        raise _invalid_geojson(g.cpath, "多边形坐标格式错误", "MultiPolygon coordinates must be a list")
+    polygons = [_geojson_rings(rings, f"{g.cpath}[{k}]") for k, rings in enumerate(g.coords)]
+    return polygon_fence(g.fence_id, MultiPolygon(polygons), name=g.name, crs=g.crs)
+
+
+def _geojson_rings(rings: Any, path: str) -> Polygon:
+    """One polygon of a MultiPolygon: every ring valid and of at least 3 distinct points."""
+    if not isinstance(rings, list) or not rings:
+        raise _invalid_geojson(path, "多边形坐标格式错误", "Each polygon must be a list of rings")
+    xys = [as_positions(ring, f"{path}[{r}]") for r, ring in enumerate(rings)]
+    for r, xy in enumerate(xys):
+        check_positions(xy, f"{path}[{r}]")
+        if len({(float(a), float(b)) for a, b in xy}) < 3:
+            raise FenceError(
+                "too_few_points", f"{path}[{r}]", "多边形至少需要 3 个不同的顶点", "A polygon needs at least 3 distinct points"
+            )
+    return Polygon(xys[0], xys[1:])
+
+
+def _geojson_corridor(g: _GeoJSONShape) -> Fence:
+    found = _lookup(g.props, _WIDTH_KEYS)
+    if found is None:
+        raise FenceError(
+            "missing_width",
+            f"{g.ppath}.width_m",
+            "带状围栏（线）需要在 properties.width_m 中给出宽度（米）",
+            "A LineString fence needs its total width in properties.width_m",
+        )
+    width = _number(found[1], f"properties.{found[0]}", "invalid_width", "宽度", "Width")
+    return corridor_fence(g.fence_id, g.coords, width, name=g.name, crs=g.crs)
+
+
+def _geojson_circle(g: _GeoJSONShape) -> Fence:
+    found = _lookup(g.props, _RADIUS_KEYS)
+    if found is None:
+        raise FenceError(
+            "missing_radius",
+            f"{g.ppath}.radius_m",
+            "圆形围栏（点）需要在 properties.radius_m 中给出半径（米）",
+            "A Point fence needs its radius in properties.radius_m",
+        )
+    radius = _number(found[1], f"properties.{found[0]}", "invalid_radius", "半径", "Radius")
+    if not isinstance(g.coords, list) or len(g.coords) not in (2, 3):
+        raise _invalid_geojson(g.cpath, "点坐标应为 [经度, 纬度]", "Point coordinates must be [lon, lat]")
+    xy = as_positions([g.coords], g.cpath)
+    return circle_fence(g.fence_id, float(xy[0, 0]), float(xy[0, 1]), radius, name=g.name, crs=g.crs)
+
+
+_GEOJSON_BUILDERS: dict[str, Callable[[_GeoJSONShape], Fence]] = {
+    "Polygon": _geojson_polygon,
+    "MultiPolygon": _geojson_multipolygon,
+    "LineString": _geojson_corridor,
+    "Point": _geojson_circle,
+}
 
 
 def _feature_id(feature: Mapping[str, Any], props: Mapping[str, Any], default: str) -> str:
@@ -418,93 +459,131 @@ def fences_from_kml(
     bounds the placemarks and vertices (checked before any fence is built).
     """
     _check_crs(crs)
-    try:
-        root = DET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except defusedxml.DefusedXmlException:
-        raise FenceError("invalid_kml", "", "KML 文件不能包含 DTD 或实体", "KML with a DTD or entities is refused") from None
-    except (ET.ParseError, ValueError, LookupError) as exc:
-        raise FenceError("invalid_kml", "", f"KML 解析失败：{exc}", f"Cannot parse KML: {exc}") from None
-    placemarks = [el for el in root.iter() if _local(el.tag) == "Placemark"]
-    if not placemarks:
-        raise FenceError("invalid_kml", "", "KML 中没有 Placemark", "The KML has no Placemark")
+    placemarks = _kml_placemarks(_parse_kml(text))
     limits.check_features(len(placemarks), "Placemark")
     budget = _VertexBudget(limits)
     for i, pm in enumerate(placemarks):
         budget.spend(_kml_vertex_count(pm), f"Placemark[{i}]")
-    fences: list[Fence] = []
-    for i, pm in enumerate(placemarks):
-        path = f"Placemark[{i}]"
-        name_el = _child(pm, "name")
-        name = (name_el.text or "").strip() if name_el is not None else ""
-        desc_el = _child(pm, "description")
-        description = (desc_el.text or "") if desc_el is not None else ""
-        data = _kml_data(pm)
-        found_id = _lookup(data, _ID_KEYS)
-        fence_id = pm.get("id") or (str(found_id[1]) if found_id else f"{id_prefix}{i + 1}")
-        geoms = [c for c in pm if _local(c.tag) in ("Polygon", "LineString", "Point", "MultiGeometry")]
-        if not geoms:
+    return [_fence_from_placemark(pm, crs, f"{id_prefix}{i + 1}", f"Placemark[{i}]") for i, pm in enumerate(placemarks)]
+
+
+def _parse_kml(text: str | bytes) -> ET.Element:
+    try:
+        return DET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException:
+        raise FenceError("invalid_kml", "", "KML 文件不能包含 DTD 或实体", "KML with a DTD or entities is refused") from None
+    except (ET.ParseError, ValueError, LookupError) as exc:
+        raise FenceError("invalid_kml", "", f"KML 解析失败：{exc}", f"Cannot parse KML: {exc}") from None
+
+
+def _kml_placemarks(root: ET.Element) -> list[ET.Element]:
+    placemarks = [el for el in root.iter() if _local(el.tag) == "Placemark"]
+    if not placemarks:
+        raise FenceError("invalid_kml", "", "KML 中没有 Placemark", "The KML has no Placemark")
+    return placemarks
+
+
+@dataclass(frozen=True, slots=True)
+class _Placemark:
+    """What a Placemark says about its fence besides the geometry."""
+
+    fence_id: str
+    name: str
+    description: str
+    data: dict[str, str]  # ExtendedData
+
+
+def _placemark_meta(pm: ET.Element, default_id: str) -> _Placemark:
+    name_el = _child(pm, "name")
+    desc_el = _child(pm, "description")
+    data = _kml_data(pm)
+    found_id = _lookup(data, _ID_KEYS)
+    return _Placemark(
+        fence_id=pm.get("id") or (str(found_id[1]) if found_id else default_id),
+        name=(name_el.text or "").strip() if name_el is not None else "",
+        description=(desc_el.text or "") if desc_el is not None else "",
+        data=data,
+    )
+
+
+def _fence_from_placemark(pm: ET.Element, crs: str, default_id: str, path: str) -> Fence:
+    meta = _placemark_meta(pm, default_id)
+    geoms = [c for c in pm if _local(c.tag) in ("Polygon", "LineString", "Point", "MultiGeometry")]
+    if not geoms:
+        raise FenceError(
+            "unsupported_geometry", path, "Placemark 中没有多边形、线或点", "Placemark has no Polygon, LineString or Point"
+        )
+    try:
+        return _kml_fence(geoms[0], meta, crs)
+    except FenceError as err:
+        raise _prefixed(err, path) from None
+
+
+def _kml_fence(geom: ET.Element, meta: _Placemark, crs: str) -> Fence:
+    """The fence of a Placemark's first geometry (error fields relative to the Placemark)."""
+    if _local(geom.tag) == "MultiGeometry":
+        members = [c for c in geom if _local(c.tag) in ("Polygon", "LineString", "Point")]
+        if members and all(_local(m.tag) == "Polygon" for m in members):
+            return _kml_multipolygon(members, meta, crs)
+        if len(members) != 1:
             raise FenceError(
                 "unsupported_geometry",
-                path,
-                "Placemark 中没有多边形、线或点",
-                "Placemark has no Polygon, LineString or Point",
+                "MultiGeometry",
+                "MultiGeometry 只能包含多个多边形或一个几何",
+                "A MultiGeometry must hold polygons only, or a single geometry",
             )
-        geom = geoms[0]
-        kind = _local(geom.tag)
-        try:
-            if kind == "MultiGeometry":
-                members = [c for c in geom if _local(c.tag) in ("Polygon", "LineString", "Point")]
-                if members and all(_local(m.tag) == "Polygon" for m in members):
-                    polygons = []
-                    for k, m in enumerate(members):
-                        shell, holes = _kml_polygon_rings(m, f"Polygon[{k}]")
-                        polygons.append((shell, holes))
-                    for k, (shell, holes) in enumerate(polygons):
-                        for r, ring in enumerate([shell, *holes]):
-                            check_positions(as_positions(ring, f"Polygon[{k}][{r}]"), f"Polygon[{k}][{r}]")
-                    multi = MultiPolygon([Polygon(s, h) for s, h in polygons])
-                    fences.append(polygon_fence(fence_id, multi, name=name, crs=crs))
-                    continue
-                if len(members) != 1:
-                    raise FenceError(
-                        "unsupported_geometry",
-                        "MultiGeometry",
-                        "MultiGeometry 只能包含多个多边形或一个几何",
-                        "A MultiGeometry must hold polygons only, or a single geometry",
-                    )
-                geom = members[0]
-                kind = _local(geom.tag)
-            if kind == "Polygon":
-                shell, holes = _kml_polygon_rings(geom, "Polygon")
-                fences.append(polygon_fence(fence_id, shell, holes, name=name, crs=crs))
-            elif kind == "LineString":
-                found = _kml_number(data, description, _WIDTH_KEYS, _WIDTH_RE)
-                if found is None:
-                    raise FenceError(
-                        "missing_width",
-                        "ExtendedData.width_m",
-                        "线状围栏需要宽度（ExtendedData 的 width_m，或描述中的“宽度 30 米”）",
-                        "A LineString needs a width (ExtendedData width_m, or 'width: 30' in the description)",
-                    )
-                width = _number(found[1], found[0], "invalid_width", "宽度", "Width")
-                fences.append(corridor_fence(fence_id, _kml_positions(geom, "LineString"), width, name=name, crs=crs))
-            else:
-                found = _kml_number(data, description, _RADIUS_KEYS, _RADIUS_RE)
-                if found is None:
-                    raise FenceError(
-                        "missing_radius",
-                        "ExtendedData.radius_m",
-                        "点状围栏需要半径（ExtendedData 的 radius_m，或描述中的“半径 100 米”）",
-                        "A Point needs a radius (ExtendedData radius_m, or 'radius: 100' in the description)",
-                    )
-                radius = _number(found[1], found[0], "invalid_radius", "半径", "Radius")
-                pos = _kml_positions(geom, "Point")
-                if len(pos) != 1:
-                    raise FenceError("invalid_kml", "Point", "点只能有一个坐标", "A Point has exactly one coordinate")
-                fences.append(circle_fence(fence_id, pos[0][0], pos[0][1], radius, name=name, crs=crs))
-        except FenceError as err:
-            raise _prefixed(err, path) from None
-    return fences
+        geom = members[0]
+    return _KML_BUILDERS[_local(geom.tag)](geom, meta, crs)
+
+
+def _kml_multipolygon(members: list[ET.Element], meta: _Placemark, crs: str) -> Fence:
+    polygons = [_kml_polygon_rings(m, f"Polygon[{k}]") for k, m in enumerate(members)]
+    for k, (shell, holes) in enumerate(polygons):
+        for r, ring in enumerate([shell, *holes]):
+            check_positions(as_positions(ring, f"Polygon[{k}][{r}]"), f"Polygon[{k}][{r}]")
+    multi = MultiPolygon([Polygon(s, h) for s, h in polygons])
+    return polygon_fence(meta.fence_id, multi, name=meta.name, crs=crs)
+
+
+def _kml_polygon(geom: ET.Element, meta: _Placemark, crs: str) -> Fence:
+    shell, holes = _kml_polygon_rings(geom, "Polygon")
+    return polygon_fence(meta.fence_id, shell, holes, name=meta.name, crs=crs)
+
+
+def _kml_corridor(geom: ET.Element, meta: _Placemark, crs: str) -> Fence:
+    found = _kml_number(meta.data, meta.description, _WIDTH_KEYS, _WIDTH_RE)
+    if found is None:
+        raise FenceError(
+            "missing_width",
+            "ExtendedData.width_m",
+            "线状围栏需要宽度（ExtendedData 的 width_m，或描述中的“宽度 30 米”）",
+            "A LineString needs a width (ExtendedData width_m, or 'width: 30' in the description)",
+        )
+    width = _number(found[1], found[0], "invalid_width", "宽度", "Width")
+    return corridor_fence(meta.fence_id, _kml_positions(geom, "LineString"), width, name=meta.name, crs=crs)
+
+
+def _kml_circle(geom: ET.Element, meta: _Placemark, crs: str) -> Fence:
+    found = _kml_number(meta.data, meta.description, _RADIUS_KEYS, _RADIUS_RE)
+    if found is None:
+        raise FenceError(
+            "missing_radius",
+            "ExtendedData.radius_m",
+            "点状围栏需要半径（ExtendedData 的 radius_m，或描述中的“半径 100 米”）",
+            "A Point needs a radius (ExtendedData radius_m, or 'radius: 100' in the description)",
+        )
+    radius = _number(found[1], found[0], "invalid_radius", "半径", "Radius")
+    pos = _kml_positions(geom, "Point")
+    if len(pos) != 1:
+        raise FenceError("invalid_kml", "Point", "点只能有一个坐标", "A Point has exactly one coordinate")
+    return circle_fence(meta.fence_id, pos[0][0], pos[0][1], radius, name=meta.name, crs=crs)
+
+
+_KML_BUILDERS: dict[str, Callable[[ET.Element, _Placemark, str], Fence]] = {
+    "Polygon": _kml_polygon,
+    "LineString": _kml_corridor,
+    "Point": _kml_circle,
+}
 
 
 # --- out: map, storage -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from backend.db import write_transaction
 from backend.errors import NotFound, invalid
 from backend.org.services import rules_for_district
 from backend.org.tables import Project
+from backend.rules import Rules
 from backend.vocabulary import ProjectStatus, PunchVerdict, Reason, Source, WorkRole
 from backend.workforce.services import on_roster
 from backend.workforce.tables import Person, RosterEntry
@@ -107,14 +108,43 @@ def local_day(at: datetime, tz: str) -> date:
 
 async def record_punch(p: PunchIn) -> Verdict:
     """Judge, store once, publish.  Returns the stored verdict (the first one for a repeated key)."""
+    _check_request(p)
+    existing = await find_by_key(p.idempotency_key)
+    if existing:
+        return existing
+    facts = await _gather_facts(p)
+    verdict, reasons, flags = judge(p, facts)
+    stored = await _store(p, facts, verdict, reasons, flags)
+    if not stored.duplicate:  # a concurrent twin that won the key was published by its own request
+        await _publish(p, stored)
+    return stored
+
+
+# --- Deciding --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PunchFacts:
+    """What the server knows about a punch beyond what its source found: the project, the clocks, the roster."""
+
+    project_status: str
+    rules: Rules
+    captured: datetime  # UTC
+    received: datetime  # UTC
+    latency: float  # seconds from capture to arrival
+    day: date  # the capture day in the project's timezone
+    rostered: bool  # on the project's roster on that day (False for an unknown person)
+    manager: bool  # a manager of the project (only asked for make-up punches)
+
+
+def _check_request(p: PunchIn) -> None:
     if p.source not in SOURCES:
         raise invalid("source", f"未知打卡来源：{p.source}", f"Unknown punch source: {p.source}")
     if not p.idempotency_key or len(p.idempotency_key) > 128:
         raise invalid("idempotency_key", "缺少或过长的幂等键", "Idempotency key missing or too long")
-    existing = await find_by_key(p.idempotency_key)
-    if existing:
-        return existing
 
+
+async def _gather_facts(p: PunchIn) -> PunchFacts:
     project = await Project.select(Project.id, Project.status, Project.district, Project.timezone).where(
         Project.id == p.project_id
     ).first()
@@ -123,45 +153,73 @@ async def record_punch(p: PunchIn) -> Verdict:
     rules = await rules_for_district(project["district"])
     captured = _aware(p.captured_at).astimezone(UTC)
     received = _aware(p.received_at).astimezone(UTC) if p.received_at else datetime.now(UTC)
-    latency = (received - captured).total_seconds()
     day = local_day(captured, project["timezone"])
-
-    reasons = list(p.reasons)
-    flags = list(p.flags)
-    if p.person_id is None:
-        reasons.append(Reason.unknown_person)
-    else:
-        held = await RosterEntry.exists().where(
+    rostered = manager = False
+    if p.person_id is not None:
+        rostered = await RosterEntry.exists().where(
             (RosterEntry.person == p.person_id) & on_roster(day, p.project_id)
         )
-        if not held:
-            reasons.append(Reason.not_on_roster)
         if p.source == Source.makeup:
             manager = await RosterEntry.exists().where(
                 (RosterEntry.project == p.project_id) & (RosterEntry.person == p.person_id)
                 & (RosterEntry.work_role == WorkRole.manager)
             )
-            if manager:  # seed 000 §六: 施工现场管理人员不得补打考勤记录
-                reasons.append(Reason.manager_makeup_forbidden)
-            flags.append(Reason.makeup)
-    if project["status"] in (ProjectStatus.preparing, ProjectStatus.accepted):
-        reasons.append(Reason.project_not_active)
-    elif project["status"] == ProjectStatus.suspended:
-        # seed 001 §五(十三): 停工期间……需进场工作的人员仍要打卡记录工作时间 (kept, excluded from rates).
-        flags.append(Reason.project_suspended)
-    limit = rules.max_latency_s(p.source)
-    if limit is not None and latency > limit:
-        flags.append(Reason.late_upload)
-    if -latency > rules.clock_skew_max_s:  # captured "in the future": the device clock runs ahead
-        flags.append(Reason.clock_skew)
+    return PunchFacts(
+        project_status=project["status"], rules=rules, captured=captured, received=received,
+        latency=(received - captured).total_seconds(), day=day, rostered=rostered, manager=manager,
+    )
 
-    reasons = list(dict.fromkeys(reasons))
+
+def judge(p: PunchIn, facts: PunchFacts) -> tuple[str, list[str], list[str]]:
+    """The verdict, reasons and review flags of a punch (pure).  The source's own findings come first."""
+    person_reasons, person_flags = _person_codes(p, facts)
+    project_reasons, project_flags = _project_codes(facts.project_status)
+    reasons = list(dict.fromkeys([*p.reasons, *person_reasons, *project_reasons]))
+    flags = [*p.flags, *person_flags, *project_flags, *_timing_flags(p.source, facts)]
     flags = list(dict.fromkeys(f for f in flags if f not in reasons))
     verdict = PunchVerdict.rejected if reasons else (PunchVerdict.flagged if flags else PunchVerdict.accepted)
+    return verdict, reasons, flags
+
+
+def _person_codes(p: PunchIn, facts: PunchFacts) -> tuple[list[str], list[str]]:
+    if p.person_id is None:
+        return [Reason.unknown_person], []
+    reasons: list[str] = [] if facts.rostered else [Reason.not_on_roster]
+    if p.source != Source.makeup:
+        return reasons, []
+    if facts.manager:  # seed 000 §六: 施工现场管理人员不得补打考勤记录
+        reasons.append(Reason.manager_makeup_forbidden)
+    return reasons, [Reason.makeup]
+
+
+def _project_codes(status: str) -> tuple[list[str], list[str]]:
+    if status in (ProjectStatus.preparing, ProjectStatus.accepted):
+        return [Reason.project_not_active], []
+    if status == ProjectStatus.suspended:
+        # seed 001 §五(十三): 停工期间……需进场工作的人员仍要打卡记录工作时间 (kept, excluded from rates).
+        return [], [Reason.project_suspended]
+    return [], []
+
+
+def _timing_flags(source: str, facts: PunchFacts) -> list[str]:
+    flags: list[str] = []
+    limit = facts.rules.max_latency_s(source)
+    if limit is not None and facts.latency > limit:
+        flags.append(Reason.late_upload)
+    if -facts.latency > facts.rules.clock_skew_max_s:  # captured "in the future": the device clock runs ahead
+        flags.append(Reason.clock_skew)
+    return flags
+
+
+# --- Storing and publishing ------------------------------------------------------------------
+
+
+async def _store(p: PunchIn, facts: PunchFacts, verdict: str, reasons: list[str], flags: list[str]) -> Verdict:
+    """Save the punch (and its photo) once; a concurrent request that won the key answers with its verdict."""
     row = Punch(
         project=p.project_id, person=p.person_id, source=p.source, idempotency_key=p.idempotency_key,
-        terminal=p.terminal_id, direction=p.direction, captured_at=captured, received_at=received,
-        latency_s=latency, local_date=day.isoformat(), verdict=verdict, reasons=reasons, flags=flags,
+        terminal=p.terminal_id, direction=p.direction, captured_at=facts.captured, received_at=facts.received,
+        latency_s=facts.latency, local_date=facts.day.isoformat(), verdict=verdict, reasons=reasons, flags=flags,
         lon=p.lon, lat=p.lat, accuracy_m=p.accuracy_m, fence_id=p.fence_id, fence_distance_m=p.fence_distance_m,
         face_distance=p.face_distance, liveness_passed=p.liveness_passed, makeup_request=p.makeup_request_id,
     )
@@ -176,17 +234,19 @@ async def record_punch(p: PunchIn) -> Verdict:
         if again:
             return again
         raise
-    result = Verdict(
-        punch_id=row.id, verdict=verdict, reasons=tuple(reasons), flags=tuple(flags), latency_s=latency,
-        captured_at=captured, received_at=received,
+    return Verdict(
+        punch_id=row.id, verdict=verdict, reasons=tuple(reasons), flags=tuple(flags), latency_s=facts.latency,
+        captured_at=facts.captured, received_at=facts.received,
     )
-    log.info("punch %s %s project=%s person=%s %s %s latency=%.1fs", row.id, p.source, p.project_id, p.person_id,
-             verdict, ",".join(reasons + flags), latency)
-    event = await _event(row.id, p, result)
+
+
+async def _publish(p: PunchIn, result: Verdict) -> None:
+    log.info("punch %s %s project=%s person=%s %s %s latency=%.1fs", result.punch_id, p.source, p.project_id,
+             p.person_id, result.verdict, ",".join(result.reasons + result.flags), result.latency_s)
+    event = await _event(result.punch_id, p, result)
     live.publish(event)
     # Other server processes (PostgreSQL LISTEN/NOTIFY; a no-op on SQLite; never raises).
     await live.notify_committed(event)
-    return result
 
 
 async def _event(punch_id: int, p: PunchIn, v: Verdict) -> dict[str, Any]:

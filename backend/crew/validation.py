@@ -349,59 +349,91 @@ def _try(errors: RowErrors, column: str, fn: Callable[[], Any]) -> Any:
 def check_import_row(
     row: int, raw: dict[str, Any], teams: dict[str, list[TeamRef]], rules: Rules, today: date, headers: dict[str, str],
 ) -> tuple[ImportRow | None, list[dict[str, Any]]]:
-    """Validate one spreadsheet row; collect EVERY problem of the row (column named in Chinese)."""
+    """Validate one spreadsheet row; collect EVERY problem of the row (column named in Chinese).
+
+    The problems come column by column in this order: the ID card, phone, role, post, work type, entry date,
+    team, and last the role against the team."""
     errs = RowErrors(row)
     h = headers
-
-    def card() -> CheckedIdCard:
-        valid_from = parse_date(raw.get("id_valid_from"), "id_valid_from", h["id_valid_from"])
-        until_raw = str(raw.get("id_valid_until") or "").strip()
-        long_term = until_raw in LONG_TERM_WORDS
-        valid_until = None if long_term else parse_date(raw.get("id_valid_until"), "id_valid_until", h["id_valid_until"])
-        return check_id_card(IdCard(
-            id_number=str(raw.get("id_number") or ""), name=str(raw.get("name") or ""),
-            gender=raw.get("gender"), ethnicity=str(raw.get("ethnicity") or "01"),
-            birth_date=parse_date(raw.get("birth_date"), "birth_date", h["birth_date"]),
-            address=str(raw.get("address") or ""), issuer=str(raw.get("issuer") or ""),
-            valid_from=valid_from, valid_until=valid_until, long_term=long_term,
-        ), rules, today, validity_required=False)
-
-    checked: CheckedIdCard | None = None
-    try:
-        checked = card()
-    except (InvalidInput, PayloadTooLarge) as e:
-        errs.add(h.get(e.field or "", h["id_number"]), e)
+    checked = _row_card(errs, raw, rules, today, h)
     phone = _try(errs, h["phone"], lambda: parse_phone(raw.get("phone")))
-    role = _try(errs, h["work_role"], lambda: lookup_code(raw.get("work_role"), WORK_ROLE, "work_role", "人员类型"))
-    if role is None and not any(e["column"] == h["work_role"] for e in errs.items):
-        errs.add(h["work_role"], invalid("work_role", "请填写人员类型（建筑工人或管理人员）", "work_role is required"))
+    role = _row_role(errs, raw, h)
     post = _try(errs, h["post"], lambda: lookup_code(raw.get("post"), POSTS, "post", "岗位"))
     work_type = _try(errs, h["work_type"], lambda: lookup_code(raw.get("work_type"), WORK_TYPES, "work_type", "工种"))
-    entered_on = _try(errs, h["entered_on"], lambda: parse_date(raw.get("entered_on"), "entered_on", h["entered_on"]))
-    if entered_on is not None and entered_on > today:
-        errs.add(h["entered_on"], invalid("entered_on", "进场日期不能晚于今天", "The entry date is in the future"))
-    team_name = str(raw.get("team") or "").strip()
-    unit_name = str(raw.get("unit") or "").strip()
-    team: TeamRef | None = None
-    if not team_name:
-        errs.add(h["team"], invalid("team", "请填写班组名称", "The team is required"))
-    else:
-        found = [t for t in teams.get(team_name, []) if not unit_name or t.unit_name == unit_name]
-        if not found:
-            errs.add(h["team"], invalid("team", f"本项目没有名为“{team_name}”的班组" + (f"（单位：{unit_name}）" if unit_name else ""),
-                                        f"No team named {team_name} on this project"))
-        elif len(found) > 1:
-            errs.add(h["unit"], invalid("unit", f"有多个名为“{team_name}”的班组，请填写参建单位名称",
-                                        f"Several teams are named {team_name}; give the unit"))
-        else:
-            team = found[0]
-            if not team.open:
-                errs.add(h["team"], invalid("team", f"班组“{team_name}”或其参建单位已退场", f"Team {team_name} has exited"))
+    entered_on = _row_entered_on(errs, raw, today, h)
+    team = _row_team(errs, raw, teams, h)
     if role and team is not None:
         _try(errs, h["work_role"], lambda: check_roster_choice(role, post, work_type, team.kind, team.unit_type))
     if errs.items or checked is None or team is None or role is None:
         return None, errs.items
     return ImportRow(row, checked, phone, team, role, post, work_type, entered_on or today), []
+
+
+def id_card_of_row(raw: dict[str, Any], headers: dict[str, str]) -> IdCard:
+    """The ID-card columns of an import row (dates parsed; "长期" in the end date means long-term)."""
+    valid_from = parse_date(raw.get("id_valid_from"), "id_valid_from", headers["id_valid_from"])
+    long_term = str(raw.get("id_valid_until") or "").strip() in LONG_TERM_WORDS
+    valid_until = (None if long_term
+                   else parse_date(raw.get("id_valid_until"), "id_valid_until", headers["id_valid_until"]))
+    return IdCard(
+        id_number=str(raw.get("id_number") or ""), name=str(raw.get("name") or ""),
+        gender=raw.get("gender"), ethnicity=str(raw.get("ethnicity") or "01"),
+        birth_date=parse_date(raw.get("birth_date"), "birth_date", headers["birth_date"]),
+        address=str(raw.get("address") or ""), issuer=str(raw.get("issuer") or ""),
+        valid_from=valid_from, valid_until=valid_until, long_term=long_term,
+    )
+
+
+def _row_card(errs: RowErrors, raw: dict[str, Any], rules: Rules, today: date,
+              h: dict[str, str]) -> CheckedIdCard | None:
+    """The card's first problem, under the column it names (the ID number's when it names none)."""
+    try:
+        return check_id_card(id_card_of_row(raw, h), rules, today, validity_required=False)
+    except (InvalidInput, PayloadTooLarge) as e:
+        errs.add(h.get(e.field or "", h["id_number"]), e)
+        return None
+
+
+def _row_role(errs: RowErrors, raw: dict[str, Any], h: dict[str, str]) -> str | None:
+    role = _try(errs, h["work_role"], lambda: lookup_code(raw.get("work_role"), WORK_ROLE, "work_role", "人员类型"))
+    if role is None and not any(e["column"] == h["work_role"] for e in errs.items):
+        errs.add(h["work_role"], invalid("work_role", "请填写人员类型（建筑工人或管理人员）", "work_role is required"))
+    return role
+
+
+def _row_entered_on(errs: RowErrors, raw: dict[str, Any], today: date, h: dict[str, str]) -> date | None:
+    entered_on = _try(errs, h["entered_on"], lambda: parse_date(raw.get("entered_on"), "entered_on", h["entered_on"]))
+    if entered_on is not None and entered_on > today:
+        errs.add(h["entered_on"], invalid("entered_on", "进场日期不能晚于今天", "The entry date is in the future"))
+    return entered_on
+
+
+def _row_team(errs: RowErrors, raw: dict[str, Any], teams: dict[str, list[TeamRef]],
+              h: dict[str, str]) -> TeamRef | None:
+    """The row's team.  An exited team is reported but still returned (its role is checked against it too)."""
+    team_name = str(raw.get("team") or "").strip()
+    try:
+        team = pick_team(teams, team_name, str(raw.get("unit") or "").strip())
+    except InvalidInput as e:
+        errs.add(h[e.field or "team"], e)
+        return None
+    if not team.open:
+        errs.add(h["team"], invalid("team", f"班组“{team_name}”或其参建单位已退场", f"Team {team_name} has exited"))
+    return team
+
+
+def pick_team(teams: dict[str, list[TeamRef]], team_name: str, unit_name: str) -> TeamRef:
+    """The one team of that name (of that unit, when given); ``InvalidInput`` on field team or unit."""
+    if not team_name:
+        raise invalid("team", "请填写班组名称", "The team is required")
+    found = [t for t in teams.get(team_name, []) if not unit_name or t.unit_name == unit_name]
+    if not found:
+        raise invalid("team", f"本项目没有名为“{team_name}”的班组" + (f"（单位：{unit_name}）" if unit_name else ""),
+                      f"No team named {team_name} on this project")
+    if len(found) > 1:
+        raise invalid("unit", f"有多个名为“{team_name}”的班组，请填写参建单位名称",
+                      f"Several teams are named {team_name}; give the unit")
+    return found[0]
 
 
 # ---------------------------------------------------------------------------------- contracts

@@ -325,67 +325,25 @@ def assess_liveness(
     thresholds: lv.LivenessThresholds = lv.DEFAULT_THRESHOLDS,
     frame_digests: Sequence[bytes] | None = None,
 ) -> LivenessResult:
-    """Judge analysed frames (pure; the service feeds it the workers' results)."""
-    reasons: list[str] = []
-    single = [a.quality.face_count == 1 and a.landmarks is not None for a in analyses]
-    lms = [a.landmarks if ok else None for a, ok in zip(analyses, single, strict=True)]
+    """Judge analysed frames (pure; the service feeds it the workers' results).
+
+    The reasons come in this order: faces counted, replayed frames, the actions, one face throughout,
+    a usable frame, the template match."""
+    single, lms = _single_face_frames(analyses)
     n_faces = sum(single)
-    if any(a.quality.face_count > 1 for a in analyses):
-        reasons.append("multiple_faces")
-    if n_faces == 0 and not reasons:
-        reasons.append("no_face")
-    elif n_faces < thresholds.min_face_frames:
-        reasons.append("too_few_faces")
-    if frame_digests is not None and len(set(frame_digests)) < len(frame_digests):
-        reasons.append("identical_frames")
-    if lv.is_static(lms, thresholds):
-        reasons.append("static_frames")
-
     _, details = lv.judge_actions(lms, actions, thresholds)
-    for d in details:
-        if d.passed:
-            continue
-        kind = {"not_detected": "action_missing", "wrong_order": "action_order"}.get(d.reason, "unexpected_action")
-        reasons.append(f"{kind}:{d.action}")
-
     encs = [a.encoding for a, ok in zip(analyses, single, strict=True) if ok and a.encoding is not None]
     same, worst = lv.same_face(encs, tolerance)
-    if not same:
-        reasons.append("different_faces")
-
     series = lv.measure(lms)
-    rank = _candidate_ranking(analyses, series)
-    best: int | None = None
-    best_key: tuple[Any, ...] | None = None
-    for i, a in enumerate(analyses):
-        if not single[i] or a.encoding is None or a.quality.problems:
-            continue
-        key = rank(i)
-        if best_key is None or key < best_key:
-            best, best_key = i, key
-    if best is None and n_faces:
-        reasons.append("no_good_frame")
-
-    distance = matched = None
+    best = _best_frame(analyses, single, _candidate_ranking(analyses, series))
     best_enc = analyses[best].encoding if best is not None else None
-    if template is not None and best_enc is not None:
-        distance = float(np.linalg.norm(np.asarray(template, dtype=np.float64) - best_enc))
-        matched = distance <= tolerance
-        if not matched:
-            reasons.append("face_mismatch")
-
-    frames = tuple(
-        FrameInfo(
-            index=i,
-            face_count=a.quality.face_count,
-            problems=a.quality.problems,
-            ear=None if math.isnan(series.ear[i]) else round(float(series.ear[i]), 4),
-            mar=None if math.isnan(series.mar[i]) else round(float(series.mar[i]), 4),
-            yaw=None if math.isnan(series.yaw[i]) else round(float(series.yaw[i]), 4),
-            sharpness=round(a.quality.sharpness, 1) if a.quality.box else None,
-        )
-        for i, a in enumerate(analyses)
-    )
+    distance, matched = _template_match(template, best_enc, tolerance)
+    reasons = [
+        *_face_count_reasons(analyses, n_faces, thresholds),
+        *_replay_reasons(lms, frame_digests, thresholds),
+        *_action_reasons(details),
+        *_identity_reasons(same, no_good_frame=best is None and n_faces > 0, matched=matched),
+    ]
     reasons = list(dict.fromkeys(reasons))
     return LivenessResult(
         passed=not reasons,
@@ -394,10 +352,123 @@ def assess_liveness(
         distance=distance,
         matched=matched,
         actions=details,
-        frames=frames,
+        frames=_frame_infos(analyses, series),
         encoding=None if best_enc is None else encoding_to_bytes(best_enc),
         max_pair_distance=worst if len(encs) > 1 else None,
     )
+
+
+def _single_face_frames(analyses: Sequence[FaceAnalysis]) -> tuple[list[bool], list[np.ndarray | None]]:
+    """Which frames show exactly one face with landmarks, and the landmarks of those (None elsewhere)."""
+    single = [a.quality.face_count == 1 and a.landmarks is not None for a in analyses]
+    return single, [a.landmarks if ok else None for a, ok in zip(analyses, single, strict=True)]
+
+
+def _face_count_reasons(analyses: Sequence[FaceAnalysis], n_faces: int,
+                        thresholds: lv.LivenessThresholds) -> list[str]:
+    """``multiple_faces`` in any frame; then ``no_face`` (unless several were seen) or ``too_few_faces``."""
+    several = any(a.quality.face_count > 1 for a in analyses)
+    reasons = ["multiple_faces"] if several else []
+    if n_faces == 0 and not several:
+        reasons.append("no_face")
+    elif n_faces < thresholds.min_face_frames:
+        reasons.append("too_few_faces")
+    return reasons
+
+
+def _replay_reasons(lms: Sequence[np.ndarray | None], frame_digests: Sequence[bytes] | None,
+                    thresholds: lv.LivenessThresholds) -> list[str]:
+    """A burst that repeats a frame byte for byte, or a face that never changes shape (a photo)."""
+    reasons: list[str] = []
+    if frame_digests is not None and len(set(frame_digests)) < len(frame_digests):
+        reasons.append("identical_frames")
+    if lv.is_static(lms, thresholds):
+        reasons.append("static_frames")
+    return reasons
+
+
+_ACTION_FAILURE = {"not_detected": "action_missing", "wrong_order": "action_order"}
+
+
+def _action_reasons(details: Sequence[lv.ActionDetail]) -> list[str]:
+    """``action_missing:<a>`` | ``action_order:<a>`` | ``unexpected_action:<a>`` for each failed action."""
+    return [f"{_ACTION_FAILURE.get(d.reason, 'unexpected_action')}:{d.action}" for d in details if not d.passed]
+
+
+def _identity_reasons(same: bool, *, no_good_frame: bool, matched: bool | None) -> list[str]:
+    """One face throughout, a frame good enough to keep, and (with a template) the right person."""
+    reasons = [] if same else ["different_faces"]
+    if no_good_frame:
+        reasons.append("no_good_frame")
+    if matched is not None and not matched:
+        reasons.append("face_mismatch")
+    return reasons
+
+
+def _best_frame(analyses: Sequence[FaceAnalysis], single: Sequence[bool],
+                rank: Callable[[int], tuple[Any, ...]]) -> int | None:
+    """The first best-ranked single-face frame with an encoding and no quality problem, if any."""
+    usable = [i for i, a in enumerate(analyses) if single[i] and a.encoding is not None and not a.quality.problems]
+    return min(usable, key=rank) if usable else None
+
+
+def _template_match(template: np.ndarray | None, encoding: np.ndarray | None,
+                    tolerance: float) -> tuple[float | None, bool | None]:
+    """(distance, matched) of the kept frame to the template; (None, None) without either."""
+    if template is None or encoding is None:
+        return None, None
+    distance = float(np.linalg.norm(np.asarray(template, dtype=np.float64) - encoding))
+    return distance, distance <= tolerance
+
+
+def _rounded(value: float, digits: int) -> float | None:
+    return None if math.isnan(value) else round(float(value), digits)
+
+
+def _frame_infos(analyses: Sequence[FaceAnalysis], series: lv.Series) -> tuple[FrameInfo, ...]:
+    return tuple(
+        FrameInfo(
+            index=i,
+            face_count=a.quality.face_count,
+            problems=a.quality.problems,
+            ear=_rounded(series.ear[i], 4),
+            mar=_rounded(series.mar[i], 4),
+            yaw=_rounded(series.yaw[i], 4),
+            sharpness=round(a.quality.sharpness, 1) if a.quality.box else None,
+        )
+        for i, a in enumerate(analyses)
+    )
+
+
+def check_burst(frames: Sequence[bytes], actions: Sequence[str], rules: Rules, field: str = "frames") -> None:
+    """Refuse a burst that cannot be judged: no frames, too many, no or unknown actions, a frame too big."""
+    if not frames:
+        raise InvalidInput(*message("no_frames"), field=field, code="no_frames")
+    if len(frames) > rules.liveness_max_frames:
+        zh, en = message("too_many_frames")
+        raise InvalidInput(
+            f"{zh}（{len(frames)}，上限 {rules.liveness_max_frames}）",
+            f"{en} ({len(frames)}, limit {rules.liveness_max_frames})",
+            field=field,
+            code="too_many_frames",
+        )
+    if not actions:
+        raise InvalidInput(*message("no_actions"), field="actions", code="no_actions")
+    unknown = [a for a in actions if a not in lv.ACTIONS]
+    if unknown:
+        zh, en = message("unknown_action")
+        raise InvalidInput(f"{zh}：{unknown}", f"{en}: {unknown}", field="actions", code="unknown_action")
+    for i, f in enumerate(frames):
+        _check_size(f, rules.mobile_max_frame_bytes, f"{field}[{i}]")
+
+
+def _with_encoding(a: FaceAnalysis, encoding: np.ndarray, count: int | None) -> FaceAnalysis:
+    """The quick look's analysis with the frame's encoding; ``multiple_faces`` (first) when the full-size
+    search found more than one face."""
+    if count is not None and count > 1:
+        problems = ("multiple_faces", *(p for p in a.quality.problems if p != "multiple_faces"))
+        a = dataclasses.replace(a, quality=dataclasses.replace(a.quality, face_count=count, problems=problems))
+    return dataclasses.replace(a, encoding=encoding)
 
 
 # ---------------------------------------------------------------------------------- service
@@ -580,64 +651,12 @@ class FaceService:
         must also match it.
         """
         rules = rules or self.rules
-        if not frames:
-            raise InvalidInput(*message("no_frames"), field=field, code="no_frames")
-        if len(frames) > rules.liveness_max_frames:
-            zh, en = message("too_many_frames")
-            raise InvalidInput(
-                f"{zh}（{len(frames)}，上限 {rules.liveness_max_frames}）",
-                f"{en} ({len(frames)}, limit {rules.liveness_max_frames})",
-                field=field,
-                code="too_many_frames",
-            )
-        if not actions:
-            raise InvalidInput(*message("no_actions"), field="actions", code="no_actions")
-        unknown = [a for a in actions if a not in lv.ACTIONS]
-        if unknown:
-            zh, en = message("unknown_action")
-            raise InvalidInput(f"{zh}：{unknown}", f"{en}: {unknown}", field="actions", code="unknown_action")
-        max_bytes = rules.mobile_max_frame_bytes
-        for i, f in enumerate(frames):
-            _check_size(f, max_bytes, f"{field}[{i}]")
+        check_burst(frames, actions, rules, field)
         tvec = encoding_from_bytes(template) if template is not None else None
         limits = QualityLimits.for_purpose(rules, "verify")
-
-        # Pass 1, every frame: a quick look (landmarks and quality, ≈ 5–16 ms a frame, see engine.job_burst), the
-        # burst cut into one run of frames per worker.
-        cuts = np.linspace(0, len(frames), min(self.workers, len(frames)) + 1).round().astype(int)
-        runs = [range(a, b) for a, b in itertools.pairwise(cuts) if b > a]
-        looked = await asyncio.gather(*(
-            self._run(engine.job_burst, [bytes(frames[i]) for i in run], limits, max_bytes, rules.max_image_pixels,
-                      self.long_side)
-            for run in runs
-        ))
-        looks = [r for part in looked for r in part]
-        for i, r in enumerate(looks):
-            if isinstance(r, FaceError):
-                raise _face_error_to_app(r, f"{field}[{i}]")
-        analyses: list[FaceAnalysis] = list(looks)  # type: ignore[arg-type]
-        # Pass 2, the deciding frames only (see encoding_frames): their encodings at the faces the quick look
-        # found; the best candidate, the frame that is matched and kept, is also searched whole at full size
-        # so that a second face in it does not go unseen.  It goes first: it is the longest job.
+        analyses = await self._look(frames, limits, rules, field)
         chosen = encoding_frames(analyses, actions, thresholds)
-        results = await asyncio.gather(*(
-            self._run(engine.job_encode_at, bytes(frames[i]), analyses[i].quality.box, max_bytes,
-                      rules.max_image_pixels, self.long_side, limits.multi_face_ratio if k == 0 else None)
-            for k, i in enumerate(chosen)
-        ), return_exceptions=True)
-        for i, r in zip(chosen, results, strict=True):
-            if isinstance(r, FaceError):
-                raise _face_error_to_app(r, f"{field}[{i}]")
-            if isinstance(r, BaseException):
-                raise r
-            encoding, count = r
-            a = analyses[i]
-            if count is not None and count > 1:
-                q = dataclasses.replace(a.quality, face_count=count,
-                                        problems=("multiple_faces", *(p for p in a.quality.problems
-                                                                      if p != "multiple_faces")))
-                a = dataclasses.replace(a, quality=q)
-            analyses[i] = dataclasses.replace(a, encoding=encoding)
+        await self._encode(frames, analyses, chosen, limits, rules, field)
         digests = [hashlib.blake2b(bytes(f), digest_size=16).digest() for f in frames]
         return assess_liveness(
             analyses,
@@ -647,6 +666,42 @@ class FaceService:
             thresholds=thresholds,
             frame_digests=digests,
         )
+
+    async def _look(self, frames: Sequence[bytes], limits: QualityLimits, rules: Rules,
+                    field: str) -> list[FaceAnalysis]:
+        """Pass 1, every frame: a quick look (landmarks and quality, ≈ 5–16 ms a frame, see engine.job_burst), the
+        burst cut into one run of frames per worker."""
+        cuts = np.linspace(0, len(frames), min(self.workers, len(frames)) + 1).round().astype(int)
+        runs = [range(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+        looked = await asyncio.gather(*(
+            self._run(engine.job_burst, [bytes(frames[i]) for i in run], limits, rules.mobile_max_frame_bytes,
+                      rules.max_image_pixels, self.long_side)
+            for run in runs
+        ))
+        looks = [r for part in looked for r in part]
+        for i, r in enumerate(looks):
+            if isinstance(r, FaceError):
+                raise _face_error_to_app(r, f"{field}[{i}]")
+        return list(looks)  # type: ignore[arg-type]
+
+    async def _encode(self, frames: Sequence[bytes], analyses: list[FaceAnalysis], chosen: Sequence[int],
+                      limits: QualityLimits, rules: Rules, field: str) -> None:
+        """Pass 2, the deciding frames only (see encoding_frames): their encodings at the faces the quick look
+        found, written into ``analyses``.  The best candidate, the frame that is matched and kept, is also
+        searched whole at full size so that a second face in it does not go unseen.  It goes first: it is the
+        longest job."""
+        results = await asyncio.gather(*(
+            self._run(engine.job_encode_at, bytes(frames[i]), analyses[i].quality.box, rules.mobile_max_frame_bytes,
+                      rules.max_image_pixels, self.long_side, limits.multi_face_ratio if k == 0 else None)
+            for k, i in enumerate(chosen)
+        ), return_exceptions=True)
+        for i, r in zip(chosen, results, strict=True):
+            if isinstance(r, FaceError):
+                raise _face_error_to_app(r, f"{field}[{i}]")
+            if isinstance(r, BaseException):
+                raise r
+            encoding, count = r
+            analyses[i] = _with_encoding(analyses[i], encoding, count)
 
     def search(
         self, encoding: bytes | np.ndarray, templates: np.ndarray, ids: Sequence[Any]
