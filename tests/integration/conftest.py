@@ -139,3 +139,26 @@ async def login(client: httpx.AsyncClient, username: str, password: str = PASSWO
     r = await client.post("/api/auth/token", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+class BearerHeaders:
+    """``await auth(username)``: bearer headers issued directly (no password round trip), cached per instance —
+    one instance per test module, so a module that changes a password cannot hand another a revoked token."""
+
+    def __init__(self) -> None:
+        self._headers: dict[str, dict[str, str]] = {}
+
+    async def __call__(self, username: str) -> dict[str, str]:
+        if username not in self._headers:
+            from backend.accounts.services import issue_token
+
+            self._headers[username] = {"Authorization": f"Bearer {await issue_token(await user_id(username), 'bearer')}"}
+        return self._headers[username]
+
+
+async def user_id(username: str) -> int:
+    from backend.accounts.tables import User
+
+    row = await User.select(User.id).where(User.username == username).first()
+    assert row is not None, username
+    return row["id"]

@@ -10,26 +10,16 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import PASSWORD, unique, unique_name
+from tests.integration.conftest import PASSWORD, BearerHeaders, unique, unique_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
 
-_headers: dict[str, dict[str, str]] = {}
 _rng = random.Random(31)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-async def auth(username: str) -> dict[str, str]:
-    """Bearer headers issued directly (no password round trip; cached per module)."""
-    if username not in _headers:
-        from backend.accounts.services import issue_token
-        from backend.accounts.tables import User
-
-        row = await User.select(User.id).where(User.username == username).first()
-        assert row is not None, username
-        _headers[username] = {"Authorization": f"Bearer {await issue_token(row['id'], 'bearer')}"}
-    return _headers[username]
+auth = BearerHeaders()
 
 
 def district_code() -> str:

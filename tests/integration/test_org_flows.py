@@ -10,31 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import unique, unique_name
+from tests.integration.conftest import BearerHeaders, unique, unique_name, user_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
 
-_headers: dict[str, dict[str, str]] = {}
 _rng = random.Random(53)
 
 
-async def auth(username: str) -> dict[str, str]:
-    """Bearer headers issued directly (no password round trip; cached per module)."""
-    if username not in _headers:
-        from backend.accounts.services import issue_token
-        from backend.accounts.tables import User
-
-        row = await User.select(User.id).where(User.username == username).first()
-        assert row is not None, username
-        _headers[username] = {"Authorization": f"Bearer {await issue_token(row['id'], 'bearer')}"}
-    return _headers[username]
+auth = BearerHeaders()
 
 
-async def user_id(username: str) -> int:
-    from backend.accounts.tables import User
-
-    return (await User.select(User.id).where(User.username == username).first())["id"]
 
 
 def uscc(region: str = "110101") -> str:

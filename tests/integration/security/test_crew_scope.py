@@ -19,30 +19,16 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from tests.integration.conftest import unique
+from tests.integration.conftest import BearerHeaders, unique, user_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
 PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
-_headers: dict[str, dict[str, str]] = {}
 
 
-async def auth(username: str) -> dict[str, str]:
-    """Bearer headers issued directly (no password round trip; cached per module)."""
-    if username not in _headers:
-        from backend.accounts.services import issue_token
-        from backend.accounts.tables import User
-
-        row = await User.select(User.id).where(User.username == username).first()
-        assert row is not None, username
-        _headers[username] = {"Authorization": f"Bearer {await issue_token(row['id'], 'bearer')}"}
-    return _headers[username]
+auth = BearerHeaders()
 
 
-async def user_id(username: str) -> int:
-    from backend.accounts.tables import User
-
-    return (await User.select(User.id).where(User.username == username).first())["id"]
 
 
 async def new_user(role: str, **kw: Any) -> str:
