@@ -6,8 +6,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from device_tcp.simulator import make_jpeg
 from tests.integration.conftest import World, unique
@@ -62,6 +63,12 @@ async def register(world: World, project: int, *, direction: str = "in", enabled
 FAKE_TEMPLATE = bytes(range(256)) * 2  # 512 bytes: a stored template's size (tests of the roster only)
 
 
+def site_today() -> date:
+    """The site's own day (Asia/Shanghai, the projects' zone): the server judges rosters by it, so between
+    16:00 and 24:00 UTC it is a day ahead of ``date.today()`` on a UTC machine."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
 async def add_worker(world: World, site: Site, *, name: str = "测试工人", enrolled: bool = True,
                      entered_days_ago: int = 10, exited_days_ago: int | None = None,
                      id_number: str | None = None) -> tuple[int, str, bytes]:
@@ -73,9 +80,9 @@ async def add_worker(world: World, site: Site, *, name: str = "测试工人", en
     number = id_number or world.id_number()
     pid = await workforce.upsert_person(id_number=number, name=name)
     entry = await workforce.enter_roster(project_id=site.project, person_id=pid, unit_id=site.unit, team_id=site.team,
-                                         work_role="worker", entered_on=date.today() - timedelta(days=entered_days_ago))
+                                         work_role="worker", entered_on=site_today() - timedelta(days=entered_days_ago))
     if exited_days_ago is not None:
-        await workforce.exit_roster(site.project, entry, date.today() - timedelta(days=exited_days_ago))
+        await workforce.exit_roster(site.project, entry, site_today() - timedelta(days=exited_days_ago))
     photo = make_jpeg(pid % 1000)
     if enrolled:
         await save_enrolment(pid, FAKE_TEMPLATE, photo, make_jpeg(pid % 1000 + 1, (102, 126), 60), source="test")
