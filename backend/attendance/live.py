@@ -22,7 +22,7 @@ from piccolo.engine.postgres import PostgresEngine
 from backend.attendance.tables import Punch
 from backend.db import engine
 
-log = logging.getLogger("smz.supervision.live")
+log = logging.getLogger("smz.attendance.live")
 
 _subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
 QUEUE_SIZE = 500
