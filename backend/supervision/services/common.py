@@ -17,11 +17,8 @@ DEFAULT_TZ = "Asia/Shanghai"
 KEY_POST_LIST = list(KEY_POSTS)
 # The posts of seed 001 §2.11.3 (its columns and its 12 filters); the other key posts are shown after them.
 SEED_TABLE_POSTS = ["project_manager", "safety_officer", "technical_lead", "chief_supervising_engineer"]
-POST_SHORT: dict[str, str] = {
-    "project_manager": "项目经理", "technical_lead": "技术负责人", "quality_officer": "质量员",
-    "safety_officer": "安全员", "construction_officer": "施工员", "labour_officer": "劳务员",
-    "chief_supervising_engineer": "总监理工程师",
-}
+# The key posts' labels, with the project manager's short form (seed 001 §2.11.3 column headings).
+POST_SHORT: dict[str, str] = {**KEY_POSTS, "project_manager": "项目经理"}
 
 
 def local_today(tz: str = DEFAULT_TZ) -> date:
