@@ -185,7 +185,7 @@ GATE_ADAPTER = ("backend.devices.gate", "backend.devices.domain", "backend.devic
 
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("base", frozenset({"settings", "errors", "rules", "validators", "crypto", "db", "children", "bounded",
-                        "xlsx_safe", "schemas", "vocabulary"})),
+                        "limits", "xlsx_safe", "schemas", "vocabulary"})),
     ("org", frozenset({"org", "face"})),
     ("workforce", frozenset({"workforce"})),
     ("devices", frozenset({"devices"})),

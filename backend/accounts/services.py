@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -17,6 +15,7 @@ from backend.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
 from backend.db import write_transaction
 from backend.devices.tables import Vendor
 from backend.errors import Conflict, Forbidden, NotAuthenticated, NotFound, RateLimited, invalid
+from backend.limits import FailureWindow
 from backend.org.tables import District, Enterprise, Project, ProjectUnit
 from backend.settings import get_settings
 from backend.validators import parse_phone
@@ -158,7 +157,7 @@ async def grant_project(user_id: int, project_id: int) -> None:
         await UserProject(user=user_id, project=project_id).save()
 
 
-class LoginLimiter:
+class LoginLimiter(FailureWindow):
     """Failed logins in a sliding window, counted under three keys (numbers and reasons: backend.settings):
 
     - ``userip:<username>|<address>`` — ``max_failures``: one person's typos, then that username is blocked
@@ -176,22 +175,15 @@ class LoginLimiter:
 
     def __init__(self, max_failures: int, window_s: float, *, user_max_failures: int | None = None,
                  address_max_failures: int | None = None) -> None:
+        super().__init__(window_s)
         self.max_failures = max_failures
         self.user_max_failures = user_max_failures or max_failures * 4
         self.address_max_failures = address_max_failures or max_failures * 20
-        self.window_s = window_s
-        self._fails: dict[str, deque[float]] = defaultdict(deque)
 
     @staticmethod
     def keys(username: str, address: str) -> tuple[str, str, str]:
         name = username.strip().lower()
         return f"userip:{name}|{address}", f"user:{name}", f"ip:{address}"
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails[key]
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        return q
 
     def _limit(self, key: str) -> int:
         if key.startswith("ip:"):
@@ -200,33 +192,19 @@ class LoginLimiter:
             return self.user_max_failures
         return self.max_failures
 
-    def _sweep(self, now: float) -> None:
-        for key in [k for k, q in self._fails.items() if not q or now - q[-1] > self.window_s]:
-            del self._fails[key]
-
     def check(self, *keys: str) -> None:
-        now = time.monotonic()
         for key in keys:
-            q = self._recent(key, now)
-            if len(q) >= self._limit(key):
-                wait = int(self.window_s - (now - q[0])) + 1
+            wait = self.retry_after(key, self._limit(key))
+            if wait:
                 raise RateLimited(
                     f"登录失败次数过多，请 {wait} 秒后再试",
                     f"Too many failed logins, try again in {wait} s",
                     extra={"retry_after_s": wait},
                 )
 
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        if len(self._fails) > self.MAX_KEYS:
-            self._sweep(now)
-        for key in keys:
-            self._recent(key, now).append(now)
-
     def succeeded(self, *keys: str) -> None:
         """The right password from this address: forget this username's failures (per address and overall)."""
-        for key in keys:
-            self._fails.pop(key, None)
+        self.clear(*keys)
 
 
 _limiter: LoginLimiter | None = None

@@ -28,13 +28,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from backend.devices import services as devices
+from backend.limits import FailureWindow
 from backend.settings import get_settings
 
 log = logging.getLogger("smz.gate")
@@ -69,49 +69,6 @@ def local_today(t: dict[str, Any]) -> date:
     return datetime.now(ZoneInfo(t["tz"])).date()
 
 
-class FailureLimiter:
-    """Failed gate logins per key (serial, source address) in a sliding window; in process memory
-    (one gate server per database).  Bounded: past ``max_keys`` keys the oldest are forgotten."""
-
-    def __init__(self, window_s: float, max_keys: int = 100_000) -> None:
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._fails: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        q = self._fails.get(key)
-        if q is None:
-            return None
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        if not q:
-            del self._fails[key]
-            return None
-        return q
-
-    def retry_after(self, key: str, limit: int) -> int:
-        """Seconds until ``key`` may try again (0: now)."""
-        now = time.monotonic()
-        q = self._recent(key, now)
-        if q is None or len(q) < limit:
-            return 0
-        return int(self.window_s - (now - q[-limit])) + 1
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            q = self._recent(key, now)
-            if q is None:
-                if len(self._fails) >= self.max_keys:
-                    for old in list(self._fails)[: self.max_keys // 10]:
-                        del self._fails[old]
-                q = self._fails[key] = deque()
-            q.append(now)
-
-    def clear(self, key: str) -> None:
-        self._fails.pop(key, None)
-
-
 class TerminalLifecycle:
     """Login checks, online/offline state, the terminal cache and the alarms of one gate server.
 
@@ -130,7 +87,7 @@ class TerminalLifecycle:
         self.server: Connections | None = None
         self.max_failures_per_serial = max_failures_per_serial or s.gate_login_max_failures_per_serial
         self.max_failures_per_address = max_failures_per_address or s.gate_login_max_failures_per_address
-        self._failures = FailureLimiter(failure_window_s or s.gate_login_window_s)
+        self._failures = FailureWindow(failure_window_s or s.gate_login_window_s)
         self._login_hash: dict[str, str] = {}  # serial → hash of the vendor code it logged in with
         self._alarmed: dict[tuple[str, str], float] = {}  # (kind, serial) → monotonic time of the last alarm
         self.touch_interval_s = touch_interval_s
@@ -161,16 +118,24 @@ class TerminalLifecycle:
             self._touched[serial] = now
             await devices.touch(serial)
 
-    async def _alarm(self, kind: str, serial: str, peer: str, detail: str, terminal: dict[str, Any] | None) -> None:
-        """Record an alarm — at most one per kind and serial a minute (an attacker retrying in a loop
-        must not fill the table)."""
+    def _throttled(self, kind: str, key: str) -> bool:
+        """True if an alarm of ``kind`` for ``key`` was recorded less than a minute ago; else note it
+        now (an attacker retrying in a loop must not fill the table)."""
         now = time.monotonic()
-        key = (kind, serial)
-        if now - self._alarmed.get(key, -1e9) < 60:
-            return
-        if len(self._alarmed) > 10_000:
-            self._alarmed.clear()
-        self._alarmed[key] = now
+        if now - self._alarmed.get((kind, key), -1e9) < 60:
+            return True
+        if len(self._alarmed) > 10_000:  # forget the expired marks only: live ones keep throttling
+            self._alarmed = {k: at for k, at in self._alarmed.items() if now - at < 60}
+        self._alarmed[(kind, key)] = now
+        return False
+
+    async def _alarm(self, kind: str, serial: str, peer: str, detail: str, terminal: dict[str, Any] | None) -> None:
+        """Record an alarm — at most one per kind and serial a minute."""
+        if not self._throttled(kind, serial):
+            await self._store_alarm(kind, serial, peer, detail, terminal)
+
+    async def _store_alarm(self, kind: str, serial: str, peer: str, detail: str,
+                           terminal: dict[str, Any] | None) -> None:
         try:
             await devices.record_alarm(kind, serial, peer, detail, terminal=terminal)
         except Exception:
@@ -184,13 +149,16 @@ class TerminalLifecycle:
     async def login(self, vendor_code: str, serial: str, peer: str) -> dict[str, Any]:
         """Accept a terminal's login (returns its row) or raise TerminalRefused."""
         host = peer_host(peer)
-        wait = max(self._failures.retry_after(f"serial:{serial}", self.max_failures_per_serial),
-                   self._failures.retry_after(f"addr:{host}", self.max_failures_per_address))
+        addr_wait = self._failures.retry_after(f"addr:{host}", self.max_failures_per_address)
+        wait = max(addr_wait, self._failures.retry_after(f"serial:{serial}", self.max_failures_per_serial))
         if wait:
-            log.warning("gate login refused: too many failed logins (serial %r, from %s), retry in %d s",
-                        serial, peer, wait)
-            await self._alarm("login_rate_limited", serial, peer, f"retry in {wait} s",
-                              await devices.gate_terminal(serial))
+            # one alarm (and one log line) a minute per limited address, else per serial: an address
+            # spraying serials must not write a row, nor read a terminal, per attempt
+            if not self._throttled("login_rate_limited", f"addr:{host}" if addr_wait else serial):
+                log.warning("gate login refused: too many failed logins (serial %r, from %s), retry in %d s",
+                            serial, peer, wait)
+                await self._store_alarm("login_rate_limited", serial, peer, f"retry in {wait} s",
+                                        await devices.gate_terminal(serial))
             raise TerminalRefused(f"登录失败次数过多，请 {wait} 秒后再试", f"too many failed logins, retry in {wait} s")
         t = await devices.gate_terminal(serial)  # always read afresh at login
         self._terminals.pop(serial, None)
