@@ -25,12 +25,11 @@ from backend.devices.schemas import (
     VendorIn,
     VendorOut,
 )
+from backend.devices.services import SERIAL_ROLES
 from backend.errors import Forbidden, NotFound
 from backend.schemas import Created, out
 from backend.vocabulary import Role
 
-# Roles that may see terminals (their serials) within their scope; admin always.
-SERIAL_ROLES = frozenset({Role.admin, Role.supervisor, Role.enterprise, Role.project_staff, Role.vendor})
 CODE_NOTICE = ("厂家识别码只显示这一次，请立即配置到设备并妥善保管；遗失后只能重新生成",
                "The vendor code is shown only this once: configure it on the devices and keep it safe; "
                "if lost, rotate it")

@@ -22,7 +22,7 @@ from backend.org.dictionaries import PROJECT_STATUS
 from backend.org.services import rules_for_district
 from backend.org.tables import Enterprise, Project
 from backend.validators import parse_phone
-from backend.vocabulary import ALARM_KIND_ZH, Direction, ProjectStatus
+from backend.vocabulary import ALARM_KIND_ZH, Direction, ProjectStatus, Role
 from backend.workforce.services import on_roster
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 
@@ -32,6 +32,15 @@ _SERIAL = re.compile(r"[\x21-\x7e]{1,32}")  # printable ASCII, as sent in the 32
 # in the same process drops what it cached about terminals at once (another process waits out its TTL).
 _generation = 0
 
+
+# Roles that may see terminals (their serials) within their scope.  A serial is half of a terminal's login
+# (seed 001 843: vendor code + serial), so everyone else sees it masked (docs/security.md §2).
+SERIAL_ROLES = frozenset({Role.admin, Role.supervisor, Role.enterprise, Role.project_staff, Role.vendor})
+
+
+def mask_serial(serial: str) -> str:
+    """``DEMO-GATE-01-IN`` → ``***********1-IN``: the last four characters tell a site's terminals apart."""
+    return "*" * max(0, len(serial) - 4) + serial[-4:] if len(serial) > 4 else "*" * len(serial)
 
 def terminals_generation() -> int:
     return _generation

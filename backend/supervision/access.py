@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass
 from datetime import date
+from typing import Any, TypeVar
 
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
+from backend.devices.services import SERIAL_ROLES, mask_serial
 from backend.errors import Forbidden, NotFound, invalid
 from backend.supervision import services
 from backend.vocabulary import Role
@@ -12,6 +15,34 @@ from backend.vocabulary import Role
 # Readers of the supervision views (admin always passes the role guard).  Workers and vendors see none of it.
 READ_ROLES = (Role.supervisor, Role.enterprise, Role.project_staff, Role.foreman)
 AUTHORITY_ROLES = (Role.supervisor,)  # close / reopen warnings, notification settings, evaluations
+# Keys under which the supervision views carry a terminal's serial (a string; ``terminal`` may also be an id).
+SERIAL_KEYS = ("serial", "terminal_serial", "terminal")
+
+T = TypeVar("T")
+
+
+def hide_serials(user: CurrentUser, data: T) -> T:
+    """Terminal serials masked for readers outside ``SERIAL_ROLES`` (foremen): the map, a project's day, the
+    punch detail and the latency report show them, and a serial is half of a terminal's login."""
+    if user.role not in SERIAL_ROLES:
+        _mask(data)
+    return data
+
+
+def _mask(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in SERIAL_KEYS and isinstance(value, str):
+                node[key] = mask_serial(value)
+            else:
+                _mask(value)
+    elif isinstance(node, list | tuple):
+        for item in node:
+            _mask(item)
+    elif is_dataclass(node) and not isinstance(node, type):
+        for key in SERIAL_KEYS:
+            if isinstance(getattr(node, key, None), str):
+                setattr(node, key, mask_serial(getattr(node, key)))
 
 
 def require_district(user: CurrentUser, district_id: int) -> None:

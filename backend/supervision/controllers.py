@@ -19,7 +19,14 @@ from backend.errors import invalid
 from backend.schemas import Created, out
 from backend.settings import get_settings
 from backend.supervision import excel, live_bridge, present, services
-from backend.supervision.access import AUTHORITY_ROLES, READ_ROLES, day_range, require_district, scope
+from backend.supervision.access import (
+    AUTHORITY_ROLES,
+    READ_ROLES,
+    day_range,
+    hide_serials,
+    require_district,
+    scope,
+)
 from backend.supervision.days import month_of
 from backend.supervision.schemas import (
     ActionIn,
@@ -79,12 +86,12 @@ class SupervisionController(Controller):
     async def map_data(self, user: AuthUser, day: date | None = None) -> MapOut:
         data = await services.map_overview(await scope(user), day or services.local_today())
         data["tile_url"] = get_settings().tile_url
-        return out(MapOut, data)
+        return out(MapOut, hide_serials(user, data))
 
     @get("/map/projects/{project_id:int}/today")
     async def project_today(self, user: AuthUser, project_id: int, day: date | None = None) -> ProjectTodayOut:
         await scope(user, project_id=project_id)
-        return out(ProjectTodayOut, await services.project_today(project_id, day or services.local_today()))
+        return out(ProjectTodayOut, hide_serials(user, await services.project_today(project_id, day or services.local_today())))
 
     @get("/live")
     async def live(self, user: AuthUser) -> ServerSentEvent:
@@ -135,7 +142,7 @@ class SupervisionController(Controller):
         rows, total = await services.punch_detail(ids, first, last, team_id=team_id, q=q, verdict=verdict,
                                                   source=source, late_only=late, limit=min(limit, 1000),
                                                   offset=offset)
-        return out(PunchDetailOut, {"total": total, "rows": rows})
+        return out(PunchDetailOut, {"total": total, "rows": hide_serials(user, rows)})
 
     @get("/attendance/detail.xlsx")
     async def detail_xlsx(self, user: AuthUser, day_from: date | None = None, day_to: date | None = None,
@@ -149,7 +156,7 @@ class SupervisionController(Controller):
         if total > len(rows):
             raise invalid("day_to", f"明细共 {total} 条，超过单次导出上限 {EXPORT_MAX_ROWS} 条，请缩小日期范围或增加筛选条件",
                           f"{total} rows exceed the export limit of {EXPORT_MAX_ROWS}; narrow the filters")
-        content = await asyncio.to_thread(excel.detail_workbook, rows)
+        content = await asyncio.to_thread(excel.detail_workbook, hide_serials(user, rows))
         return xlsx_response(content, f"考勤明细_{first}_{last}.xlsx")
 
     # --- key managers ----------------------------------------------------------------------------
@@ -213,7 +220,7 @@ class SupervisionController(Controller):
                       district_id: int | None = None, project_id: int | None = None) -> LatencyOut:
         ids = await scope(user, project_id=project_id, district_id=district_id)
         first, last = day_range(day_from, day_to)
-        projects, terminals = await services.latency_compliance(ids, first, last)
+        projects, terminals = hide_serials(user, await services.latency_compliance(ids, first, last))
         return out(LatencyOut, {"day_from": first.isoformat(), "day_to": last.isoformat(),
                                 "projects": [present.latency_json(r) for r in projects],
                                 "terminals": [present.latency_json(r) for r in terminals]})

@@ -22,6 +22,7 @@ from backend.supervision.access import (
     AUTHORITY_ROLES,
     READ_ROLES,
     day_range,
+    hide_serials,
     require_district,
     scope,
     scope_districts,
@@ -86,7 +87,7 @@ async def map_page(user: AuthUser) -> Template:
 @get("/supervision/map/projects/{project_id:int}/today", include_in_schema=False, guards=GUARD)
 async def map_project_today(user: AuthUser, project_id: int) -> Template:
     await scope(user, project_id=project_id)
-    data = await services.project_today(project_id, services.local_today())
+    data = hide_serials(user, await services.project_today(project_id, services.local_today()))
     return Template("supervision/map_today.html", context={"t": data})
 
 
@@ -114,7 +115,7 @@ async def quality_page(user: AuthUser, day_from: date | None = None, day_to: dat
     first, last = day_range(day_from or today - timedelta(days=6), day_to or today)
     ctxs = await services.project_contexts(ids)
     quals = await services.qualification(ctxs)
-    lat_projects, lat_terminals = await services.latency_compliance(ids, first, last)
+    lat_projects, lat_terminals = hide_serials(user, await services.latency_compliance(ids, first, last))
     return Template("supervision/quality.html", context=await _ctx(
         user, "quality", ctxs=ctxs, quals=quals, lat_projects=lat_projects, lat_terminals=lat_terminals,
         day_from=first, day_to=last, district_id=district_id,
@@ -197,6 +198,7 @@ async def detail_page(
     page = max(1, page)
     rows, total = await services.punch_detail(ids, first, last, q=q, verdict=verdict or None, source=source or None,
                                               late_only=late, limit=size, offset=(page - 1) * size)
+    hide_serials(user, rows)
     args = {k: v for k, v in request.query_params.items() if k != "page"}
     return Template("supervision/detail.html", context=await _ctx(
         user, "detail", rows=rows, total=total, page=page, pages=max(1, -(-total // size)), day_from=first,
