@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 
 from backend.accounts import services as accounts
 from backend.accounts.controllers import client_address, session_cookie
+from backend.accounts.pages import landing, safe_next
 from backend.accounts.roles import ROLES
 from backend.accounts.services import require_project, visible_project_ids
 from backend.auth import AuthUser, check_same_origin
@@ -23,13 +24,9 @@ from backend.vocabulary import Role
 from backend.workforce import services as workforce
 
 
-def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
-
-
 @get("/login", include_in_schema=False)
 async def login_page(next: str | None = None) -> Template:
-    return Template("login.html", context={"next": _safe_next(next), "error": None})
+    return Template("login.html", context={"next": safe_next(next), "error": None})
 
 
 @post("/login", include_in_schema=False)
@@ -37,7 +34,7 @@ async def login_submit(
     request: Request[Any, Any, Any],
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template | Redirect:
-    target = _safe_next(data.get("next"))
+    target = safe_next(data.get("next"))
     try:
         check_same_origin(request)  # it sets a session cookie: no login from a foreign page (login CSRF)
         user = await accounts.authenticate(data.get("username", ""), data.get("password", ""), client_address(request))
@@ -45,9 +42,7 @@ async def login_submit(
         return Template("login.html", context={"next": target, "error": exc.zh, "username": data.get("username", "")},
                         status_code=exc.status_code)
     token = await accounts.issue_token(user.id, "cookie")
-    if user.role == Role.worker and target == "/":
-        target = "/m/"
-    return Redirect(target, cookies=[session_cookie(token)])
+    return Redirect(landing(user, target), cookies=[session_cookie(token)])
 
 
 @post("/logout", include_in_schema=False)

@@ -17,11 +17,23 @@ from backend.errors import AppError, invalid
 from backend.vocabulary import Role
 
 
-def _safe_next(target: str | None) -> str:
-    """Back to a page of this site after the change (never elsewhere, never the password page itself)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/password")):
+def safe_next(target: str | None) -> str:
+    """A ``next`` to go to after logging in or changing the password: a page of this site, never elsewhere
+    (``//host`` and ``/\\host`` leave the site in a browser)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
         return "/"
     return "/" if any(c in target for c in "\\\t\r\n ") else target
+
+
+def landing(user: AuthUser, target: str) -> str:
+    """Where a login or a password change ends: workers' home is the phone app."""
+    return "/m/" if user.role == Role.worker and target == "/" else target
+
+
+def _next_after_password(target: str | None) -> str:
+    """Never back to the password page itself."""
+    target = safe_next(target)
+    return "/" if target.startswith("/password") else target
 
 
 def _context(user: AuthUser, next_: str, error: str | None = None) -> dict[str, Any]:
@@ -31,7 +43,7 @@ def _context(user: AuthUser, next_: str, error: str | None = None) -> dict[str, 
 
 @get("/password", include_in_schema=False)
 async def password_page(user: AuthUser, next: str | None = None) -> Template:
-    return Template("password.html", context=_context(user, _safe_next(next)))
+    return Template("password.html", context=_context(user, _next_after_password(next)))
 
 
 @post("/password", include_in_schema=False)
@@ -40,7 +52,7 @@ async def password_submit(
     user: AuthUser,
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template | Redirect:
-    target = _safe_next(data.get("next"))
+    target = _next_after_password(data.get("next"))
     try:
         if data.get("new_password", "") != data.get("new_password2", ""):
             raise invalid("new_password2", "两次输入的新密码不一致", "The two new passwords differ")
@@ -49,9 +61,7 @@ async def password_submit(
                                        current_token=current)
     except AppError as exc:
         return Template("password.html", context=_context(user, target, exc.zh), status_code=exc.status_code)
-    if user.role == Role.worker and target == "/":
-        target = "/m/"
-    return Redirect(target)
+    return Redirect(landing(user, target))
 
 
 PASSWORD_PAGES = [password_page, password_submit]
