@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Litestar, Request, Response, get
 from litestar.di import Provide
@@ -30,6 +32,7 @@ from backend.face.service import shutdown_face_service
 from backend.org.controllers import DistrictController, EnterpriseController, ProjectController
 from backend.pages import PAGE_HANDLERS
 from backend.routes import discover_routes
+from backend.supervision.services.common import DEFAULT_TZ
 from backend.vocabulary import label
 from backend.workforce.controllers import RosterController
 
@@ -150,10 +153,20 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def local_time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M", tz: str | None = None) -> str:
+    """A stored time (UTC; a naive one is UTC) in the project's zone, for a person to read; None → ""."""
+    if at is None:
+        return ""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(tz or DEFAULT_TZ)).strftime(fmt)
+
+
 def template_helpers(engine: JinjaTemplateEngine) -> None:
     """Jinja additions: ``code|label("WarningStatus")`` (or ``label(code, "WarningStatus")``) shows a code's Chinese
-    (backend/vocabulary.py); templates never print a raw code to a person."""
+    (backend/vocabulary.py); ``at|local_time`` shows a stored (UTC) time in the project's zone.  Templates never
+    print a raw code or a UTC time to a person."""
     engine.engine.filters["label"] = label
+    engine.engine.filters["local_time"] = local_time
     engine.engine.globals["label"] = label
 
 

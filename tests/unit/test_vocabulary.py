@@ -269,3 +269,19 @@ def test_the_label_filter_is_registered_for_templates() -> None:
     template_helpers(engine)
     text = engine.engine.from_string('{{ s|label("WarningStatus") }} {{ label(l, "WarningLevel") }} {{ d|label("Direction") }}')
     assert text.render(s="open", l="yellow", d="out") == "待通知 黄灯 出"
+
+
+def test_the_local_time_filter_shows_stored_utc_times_in_the_projects_zone() -> None:
+    from datetime import UTC, datetime
+
+    from jinja2 import Environment
+    from litestar.plugins.jinja import JinjaTemplateEngine
+
+    from backend.app import template_helpers
+
+    engine = JinjaTemplateEngine.from_environment(Environment(autoescape=True))
+    template_helpers(engine)
+    text = engine.engine.from_string("{{ a|local_time }}|{{ b|local_time }}|{{ n|local_time }}")
+    assert text.render(a=datetime(2026, 3, 1, 16, 5, tzinfo=UTC), b=datetime(2026, 3, 1, 1, 0), n=None) == (
+        "2026-03-02 00:05|2026-03-01 09:00|"
+    )
