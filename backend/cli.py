@@ -117,17 +117,12 @@ def demo_cmd(no_serve: bool, people: int) -> None:
             await db.close_pool()
 
     made = asyncio.run(load())
-    from backend.demo import DEMO_PASSWORD, DemoAccount
+    from backend.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, DemoAccount
 
     table = Table(title="演示账号 / demo accounts (密码 password: " + DEMO_PASSWORD + ")")
     for col in ("用户名 username", "角色 role", "说明"):
         table.add_column(col)
-    rows = made or [
-        DemoAccount(u, r, n) for u, r, n in (
-            ("admin", Role.admin, "系统管理员"), ("jianguan", Role.supervisor, "区住建局监管"),
-            ("zongbao", Role.enterprise, "总包企业"), ("xiangmu", Role.project_staff, "项目管理人员"),
-            ("banzu", Role.foreman, "劳务员/班组长"), ("gongren", Role.worker, "工人"), ("changshang", Role.vendor, "设备厂商"))
-    ]
+    rows = made or list(DEMO_ACCOUNTS)
     for a in rows:
         assert isinstance(a, DemoAccount)
         table.add_row(a.username, a.role, a.note)

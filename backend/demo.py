@@ -32,6 +32,18 @@ class DemoAccount:
     note: str
 
 
+# The demo's accounts (``smz demo`` lists them, also when the data was already there).
+DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
+    DemoAccount("admin", Role.admin, "系统管理员"),
+    DemoAccount("jianguan", Role.supervisor, "江门市蓬江区住建局监管人员"),
+    DemoAccount("zongbao", Role.enterprise, "广东粤建工程集团（总包）企业账号"),
+    DemoAccount("xiangmu", Role.project_staff, "安置房二期项目管理人员"),
+    DemoAccount("banzu", Role.foreman, "道路改造工程劳务员/班组长"),
+    DemoAccount("gongren", Role.worker, "道路改造工程工人（手机打卡）"),
+    DemoAccount("changshang", Role.vendor, "设备厂商"),
+)
+
+
 def fake_id_number(rng: random.Random, region: str = "440703") -> str:
     birth = date(1966, 1, 1) + timedelta(days=rng.randrange(0, 36 * 365))
     seq = f"{rng.randrange(0, 1000):03d}"
@@ -194,15 +206,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     await devices.register_terminal(projects["building"], "DEMO-GATE-01-OUT", vendor, channel=1, direction="out")
     step("考勤设备", 2)
 
-    accounts_made = [
-        DemoAccount("admin", Role.admin, "系统管理员"),
-        DemoAccount("jianguan", Role.supervisor, "江门市蓬江区住建局监管人员"),
-        DemoAccount("zongbao", Role.enterprise, "广东粤建工程集团（总包）企业账号"),
-        DemoAccount("xiangmu", Role.project_staff, "安置房二期项目管理人员"),
-        DemoAccount("banzu", Role.foreman, "道路改造工程劳务员/班组长"),
-        DemoAccount("gongren", Role.worker, "道路改造工程工人（手机打卡）"),
-        DemoAccount("changshang", Role.vendor, "设备厂商"),
-    ]
+    accounts_made = list(DEMO_ACCOUNTS)
     await accounts.create_user("admin", DEMO_PASSWORD, Role.admin, display_name="系统管理员")
     await accounts.create_user("jianguan", DEMO_PASSWORD, Role.supervisor, display_name="蓬江区住建局",
                                district_ids=[district])
