@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-from backend.accounts.services import CurrentUser, require_project
+from backend.accounts.services import CurrentUser, require_project, visible_project_ids
 from backend.bounded import get_runner
 from backend.crew import validation as v
 from backend.crew import xlsx
@@ -21,6 +21,7 @@ from backend.org.tables import Team
 from backend.rules import Rules
 from backend.validators import mask_id
 from backend.vocabulary import ImportStatus, Role
+from backend.workforce.services import OTHER_PROJECT
 from backend.workforce.tables import Person, RosterEntry
 
 log = logging.getLogger("smz.crew")
@@ -62,7 +63,7 @@ async def start_import(user: CurrentUser, project_id: int, data: bytes | None, f
                            timeout_s=rules.crew_import_max_seconds, what_zh="Excel 文件", what_en="workbook")
     job = ImportJob(project=project_id, created_by=user.id, filename=(filename or "")[:200], status=ImportStatus.queued)
     await job.save()
-    task = asyncio.create_task(run_import(job.id, project_id, data, rules))
+    task = asyncio.create_task(run_import(job.id, project_id, data, rules, await visible_project_ids(user)))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
     return job.id
@@ -74,8 +75,10 @@ async def _job(job_id: int, **changes: Any) -> None:
     await ImportJob.update(cols).where(ImportJob.id == job_id)
 
 
-async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules) -> None:
-    """Validate every row, then write all of them in ONE transaction — or nothing."""
+async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules,
+                     visible: set[int] | None = None) -> None:
+    """Validate every row, then write all of them in ONE transaction — or nothing.  ``visible``: the
+    importer's projects (``visible_project_ids``; None = all); the warnings name no other project."""
     try:
         rows, _ = await get_runner().run(xlsx.read_rows, data, rules.crew_import_max_rows,
                                          xlsx.ImportLimits.from_rules(rules), timeout_s=rules.crew_import_max_seconds,
@@ -105,7 +108,7 @@ async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules) ->
                     good.append(row)
             if i % 500 == 0:
                 await _job(job_id, done=i)
-        warnings = await _check_against_db(project_id, good, errors)
+        warnings = await _check_against_db(project_id, good, errors, visible)
         await _job(job_id, done=len(rows))
         if errors:
             errors.sort(key=lambda e: (e["row"] or 0))
@@ -127,8 +130,10 @@ async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules) ->
                             "message": "导入时发生内部错误，未导入任何数据", "message_en": "Internal error; nothing imported"}])
 
 
-async def _check_against_db(project_id: int, rows: list[v.ImportRow], errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows whose person is already active on this project are errors; active on another project, a warning."""
+async def _check_against_db(project_id: int, rows: list[v.ImportRow], errors: list[dict[str, Any]],
+                            visible: set[int] | None) -> list[dict[str, Any]]:
+    """Rows whose person is already active on this project are errors; active on another project, a warning
+    (a project outside ``visible`` is not named, as in ``workforce.services.active_elsewhere``)."""
     hashes = {lookup_hash(r.card.info.number): r for r in rows}
     keys = list(hashes)
     existing: dict[str, dict[str, Any]] = {}
@@ -149,9 +154,10 @@ async def _check_against_db(project_id: int, rows: list[v.ImportRow], errors: li
                                "message": "此人已在本项目花名册中（未退场），不能重复进场",
                                "message_en": "Already on this project's roster"})
             else:
+                name = e["project_name"] if visible is None or e["project"] in visible else OTHER_PROJECT
                 warnings.append({"row": row.row, "name": row.card.name, "id_masked": mask_id(row.card.info.number),
-                                 "project_name": e["project_name"], "entered_on": e["entered_on"].isoformat(),
-                                 "message": f"{row.card.name} 自 {e['entered_on'].isoformat()} 起仍在“{e['project_name']}”在场"})
+                                 "project_name": name, "entered_on": e["entered_on"].isoformat(),
+                                 "message": f"{row.card.name} 自 {e['entered_on'].isoformat()} 起仍在“{name}”在场"})
     for h, p in existing.items():
         row = hashes[h]
         if p["name"] != row.card.name:
