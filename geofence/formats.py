@@ -343,13 +343,15 @@ def fences_from_geojson(
     raise _invalid_geojson("type", f"不支持的 GeoJSON 类型 {gtype!r}", f"Unsupported GeoJSON type {gtype!r}")
 
 
-def fence_from_geojson(obj: Any, crs: str = "wgs84", *, fence_id: str | None = None) -> Fence:
+def fence_from_geojson(
+    obj: Any, crs: str = "wgs84", *, fence_id: str | None = None, limits: ImportLimits = NO_LIMITS
+) -> Fence:
     """Exactly one fence from a Feature, a geometry or a one-feature FeatureCollection.
 
     ``fence_id`` overrides the id found in the input (a bare geometry has none: it
-    then becomes ``fence-1``).
+    then becomes ``fence-1``).  ``limits`` as in :func:`fences_from_geojson`.
     """
-    fences = fences_from_geojson(obj, crs)
+    fences = fences_from_geojson(obj, crs, limits=limits)
     if len(fences) != 1:
         raise _invalid_geojson(
             "features",

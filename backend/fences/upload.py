@@ -24,8 +24,6 @@ from geofence.coords import CRS_VALUES
 NAME_MAX = 100
 # A fence more than this far from the project's registered location is accepted with a warning.
 FAR_FROM_PROJECT_M = 20_000.0
-# What a KMZ may hold besides doc.kml (icons, overlays): members in all.
-_KMZ_MAX_MEMBERS = 1000
 _SIZE_CODES = ("too_many_features", "too_many_vertices")
 
 
@@ -35,6 +33,7 @@ class UploadLimits:
 
     max_unpacked_bytes: int | None = None  # a KMZ's .kml; None = 4 × the file limit
     max_ratio: float = 100.0
+    max_members: int = 1000  # what a KMZ may hold besides doc.kml (icons, overlays): members in all
     max_features: int | None = None
     max_feature_vertices: int | None = None
     max_vertices: int | None = None
@@ -44,6 +43,7 @@ class UploadLimits:
         r = rules
         return cls(max_unpacked_bytes=r.fence_import_max_unpacked_bytes,  # type: ignore[attr-defined]
                    max_ratio=r.upload_max_compression_ratio,  # type: ignore[attr-defined]
+                   max_members=r.upload_max_zip_members,  # type: ignore[attr-defined]
                    max_features=r.fence_import_max_features,  # type: ignore[attr-defined]
                    max_feature_vertices=r.fence_import_max_feature_vertices,  # type: ignore[attr-defined]
                    max_vertices=r.fence_import_max_vertices)  # type: ignore[attr-defined]
@@ -71,7 +71,7 @@ def decode_upload(data: bytes, filename: str, limit: int, limits: UploadLimits =
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 check_zip(z, max_total=max(unpacked, 1) * 2, max_member=unpacked, max_ratio=limits.max_ratio,
-                          max_members=_KMZ_MAX_MEMBERS, what_zh="KMZ 文件", what_en="KMZ file")
+                          max_members=limits.max_members, what_zh="KMZ 文件", what_en="KMZ file")
                 kmls = [i for i in z.infolist() if i.filename.lower().endswith(".kml")]
                 if not kmls:
                     raise invalid("file", "KMZ 文件中没有 .kml", "The KMZ holds no .kml file", code="invalid_kml")
@@ -120,6 +120,13 @@ def parse_import(data: bytes, filename: str, crs: str, limit: int,
     if not fences:
         raise invalid("file", "文件中没有围栏", "The file holds no fence", code="empty_file")
     return fences
+
+
+def build_feature_fence(feature: dict[str, Any], crs: str, fence_id: str,
+                        limits: geofence.ImportLimits) -> geofence.Fence:
+    """One fence of the JSON API (the Feature ``services.spec.fence_feature`` checked), built in the worker:
+    a request body may hold hundreds of thousands of vertices (GCJ-02 densifies them)."""
+    return geofence.fence_from_geojson(feature, crs, fence_id=fence_id, limits=limits)
 
 
 # ============================================================================ per-fence work (in the worker too)

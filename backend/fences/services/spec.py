@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import geofence
+from backend.bounded import get_runner
 from backend.errors import InvalidInput, invalid
 from backend.fences.services.common import KINDS, _check_crs
-from backend.fences.upload import NAME_MAX
+from backend.fences.upload import NAME_MAX, build_feature_fence
+from backend.rules import Rules
 
 _FIELD_RULES: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"^geometry\.coordinates\.polygons\[(\d+)\]\.shell(\[\d+\])?"),
@@ -92,8 +94,8 @@ def _normalise_geometry(spec: FenceSpec) -> tuple[dict[str, Any], float | None, 
     return geometry, radius, width
 
 
-def build_fence(spec: FenceSpec, fence_id: str = "new") -> geofence.Fence:
-    """Validate ``spec`` and build the (WGS-84) fence; bad input → InvalidInput naming the field."""
+def fence_feature(spec: FenceSpec) -> dict[str, Any]:
+    """Validate ``spec`` up to its geometry (cheap) and return it as the GeoJSON Feature geofence builds."""
     kind = spec.kind
     if kind not in KINDS:
         raise invalid("kind", "围栏类型应为 polygon（多边形）、circle（圆形）或 corridor（带状）",
@@ -120,10 +122,26 @@ def build_fence(spec: FenceSpec, fence_id: str = "new") -> geofence.Fence:
         props["radius_m"] = radius
     if width is not None:
         props["width_m"] = width
+    return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def build_fence(spec: FenceSpec, fence_id: str = "new",
+                limits: geofence.ImportLimits = geofence.ImportLimits()) -> geofence.Fence:
+    """Validate ``spec`` and build the (WGS-84) fence; bad input → InvalidInput naming the field."""
     try:
-        return geofence.fence_from_geojson(
-            {"type": "Feature", "geometry": geometry, "properties": props}, spec.crs, fence_id=fence_id
-        )
+        return build_feature_fence(fence_feature(spec), spec.crs, fence_id, limits)
+    except geofence.FenceError as err:
+        raise fence_error(err) from None
+
+
+async def build_fence_bounded(spec: FenceSpec, rules: Rules, fence_id: str = "new") -> geofence.Fence:
+    """``build_fence`` for a request: the vertices capped (``rules.fence_import_max_feature_vertices``) and the
+    geometry built in a worker process with a time and memory cap (``backend.bounded``), off the event loop."""
+    feature = fence_feature(spec)
+    limits = geofence.ImportLimits(max_feature_vertices=rules.fence_import_max_feature_vertices)
+    try:
+        return await get_runner().run(build_feature_fence, feature, spec.crs, fence_id, limits,
+                                      timeout_s=rules.fence_import_max_seconds, what_zh="围栏", what_en="fence")
     except geofence.FenceError as err:
         raise fence_error(err) from None
 

@@ -11,10 +11,11 @@ from backend.db import write_transaction
 from backend.errors import Conflict, NotFound
 from backend.fences.services.common import _MAX_ID, _aware, _check_crs, _iso, _project
 from backend.fences.services.features import _feature, _summary
-from backend.fences.services.spec import FenceSpec, build_fence
+from backend.fences.services.spec import FenceSpec, build_fence_bounded
 from backend.fences.services.versions import _FENCES, _VERSION_COLUMNS, _active, fences_for
 from backend.fences.tables import ProjectFence, ProjectFenceVersion
 from backend.fences.upload import fence_warnings
+from backend.org.services import rules_for_project
 
 log = logging.getLogger("smz.fences")
 
@@ -25,7 +26,7 @@ async def create_fence(project_id: int, *, name: str, kind: str, geometry: dict[
     ``warnings`` (a repaired polygon, a fence far from the project's location)."""
     project = await _project(project_id)
     spec = FenceSpec(name=name, kind=kind, geometry=geometry, crs=crs, radius_m=radius_m, width_m=width_m)
-    fence = build_fence(spec)
+    fence = await build_fence_bounded(spec, await rules_for_project(project_id))
     return (await _store_new(project, [(spec, fence)], created_by, valid_from, note))[0]
 
 
@@ -79,7 +80,7 @@ async def update_fence(project_id: int, fence_id: int, *, name: str, kind: str, 
     version the editor started from) turns a concurrent edit into 409 instead of a silent overwrite."""
     project = await _project(project_id)
     spec = FenceSpec(name=name, kind=kind, geometry=geometry, crs=crs, radius_m=radius_m, width_m=width_m)
-    fence = build_fence(spec, fence_id=str(fence_id))
+    fence = await build_fence_bounded(spec, await rules_for_project(project_id), str(fence_id))
     now = datetime.now(UTC)
     async with write_transaction():
         row = await _fence_row(project_id, fence_id)
