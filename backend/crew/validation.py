@@ -69,11 +69,6 @@ def parse_gender(value: Any, field: str = "gender") -> str | None:
     raise invalid(field, f"性别应为“男”或“女”：{text}", f"Gender must be 男 or 女: {text}", code="invalid_gender")
 
 
-def parse_name(value: Any, field: str = "name") -> str:
-    """The one rule for person names (``backend.validators.parse_person_name``)."""
-    return parse_person_name(value, field)
-
-
 def parse_validity_text(text: str) -> tuple[date | None, date | None, bool]:
     """The validity line of the ID card's back: "2015.01.01-2035.01.01" or "2015.01.01-长期"."""
     parts = [p.strip() for p in re.split(r"\s*[-—–至~]\s*(?=\d{4}|长期)", (text or "").strip()) if p.strip()]
@@ -179,7 +174,7 @@ def check_id_card(card: IdCard, rules: Rules, today: date | None = None, *, vali
     form equal what the number encodes; ethnicity in the dictionary (seed 001 民族字典); card not
     expired and its period legal; age within ``rules`` (labour law minimum, district maximum)."""
     today = today or date.today()
-    name = parse_name(card.name)
+    name = parse_person_name(card.name)
     info = parse_id_number(card.id_number, today=today)
     cross_check_id(info, birth_date=card.birth_date, gender=parse_gender(card.gender))
     ethnicity = parse_ethnicity(card.ethnicity or "01")
