@@ -43,7 +43,7 @@ async def main(args: argparse.Namespace) -> None:
     import geofence
     from backend import db
     from backend.attendance.tables import Punch
-    from backend.demo import fake_id_number, fake_uscc
+    from backend.demo import fake_id_number, fake_name, fake_uscc
     from backend.fences import services
     from backend.org import services as org
     from backend.workforce import services as workforce
@@ -66,8 +66,8 @@ async def main(args: argparse.Namespace) -> None:
         unit = await org.add_unit(pid, ent, "general_contractor", today - timedelta(days=59))
         team = await org.create_team(pid, unit, "路基班组")
         people = []
-        for k in range(args.people):
-            p = await workforce.upsert_person(id_number=fake_id_number(rng), name=f"王测试{k}")
+        for _ in range(args.people):
+            p = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng))
             await workforce.enter_roster(project_id=pid, person_id=p, unit_id=unit, team_id=team,
                                          work_role="worker", work_type="150", entered_on=today - timedelta(days=50))
             people.append(p)

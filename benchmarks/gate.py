@@ -79,7 +79,7 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
 
     from backend import db
     from backend.crew.enrolment import save_enrolment
-    from backend.demo import fake_id_number, fake_uscc
+    from backend.demo import fake_id_number, fake_name, fake_uscc
     from backend.devices import services as devices
     from backend.org import services as org
     from backend.workforce import services as workforce
@@ -103,7 +103,7 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
         template = bytes(512)
         workers = []
         for i in range(n_workers):
-            pid = await workforce.upsert_person(id_number=fake_id_number(rng), name=f"工人{i:04d}")
+            pid = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng))
             await workforce.enter_roster(project_id=project, person_id=pid, unit_id=unit, team_id=team,
                                          work_role="worker", entered_on=date.today() - timedelta(days=30))
             await save_enrolment(pid, template, make_jpeg(i), None, source="import")
