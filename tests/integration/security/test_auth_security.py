@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -220,11 +221,10 @@ async def test_malformed_json_after_login_gives_400_not_500(client, world, conte
 def restore_login_limiter(migrated_db):
     from backend.accounts.services import limiter
 
-    saved = {k: list(v) for k, v in limiter()._fails.items()}
+    saved = {k: deque(v) for k, v in limiter()._fails.items()}
     yield limiter()
     limiter()._fails.clear()
-    for k, v in saved.items():
-        limiter()._fails[k].extend(v)
+    limiter()._fails.update(saved)
 
 
 @asynccontextmanager
