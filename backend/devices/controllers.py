@@ -105,14 +105,15 @@ class TerminalController(Controller):
         project downloads its whitelist (names and full ID numbers) over the gate protocol."""
         await require_project(user, project_id, write=True)
         tid = await services.register_terminal(project_id, data.serial, data.vendor_id, data.channel, data.direction,
-                                               allowed_networks=data.allowed_networks)
+                                               allowed_networks=data.allowed_networks, protocol=data.protocol)
         return Created(id=tid)
 
     @patch("/terminals/{terminal_id:int}", guards=[roles(Role.enterprise, Role.project_staff, Role.vendor)])
     async def update(self, terminal_id: int, data: JSONBody[TerminalPatch], user: AuthUser) -> TerminalOut:
         await terminal_for_change(user, terminal_id)
         changes = {k: v for k, v in (("enabled", data.enabled), ("channel", data.channel),
-                                     ("direction", data.direction), ("allowed_networks", data.allowed_networks))
+                                     ("direction", data.direction), ("allowed_networks", data.allowed_networks),
+                                     ("protocol", data.protocol))
                    if v is not None}
         await services.update_terminal(terminal_id, changes)
         return out(TerminalOut, await services.get_terminal(terminal_id))

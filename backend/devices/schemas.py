@@ -23,6 +23,8 @@ class TerminalIn(Strict):
     direction: str = "in"
     # source networks the terminal may log in from (CIDRs); none = any address
     allowed_networks: list[Text(50)] | None = None
+    # the protocol the terminal speaks (a gate server serves only its own protocol's terminals)
+    protocol: Text(32) = "jiangmen-v1"
 
 
 class TerminalPatch(Strict):
@@ -30,6 +32,7 @@ class TerminalPatch(Strict):
     channel: int | None = None
     direction: str | None = None
     allowed_networks: list[Text(50)] | None = None  # [] = any address again
+    protocol: Text(32) | None = None
 
 
 # --- responses ---------------------------------------------------------------------------------------------
@@ -89,6 +92,7 @@ class TerminalOut(Out):
     created_at: datetime
     allowed_networks: str | None
     protocol: str
+    protocol_label: str
 
 
 class AlarmOut(Out):

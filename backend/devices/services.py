@@ -173,9 +173,20 @@ def address_allowed(host: str, networks: str | None) -> bool:
     return any(addr in ipaddress.ip_network(n, strict=False) for n in networks.split())
 
 
-# The protocol a terminal speaks unless registered otherwise (a name of backend.devices.protocols.ADAPTERS)
+# The protocol a terminal speaks unless registered otherwise, and every protocol a terminal may be registered
+# for: the names of backend.devices.protocols.ADAPTERS (a unit test keeps the two equal; this module sits
+# below the adapters and cannot import them), with the label a person sees.
 DEFAULT_PROTOCOL = "jiangmen-v1"
-_PROTOCOL = re.compile(r"[a-z0-9][a-z0-9.\-]{0,31}")
+PROTOCOL_LABELS: dict[str, str] = {"jiangmen-v1": "江门市实名设备直连对接标准 V1.0"}
+
+
+def check_protocol(protocol: str) -> str:
+    if protocol not in PROTOCOL_LABELS:
+        known = "、".join(sorted(PROTOCOL_LABELS))
+        raise invalid("protocol", f"未知的通信协议：{protocol}（可选：{known}）",
+                      f"Unknown terminal protocol: {protocol} (known: {', '.join(sorted(PROTOCOL_LABELS))})",
+                      code="unknown_protocol")
+    return protocol
 
 
 async def register_terminal(project_id: int, serial: str, vendor_id: int, channel: int = 1,
@@ -183,8 +194,7 @@ async def register_terminal(project_id: int, serial: str, vendor_id: int, channe
                             protocol: str = DEFAULT_PROTOCOL) -> int:
     if not _SERIAL.fullmatch(serial):
         raise invalid("serial", "设备序列号应为 1–32 个可见 ASCII 字符", "Serial must be 1–32 printable ASCII")
-    if not _PROTOCOL.fullmatch(protocol):
-        raise invalid("protocol", "通信协议名称无效", "Invalid protocol name")
+    check_protocol(protocol)
     if direction not in (Direction.in_, Direction.out):
         raise invalid("direction", "方向应为 in（进）或 out（出）", "Direction must be in or out")
     if not 1 <= channel <= 999:
@@ -222,6 +232,7 @@ async def get_terminal(terminal_id: int) -> dict[str, Any]:
     row = await Terminal.select().where(Terminal.id == terminal_id).first()
     if row is None:
         raise NotFound("设备不存在", "Terminal not found", field="terminal_id")
+    row["protocol_label"] = PROTOCOL_LABELS.get(row["protocol"], row["protocol"])
     return row
 
 
@@ -232,6 +243,8 @@ async def update_terminal(terminal_id: int, changes: dict[str, Any]) -> None:
         raise invalid("channel", "通道号应在 1–999 之间", "Channel must be 1–999")
     if "allowed_networks" in changes:
         changes = {**changes, "allowed_networks": parse_networks(changes["allowed_networks"])}
+    if "protocol" in changes:
+        check_protocol(changes["protocol"])
     if changes:
         await Terminal.update({getattr(Terminal, k): v for k, v in changes.items()}).where(Terminal.id == terminal_id)
         _terminals_changed()
