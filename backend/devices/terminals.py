@@ -249,7 +249,11 @@ class TerminalLifecycle:
                 # a newer connection of the same device has logged in meanwhile: it is online
                 return
             self._online.discard(serial)
+            # forget the serial's per-connection state (its lock stays: a waiter may hold it; one per
+            # registered terminal)
             self._login_hash.pop(serial, None)
+            self._terminals.pop(serial, None)
+            self._touched.pop(serial, None)
             self._pending_offline.add(serial)
         await self._flush_offline()
         log.info("gate %s disconnected", serial)

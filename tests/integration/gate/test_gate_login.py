@@ -30,10 +30,13 @@ async def test_login_of_a_registered_terminal_with_its_vendor_code_is_accepted_a
     assert row["last_peer"].startswith("127.0.0.1:")
 
 
-async def test_disconnect_marks_the_terminal_offline_with_the_time(world, open_terminal):
+async def test_disconnect_marks_the_terminal_offline_with_the_time(world, open_terminal, gate_server):
     site = await make_site(world)
     serial = await register(world, site.project)
     t = await open_terminal(serial)
+    assert (await t.heartbeat()).ok
+    lifecycle = gate_server.backend.terminals
+    assert serial in lifecycle._terminals and serial in lifecycle._login_hash
     await t.close()
 
     async def offline() -> bool:
@@ -42,6 +45,9 @@ async def test_disconnect_marks_the_terminal_offline_with_the_time(world, open_t
     await wait_for(offline)
     row = await terminal_row(serial)
     assert row["last_offline_at"] is not None and row["last_offline_at"] >= row["last_login_at"]
+    # the lifecycle's per-serial state is forgotten with the connection (it held every serial ever seen)
+    for state in (lifecycle._terminals, lifecycle._touched, lifecycle._login_hash):
+        assert serial not in state
 
 
 async def test_unknown_serial_is_refused_with_a_message(world, open_terminal):
