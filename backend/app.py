@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import pass_context
 from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
@@ -23,17 +25,21 @@ from backend import db
 from backend.accounts.controllers import AuthController, UserController
 from backend.accounts.services import CurrentUser
 from backend.auth import auth_middleware, current_user
-from backend.bounded import shutdown_runner
 from backend.clockin.controllers import ClockInController, MakeupController
 from backend.clockin.pages import CLOCKIN_PAGES
 from backend.devices.controllers import TerminalController, VendorController
 from backend.errors import AppError, InvalidJSON, NotAuthenticated, PasswordChangeRequired
-from backend.face.service import shutdown_face_service
-from backend.org.controllers import DistrictController, EnterpriseController, ProjectController
+from backend.org.controllers import (
+    ChangeRequestController,
+    DistrictController,
+    EnterpriseController,
+    ProjectController,
+)
 from backend.pages import PAGE_HANDLERS
 from backend.routes import discover_routes
+from backend.runtime import SERVICE_DEPENDENCIES, AppServices
 from backend.supervision.services.common import DEFAULT_TZ
-from backend.vocabulary import label
+from backend.vocabulary import label, labels_of
 from backend.workforce.controllers import RosterController
 
 log = logging.getLogger("smz.app")
@@ -161,16 +167,50 @@ def local_time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M", tz: str | None 
     return aware.astimezone(ZoneInfo(tz or DEFAULT_TZ)).strftime(fmt)
 
 
+def page_zone(context: Mapping[str, Any]) -> str | None:
+    """The zone a page's times are shown in: the page's ``tz``, else its project's (``project.timezone``),
+    else None (the default zone)."""
+    tz = context.get("tz")
+    if tz:
+        return str(tz)
+    project = context.get("project")
+    zone = project.get("timezone") if isinstance(project, Mapping) else getattr(project, "timezone", None)
+    return str(zone) if zone else None
+
+
+@pass_context
+def local_time_filter(context: Mapping[str, Any], at: datetime | None, fmt: str = "%Y-%m-%d %H:%M",
+                      tz: str | None = None) -> str:
+    """``at|local_time``: in the zone given, else the page's project's zone (``page_zone``)."""
+    return local_time(at, fmt, tz or page_zone(context))
+
+
 def template_helpers(engine: JinjaTemplateEngine) -> None:
     """Jinja additions: ``code|label("WarningStatus")`` (or ``label(code, "WarningStatus")``) shows a code's Chinese
     (backend/vocabulary.py); ``at|local_time`` shows a stored (UTC) time in the project's zone.  Templates never
     print a raw code or a UTC time to a person."""
     engine.engine.filters["label"] = label
-    engine.engine.filters["local_time"] = local_time
+    engine.engine.filters["local_time"] = local_time_filter
     engine.engine.globals["label"] = label
+    engine.engine.globals["labels_of"] = labels_of  # label maps a page's script needs (as JSON, one copy)
 
 
-def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None) -> Litestar:
+def create_app(*, services: AppServices | None = None,
+               extra_lifespan: list[Callable[[Litestar], Any]] | None = None) -> Litestar:
+    """The app.  ``services``: the app's services, built and closed by the caller (tests); by default the
+    lifespan builds them at start-up and closes them at shutdown (``backend.runtime.AppServices``)."""
+
+    @asynccontextmanager
+    async def app_services(app: Litestar) -> AsyncIterator[None]:
+        if services is not None:  # the caller's: it closes them
+            yield
+            return
+        built = app.state["services"] = AppServices.build()
+        try:
+            yield
+        finally:
+            await built.aclose()
+
     @asynccontextmanager
     async def database(_: Litestar) -> AsyncIterator[None]:
         await db.start_pool()
@@ -179,23 +219,17 @@ def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None)
         finally:
             await db.close_pool()
 
-    @asynccontextmanager
-    async def face_pool(_: Litestar) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            shutdown_face_service()
-            shutdown_runner()  # the upload-parsing workers
-
     return Litestar(
         route_handlers=[
             health, AuthController, UserController, DistrictController, EnterpriseController, ProjectController,
+            ChangeRequestController,
             RosterController, VendorController, TerminalController, ClockInController, MakeupController,
             *PAGE_HANDLERS, *CLOCKIN_PAGES, *discover_routes(),
             create_static_files_router(path="/static", directories=[PWA_DIR / "static"], include_in_schema=False),
         ],
         middleware=[auth_middleware],
-        dependencies={"user": Provide(provide_user, sync_to_thread=False)},
+        dependencies={"user": Provide(provide_user, sync_to_thread=False), **SERVICE_DEPENDENCIES},
+        state=State({"services": services} if services is not None else {}),
         exception_handlers={
             AppError: app_error_handler,
             ValidationException: validation_handler,
@@ -205,6 +239,6 @@ def create_app(*, extra_lifespan: list[Callable[[Litestar], Any]] | None = None)
         template_config=TemplateConfig(directory=PWA_DIR / "templates", engine=JinjaTemplateEngine,
                                        engine_callback=template_helpers),
         openapi_config=OpenAPIConfig(title="工地实名制考勤 API", version="0.1.0", path="/schema"),
-        lifespan=[database, face_pool, *(extra_lifespan or [])],
+        lifespan=[database, app_services, *(extra_lifespan or [])],
         request_max_body_size=8 * 1024 * 1024,
     )

@@ -13,9 +13,18 @@ from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 
-from backend.accounts.services import CurrentUser, user_for_token
+from backend.accounts.services import CurrentUser, LoginLimiter, user_for_token
+from backend.attendance.live import LiveFeed
+from backend.bounded import BoundedRunner
+from backend.crew.services.imports import ImportTasks
+from backend.devices.gate import GateRegistry
+from backend.devices.services import TerminalChanges
 from backend.errors import Forbidden, NotAuthenticated, PasswordChangeRequired
+from backend.face.service import FaceService
 from backend.settings import get_settings
+from backend.supervision.live_bridge import LiveBridge
+from backend.supervision.services.live import FenceSource
+from backend.supervision.sms import SmsSender
 from backend.vocabulary import Role
 
 COOKIE_NAME = "smz_session"
@@ -156,3 +165,16 @@ def only_roles(*allowed: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], B
 
 # Handlers declare ``user: AuthUser`` to receive the logged-in user (provided app-wide in backend.app).
 AuthUser = NamedDependency[CurrentUser]
+
+# The app's services (``backend.runtime.AppServices``, one set per app), by parameter name
+# (``backend.runtime.SERVICE_DEPENDENCIES``): ``login_limiter: LoginLimiterDep``, ``runner: RunnerDep`` …
+LoginLimiterDep = NamedDependency[LoginLimiter]
+FaceDep = NamedDependency[FaceService]
+LiveFeedDep = NamedDependency[LiveFeed]
+RunnerDep = NamedDependency[BoundedRunner]
+ImportTasksDep = NamedDependency[ImportTasks]
+SmsDep = NamedDependency[SmsSender]
+LiveMapDep = NamedDependency[LiveBridge]
+TerminalChangesDep = NamedDependency[TerminalChanges]
+GatesDep = NamedDependency[GateRegistry]
+FenceSourceDep = NamedDependency[FenceSource | None]

@@ -37,7 +37,6 @@ from typing import Any, TypeVar
 
 from backend.children import die_with_parent
 from backend.errors import AppError, InvalidInput, PayloadTooLarge
-from backend.settings import get_settings
 
 log = logging.getLogger("smz.bounded")
 
@@ -372,33 +371,8 @@ class BoundedRunner:
             w.stop()
 
 
-# ------------------------------------------------------------------------- shared instance
-
-_default: BoundedRunner | None = None
-_default_lock = threading.Lock()
-
-
-def get_runner() -> BoundedRunner:
-    """The app's shared runner for upload parsing (created on first use, settings from ``backend.settings``)."""
-    global _default
-    with _default_lock:
-        if _default is None or _default.closed:
-            s = get_settings()
-            _default = BoundedRunner(memory_bytes=s.parse_worker_memory_mb * 1024 * 1024,
-                                     max_workers=s.parse_workers, preload=PRELOAD)
-        return _default
-
-
-def shutdown_runner() -> None:
-    global _default
-    with _default_lock:
-        runner, _default = _default, None
-    if runner is not None:
-        runner.close()
-
-
-# What the shared workers import before taking jobs (both parsers: the first import costs ~0.5 s).
+# What the app's workers (``backend.runtime.AppServices.runner``) import before taking jobs (both parsers: the first import costs ~0.5 s).
 PRELOAD: tuple[str, ...] = ("backend.crew.xlsx", "backend.fences.upload")
 
 
-__all__ = ["AppError", "BoundedRunner", "check_zip", "get_runner", "shutdown_runner"]
+__all__ = ["PRELOAD", "AppError", "BoundedRunner", "check_zip"]

@@ -111,7 +111,8 @@ async def run(args: argparse.Namespace) -> None:
     from backend import db
     from backend.app import create_app
     from backend.face.liveness import ACTIONS
-    from backend.face.service import default_workers, get_face_service
+    from backend.face.service import FaceService, default_workers
+    from backend.runtime import AppServices
     from tests.browser.site import build_site, enrol, near
     from tests.fixtures.faces import capture_like, ensure_face_images
 
@@ -120,7 +121,7 @@ async def run(args: argparse.Namespace) -> None:
     if not result.success:
         raise SystemExit(f"migrations failed: {result.message}")
     await db.start_pool()
-    service = get_face_service(workers=args.workers) if args.workers else get_face_service()
+    service = FaceService(workers=args.workers or None)  # the app's face workers (AppServices.face)
     await service.start()
     print(f"face service: {service.workers} worker processes (cores available: {default_workers()})")
 
@@ -138,7 +139,7 @@ async def run(args: argparse.Namespace) -> None:
                                      team_id=site.team_id, work_role="worker", work_type="020")
         name = f"bench_{uuid.uuid4().hex[:6]}_{i}"
         await create_user(name, site.password, "worker", person_id=person)
-        await enrol(person, "obama.jpg")
+        await enrol(person, "obama.jpg", face_service=service)
         users.append(name)
 
     pairs = [[a, b] for a in ACTIONS for b in ACTIONS if a != b]
@@ -149,7 +150,7 @@ async def run(args: argparse.Namespace) -> None:
 
     # The app in THIS event loop (httpx's ASGI transport): the face work's effect on the loop is measured
     # where it happens.  (Litestar's AsyncTestClient runs the app through a blocking portal instead.)
-    app = create_app()
+    app = create_app(services=AppServices.build(face=service))
     import logging
 
     for name in ("smz", "httpx"):  # one log line per punch and per request would bury the figures

@@ -92,8 +92,15 @@ async def bench_import(project_id: int, data: bytes) -> None:
     rules = await rules_for_project(project_id)
     job = ImportJob(project=project_id, filename="bench.xlsx")
     await job.save()
+    from backend.runtime import runner_from_settings
+    from backend.settings import get_settings
+
+    runner = runner_from_settings(get_settings())  # the parse workers an app would have (AppServices.runner)
     t0 = time.perf_counter()
-    await crew.run_import(job.id, project_id, data, rules)
+    try:
+        await crew.run_import(job.id, project_id, data, rules, runner=runner)
+    finally:
+        runner.close()
     wall = time.perf_counter() - t0
     s = await ImportJob.select().where(ImportJob.id == job.id).first()
     n = await RosterEntry.count().where(RosterEntry.project == project_id)

@@ -12,7 +12,7 @@ from backend.accounts import services
 from backend.accounts.roles import ROLES
 from backend.accounts.schemas import LoginIn, PasswordChangeIn, TokenOut, UserIn, UserOut
 from backend.accounts.services import CurrentUser
-from backend.auth import COOKIE_NAME, AuthUser, check_same_origin, roles
+from backend.auth import COOKIE_NAME, AuthUser, LoginLimiterDep, check_same_origin, roles
 from backend.auth import client_address as _client_address
 from backend.errors import Forbidden, invalid
 from backend.schemas import Created, StatusOut
@@ -44,16 +44,20 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", status_code=200)
-    async def login(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any]) -> Response[UserOut]:
+    async def login(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any],
+                    login_limiter: LoginLimiterDep) -> Response[UserOut]:
         check_same_origin(request)  # it sets a session cookie: no login from a foreign page (login CSRF)
-        user = await services.authenticate(data.username, data.password, client_address(request))
+        user = await services.authenticate(data.username, data.password, client_address(request),
+                                           limiter=login_limiter)
         token = await services.issue_token(user.id, "cookie")
         return Response(user_out(user), cookies=[session_cookie(token)])
 
     @post("/token", status_code=200)
-    async def token(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any]) -> TokenOut:
+    async def token(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any],
+                    login_limiter: LoginLimiterDep) -> TokenOut:
         """Bearer token for API clients: ``Authorization: Bearer <token>``."""
-        user = await services.authenticate(data.username, data.password, client_address(request))
+        user = await services.authenticate(data.username, data.password, client_address(request),
+                                           limiter=login_limiter)
         return TokenOut(access_token=await services.issue_token(user.id, "bearer"), token_type="bearer")
 
     @post("/logout", status_code=200)

@@ -166,9 +166,9 @@ class LoginLimiter(FailureWindow):
     - ``ip:<address>`` — ``address_max_failures``: a generous ceiling for one address (an office NAT).
 
     A refused attempt is not counted, so hammering one username from a NAT adds at most ``max_failures``
-    to the address's budget and cannot lock out the other people behind it.  In-process memory: a single
-    server process is the deployment of this product; several processes would each count separately
-    (documented in README).
+    to the address's budget and cannot lock out the other people behind it.  In-process memory, one per app
+    (``backend.runtime.AppServices.login_limiter``): a single server process is the deployment of this
+    product; several processes would each count separately (documented in README).
     """
 
     MAX_KEYS = 50_000  # above this, keys with no failure inside the window are swept (memory stays bounded)
@@ -207,28 +207,17 @@ class LoginLimiter(FailureWindow):
         self.clear(*keys)
 
 
-_limiter: LoginLimiter | None = None
-
-
-def limiter() -> LoginLimiter:
-    global _limiter
-    if _limiter is None:
-        s = get_settings()
-        _limiter = LoginLimiter(s.login_max_failures, s.login_window_s, user_max_failures=s.login_user_max_failures,
-                                address_max_failures=s.login_address_max_failures)
-    return _limiter
-
-
-async def authenticate(username: str, password: str, client: str) -> CurrentUser:
-    """``client``: the client's address as backend.auth.client_address derives it (proxy-aware)."""
+async def authenticate(username: str, password: str, client: str, *, limiter: LoginLimiter) -> CurrentUser:
+    """``client``: the client's address as backend.auth.client_address derives it (proxy-aware);
+    ``limiter``: the app's login limiter (``backend.runtime.AppServices.login_limiter``)."""
     keys = LoginLimiter.keys(username, client)
-    limiter().check(*keys)
+    limiter.check(*keys)
     row = await User.objects().where(User.username == username.strip()).first()
     ok = verify_password(row.password_hash if row else DUMMY_PASSWORD_HASH, password)
     if not row or not ok or not row.active:
-        limiter().failed(*keys)
+        limiter.failed(*keys)
         raise NotAuthenticated("用户名或密码错误", "Wrong username or password", code="bad_credentials")
-    limiter().succeeded(keys[0], keys[1])
+    limiter.succeeded(keys[0], keys[1])
     return await load_user(row.id)
 
 

@@ -1,6 +1,6 @@
 """Live feed of committed punches: in-process fan-out to subscribers (server-sent events).
 
-Published only after commit.  A slow subscriber never blocks the punch path: its queue is bounded and
+Published only after commit, to the app's ``LiveFeed`` (one per app, made with the app's services).  A slow subscriber never blocks the punch path: its queue is bounded and
 the oldest events are dropped for that subscriber alone (it can reload the page to catch up).
 
 Other server processes get the event through PostgreSQL NOTIFY on ``LIVE_CHANNEL`` (``notify_committed``);
@@ -24,32 +24,38 @@ from backend.db import engine
 
 log = logging.getLogger("smz.attendance.live")
 
-_subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
 QUEUE_SIZE = 500
 LIVE_CHANNEL = "smz_live"
 NOTIFY_MAX_BYTES = 7900  # PostgreSQL's NOTIFY payload limit is 8000 bytes
 
 
-def publish(event: dict[str, Any]) -> None:
-    for q in list(_subscribers):
-        if q.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                q.get_nowait()
-        q.put_nowait(event)
+class LiveFeed:
+    """The in-process fan-out of committed punches.  One per app (``backend.runtime.AppServices.live_feed``),
+    handed to ``record_punch`` by whoever records a punch (HTTP handlers, the gate server)."""
 
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
 
-@contextlib.asynccontextmanager
-async def subscribe() -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-    q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
-    _subscribers.add(q)
-    try:
-        yield q
-    finally:
-        _subscribers.discard(q)
+    def publish(self, event: dict[str, Any]) -> None:
+        for q in list(self._subscribers):
+            if q.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()
+            q.put_nowait(event)
 
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=self.queue_size)
+        self._subscribers.add(q)
+        try:
+            yield q
+        finally:
+            self._subscribers.discard(q)
 
-def subscriber_count() -> int:
-    return len(_subscribers)
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
 
 
 async def pg_notify(event: dict[str, Any]) -> None:

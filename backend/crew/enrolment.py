@@ -12,8 +12,8 @@ services, never the reverse.
 - ``save_enrolment`` — create or replace the enrolment and bump the face-index version exactly once
   (every process's 1:N matrix reloads).  Call it inside the caller's write transaction.
 - ``enrol_from_terminal`` — a terminal's capture (plain values: ID data, photos) for a project: the
-  ID data, age and validity checks, the roster rule (only a person with an active entry on that
-  project's roster), the face template (face service process pool), then either the enrolment (with
+  ID data, the legal minimum age (no upper cap: seed 000 §六) and validity checks, the roster rule
+  (only a person with an active entry on that project's roster), the face template (face service process pool), then either the enrolment (with
   the ID data, as far as ``workforce.upsert_person`` lets this project) or a registration pending
   review.  Refusals are ``AppError``s with a machine code (``not_on_roster``, ``face_photo_missing``,
   the validators' and the face service's codes).
@@ -33,7 +33,7 @@ from backend.crew.tables import FaceIndexState, Registration
 from backend.crypto import lookup_hash
 from backend.db import write_transaction
 from backend.errors import AppError, Conflict, invalid
-from backend.face.service import get_face_service
+from backend.face.service import FaceService
 from backend.rules import Rules
 from backend.validators import cross_check_id, mask_id, parse_id_number
 from backend.vocabulary import EnrolmentSource, RegistrationStatus, ReviewKind
@@ -171,16 +171,19 @@ async def enrolment_target(project_id: int, id_number: str) -> dict[str, Any] | 
 
 
 async def enrol_from_terminal(project_id: int, capture: TerminalCapture, *, rules: Rules, today: date,
-                              terminal: str, max_photo_bytes: int) -> EnrolOutcome:
+                              terminal: str, max_photo_bytes: int, face_service: FaceService) -> EnrolOutcome:
     """Enrol a person of the project's roster from a terminal's capture.  Cheap checks first (ID data,
     the roster); then the face template, computed in the face service's process pool; then either one
     write transaction or — for a person who already has a template — a registration pending review
-    (with the 1:N search's match for the reviewer).  ``terminal`` names the terminal in the logs."""
+    (with the 1:N search's match for the reviewer).  ``terminal`` names the terminal in the logs;
+    ``face_service``: the app's face workers (``AppServices.face``)."""
     masked = mask_id(capture.id_number) if len(capture.id_number) == 18 else "?"
     info = parse_id_number(capture.id_number)
     birth = capture.birth_date or info.birth_date
     cross_check_id(info, birth_date=birth, gender=capture.gender)
-    workforce.check_age(rules, info.birth_date, info.gender, today)
+    workforce.check_age(rules, info.birth_date, info.gender, today)  # the legal minimum only: no upper cap
+    for notice in workforce.age_notices(rules, info.birth_date, info.gender, today):  # a 852 reply has no room
+        log.info("gate %s enrolment of %s: %s", terminal, masked, notice.message)
     if capture.valid_until is not None and capture.valid_until < today:
         raise invalid("id_valid_until", "身份证已过期", "The ID card has expired", code="id_expired")
     target = await enrolment_target(project_id, info.number)
@@ -191,8 +194,8 @@ async def enrol_from_terminal(project_id: int, capture: TerminalCapture, *, rule
         raise invalid("name", "姓名与已登记的不一致", "Name differs from the registered one", code="name_mismatch")
     if not capture.face_photo:
         raise invalid("face_photo", "缺少采集照片", "No enrolment photo", code="face_photo_missing")
-    face = await get_face_service().encode(capture.face_photo, purpose="enrol", field="face_photo", rules=rules,
-                                           max_bytes=max_photo_bytes)
+    face = await face_service.encode(capture.face_photo, purpose="enrol", field="face_photo", rules=rules,
+                                     max_bytes=max_photo_bytes)
     person_id = target["person"]
     if target["enrolled"]:
         # the 1:N search names a matching other person for the reviewer (duplicate_face)

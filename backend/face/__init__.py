@@ -25,10 +25,8 @@ from backend.face.service import (
     encoding_from_bytes,
     encoding_to_bytes,
     face_distance,
-    get_face_service,
     search,
     search_within,
-    shutdown_face_service,
     templates_matrix,
 )
 
@@ -51,12 +49,10 @@ __all__ = [
     "encoding_from_bytes",
     "encoding_to_bytes",
     "face_distance",
-    "get_face_service",
     "judge_actions",
     "message",
     "new_challenge_actions",
     "search",
     "search_within",
-    "shutdown_face_service",
     "templates_matrix",
 ]

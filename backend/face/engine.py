@@ -26,7 +26,7 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -434,6 +434,47 @@ def _landmarks(shape: Any) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
+def _face_and_background_brightness(y: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
+    """Mean luma inside the face box and around it (the face's when the background is under 10 % of the frame)."""
+    h, w = y.shape[:2]
+    top, right, bottom, left = box
+    face_y = y[max(top, 0):min(bottom + 1, h), max(left, 0):min(right + 1, w)]
+    n_face = face_y.size
+    face_mean = float(face_y.mean()) if n_face else 0.0
+    n_bg = y.size - n_face
+    bg_mean = float((y.sum() - face_y.sum()) / n_bg) if n_bg > y.size * 0.1 else face_mean
+    return face_mean, bg_mean
+
+
+def quality_problems(q: Quality, limits: QualityLimits) -> tuple[str, ...]:
+    """The problem codes (QUALITY_CODES) of a face's measurements under ``limits``."""
+    problems: list[str] = []
+    if q.face_count > 1:
+        problems.append("multiple_faces")
+    if q.face_size_px < limits.min_face_px or q.eye_distance_px < limits.min_eye_distance_px:
+        problems.append("face_too_small")
+    if q.border_px <= limits.min_border_px:  # seed: 人脸与边界距离大于30像素
+        problems.append("face_at_border")
+    if abs(q.roll_deg) > limits.max_roll_deg:
+        problems.append("face_tilted")
+    if limits.max_yaw_deg is not None and abs(q.yaw_deg) > limits.max_yaw_deg:
+        problems.append("face_turned")
+    problems += _light_problems(q, limits)
+    if q.sharpness < limits.min_sharpness:
+        problems.append("blurred")
+    return tuple(problems)
+
+
+def _light_problems(q: Quality, limits: QualityLimits) -> list[str]:
+    if q.brightness < limits.min_brightness:
+        return ["too_dark"]
+    if q.background_brightness > 0 and q.face_brightness / q.background_brightness < limits.backlight_ratio:
+        return ["backlit"]
+    if q.face_brightness < limits.min_brightness:
+        return ["too_dark"]
+    return []
+
+
 def analyse(
     pixels: np.ndarray,
     limits: QualityLimits,
@@ -466,58 +507,24 @@ def analyse(
         shape = m.shape_68(pixels, main)
     lm = _landmarks(shape)
     face_px = int(min(main.width(), main.height()))
-    eyes = lv.eye_distance(lm)
-    roll = lv.roll_degrees(lm)
-    yaw = lv.yaw_degrees(lm)
-    border = int(min(left, top, w - 1 - right, h - 1 - bottom))
-
-    t, b = max(top, 0), min(bottom + 1, h)
-    lft, r = max(left, 0), min(right + 1, w)
-    face_y = y[t:b, lft:r]
-    n_face = face_y.size
-    face_mean = float(face_y.mean()) if n_face else 0.0
-    n_bg = y.size - n_face
-    bg_mean = float((y.sum() - face_y.sum()) / n_bg) if n_bg > y.size * 0.1 else face_mean
-    sharp = face_sharpness(y, box)
-
-    problems: list[str] = []
-    if counted > 1:
-        problems.append("multiple_faces")
-    if face_px < limits.min_face_px or eyes < limits.min_eye_distance_px:
-        problems.append("face_too_small")
-    if border <= limits.min_border_px:  # seed: 人脸与边界距离大于30像素
-        problems.append("face_at_border")
-    if abs(roll) > limits.max_roll_deg:
-        problems.append("face_tilted")
-    if limits.max_yaw_deg is not None and abs(yaw) > limits.max_yaw_deg:
-        problems.append("face_turned")
-    if frame_mean < limits.min_brightness:
-        problems.append("too_dark")
-    elif bg_mean > 0 and face_mean / bg_mean < limits.backlight_ratio:
-        problems.append("backlit")
-    elif face_mean < limits.min_brightness:
-        problems.append("too_dark")
-    if sharp < limits.min_sharpness:
-        problems.append("blurred")
-    advisories = ("face_too_large",) if face_px > limits.max_face_px else ()
-
+    face_mean, bg_mean = _face_and_background_brightness(y, box)
     q = Quality(
         image_size=(w, h),
         scale=scale,
         face_count=counted,
         box=box,
         face_size_px=face_px,
-        eye_distance_px=eyes,
-        roll_deg=roll,
-        yaw_deg=yaw,
-        border_px=border,
+        eye_distance_px=lv.eye_distance(lm),
+        roll_deg=lv.roll_degrees(lm),
+        yaw_deg=lv.yaw_degrees(lm),
+        border_px=int(min(left, top, w - 1 - right, h - 1 - bottom)),
         brightness=frame_mean,
         face_brightness=face_mean,
         background_brightness=bg_mean,
-        sharpness=sharp,
-        problems=tuple(problems),
-        advisories=advisories,
+        sharpness=face_sharpness(y, box),
     )
+    problems = quality_problems(q, limits)
+    q = replace(q, problems=problems, advisories=("face_too_large",) if face_px > limits.max_face_px else ())
     encoding = None
     if want_encoding and (not problems or (encode_despite_problems and counted == 1)):
         encoding = np.array(m.encoder.compute_face_descriptor(pixels, shape, num_jitters), dtype=np.float64)

@@ -482,7 +482,8 @@ def default_workers() -> int:
 
 
 class FaceService:
-    """Async face API over a process pool.  One per app: :func:`get_face_service`.
+    """Async face API over a process pool.  One per app: ``backend.runtime.AppServices.face`` (made with the
+    app's services, closed at the app's shutdown; handed to whoever needs a face encoded or checked).
 
     ``workers`` defaults to the cores this process may use.  ``mp_context`` "spawn" (default)
     or "forkserver": never "fork" from a process running an event loop and threads.
@@ -708,30 +709,3 @@ class FaceService:
     ) -> tuple[Any, float] | None:
         """1:N nearest template, in-process (see :func:`search`)."""
         return search(encoding, templates, ids)
-
-
-# ------------------------------------------------------------------------- shared instance
-
-_default: FaceService | None = None
-_default_lock = threading.Lock()
-
-
-def get_face_service(**kwargs: Any) -> FaceService:
-    """The app's shared FaceService, created on first use (kwargs apply only then).
-
-    Call ``await get_face_service().start()`` at app start-up to load the models early and
-    :func:`shutdown_face_service` at shutdown.
-    """
-    global _default
-    with _default_lock:
-        if _default is None or _default.closed:
-            _default = FaceService(**kwargs)
-        return _default
-
-
-def shutdown_face_service() -> None:
-    global _default
-    with _default_lock:
-        svc, _default = _default, None
-    if svc is not None:
-        svc.close()

@@ -15,7 +15,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.params import JSONBody
 
-from backend.auth import AuthUser
+from backend.auth import AuthUser, RunnerDep
 from backend.errors import Forbidden, invalid
 from backend.fences import services
 from backend.fences.schemas import (
@@ -50,13 +50,13 @@ class FenceController(Controller):
         return out(list[FenceOut], await services.list_fences(project_id, crs=crs, include_deleted=include_deleted))
 
     @post("/", status_code=201)
-    async def create(self, project_id: int, data: JSONBody[FenceIn], user: AuthUser) -> FenceOut:
+    async def create(self, project_id: int, data: JSONBody[FenceIn], user: AuthUser, runner: RunnerDep) -> FenceOut:
         await services.check_access(user, project_id, write=True)
         if data.expected_version is not None:
             raise invalid("expected_version", "新建围栏不需要 expected_version", "expected_version is for updates")
         return out(FenceOut, await services.create_fence(
             project_id, name=data.name, kind=data.kind, geometry=data.geometry, crs=data.crs, radius_m=data.radius_m,
-            width_m=data.width_m, created_by=user.id))
+            width_m=data.width_m, created_by=user.id, runner=runner))
 
     @get("/export")
     async def export(self, project_id: int, user: AuthUser, crs: str = "wgs84",
@@ -65,7 +65,8 @@ class FenceController(Controller):
         return out(FeatureCollectionOut, await services.export_geojson(project_id, crs=crs, as_polygon=as_polygon))
 
     @post("/import", status_code=201)
-    async def import_file(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> ImportOut:
+    async def import_file(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser,
+                          runner: RunnerDep) -> ImportOut:
         """multipart: ``file`` (.geojson / .json / .kml / .kmz), ``crs`` (wgs84 | gcj02), ``preview`` (1 =
         parse and return what would be created, store nothing).  All fences of the file or none."""
         await services.check_access(user, project_id, write=True)
@@ -77,7 +78,8 @@ class FenceController(Controller):
         data = await item.read(rules.fence_import_max_bytes + 1)
         crs = str(form.get("crs") or "wgs84")
         return out(ImportOut, await services.import_fences(project_id, data, item.filename or "", crs=crs,
-                                                           created_by=user.id, preview=_flag(form.get("preview"))))
+                                                           created_by=user.id, preview=_flag(form.get("preview")),
+                                                           runner=runner))
 
     @post("/judge", status_code=200)
     async def judge(self, project_id: int, data: JSONBody[JudgeIn], user: AuthUser) -> JudgeOut:
@@ -113,12 +115,13 @@ class FenceController(Controller):
         return out(FenceOut, await services.get_fence(project_id, fence_id, crs=crs))
 
     @put("/{fence_id:int}")
-    async def update(self, project_id: int, fence_id: int, data: JSONBody[FenceIn], user: AuthUser) -> FenceOut:
+    async def update(self, project_id: int, fence_id: int, data: JSONBody[FenceIn], user: AuthUser,
+                     runner: RunnerDep) -> FenceOut:
         await services.check_access(user, project_id, write=True)
         return out(FenceOut, await services.update_fence(project_id, fence_id, name=data.name, kind=data.kind,
                                            geometry=data.geometry, crs=data.crs, radius_m=data.radius_m,
                                            width_m=data.width_m, expected_version=data.expected_version,
-                                           updated_by=user.id))
+                                           updated_by=user.id, runner=runner))
 
     @delete("/{fence_id:int}", status_code=200)
     async def remove(self, project_id: int, fence_id: int, user: AuthUser) -> FenceDeletedOut:

@@ -1,14 +1,15 @@
 """Live punches for the map, across processes.
 
 Sources of events (committed punches):
-- this process: ``backend.attendance.live.subscribe()`` (in-process fan-out by ``record_punch``);
+- this process: the app's ``backend.attendance.live.LiveFeed`` (in-process fan-out by ``record_punch``);
 - other processes (PostgreSQL only): ``LISTEN smz_live``.  The publishing side is
   ``backend.attendance.live.notify_committed(event)``, called by ``record_punch`` after commit (next to
   ``live.publish``); attendance never imports supervision (docs/architecture.md).
 
-Both feed one hub that fans out to the SSE connections of this process.  An event can arrive twice (locally
-and through NOTIFY from this very process): the hub drops repeats by punch id.  The bridge starts lazily with
-the first SSE subscriber and restarts itself if the event loop changed (tests) or the LISTEN connection drops.
+Both feed one hub (``LiveBridge.hub``, one bridge per app) that fans out to the SSE connections of this
+process.  An event can arrive twice (locally and through NOTIFY from this very process): the hub drops repeats
+by punch id.  The bridge starts lazily with the first SSE subscriber and restarts itself if the event loop
+changed (tests) or the LISTEN connection drops; the app's shutdown stops it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ RECONNECT_MAX_S = 30.0
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, bridge: LiveBridge | None = None) -> None:
+        self._bridge = bridge
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._recent: OrderedDict[tuple[str, Any], None] = OrderedDict()
 
@@ -54,7 +56,8 @@ class Hub:
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        await ensure_started()
+        if self._bridge is not None:
+            await self._bridge.ensure_started()
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self._subscribers.add(q)
         try:
@@ -67,103 +70,109 @@ class Hub:
         return len(self._subscribers)
 
 
-hub = Hub()
-_tasks: list[asyncio.Task[None]] = []
-_loop: asyncio.AbstractEventLoop | None = None
-_listening = asyncio.Event()
+class LiveBridge:
+    """The app's live map feed (one per app: ``backend.runtime.AppServices.live_bridge``): a hub fed by
+    the app's in-process ``LiveFeed`` and, on PostgreSQL, by ``LISTEN smz_live``.  Its tasks start with the
+    first SSE subscriber (``hub.subscribe()``) and end with :meth:`stop` (the app's shutdown)."""
 
+    def __init__(self, feed: live.LiveFeed) -> None:
+        self.feed = feed
+        self.hub = Hub(self)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listening = asyncio.Event()
 
-async def ensure_started() -> None:
-    global _loop, _listening
-    loop = asyncio.get_running_loop()
-    if _loop is loop and all(not t.done() for t in _tasks):
-        return
-    await stop()
-    _loop = loop
-    _listening = asyncio.Event()
-    _tasks.append(loop.create_task(_local_consumer(), name="smz-live-local"))
-    if _is_postgres():
-        _tasks.append(loop.create_task(_pg_listener(), name="smz-live-listen"))
-        # Wait briefly for LISTEN so an event committed right after the first subscription is not missed.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_listening.wait(), timeout=5)
+    def subscribe(self) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[dict[str, Any]]]:
+        return self.hub.subscribe()
 
+    async def ensure_started(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop and all(not t.done() for t in self._tasks):
+            return
+        await self.stop()
+        self._loop = loop
+        self._listening = asyncio.Event()
+        self._tasks.append(loop.create_task(self._local_consumer(), name="smz-live-local"))
+        if _is_postgres():
+            self._tasks.append(loop.create_task(self._pg_listener(), name="smz-live-listen"))
+            # Wait briefly for LISTEN so an event committed right after the first subscription is not missed.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._listening.wait(), timeout=5)
 
-async def stop() -> None:
-    global _loop
-    tasks = [t for t in _tasks if not t.done()]
-    _tasks.clear()
-    _listening.clear()
-    current = asyncio.get_running_loop()
-    for t in tasks:
-        if t.get_loop() is current:
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-    _loop = None
+    async def stop(self) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.clear()
+        self._listening.clear()
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for t in tasks:
+            if t.get_loop() is current:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+        self._loop = None
+
+    async def _local_consumer(self) -> None:
+        async with self.feed.subscribe() as q:
+            while True:
+                self.hub.fanout(await q.get())
+
+    async def _pg_listener(self) -> None:
+        import asyncpg
+
+        config = dict(engine().config)  # type: ignore[attr-defined]
+        delay = 1.0
+        while True:
+            conn: Any = None
+            try:
+                conn = await asyncpg.connect(**config)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+
+                def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+                    try:
+                        event = json.loads(payload)
+                    except ValueError:
+                        log.warning("ignored malformed live payload: %.80s", payload)
+                        return
+                    if event.get("ref"):  # too large for NOTIFY: load it
+                        asyncio.get_running_loop().create_task(self._fetch_and_fanout(punch_event, event.get("id")))
+                    else:
+                        self.hub.fanout(event)
+
+                await conn.add_listener(LIVE_CHANNEL, on_notify)
+                self._listening.set()
+                delay = 1.0
+                await lost.wait()
+                log.warning("live LISTEN connection lost; reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the map must survive a database restart
+                log.warning("live LISTEN failed (%s); retrying in %.0f s", exc, delay)
+            finally:
+                self._listening.clear()
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+
+    async def _fetch_and_fanout(self, loader: Any, punch_id: Any) -> None:
+        try:
+            event = await loader(int(punch_id))
+        except Exception as exc:
+            log.warning("could not load punch %s for the live feed: %s", punch_id, exc)
+            return
+        if event:
+            self.hub.fanout(event)
 
 
 def _is_postgres() -> bool:
     from piccolo.engine.postgres import PostgresEngine
 
     return isinstance(engine(), PostgresEngine)
-
-
-async def _local_consumer() -> None:
-    async with live.subscribe() as q:
-        while True:
-            hub.fanout(await q.get())
-
-
-async def _pg_listener() -> None:
-    import asyncpg
-
-    config = dict(engine().config)  # type: ignore[attr-defined]
-    delay = 1.0
-    while True:
-        conn: Any = None
-        try:
-            conn = await asyncpg.connect(**config)
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-
-            def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-                try:
-                    event = json.loads(payload)
-                except ValueError:
-                    log.warning("ignored malformed live payload: %.80s", payload)
-                    return
-                if event.get("ref"):  # too large for NOTIFY: load it
-                    asyncio.get_running_loop().create_task(_fetch_and_fanout(punch_event, event.get("id")))
-                else:
-                    hub.fanout(event)
-
-            await conn.add_listener(LIVE_CHANNEL, on_notify)
-            _listening.set()
-            delay = 1.0
-            await lost.wait()
-            log.warning("live LISTEN connection lost; reconnecting")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the map must survive a database restart
-            log.warning("live LISTEN failed (%s); retrying in %.0f s", exc, delay)
-        finally:
-            _listening.clear()
-            if conn is not None and not conn.is_closed():
-                with contextlib.suppress(Exception):
-                    await conn.close()
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, RECONNECT_MAX_S)
-
-
-async def _fetch_and_fanout(loader: Any, punch_id: Any) -> None:
-    try:
-        event = await loader(int(punch_id))
-    except Exception as exc:
-        log.warning("could not load punch %s for the live feed: %s", punch_id, exc)
-        return
-    if event:
-        hub.fanout(event)
 
 
 # The publishing side lives below, in attendance (record_punch calls it after commit).

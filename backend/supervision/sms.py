@@ -8,7 +8,8 @@ The product speaks one small JSON HTTP API to an SMS gateway (a provider adapter
     → 4xx/5xx {"error": "…"} (or any body)           failed, with the error kept in the SMS log
 
 Without ``SMZ_SMS_URL`` the ``NullSender`` records every message as failed with "未配置短信网关" — nothing is
-dropped silently.  Tests install a sender pointed at a local fake gateway with ``set_sender``.
+dropped silently.  The app's sender is ``backend.runtime.AppServices.sms``; tests pass a sender pointed at a
+local fake gateway to the function that sends.
 """
 
 from __future__ import annotations
@@ -75,18 +76,9 @@ class HttpSmsSender:
             return SmsResult(ok=False, error=f"短信网关不可用 / gateway unreachable: {type(exc).__name__}")
 
 
-_sender: SmsSender | None = None
-
-
-def set_sender(sender: SmsSender | None) -> None:
-    """Install a sender (tests, another provider); None returns to the configured default."""
-    global _sender
-    _sender = sender
-
-
-def get_sender() -> SmsSender:
-    if _sender is not None:
-        return _sender
+def sender_from_env() -> SmsSender:
+    """The configured sender: ``SMZ_SMS_URL`` (and ``SMZ_SMS_TOKEN``), else the ``NullSender``.  The app
+    makes one (``backend.runtime.AppServices.sms``); tests hand their own to ``notify_cases``."""
     url = os.environ.get("SMZ_SMS_URL", "").strip()
     if url:
         return HttpSmsSender(url, os.environ.get("SMZ_SMS_TOKEN") or None)

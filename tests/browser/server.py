@@ -31,7 +31,6 @@ async def _prepare(site_file: Path) -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     from backend import db
-    from backend.face.service import shutdown_face_service
     from tests.browser.site import build_site
 
     result = await run_forwards(app_name="all")
@@ -42,7 +41,6 @@ async def _prepare(site_file: Path) -> None:
         site = await build_site()
     finally:
         await db.close_pool()
-        shutdown_face_service()
     tmp = site_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(site.to_dict(), ensure_ascii=False))
     tmp.replace(site_file)

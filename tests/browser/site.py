@@ -83,14 +83,13 @@ async def create_circle_fence(project_id: int, lon: float, lat: float, radius_m:
                         valid_from=datetime.now(UTC) - timedelta(days=1))
 
 
-async def enrol(person_id: int, photo_name: str, purpose: str = "enrol") -> None:
-    """Enrol a face the way a foreman's tablet would: template from the face service."""
+async def enrol(person_id: int, photo_name: str, purpose: str = "enrol", *, face_service: Any) -> None:
+    """Enrol a face the way a foreman's tablet would: template from the face service (``FaceService``)."""
     from backend.crew.enrolment import save_enrolment
-    from backend.face.service import get_face_service
     from tests.fixtures.faces import capture_like
 
     photo = capture_like(photo_name)  # 480×640, face 210 px wide: a terminal-like enrolment photo
-    face = await get_face_service().encode(photo, purpose=purpose)  # type: ignore[arg-type]
+    face = await face_service.encode(photo, purpose=purpose)
     await save_enrolment(person_id, face.encoding, photo, None, "test")
 
 
@@ -125,9 +124,15 @@ async def build_site(*, with_faces: bool = True, seed: int | None = None) -> Sit
     site.admin = f"admin_{tag}"
     await create_user(site.admin, PASSWORD, "admin")
     if with_faces:
-        await enrol(site.people["enrolled"], "obama.jpg")
-        await enrol(site.people["wanderer"], "obama.jpg")
-        # biden.jpg is turned ~16° (over the enrolment limit): only its template matters here
-        await enrol(site.people["stranger"], "biden.jpg", purpose="verify")
+        from backend.face.service import FaceService
+
+        face = FaceService(workers=1)  # this script's own face workers, closed when the faces are enrolled
+        try:
+            await enrol(site.people["enrolled"], "obama.jpg", face_service=face)
+            await enrol(site.people["wanderer"], "obama.jpg", face_service=face)
+            # biden.jpg is turned ~16° (over the enrolment limit): only its template matters here
+            await enrol(site.people["stranger"], "biden.jpg", purpose="verify", face_service=face)
+        finally:
+            face.close()
     site.fence = await create_circle_fence(project, *CENTRE, FENCE_RADIUS_M)
     return site

@@ -8,6 +8,7 @@ from collections import deque
 import pytest
 
 from tests.integration.conftest import app_client, unique
+from tests.integration.services_fixtures import services_of_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
@@ -32,16 +33,16 @@ def jar(client):
 
 
 @pytest.fixture
-def restore_login_limiter():
+def restore_login_limiter(client):
     """Failed logins count per username and per client address (all test requests share one address):
-    put the in-process limiter back as it was so this module cannot lock other tests out."""
-    from backend.accounts.services import limiter
-
-    fails = limiter()._fails
+    put the shared app's limiter (its ``AppServices.login_limiter``) back as it was so this module cannot
+    lock other tests out."""
+    limiter = services_of_client(client).login_limiter
+    fails = limiter._fails
     saved = {k: deque(v) for k, v in fails.items()}
     for key in [k for k in fails if k.startswith("ip:")]:
         del fails[key]  # failures other tests made from the same test address must not count here
-    yield limiter()
+    yield limiter
     fails.clear()
     fails.update(saved)
 

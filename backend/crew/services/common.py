@@ -9,7 +9,7 @@ from typing import Any
 
 from backend.accounts.services import CurrentUser, require_project
 from backend.errors import AppError, Forbidden
-from backend.face.service import FaceService, get_face_service
+from backend.face.service import FaceService
 from backend.org import services as org
 from backend.rules import Rules
 from backend.vocabulary import Role
@@ -24,9 +24,10 @@ EDITOR_ROLES = frozenset({Role.admin, Role.foreman, Role.project_staff, Role.ent
 REVIEWER_ROLES = frozenset({Role.admin, Role.supervisor})
 
 
-def face_service() -> FaceService:
-    """The app's face service (a seam for tests that stand in for the camera)."""
-    return get_face_service()
+def face_service(app_face: FaceService) -> FaceService:
+    """The face service a tablet step uses: the app's (``AppServices.face``, handed in by the handler).  A
+    seam for tests that stand in for the camera (they wrap the app's service)."""
+    return app_face
 
 
 def _json_list(value: Any) -> list[Any]:

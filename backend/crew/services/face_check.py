@@ -23,7 +23,7 @@ from backend.crew.tables import Registration
 from backend.errors import Conflict, InvalidInput, PayloadTooLarge, invalid
 from backend.face import liveness as lv
 from backend.face.messages import message as face_message
-from backend.face.service import face_distance
+from backend.face.service import FaceService, face_distance
 from backend.vocabulary import RegistrationStatus, ReviewKind
 
 log = logging.getLogger("smz.crew")
@@ -49,7 +49,8 @@ async def issue_challenge(user: CurrentUser, project_id: int, rid: int) -> dict[
 
 
 async def submit_face(user: CurrentUser, project_id: int, rid: int, *, nonce: str, captured_at: datetime,
-                      frames: list[bytes]) -> dict[str, Any]:
+                      frames: list[bytes], face_service: FaceService) -> dict[str, Any]:
+    """``face_service``: the app's face workers (``AppServices.face``)."""
     reg, rules = await _for_step(user, project_id, rid, RegistrationStatus.id_checked)
     if not frames:
         raise invalid("frames", "未收到活体检测画面", "No frames received", code="no_frames")
@@ -62,7 +63,7 @@ async def submit_face(user: CurrentUser, project_id: int, rid: int, *, nonce: st
         raise invalid("nonce", "活体检测已超时或已使用，请重新开始", "The liveness challenge expired or was used; start again",
                       code="challenge_invalid")
     id_template = await _template(rid, Registration.id_template)
-    svc = common.face_service()
+    svc = common.face_service(face_service)
     result = await svc.check_liveness(frames, actions, id_template, rules=rules)
     failed = [r for r in result.reasons if r != "face_mismatch"]
     if failed or result.best_frame_index is None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import geofence
-from backend.bounded import get_runner
+from backend.bounded import BoundedRunner
 from backend.db import write_transaction
 from backend.fences.services.common import CRS_LABELS, KINDS, _check_crs, _project
 from backend.fences.services.features import _summary
@@ -25,18 +25,19 @@ _decode_upload = decode_upload
 
 
 async def import_fences(project_id: int, data: bytes, filename: str, *, crs: str = "wgs84",
-                        created_by: int | None = None, preview: bool = False) -> dict[str, Any]:
+                        created_by: int | None = None, preview: bool = False,
+                        runner: BoundedRunner) -> dict[str, Any]:
     """Create one fence per feature / placemark, all or nothing.  ``preview`` only parses and returns
     what would be created (the page shows it on the map before the user confirms).
 
     Parsing, validation and the per-fence work (storage form, map feature, warnings) run in a worker
     process with a time and memory cap (``backend.bounded``; security issue item 4): the event loop only
-    awaits, then writes the rows."""
+    awaits, then writes the rows.  ``runner``: the app's parse workers (``AppServices.runner``)."""
     project = await _project(project_id)
     rules = await rules_for_project(project_id)
     _check_crs(crs)
     where = {"lon": project.get("lon"), "lat": project.get("lat")}
-    prepared: list[PreparedFence] = await get_runner().run(
+    prepared: list[PreparedFence] = await runner.run(
         prepare_import, data, filename, crs, rules.fence_import_max_bytes, UploadLimits.from_rules(rules), where,
         timeout_s=rules.fence_import_max_seconds, what_zh="围栏文件", what_en="fence file")
     if preview:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geofence
-from backend.bounded import get_runner
+from backend.bounded import BoundedRunner
 from backend.errors import InvalidInput, invalid
 from backend.fences.services.common import KINDS, _check_crs
 from backend.fences.upload import NAME_MAX, build_feature_fence
@@ -134,14 +134,19 @@ def build_fence(spec: FenceSpec, fence_id: str = "new",
         raise fence_error(err) from None
 
 
-async def build_fence_bounded(spec: FenceSpec, rules: Rules, fence_id: str = "new") -> geofence.Fence:
+async def build_fence_bounded(spec: FenceSpec, rules: Rules, fence_id: str = "new", *,
+                              runner: BoundedRunner | None) -> geofence.Fence:
     """``build_fence`` for a request: the vertices capped (``rules.fence_import_max_feature_vertices``) and the
-    geometry built in a worker process with a time and memory cap (``backend.bounded``), off the event loop."""
+    geometry built in a worker process with a time and memory cap (``runner``, the app's parse workers:
+    ``backend.bounded``), off the event loop.  ``runner`` None: a trusted caller without an app (demo data,
+    scripts, tests) — built in this process, with the same vertex cap."""
     feature = fence_feature(spec)
     limits = geofence.ImportLimits(max_feature_vertices=rules.fence_import_max_feature_vertices)
     try:
-        return await get_runner().run(build_feature_fence, feature, spec.crs, fence_id, limits,
-                                      timeout_s=rules.fence_import_max_seconds, what_zh="围栏", what_en="fence")
+        if runner is None:
+            return build_feature_fence(feature, spec.crs, fence_id, limits)
+        return await runner.run(build_feature_fence, feature, spec.crs, fence_id, limits,
+                                timeout_s=rules.fence_import_max_seconds, what_zh="围栏", what_en="fence")
     except geofence.FenceError as err:
         raise fence_error(err) from None
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import geofence
+from backend.bounded import BoundedRunner
 from backend.db import write_transaction
 from backend.errors import Conflict, NotFound
 from backend.fences.services.common import _MAX_ID, _aware, _check_crs, _iso, _project
@@ -21,12 +22,13 @@ log = logging.getLogger("smz.fences")
 
 async def create_fence(project_id: int, *, name: str, kind: str, geometry: dict[str, Any], crs: str = "wgs84",
                        radius_m: float | None = None, width_m: float | None = None, created_by: int | None = None,
-                       valid_from: datetime | None = None, note: str = "created") -> dict[str, Any]:
+                       valid_from: datetime | None = None, note: str = "created",
+                       runner: BoundedRunner | None = None) -> dict[str, Any]:
     """Store a new fence (version 1, valid from now or ``valid_from``).  Returns its summary with
     ``warnings`` (a repaired polygon, a fence far from the project's location)."""
     project = await _project(project_id)
     spec = FenceSpec(name=name, kind=kind, geometry=geometry, crs=crs, radius_m=radius_m, width_m=width_m)
-    fence = await build_fence_bounded(spec, await rules_for_project(project_id))
+    fence = await build_fence_bounded(spec, await rules_for_project(project_id), runner=runner)
     return (await _store_new(project, [(spec, fence)], created_by, valid_from, note))[0]
 
 
@@ -75,12 +77,12 @@ async def _fence_row(project_id: int, fence_id: int) -> dict[str, Any]:
 async def update_fence(project_id: int, fence_id: int, *, name: str, kind: str, geometry: dict[str, Any],
                        crs: str = "wgs84", radius_m: float | None = None, width_m: float | None = None,
                        expected_version: int | None = None, updated_by: int | None = None,
-                       note: str = "edited") -> dict[str, Any]:
+                       note: str = "edited", runner: BoundedRunner | None = None) -> dict[str, Any]:
     """Close the current version (valid_to = now) and open the next one.  ``expected_version`` (the
     version the editor started from) turns a concurrent edit into 409 instead of a silent overwrite."""
     project = await _project(project_id)
     spec = FenceSpec(name=name, kind=kind, geometry=geometry, crs=crs, radius_m=radius_m, width_m=width_m)
-    fence = await build_fence_bounded(spec, await rules_for_project(project_id), str(fence_id))
+    fence = await build_fence_bounded(spec, await rules_for_project(project_id), str(fence_id), runner=runner)
     now = datetime.now(UTC)
     async with write_transaction():
         row = await _fence_row(project_id, fence_id)

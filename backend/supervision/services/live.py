@@ -24,7 +24,6 @@ from backend.supervision.services.punches import SOURCE_ZH
 from backend.vocabulary import PunchVerdict
 
 FenceSource = Callable[[set[int] | None], Any]  # async (project_ids) -> list of GeoJSON Features
-_fence_source: FenceSource | None = None
 
 RECENT_PUNCHES = 20  # the live feed starts with the day's latest punches
 
@@ -32,20 +31,12 @@ RECENT_PUNCHES = 20  # the live feed starts with the day's latest punches
 # --- Fences --------------------------------------------------------------------------------------
 
 
-def set_fence_source(source: FenceSource | None) -> None:
-    """HOOK for the fence store (backend/fences): an async callable giving the map's GeoJSON Features
-    (WGS-84, ``properties.project_id`` set) of the projects' current fences.  See ``fence_features``."""
-    global _fence_source
-    _fence_source = source
-
-
-async def fence_features(project_ids: set[int] | None) -> list[dict[str, Any]]:
+async def fence_features(project_ids: set[int] | None, source: FenceSource | None = None) -> list[dict[str, Any]]:
     """The fences to draw on the map.
 
-    HOOK: the fence store (backend/fences) was being built at the same time as this package.  When
-    ``backend.fences.services`` offers ``map_features(project_ids)`` (GeoJSON Features, WGS-84) it is used;
-    a source set with ``set_fence_source`` takes precedence (tests, other stores); otherwise no fences."""
-    source = _fence_source
+    ``source``: an async callable giving the map's GeoJSON Features (WGS-84, ``properties.project_id`` set) of
+    the projects' current fences — the app's ``AppServices.fence_source`` (tests, other stores).  None: the
+    fence store's ``backend.fences.services.map_features`` when it offers one; otherwise no fences."""
     if source is None:
         source = getattr(fence_services, "map_features", None)
     if source is None:
@@ -86,7 +77,8 @@ async def fetch_map_terminals(ids: list[int]) -> list[dict[str, Any]]:
     return terminals
 
 
-async def map_overview(project_ids: set[int] | None, day: date) -> dict[str, Any]:
+async def map_overview(project_ids: set[int] | None, day: date, *,
+                       fence_source: FenceSource | None = None) -> dict[str, Any]:
     """Projects (with today's counters), gate terminals (online state) and fences for the map."""
     ctxs = await project_contexts(project_ids)
     ids = sorted(ctxs)
@@ -99,7 +91,7 @@ async def map_overview(project_ids: set[int] | None, day: date) -> dict[str, Any
     recent = await _punch_events(_ids_in(Punch.project, ids) & (Punch.local_date == _iso(day)), RECENT_PUNCHES) \
         if ids else []
     return {"day": _iso(day), "projects": projects, "terminals": terminals, "recent": recent[::-1],
-            "fences": {"type": "FeatureCollection", "features": await fence_features(project_ids)}}
+            "fences": {"type": "FeatureCollection", "features": await fence_features(project_ids, fence_source)}}
 
 
 # --- A project's day (side panel) ----------------------------------------------------------------

@@ -124,7 +124,7 @@ async def test_outside_the_fence_is_rejected_with_the_distance(client, site: Sit
 
 
 async def test_a_still_photo_fails_liveness(client, site: Site):
-    from backend.face.service import get_face_service
+    from tests.integration.services_fixtures import services_of_client
 
     h = await headers_for(client, site, "enrolled")
     ch = await challenge(client, h)
@@ -134,7 +134,7 @@ async def test_a_still_photo_fails_liveness(client, site: Site):
     v = r.json()
     assert v["verdict"] == "rejected" and "liveness_failed" in v["reasons"], v
     assert "face_mismatch" not in v["reasons"]  # it IS the enrolled face — and still refused
-    detail = await get_face_service().check_liveness(frames, ch["actions"])
+    detail = await services_of_client(client).face.check_liveness(frames, ch["actions"])  # the app's face workers
     assert {"static_frames", "identical_frames"} <= set(detail.reasons)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageOps
 
-from backend.face.service import FaceService, LivenessResult, get_face_service
+from backend.face.service import FaceService, LivenessResult
 from tests.fixtures.faces import capture_like_image, face_box, face_images, jpeg_bytes
 
 PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
@@ -69,8 +69,8 @@ class CameraStandIn:
     """The real FaceService, except that the ACTION part of liveness is taken as passed (the test
     photos cannot blink or turn).  Quality, identity and matching stay real."""
 
-    def __init__(self, real: FaceService | None = None) -> None:
-        self.real = real or get_face_service()
+    def __init__(self, real: FaceService) -> None:
+        self.real = real  # the app's face service (``AppServices.face``) the handler handed to the seam
 
     async def encode(self, *a: Any, **kw: Any) -> Any:
         return await self.real.encode(*a, **kw)

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +27,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import PASSWORD, app_client, unique
+from tests.integration.services_fixtures import client_with
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
@@ -218,35 +218,37 @@ async def test_malformed_json_after_login_gives_400_not_500(client, world, conte
 # ================================================================ 13: login hygiene
 
 @pytest.fixture
-def restore_login_limiter(migrated_db):
-    from backend.accounts.services import limiter
+async def login_services(migrated_db):
+    """The app's services of this test alone: its own login limiter, so no other test's failures count and
+    none of this test's lock another out."""
+    from backend.runtime import AppServices
 
-    saved = {k: deque(v) for k, v in limiter()._fails.items()}
-    yield limiter()
-    limiter()._fails.clear()
-    limiter()._fails.update(saved)
+    services = AppServices.build()
+    yield services
+    await services.aclose()
 
 
 @asynccontextmanager
-async def served_as_by_smz_serve(address: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The app wrapped the way ``smz serve`` has uvicorn wrap it (its proxy-header middleware rewrites the
-    client address from X-Forwarded-For when it trusts the peer), seen from ``address``."""
+async def served_as_by_smz_serve(address: str, services) -> AsyncIterator[httpx.AsyncClient]:
+    """The app (working with ``services``) wrapped the way ``smz serve`` has uvicorn wrap it (its proxy-header
+    middleware rewrites the client address from X-Forwarded-For when it trusts the peer), seen from ``address``."""
     import uvicorn
 
     from backend.app import create_app
     from backend.cli import uvicorn_proxy_options
     from backend.settings import get_settings
 
-    config = uvicorn.Config(create_app(), log_config=None, **uvicorn_proxy_options(get_settings().trusted_proxies))
+    config = uvicorn.Config(create_app(services=services), log_config=None,
+                            **uvicorn_proxy_options(get_settings().trusted_proxies))
     config.load()
     transport = httpx.ASGITransport(app=config.loaded_app, client=(address, 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
         yield c
 
 
-async def test_spoofed_x_forwarded_for_does_not_bypass_the_login_limiter(restore_login_limiter):
+async def test_spoofed_x_forwarded_for_does_not_bypass_the_login_limiter(login_services):
     username, _ = await new_user()
-    async with served_as_by_smz_serve("127.0.0.1") as c:  # loopback: uvicorn's default trusted proxy
+    async with served_as_by_smz_serve("127.0.0.1", login_services) as c:  # loopback: uvicorn's default trusted proxy
         codes = []
         for i in range(8):
             r = await c.post("/api/auth/token", json={"username": username, "password": "wrong-pass-1"},
@@ -258,7 +260,7 @@ async def test_spoofed_x_forwarded_for_does_not_bypass_the_login_limiter(restore
         assert r.status_code == 429
 
 
-async def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(monkeypatch, restore_login_limiter):
+async def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(monkeypatch, login_services):
     import backend.auth as auth
     from backend.settings import get_settings
 
@@ -266,7 +268,7 @@ async def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(monkeypa
     monkeypatch.setattr(auth, "get_settings", lambda: configured)
     username, _ = await new_user()
     monkeypatch.setattr("backend.settings.get_settings", lambda: configured)  # what smz serve hands uvicorn
-    async with served_as_by_smz_serve("10.88.0.5") as proxy:
+    async with served_as_by_smz_serve("10.88.0.5", login_services) as proxy:
         # behind the proxy, two clients are two addresses: one's failures do not block the other
         for _ in range(5):
             r = await proxy.post("/api/auth/token", json={"username": username, "password": "wrong-pass-1"},
@@ -282,13 +284,13 @@ async def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(monkeypa
         r = await proxy.post("/api/auth/token", json={"username": username, "password": PASSWORD},
                              headers={"x-forwarded-for": "198.51.100.2"})
         assert r.status_code == 200
-    assert "userip:" + username.lower() + "|198.51.100.1" in restore_login_limiter._fails
+    assert "userip:" + username.lower() + "|198.51.100.1" in login_services.login_limiter._fails
 
 
-async def test_one_attacker_behind_a_nat_cannot_lock_out_the_other_users_of_that_address(restore_login_limiter):
+async def test_one_attacker_behind_a_nat_cannot_lock_out_the_other_users_of_that_address(login_services):
     victim, _ = await new_user()
     colleague, _ = await new_user()
-    async with app_client("10.66.0.1") as office:  # one NAT address for the whole site office
+    async with client_with(login_services, "10.66.0.1") as office:  # one app, one limiter, two addresses  # one NAT address for the whole site office
         statuses = [(await office.post("/api/auth/token", json={"username": victim, "password": f"guess-{i}-x"})
                      ).status_code for i in range(30)]
         assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
@@ -296,7 +298,7 @@ async def test_one_attacker_behind_a_nat_cannot_lock_out_the_other_users_of_that
         assert (await office.post("/api/auth/token", json={"username": colleague, "password": PASSWORD})
                 ).status_code == 200
     # and the victim from another address too: the attacker's refused attempts were not counted
-    async with app_client("10.66.0.2") as home:
+    async with client_with(login_services, "10.66.0.2") as home:
         assert (await home.post("/api/auth/token", json={"username": victim, "password": PASSWORD})
                 ).status_code == 200
 

@@ -35,16 +35,19 @@ StartGate = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
-async def gate(migrated_db: str) -> AsyncIterator[StartGate]:
-    """Start an app gate server of this test on 127.0.0.1 (its own limits and timeouts)."""
-    from backend.devices.gate import AppGateBackend, start_gate_server
+async def gate(client: Any) -> AsyncIterator[StartGate]:
+    """Start an app gate server of this test on 127.0.0.1 (its own limits and timeouts), working with the
+    services of the session's app (``client``): a vendor code rotated through the API reaches it."""
+    from backend.devices.gate import AppGateBackend
+    from tests.integration.services_fixtures import services_of_client
 
     servers: list[Any] = []
+    services = services_of_client(client)
 
     async def start(**kw: Any) -> Any:
         backend_kw = {k: kw.pop(k) for k in list(kw) if k.startswith("max_failures") or k == "failure_window_s"}
-        server = await start_gate_server(0, "127.0.0.1", reset_online=False, backend=AppGateBackend(**backend_kw),
-                                         **kw)
+        server = await services.start_gate_server(0, "127.0.0.1", reset_online=False,
+                                                  backend=AppGateBackend(**backend_kw), **kw)
         servers.append(server)
         return server
 

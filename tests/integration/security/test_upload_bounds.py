@@ -289,10 +289,10 @@ def _heavy_kml(n: int = 200, vertices: int = 199) -> bytes:
 
 
 async def test_health_answers_while_a_fence_file_is_being_parsed(client, world):
-    from backend.bounded import get_runner
+    from tests.integration.services_fixtures import services_of_client
 
     h = await login(client, world.users["admin"])
-    runner = get_runner()
+    runner = services_of_client(client).runner  # the app's parse workers
     data = _kmz(_heavy_kml())
     upload = asyncio.create_task(_fence_import(client, h, world.project_a, "heavy.kmz", data, crs="gcj02"))
     for _ in range(2000):  # the parse has reached a worker process (on the loop, this would never be seen)

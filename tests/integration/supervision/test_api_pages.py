@@ -9,8 +9,10 @@ from datetime import date, time
 import pytest
 from openpyxl import load_workbook
 
+from backend.runtime import AppServices
 from backend.supervision import services
 from tests.integration.conftest import PASSWORD, login
+from tests.integration.services_fixtures import client_with
 from tests.integration.supervision.conftest import add_person, id_number, make_district, make_site, make_user, punch
 
 pytestmark = pytest.mark.integration
@@ -46,12 +48,13 @@ async def test_map_data_has_projects_terminals_and_fences_from_the_fence_source(
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]},
              "properties": {"project_id": -1, "name": "别人的围栏"}}]
 
-    services.set_fence_source(fences)
+    own = AppServices.build(fence_source=fences)  # an app whose map draws this test's fences
     try:
-        r = await client.get("/api/supervision/map", params={"day": DAY.isoformat()},
-                             headers=await login(client, site.people["supervisor"]))
+        async with client_with(own) as c:
+            r = await c.get("/api/supervision/map", params={"day": DAY.isoformat()},
+                            headers=await login(c, site.people["supervisor"]))
     finally:
-        services.set_fence_source(None)
+        await own.aclose()
     assert r.status_code == 200
     body = r.json()
     [p] = [p for p in body["projects"] if p["id"] == site.project]

@@ -13,6 +13,7 @@ import pytest
 
 from backend.supervision import live_bridge, services
 from tests.integration.conftest import login
+from tests.integration.services_fixtures import fresh_services
 from tests.integration.supervision.conftest import add_person, make_district, make_site, make_user, punch
 from tests.integration.supervision.live_server import serve_app
 
@@ -30,6 +31,13 @@ async def _next(q: asyncio.Queue, pred):
     return await asyncio.wait_for(find(), 5.0)
 
 
+@pytest.fixture
+async def own_services(migrated_db):
+    """This test's app services: its own live feed and live map bridge."""
+    async with fresh_services() as services:
+        yield services
+
+
 @pytest.fixture(scope="module")
 async def site(migrated_db):
     first = datetime.now(UTC).date().replace(day=1)
@@ -38,9 +46,9 @@ async def site(migrated_db):
     return s
 
 
-async def test_committed_punch_reaches_hub_subscribers_once(site):
-    async with live_bridge.hub.subscribe() as q:
-        v = await punch(site, site.people["实时工人"], datetime.now(UTC).date())
+async def test_committed_punch_reaches_hub_subscribers_once(site, own_services):
+    async with own_services.live_bridge.subscribe() as q:
+        v = await punch(site, site.people["实时工人"], datetime.now(UTC).date(), feed=own_services.live_feed)
         ev = await _next(q, lambda e: e.get("id") == v.punch_id)
         assert ev["name"] == "实时工人" and ev["project_id"] == site.project
         if not ON_PG:
@@ -54,12 +62,12 @@ async def test_committed_punch_reaches_hub_subscribers_once(site):
 
 
 @pytest.mark.skipif(not ON_PG, reason="LISTEN/NOTIFY needs PostgreSQL")
-async def test_notify_from_another_process_reaches_this_process(site):
+async def test_notify_from_another_process_reaches_this_process(site, own_services):
     import asyncpg
 
     from backend.db import engine
 
-    async with live_bridge.hub.subscribe() as q:
+    async with own_services.live_bridge.subscribe() as q:
         other = await asyncpg.connect(**engine().config)  # stands for another server process
         try:
             fake = {"type": "punch", "id": 987_654_321, "project_id": site.project, "name": "别的进程",
@@ -72,21 +80,23 @@ async def test_notify_from_another_process_reaches_this_process(site):
 
 
 @pytest.mark.skipif(not ON_PG, reason="LISTEN/NOTIFY needs PostgreSQL")
-async def test_oversized_event_travels_as_a_reference_and_is_loaded(site):
+async def test_oversized_event_travels_as_a_reference_and_is_loaded(site, own_services):
     v = await punch(site, site.people["实时工人"], datetime.now(UTC).date())
-    async with live_bridge.hub.subscribe() as q:
-        live_bridge.hub._recent.pop(("punch", v.punch_id), None)
+    async with own_services.live_bridge.subscribe() as q:
+        own_services.live_bridge.hub._recent.pop(("punch", v.punch_id), None)
         await services.pg_notify({"type": "punch", "id": v.punch_id, "project_id": site.project,
                                   "message": "长" * 5000})
         ev = await _next(q, lambda e: e.get("id") == v.punch_id)
         assert ev["name"] == "实时工人" and "message" in ev and len(ev["message"]) < 100
 
 
-async def test_sse_endpoint_streams_punches_of_the_users_projects_only(client, site):
+async def test_sse_endpoint_streams_punches_of_the_users_projects_only(client, site, own_services):
+    from backend.app import create_app
+
     other_site = await make_site(await make_district(), start=datetime.now(UTC).date().replace(day=1))
     outsider = await add_person(other_site, "别区工人", entered_on=datetime.now(UTC).date().replace(day=1))
     headers = await login(client, await make_user("supervisor", district_ids=[site.district]))
-    async with serve_app() as base, aiohttp.ClientSession() as http, http.get(
+    async with serve_app(create_app(services=own_services)) as base, aiohttp.ClientSession() as http, http.get(
         f"{base}/api/supervision/live", headers=headers, timeout=aiohttp.ClientTimeout(total=20)
     ) as resp:
         assert resp.status == 200 and resp.headers["content-type"].startswith("text/event-stream")
@@ -105,7 +115,8 @@ async def test_sse_endpoint_streams_punches_of_the_users_projects_only(client, s
 
         stream = events()
         assert (await asyncio.wait_for(anext(stream), 5))[0] == "hello"
-        await punch(other_site, outsider, datetime.now(UTC).date())  # not in this supervisor's district
-        v = await punch(site, site.people["实时工人"], datetime.now(UTC).date())
+        feed = own_services.live_feed  # the served app's feed: punches recorded here reach its map
+        await punch(other_site, outsider, datetime.now(UTC).date(), feed=feed)  # not in this supervisor's district
+        v = await punch(site, site.people["实时工人"], datetime.now(UTC).date(), feed=feed)
         kind, ev = await asyncio.wait_for(anext(stream), 5)
         assert kind == "punch" and ev["id"] == v.punch_id and ev["name"] == "实时工人"

@@ -27,14 +27,17 @@ async def test_oversized_upload_is_refused_before_the_pool():
         svc.close()
 
 
-def test_shared_instance():
-    a = fs.get_face_service(workers=1)
-    assert fs.get_face_service() is a
-    fs.shutdown_face_service()
-    assert a.closed
-    b = fs.get_face_service(workers=1)
-    assert b is not a
-    fs.shutdown_face_service()
+async def test_one_face_service_per_app_services_closed_with_them():
+    """No shared module instance: each app's services (backend.runtime.AppServices) own one FaceService,
+    and closing the services closes it."""
+    from backend.runtime import AppServices
+
+    a, b = AppServices.build(face=fs.FaceService(workers=1)), AppServices.build(face=fs.FaceService(workers=1))
+    assert a.face is not b.face and not a.face.closed
+    await a.aclose()
+    assert a.face.closed and not b.face.closed
+    await b.aclose()
+    assert b.face.closed
 
 
 def test_check_frames_runs_the_server_passes_in_process(face_photos):
