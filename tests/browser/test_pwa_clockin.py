@@ -145,7 +145,8 @@ async def test_offline_capture_then_reconnect_is_stored_exactly_once_and_flagged
     assert "上传超时" in text and "离线打卡" in text
 
     await page.reload()  # app start: flushes the (now empty) outbox again
-    await page.wait_for_timeout(1500)
+    await page.wait_for_function("window.SMZApp !== undefined")
+    await page.evaluate("SMZApp.flush()")  # one whole flush, awaited: an outbox left non-empty would upload again
     new = [p for p in await my_punches(page) if p["id"] not in before]
     assert len(new) == 1, new  # exactly once
     punch = new[0]
@@ -164,9 +165,11 @@ async def test_history_lists_only_my_own_punches(phone, server: Server, camera_f
     mine = await my_punches(page)
     items = page.locator("#history-list li.punch")
     assert await items.count() == len(mine)
-    # the htmx refresh swaps the list fragment in place
+    # the htmx refresh swaps the list fragment in place (waited for through htmx's own event, not a pause)
+    await page.evaluate("""() => { window.__settled = false;
+        document.body.addEventListener("htmx:afterSettle", () => { window.__settled = true; }, {once: true}); }""")
     await page.click("button[hx-get='/m/history']")
-    await page.wait_for_timeout(500)
+    await page.wait_for_function("window.__settled === true")
     assert await page.locator("#history-list li.punch").count() == len(mine)
     other = await phone("unenrolled")
     await other.goto(server.url("/m/history"))

@@ -1,8 +1,10 @@
 """Integration fixtures: a small world of two districts, three projects and users of every role,
-and an HTTP client against the real app (real database, no mocks)."""
+and an HTTP client against the real app (real database, no mocks).  Every test module has a database of its
+own (``migrated_db`` in tests/conftest.py); ``world`` and ``client`` live as long as the module."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import random
 from collections.abc import AsyncIterator, Iterator
@@ -48,8 +50,9 @@ class World:
         return first17 + id_check_char(first17)
 
 
-@pytest.fixture(scope="session")
-async def world(migrated_db: str) -> World:
+async def build_world() -> World:
+    """Build the world in the current database (tests/conftest.py does it once per session, in the world
+    template that every module using ``world`` is cloned from)."""
     from backend.accounts.services import create_user
     from backend.demo import fake_uscc
     from backend.devices.services import create_vendor
@@ -103,20 +106,34 @@ async def world(migrated_db: str) -> World:
     return w
 
 
+@pytest.fixture(scope="module")
+def world(pristine_world: World) -> World:
+    """The world, in this module's own database (cloned from the world template): a copy of the pristine
+    ``World`` (its random generator included), so one module's changes never reach another."""
+    return copy.deepcopy(pristine_world)
+
+
 @asynccontextmanager
 async def app_client(address: str = "testclient") -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client over the real app, in the test's own event loop (the database pool opened by
     ``migrated_db`` belongs to it; Litestar's AsyncTestClient would run the app on another loop, where a
     PostgreSQL pool cannot be used).  ``address`` is the client address the app sees."""
     from backend.app import create_app
+    from backend.runtime import AppServices
+    from tests.shared_services import shared_face_service
 
-    transport = httpx.ASGITransport(app=create_app(), client=(address, 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
-        yield c
+    services = AppServices.build(face=shared_face_service())
+    transport = httpx.ASGITransport(app=create_app(services=services), client=(address, 50000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+            yield c
+    finally:  # the app's services (the live map's LISTEN task, parse workers); the face pool is the session's
+        await services.aclose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def client(migrated_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over a fresh app, for this module (its database is the module's own)."""
     async with app_client() as c:
         yield c
 

@@ -172,19 +172,30 @@ async def test_whole_data_flow(server: GateServer, terminals, backend: FakeBacke
 
 
 # -- punch acknowledged only after the backend committed it -----------------------------------------
-async def test_punch_ack_only_after_backend_returned(server: GateServer, terminals, backend: FakeBackend) -> None:
+async def test_punch_ack_only_after_backend_returned(server: GateServer, terminals, backend: FakeBackend,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reply to a punch is written only once the backend's ``punch`` returned (the record is committed):
+    the order of the server's writes and the backend's commit is recorded, not guessed from a pause."""
+    events: list[str] = []
+    write_reply = server._send
+
+    async def recording_send(conn: object, reply: object, **kw: object) -> bool:
+        events.append(f"reply {reply.frame.command} ({len(backend.punches)} committed)")  # type: ignore[attr-defined]
+        return await write_reply(conn, reply, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server, "_send", recording_send)  # a spy on the one place replies are written
     backend.punch_gate = asyncio.Event()
     t = await terminals()
     await t.login()
     task = asyncio.create_task(t.punch(1))
     await asyncio.wait_for(backend.punch_started.wait(), 3)
-    await asyncio.sleep(0.2)
-    assert not task.done()  # no ack while the backend has not returned
+    assert events == [f"reply {CMD_LOGIN} (0 committed)"]  # the backend holds the punch: no reply written yet
     assert backend.punches == []
     backend.punch_gate.set()
     reply = await asyncio.wait_for(task, 3)
     assert reply.ok
-    assert len(backend.punches) == 1  # committed before the ack
+    assert len(backend.punches) == 1
+    assert events == [f"reply {CMD_LOGIN} (0 committed)", f"reply {CMD_PUNCH} (1 committed)"]  # committed, then acked
 
 
 async def test_requests_are_served_one_at_a_time(server: GateServer, terminals, backend: FakeBackend) -> None:
@@ -225,16 +236,21 @@ async def test_multipart_reply(make_server: MakeServer, backend: FakeBackend) ->
 
 
 # -- one device, one connection ---------------------------------------------------------------------
-async def test_second_connection_replaces_the_first(server: GateServer, terminals, backend: FakeBackend) -> None:
+async def test_second_connection_replaces_the_first(server: GateServer, terminals, backend: FakeBackend,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="device_tcp")
     a = await terminals("SN0007")
     assert (await a.login()).ok
     b = await terminals("SN0007")
     assert (await b.login()).ok
     assert await a.read_frame(timeout_s=3) is None  # the old connection was closed
-    assert (await b.heartbeat()).ok
+    # the server has finished with the old connection (it logs "closed (replaced)" as it decides whether to
+    # tell the backend) ...
+    await wait_until(lambda: any("SN0007" in r.getMessage() and r.getMessage().endswith("closed (replaced)")
+                                 for r in caplog.records))
+    assert (await b.heartbeat()).ok  # ... and a whole request on b has been served since
     assert set(server.connected_serials()) == {"SN0007"}
-    await asyncio.sleep(0.05)
-    assert backend.closed == []  # the device is still connected (through b)
+    assert backend.closed == []  # the device is still connected (through b): no connection_closed for a
     await b.close()
     await wait_until(lambda: backend.closed == ["SN0007"])
     assert len(server.connected_serials()) == 0

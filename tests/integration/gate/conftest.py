@@ -15,15 +15,18 @@ from tests.fixtures.faces import face_photos  # noqa: F401  (the session fixture
 from tests.integration.conftest import World
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def running_app(migrated_db: str) -> AsyncIterator[Any]:
     """The app as ``smz serve`` runs it — ``create_app`` with its whole lifespan (database, face pool,
     the gate server on a free port of 127.0.0.1) — in the tests' event loop, so that HTTP requests,
-    gate connections and the tests' own queries share one loop and one connection pool."""
+    gate connections and the tests' own queries share one loop and one connection pool; one per module,
+    against the module's database."""
     from backend.app import create_app
-    from backend.runtime import gate_lifespan
+    from backend.runtime import AppServices, gate_lifespan
+    from tests.shared_services import shared_face_service
 
-    app = create_app(extra_lifespan=[gate_lifespan(0, "127.0.0.1")])
+    services = AppServices.build(face=shared_face_service())
+    app = create_app(services=services, extra_lifespan=[gate_lifespan(0, "127.0.0.1")])
     ready, stop = asyncio.Event(), asyncio.Event()
 
     async def run() -> None:  # enter and leave the lifespan in one task (anyio cancel scopes need it)
@@ -39,16 +42,19 @@ async def running_app(migrated_db: str) -> AsyncIterator[Any]:
         task.result()  # start-up failed: raise its error
     yield app
     stop.set()
-    await task
+    try:
+        await task
+    finally:
+        await services.aclose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def gate_server(running_app: Any) -> Any:
     """The running app's gate server (``.port``)."""
     return running_app.state.gate_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def http(running_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the running app (in-process ASGI, same event loop)."""
     transport = httpx.ASGITransport(app=running_app)
