@@ -47,7 +47,7 @@ from geofence.formats import (
     version_to_dict,
 )
 from geofence.index import VERDICTS, BatchJudgement, FenceIndex
-from geofence.spoof import Fix, spoof_signals
+from geofence.spoof import Fix, clock_skewed, spoof_signals
 
 __all__ = [
     "CHINA_LAT_MAX",
@@ -69,6 +69,7 @@ __all__ = [
     "active_fences",
     "active_version",
     "circle_fence",
+    "clock_skewed",
     "contains",
     "corridor_fence",
     "decide",

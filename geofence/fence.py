@@ -18,7 +18,7 @@ analytically, so single and batch decisions agree to the millimetre.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -442,6 +442,53 @@ def project_geometry(geometry: BaseGeometry, transformer: Transformer) -> Any:
     return shapely.transform(geometry, apply)
 
 
+def _check_polygon_shape(geometry: BaseGeometry) -> None:
+    for field, ring in _polygon_positions(geometry):  # type: ignore[arg-type]
+        check_positions(ring, field)
+        if _distinct_count(ring) < 3:
+            raise FenceError(
+                "too_few_points",
+                field,
+                "多边形至少需要 3 个不同的顶点",
+                "A polygon needs at least 3 distinct points",
+            )
+    if not geometry.is_valid:
+        raise FenceError(
+            "self_intersection",
+            "geometry",
+            f"多边形无效（{shapely.is_valid_reason(geometry)}）",
+            f"Invalid polygon ({shapely.is_valid_reason(geometry)}); build it with polygon_fence()",
+        )
+
+
+def _check_corridor_shape(geometry: BaseGeometry) -> None:
+    xy = np.asarray(geometry.coords, dtype=np.float64)[:, :2]
+    check_positions(xy, "centre_line")
+    if _distinct_count(xy) < 2:
+        raise FenceError(
+            "too_few_points",
+            "centre_line",
+            "中心线至少需要 2 个不同的点",
+            "A corridor centre line needs at least 2 distinct points",
+        )
+
+
+def _check_circle_shape(geometry: BaseGeometry) -> None:
+    check_positions(np.array([[geometry.x, geometry.y]]), "centre")  # type: ignore[attr-defined]
+
+
+_EXPECTED_GEOMETRY: dict[FenceKind, tuple[type, ...]] = {
+    FenceKind.POLYGON: (Polygon, MultiPolygon),
+    FenceKind.CIRCLE: (Point,),
+    FenceKind.CORRIDOR: (LineString,),
+}
+_CHECK_SHAPE: dict[FenceKind, Callable[[BaseGeometry], None]] = {
+    FenceKind.POLYGON: _check_polygon_shape,
+    FenceKind.CORRIDOR: _check_corridor_shape,
+    FenceKind.CIRCLE: _check_circle_shape,
+}
+
+
 @dataclass(frozen=True)
 class Fence:
     """One electronic fence (电子围栏), WGS-84 (lon, lat).
@@ -467,6 +514,21 @@ class Fence:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
             raise FenceError("invalid_id", "id", "围栏编号不能为空", "Fence id must be a non-empty string")
+        kind, geometry = self._check_kind_and_geometry()
+        self._check_sizes(kind)
+        _CHECK_SHAPE[kind](geometry)
+        if not isinstance(self.name, str):
+            raise FenceError("invalid_name", "name", "名称必须是文字", "Name must be a string")
+        if kind is FenceKind.POLYGON and self._prepared.area.area < MIN_POLYGON_AREA_M2:  # type: ignore[union-attr]
+            raise FenceError(
+                "degenerate_geometry",
+                "geometry",
+                "多边形面积几乎为零",
+                f"The polygon's area is below {MIN_POLYGON_AREA_M2} m²",
+            )
+
+    def _check_kind_and_geometry(self) -> tuple[FenceKind, BaseGeometry]:
+        """Normalise ``kind`` to the enum and ``geometry`` to 2-D; refuse a geometry of another kind."""
         try:
             kind = FenceKind(self.kind)
         except ValueError:
@@ -480,18 +542,17 @@ class Fence:
         if geometry.has_z:
             object.__setattr__(self, "geometry", shapely.force_2d(geometry))
             geometry = self.geometry
-        expected: dict[FenceKind, tuple[type, ...]] = {
-            FenceKind.POLYGON: (Polygon, MultiPolygon),
-            FenceKind.CIRCLE: (Point,),
-            FenceKind.CORRIDOR: (LineString,),
-        }
-        if not isinstance(geometry, expected[kind]) or isinstance(geometry, LinearRing):
+        if not isinstance(geometry, _EXPECTED_GEOMETRY[kind]) or isinstance(geometry, LinearRing):
             raise FenceError(
                 "unsupported_geometry",
                 "geometry",
                 f"{kind.value} 围栏不能使用 {geometry.geom_type} 几何",
                 f"A {kind.value} fence cannot have a {geometry.geom_type} geometry",
             )
+        return kind, geometry
+
+    def _check_sizes(self, kind: FenceKind) -> None:
+        """A radius for circles only, a width for corridors only, each positive and bounded."""
         if kind is FenceKind.CIRCLE:
             radius = _check_positive(self.radius_m, "radius_m", "invalid_radius", MAX_RADIUS_M, "半径", "Radius")
             object.__setattr__(self, "radius_m", radius)
@@ -502,45 +563,6 @@ class Fence:
             object.__setattr__(self, "width_m", width)
         elif self.width_m is not None:
             raise FenceError("invalid_width", "width_m", "只有带状围栏才有宽度", "Only corridor fences have a width")
-
-        if kind is FenceKind.POLYGON:
-            for field, ring in _polygon_positions(geometry):  # type: ignore[arg-type]
-                check_positions(ring, field)
-                if _distinct_count(ring) < 3:
-                    raise FenceError(
-                        "too_few_points",
-                        field,
-                        "多边形至少需要 3 个不同的顶点",
-                        "A polygon needs at least 3 distinct points",
-                    )
-            if not geometry.is_valid:
-                raise FenceError(
-                    "self_intersection",
-                    "geometry",
-                    f"多边形无效（{shapely.is_valid_reason(geometry)}）",
-                    f"Invalid polygon ({shapely.is_valid_reason(geometry)}); build it with polygon_fence()",
-                )
-        elif kind is FenceKind.CORRIDOR:
-            xy = np.asarray(geometry.coords, dtype=np.float64)[:, :2]
-            check_positions(xy, "centre_line")
-            if _distinct_count(xy) < 2:
-                raise FenceError(
-                    "too_few_points",
-                    "centre_line",
-                    "中心线至少需要 2 个不同的点",
-                    "A corridor centre line needs at least 2 distinct points",
-                )
-        else:
-            check_positions(np.array([[geometry.x, geometry.y]]), "centre")  # type: ignore[union-attr]
-        if not isinstance(self.name, str):
-            raise FenceError("invalid_name", "name", "名称必须是文字", "Name must be a string")
-        if kind is FenceKind.POLYGON and self._prepared.area.area < MIN_POLYGON_AREA_M2:  # type: ignore[union-attr]
-            raise FenceError(
-                "degenerate_geometry",
-                "geometry",
-                "多边形面积几乎为零",
-                f"The polygon's area is below {MIN_POLYGON_AREA_M2} m²",
-            )
 
     @cached_property
     def _prepared(self) -> _Prepared:

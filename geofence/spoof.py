@@ -4,10 +4,11 @@ Each signal is a review FLAG, never a rejection: real phones produce every one o
 them now and then; a supervisor looks at the punch.
 
 * ``clock_skew`` — the device clock differs from the server clock by more than
-  ``clock_skew_max_s``.  By default the fix's ``captured_at`` is compared with
-  ``server_now``, which also flags punches that sat in the offline outbox; pass
-  ``device_sent_at`` (the device clock when it sent the request) to measure the
-  clock difference alone.
+  ``clock_skew_max_s`` (``clock_skewed``, the one rule the attendance path uses
+  too).  With ``device_sent_at`` (the device clock when it sent the request) the
+  difference either way counts; without it only a capture time *ahead* of the
+  server counts — a capture time behind it is an upload that waited in the
+  offline outbox (``late_upload``), not a wrong clock.
 * ``impossible_speed`` — moving from the previous fix (or to the next one, for a
   fix that arrives late) faster than ``max_speed_kmh``.  The geodesic distance is
   first reduced by both fixes' accuracy radii, so GPS jitter between two punches a
@@ -68,6 +69,20 @@ def _is_round(accuracy_m: float) -> bool:
     return accuracy_m >= 10.0 and math.isfinite(accuracy_m) and accuracy_m % 10.0 == 0.0
 
 
+def clock_skewed(captured_at: datetime, server_now: datetime, max_s: float, *,
+                 device_sent_at: datetime | None = None) -> bool:
+    """THE clock-skew rule (a review flag, DESIGN §1 "a device clock that is ahead of the server or far behind").
+
+    The device clock is ``device_sent_at`` when the device told us when it sent the request: skew is
+    ``|device_sent_at − server_now| > max_s``.  Without it the device clock is only seen through
+    ``captured_at``, and only a capture time more than ``max_s`` *ahead* of ``server_now`` is skew (behind is
+    the upload latency, judged by the latency limits).  The threshold comes from the caller's rules
+    (``backend.rules.Rules.clock_skew_max_s``); geofence imports nothing from backend.
+    """
+    device_clock = device_sent_at if device_sent_at is not None else max(captured_at, server_now)
+    return abs((device_clock - server_now).total_seconds()) > max_s
+
+
 def spoof_signals(
     fix: Fix,
     previous_fixes: Sequence[Fix],
@@ -83,8 +98,7 @@ def spoof_signals(
         raise FenceError("naive_datetime", "server_now", "服务器时间必须带时区", "server_now must be timezone-aware")
     signals: list[str] = []
 
-    device_clock = device_sent_at if device_sent_at is not None else fix.captured_at
-    if abs((device_clock - server_now).total_seconds()) > clock_skew_max_s:
+    if clock_skewed(fix.captured_at, server_now, clock_skew_max_s, device_sent_at=device_sent_at):
         signals.append("clock_skew")
 
     ordered = sorted(previous_fixes, key=lambda f: f.captured_at)
@@ -97,12 +111,17 @@ def spoof_signals(
     if any(f.lon == fix.lon and f.lat == fix.lat for f in previous_fixes):
         signals.append("repeated_coordinates")
 
-    acc = fix.accuracy_m
-    suspicious = acc == 0.0
-    if not suspicious and _is_round(acc):
-        needed = max(round_accuracy_run, 1) - 1
-        recent = before[len(before) - needed :] if needed else []
-        suspicious = len(recent) == needed and all(f.accuracy_m == acc for f in recent)
-    if suspicious:
+    if _suspicious_accuracy(fix.accuracy_m, before, round_accuracy_run):
         signals.append("suspicious_accuracy")
     return tuple(signals)
+
+
+def _suspicious_accuracy(acc: float, before: Sequence[Fix], round_accuracy_run: int) -> bool:
+    """Exactly 0 m, or the same round value (10, 20, … m) as the ``round_accuracy_run − 1`` fixes before."""
+    if acc == 0.0:
+        return True
+    if not _is_round(acc):
+        return False
+    needed = max(round_accuracy_run, 1) - 1
+    recent = before[len(before) - needed :] if needed else []
+    return len(recent) == needed and all(f.accuracy_m == acc for f in recent)

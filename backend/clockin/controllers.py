@@ -12,22 +12,20 @@ from litestar.params import JSONBody
 from backend.accounts.services import require_project, visible_project_ids
 from backend.attendance.reasons import REASON_ZH, describe
 from backend.attendance.schemas import PunchRowOut
-from backend.auth import AuthUser, only_roles, roles
+from backend.auth import AuthUser, FaceDep, LiveFeedDep, only_roles, roles
 from backend.clockin import services
-from backend.clockin.schemas import ChallengeOut, ClockInOut, MakeupDecisionOut, MakeupOut, MyProjectOut
+from backend.clockin.schemas import (
+    ChallengeIn,
+    ChallengeOut,
+    ClockInOut,
+    DecisionIn,
+    MakeupDecisionOut,
+    MakeupOut,
+    MyProjectOut,
+)
 from backend.errors import invalid
-from backend.org.schemas import Strict
 from backend.schemas import Created, out
 from backend.vocabulary import PunchVerdict, Role
-
-
-class ChallengeIn(Strict):
-    project_id: int | None = None
-
-
-class DecisionIn(Strict):
-    approve: bool
-    note: str = ""
 
 
 def _float(form: Any, name: str) -> float:
@@ -76,7 +74,8 @@ class ClockInController(Controller):
         return out(ChallengeOut, await services.issue_challenge(user, data.project_id if data else None))
 
     @post("/", status_code=200)
-    async def clock_in(self, request: Request[Any, Any, Any], user: AuthUser) -> ClockInOut:
+    async def clock_in(self, request: Request[Any, Any, Any], user: AuthUser, face: FaceDep,
+                       live_feed: LiveFeedDep) -> ClockInOut:
         """multipart/form-data: idempotency_key, captured_at (ISO 8601 with zone), lon, lat, accuracy_m,
         coord_system (wgs84|gcj02), nonce (or offline_actions = comma list), project_id?, frames (files)."""
         form = await request.form()
@@ -93,7 +92,7 @@ class ClockInController(Controller):
             coord_system=str(form.get("coord_system") or "wgs84"),
             sent_at=_datetime(form.get("sent_at"), "sent_at") if form.get("sent_at") else None,
         )
-        v = await services.clock_in(user, c)
+        v = await services.clock_in(user, c, face=face, feed=live_feed)
         return ClockInOut(
             punch_id=v.punch_id, verdict=v.verdict, accepted=v.accepted, reasons=list(v.reasons),
             flags=list(v.flags), message=_message(v), latency_s=round(v.latency_s, 1),
@@ -144,5 +143,7 @@ class MakeupController(Controller):
 
     # Only the district authority confirms a make-up punch (seed 000 §六) — not the admin.
     @post("/{request_id:int}/decision", status_code=200, guards=[only_roles(Role.supervisor)])
-    async def decide(self, request_id: int, data: JSONBody[DecisionIn], user: AuthUser) -> MakeupDecisionOut:
-        return out(MakeupDecisionOut, await services.decide_makeup(user, request_id, data.approve, data.note))
+    async def decide(self, request_id: int, data: JSONBody[DecisionIn], user: AuthUser,
+                     live_feed: LiveFeedDep) -> MakeupDecisionOut:
+        return out(MakeupDecisionOut, await services.decide_makeup(user, request_id, data.approve, data.note,
+                                                                   feed=live_feed))

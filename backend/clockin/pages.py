@@ -86,8 +86,9 @@ def reason_texts(row: dict[str, Any], rules: Rules = DEFAULT_RULES) -> list[str]
             text = f"{text}，距围栏 {format_metres_zh(distance)}"
         elif code == "low_gps_accuracy" and accuracy is not None:
             text = f"{text}（±{accuracy:.0f} 米，要求不超过 {rules.gps_max_accuracy_m:.0f} 米），请到开阔处重新定位"
-        elif code == "late_upload" and latency is not None:
-            text = f"{text}：拍摄 {latency:.0f} 秒后才上传（限 {rules.mobile_max_latency_s:.0f} 秒），已记录，待复核"
+        elif code == "late_upload" and latency is not None and (limit := rules.max_latency_s(row.get("source", ""))):
+            # the punch's own source's limit (gate 5 s, phone 30 s under the baseline): Rules.max_latency_s
+            text = f"{text}：拍摄 {latency:.0f} 秒后才上传（限 {limit:g} 秒），已记录，待复核"
         elif code == "not_enrolled":
             text = f"{text}，请联系班组长或劳务员采集人脸"
         out.append(text)
@@ -95,8 +96,12 @@ def reason_texts(row: dict[str, Any], rules: Rules = DEFAULT_RULES) -> list[str]
 
 
 def _punch_view(row: dict[str, Any], tz: str, rules: Rules = DEFAULT_RULES) -> dict[str, Any]:
+    limit = rules.max_latency_s(row.get("source", ""))
     return {
         **row,
+        # the upload delay is shown when it passes the source's limit (none for make-ups)
+        "latency_limit_s": limit,
+        "late": limit is not None and row.get("latency_s") is not None and row["latency_s"] > limit,
         "verdict_label": VERDICT_ZH.get(row["verdict"], row["verdict"]),
         "texts": reason_texts(row, rules),
         "captured_local": _local(row.get("captured_at"), tz),
@@ -115,10 +120,12 @@ async def _projects(user: CurrentUser) -> list[dict[str, Any]]:
 async def _history(user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
     rows = await services.my_history(user, limit=limit)
     tzs: dict[int, str] = {}
+    project_rules: dict[int, Rules] = {}
     for r in rows:
         if r["project"] not in tzs:
             tzs[r["project"]] = (await org.get_project(r["project"])).get("timezone") or DEFAULT_TZ
-    return [_punch_view(r, tzs[r["project"]]) for r in rows]
+            project_rules[r["project"]] = await org.rules_for_project(r["project"])
+    return [_punch_view(r, tzs[r["project"]], project_rules[r["project"]]) for r in rows]
 
 
 @get("/m/", include_in_schema=False)

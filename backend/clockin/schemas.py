@@ -1,10 +1,24 @@
-"""Response structs of the phone clock-in and make-up API."""
+"""Input and response structs of the phone clock-in and make-up API."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from backend.org.schemas import Strict, Text
 from backend.schemas import MaskedId, Out
+
+
+class ChallengeIn(Strict):
+    """Ask for a liveness challenge (for one project when the worker is on several)."""
+
+    project_id: int | None = None
+
+
+class DecisionIn(Strict):
+    """The authority's decision on a make-up request (seed 000 §六)."""
+
+    approve: bool
+    note: Text(500) = ""
 
 
 class ChallengeOut(Out):

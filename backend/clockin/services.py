@@ -16,18 +16,35 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.accounts.services import CurrentUser
-from backend.attendance.services import PunchIn, Verdict, find_by_key, list_punches, local_day, record_punch
+from backend.attendance.live import LiveFeed
+from backend.attendance.services import (
+    PunchIn,
+    Verdict,
+    find_by_key,
+    list_punches,
+    local_day,
+    manager_on_day,
+    record_punch,
+)
 from backend.attendance.tables import Punch
 from backend.clockin.tables import LivenessChallenge, MakeupRequest
 from backend.db import write_transaction
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, invalid
 from backend.face import liveness as lv
-from backend.face.service import get_face_service
+from backend.face.service import FaceService
 from backend.fences import services as fences
 from backend.org.services import rules_for_project
 from backend.org.tables import Project
 from backend.rules import Rules
-from backend.vocabulary import MAKEUP_REASON_ZH, Direction, MakeupStatus, Reason, Role, Source, WorkRole
+from backend.vocabulary import (
+    MAKEUP_REASON_ZH,
+    MAKEUP_STATUS_ZH,
+    Direction,
+    MakeupStatus,
+    Reason,
+    Role,
+    Source,
+)
 from backend.workforce.services import on_roster
 from backend.workforce.tables import Enrolment, RosterEntry
 
@@ -160,7 +177,8 @@ def _check_upload(c: ClockIn, rules: Rules) -> None:
         raise invalid("coord_system", "坐标系应为 wgs84 或 gcj02", "coord_system must be wgs84 or gcj02")
 
 
-async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
+async def clock_in(user: CurrentUser, c: ClockIn, *, face: FaceService, feed: LiveFeed | None = None) -> Verdict:
+    """``face``: the app's face workers; ``feed``: the app's live feed (``AppServices.face`` / ``.live_feed``)."""
     person = _person(user)
     key = f"m:{person}:{c.idempotency_key}"
     existing = await find_by_key(key)  # an outbox retry of a capture we already judged
@@ -171,61 +189,73 @@ async def clock_in(user: CurrentUser, c: ClockIn) -> Verdict:
     _check_upload(c, rules)
     captured = _aware(c.captured_at).astimezone(UTC)
 
-    reasons: list[str] = []
-    flags: list[str] = []
     enrol = await Enrolment.select(Enrolment.face_template).where(Enrolment.person == person).first()
-    template = enrol["face_template"] if enrol else None
-
-    if c.nonce is not None:
-        actions = await consume_challenge(c.nonce, person, captured)
-        if actions is None:
-            reasons.append(Reason.challenge_invalid)
-            actions = []
-    else:
-        actions = list(c.offline_actions or [])
-        if len(set(actions)) != len(actions) or any(a not in lv.ACTIONS for a in actions):
-            raise invalid("offline_actions", "离线活体动作无效", "Invalid offline liveness actions")
-        flags.append(Reason.offline_challenge)
-
-    face_distance = None
-    liveness_passed = None
-    photo = None
+    actions, reasons, flags = await _liveness_actions(c, person, captured)
     # The fence is judged (read-only) while the face workers run.
     fence_job = asyncio.ensure_future(fences.judge_fix(
         project_id, c.lon, c.lat, c.accuracy_m, captured, rules=rules, coord_system=c.coord_system,
         person_id=person, device_sent_at=c.sent_at))
     try:
-        if template is None:
-            reasons.append(Reason.not_enrolled)
-        elif actions:
-            result = await get_face_service().check_liveness(c.frames, actions, template, rules=rules)
-            liveness_passed = result.passed
-            face_distance = result.distance
-            if result.best_frame_index is not None:
-                photo = c.frames[result.best_frame_index]
-            if result.matched is False:
-                reasons.append(Reason.face_mismatch)
-            if not result.passed and any(r != "face_mismatch" for r in result.reasons):
-                reasons.append(Reason.liveness_failed)
+        checked = await _check_face(face, c.frames, actions, enrol["face_template"] if enrol else None, rules)
         fence = await fence_job
     finally:
         if not fence_job.done():
             fence_job.cancel()
         elif not fence_job.cancelled():
             fence_job.exception()  # retrieved: a face error above is the one reported
-    reasons.extend(fence.reasons)
-    flags.extend(fence.flags)
 
     verdict = await record_punch(PunchIn(
         source=Source.mobile, project_id=project_id, person_id=person, idempotency_key=key, captured_at=captured,
         lon=fence.lon, lat=fence.lat, accuracy_m=c.accuracy_m, fence_id=fence.fence_id,
-        fence_distance_m=fence.distance_m, face_distance=face_distance, liveness_passed=liveness_passed,
-        photo=photo or (c.frames[0] if c.frames else None), reasons=tuple(reasons), flags=tuple(flags),
-    ))
+        fence_distance_m=fence.distance_m, face_distance=checked.distance, liveness_passed=checked.liveness_passed,
+        photo=checked.photo or (c.frames[0] if c.frames else None),
+        reasons=(*reasons, *checked.reasons, *fence.reasons), flags=(*flags, *fence.flags),
+    ), feed=feed)
     # The fence's own sentence carries the numbers (距离 120 米, 定位精度 150 米) the worker needs.
     if fence.message_zh and set(fence.reasons) & set(verdict.reasons):
         verdict = dataclasses.replace(verdict, extra={**verdict.extra, "fence_message": fence.message_zh})
     return verdict
+
+
+async def _liveness_actions(c: ClockIn, person: int, captured: datetime) -> tuple[list[str], list[str], list[str]]:
+    """The actions the frames must show — the server's challenge (used up here), or the ones the phone chose
+    itself offline (flagged lower-trust) — with the reasons and flags this adds: (actions, reasons, flags)."""
+    if c.nonce is not None:
+        actions = await consume_challenge(c.nonce, person, captured)
+        if actions is None:
+            return [], [Reason.challenge_invalid], []
+        return actions, [], []
+    actions = list(c.offline_actions or [])
+    if len(set(actions)) != len(actions) or any(a not in lv.ACTIONS for a in actions):
+        raise invalid("offline_actions", "离线活体动作无效", "Invalid offline liveness actions")
+    return actions, [], [Reason.offline_challenge]
+
+
+@dataclass(frozen=True)
+class _FaceCheck:
+    reasons: tuple[str, ...] = ()
+    distance: float | None = None
+    liveness_passed: bool | None = None
+    photo: bytes | None = None  # the frame that best shows the face
+
+
+async def _check_face(face: FaceService, frames: list[bytes], actions: list[str], template: Any,
+                      rules: Rules) -> _FaceCheck:
+    """Liveness and face match of the burst against the person's enrolled template (in the face workers)."""
+    if template is None:
+        return _FaceCheck(reasons=(Reason.not_enrolled,))
+    if not actions:
+        return _FaceCheck()
+    result = await face.check_liveness(frames, actions, template, rules=rules)
+    reasons: list[str] = []
+    if result.matched is False:
+        reasons.append(Reason.face_mismatch)
+    if not result.passed and any(r != "face_mismatch" for r in result.reasons):
+        reasons.append(Reason.liveness_failed)
+    return _FaceCheck(
+        reasons=tuple(reasons), distance=result.distance, liveness_passed=result.passed,
+        photo=frames[result.best_frame_index] if result.best_frame_index is not None else None,
+    )
 
 
 async def my_history(user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
@@ -252,17 +282,17 @@ async def request_makeup(
                       "direction must be in or out (or left out)", code="invalid_direction")
     if user.role == Role.worker and user.person_id != person_id:
         raise Forbidden("工人只能为本人申请补卡", "Workers may only request their own make-up punches")
-    entry = await RosterEntry.select(RosterEntry.work_role).where(
-        (RosterEntry.person == person_id) & (RosterEntry.project == project_id)
-    ).first()
-    if entry is None:
+    if not await RosterEntry.exists().where((RosterEntry.person == person_id) & (RosterEntry.project == project_id)):
         raise invalid("person_id", "此人不在该项目花名册中", "This person is not on the project's roster")
-    if entry["work_role"] == WorkRole.manager:
-        raise Forbidden("施工现场管理人员不得补打考勤记录（赣建建〔2022〕9号 第六条）",
-                        "Site managers may never make up punches (seed 000 §6)", code="manager_makeup_forbidden")
     punch_time = _aware(punch_time).astimezone(UTC)
     if punch_time > datetime.now(UTC):
         raise invalid("punch_time", "补卡时间不能晚于现在", "The make-up time cannot be in the future")
+    tz = (await Project.select(Project.timezone).where(Project.id == project_id).first() or {}).get(
+        "timezone", "Asia/Shanghai")
+    # The role on this project on the punch day (not an arbitrary roster row): attendance.manager_on_day.
+    if await manager_on_day(person_id, project_id, local_day(punch_time, tz)):
+        raise Forbidden("施工现场管理人员不得补打考勤记录（赣建建〔2022〕9号 第六条）",
+                        "Site managers may never make up punches (seed 000 §6)", code="manager_makeup_forbidden")
     if evidence is not None:
         if evidence_type not in EVIDENCE_TYPES:
             raise invalid("evidence", "证明材料须为 JPG、PNG 或 PDF", "Evidence must be JPG, PNG or PDF")
@@ -271,8 +301,6 @@ async def request_makeup(
         _sniff(evidence, evidence_type)
     if not note.strip() and reason == "other":
         raise invalid("note", "原因为“其他”时须填写说明", "Explain the reason")
-    tz = (await Project.select(Project.timezone).where(Project.id == project_id).first() or {}).get(
-        "timezone", "Asia/Shanghai")
     r = MakeupRequest(person=person_id, project=project_id, requested_by=user.id, punch_time=punch_time,
                       direction=direction, reason=reason, note=note.strip(), evidence=evidence,
                       evidence_type=evidence_type, day=local_day(punch_time, tz))
@@ -307,34 +335,59 @@ async def list_makeups(project_ids: set[int] | None, status: str | None = None) 
     return rows
 
 
-async def decide_makeup(user: CurrentUser, request_id: int, approve: bool, note: str) -> dict[str, Any]:
+async def decide_makeup(user: CurrentUser, request_id: int, approve: bool, note: str, *,
+                        feed: LiveFeed | None = None) -> dict[str, Any]:
     """The authority (当地住房城乡建设主管部门) confirms or refuses (seed 000 §六): a supervisor of the
-    project's district, and no one else — not the admin, whose role is the system, not the regulator."""
+    project's district, and no one else — not the admin, whose role is the system, not the regulator.
+
+    One decision per request, whatever arrives at the same moment: the status moves from pending in one
+    conditional UPDATE, in one transaction with the punch an approval records.  The second decision finds
+    nothing pending and gets 409; a failing punch rolls the decision back (the request stays pending)."""
     if user.role != Role.supervisor:
         raise Forbidden("补卡须由项目所在区县的住建主管部门确认", "Only the district authority decides make-up punches",
                         code="role_forbidden")
-    row = await MakeupRequest.select().where(MakeupRequest.id == request_id).first()
-    if row is None:
-        raise NotFound("补卡申请不存在", "Make-up request not found", field="request_id")
-    district = await Project.select(Project.district).where(Project.id == row["project"]).first()
-    if district is None or district["district"] not in user.district_ids:
-        raise NotFound("补卡申请不存在", "Make-up request not found", field="request_id")
-    if row["status"] != MakeupStatus.pending:
-        raise Conflict("该申请已处理", "This request has already been decided", field="request_id")
-    now = datetime.now(UTC)
+    row = await _makeup_in_scope(user, request_id)
+    status = MakeupStatus.approved if approve else MakeupStatus.rejected
     punch_id = None
-    if approve:
-        v = await record_punch(PunchIn(
-            source=Source.makeup, project_id=row["project"], person_id=row["person"],
-            idempotency_key=f"makeup:{request_id}", captured_at=_aware(row["punch_time"]),
-            direction=row["direction"], makeup_request_id=request_id,
-        ))
-        punch_id = v.punch_id
-    await MakeupRequest.update({
-        MakeupRequest.status: MakeupStatus.approved if approve else MakeupStatus.rejected, MakeupRequest.decided_by: user.id,
-        MakeupRequest.decided_at: now, MakeupRequest.decision_note: note, MakeupRequest.punch: punch_id,
-    }).where(MakeupRequest.id == request_id)
-    return {"id": request_id, "status": MakeupStatus.approved if approve else MakeupStatus.rejected, "punch_id": punch_id}
+    async with write_transaction():
+        won = await MakeupRequest.update({
+            MakeupRequest.status: status, MakeupRequest.decided_by: user.id,
+            MakeupRequest.decided_at: datetime.now(UTC), MakeupRequest.decision_note: note,
+        }).where(
+            (MakeupRequest.id == request_id) & (MakeupRequest.status == MakeupStatus.pending)
+        ).returning(MakeupRequest.id)
+        if not won:
+            raise await _already_decided(request_id)
+        if approve:
+            # Nested in this transaction (Piccolo joins the outer one).  record_punch announces the punch on the
+            # live feed before the commit here; only the punch-id update and the commit come after it.
+            v = await record_punch(PunchIn(
+                source=Source.makeup, project_id=row["project"], person_id=row["person"],
+                idempotency_key=f"makeup:{request_id}", captured_at=_aware(row["punch_time"]),
+                direction=row["direction"], makeup_request_id=request_id,
+            ), feed=feed)
+            punch_id = v.punch_id
+            await MakeupRequest.update({MakeupRequest.punch: punch_id}).where(MakeupRequest.id == request_id)
+    return {"id": request_id, "status": status, "punch_id": punch_id}
+
+
+async def _makeup_in_scope(user: CurrentUser, request_id: int) -> dict[str, Any]:
+    """The request, if it is in a project of the supervisor's districts (else "not found", never revealed)."""
+    row = await MakeupRequest.select(
+        MakeupRequest.id, MakeupRequest.project, MakeupRequest.project.district.as_alias("district"),
+        MakeupRequest.person, MakeupRequest.punch_time, MakeupRequest.direction,
+    ).where(MakeupRequest.id == request_id).first()
+    if row is None or row["district"] not in user.district_ids:
+        raise NotFound("补卡申请不存在", "Make-up request not found", field="request_id")
+    return row
+
+
+async def _already_decided(request_id: int) -> Conflict:
+    row = await MakeupRequest.select(MakeupRequest.status).where(MakeupRequest.id == request_id).first()
+    status = row["status"] if row else None
+    label = MAKEUP_STATUS_ZH.get(status, "已批准/未批准") if status else "已批准/未批准"
+    return Conflict(f"该申请已被处理（{label}）", f"This make-up request has already been decided ({status})",
+                    field="request_id", code="already_decided", extra={"status": status})
 
 
 async def punch_count(person_id: int) -> int:

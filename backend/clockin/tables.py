@@ -31,7 +31,7 @@ class MakeupRequest(Table, tablename="makeup_request"):
     note = Text(default="")
     evidence = Bytea(null=True, default=None)
     evidence_type = Varchar(length=40, null=True, default=None)
-    status = Varchar(length=width(MakeupStatus, 10), default="pending")  # pending | approved | rejected
+    status = Varchar(length=width(MakeupStatus, 10), default=MakeupStatus.pending)
     requested_at = Timestamptz(default=TimestamptzNow())
     decided_by = Integer(null=True, default=None)
     decided_at = Timestamptz(null=True, default=None)

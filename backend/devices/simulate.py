@@ -122,73 +122,88 @@ async def run_one(opts: SimOptions, console: Console) -> int:
         say(f"[green]登录（843）成功[/green]，会话标识 {t.session_id.hex()}（{r.latency_s * 1000:.1f} ms）")
         hb = await t.heartbeat()
         say(f"心跳（65535）：{'正常' if hb.ok else '被拒绝：' + hb.message}（{hb.latency_s * 1000:.1f} ms）")
-
-        enrolled: str | None = None
-        if opts.enrol_photo is not None:
-            number = (opts.enrol_id or random_id_number(birth="19900101")).upper()
-            msg = EnrolmentMsg(
-                id_number=number, name=opts.enrol_name, gender="1" if int(number[16]) % 2 else "0", ethnicity="01",
-                birth_date=number[6:14], address="广东省江门市蓬江区建设路1号", issuing_authority="江门市公安局蓬江分局",
-                validity=f"{date.today().year - 1}.01.01-{date.today().year + 19}.01.01",
-                id_photo=make_jpeg(1, (102, 126), 60), face_photo=terminal_photo(opts.enrol_photo),
-            )
-            say(f"上传采集信息（852）：{opts.enrol_name} {mask_id(number)}，采集照片 {len(msg.face_photo) // 1024} KB …")
-            er = await t.enrol(msg)
-            if er.ok:
-                say(f"[green]采集成功[/green]（{er.latency_s * 1000:.0f} ms，含人脸特征计算）")
-                enrolled = number
-            else:
-                say(f"[red]采集被拒绝：{er.message}[/red]")
-
-        wl = await t.whitelist()
-        workers = list(opts.worker_nos)
-        if wl.ok and wl.value is not None:
-            v = wl.value
-            total_kb = v.photo_length_sum // 1024
-            say(f"白名单（849）：项目 {v.project_no}「{v.project_name}」，{len(v.records)} 人，照片共 {total_kb} KB"
-                f"（{wl.latency_s * 1000:.1f} ms）")
-            for rec in v.records[:10]:
-                say(f"  工号 {rec.worker_no:>7}  {rec.name:<6}  {mask_id(rec.id_number)}  照片 {rec.photo_length} 字节")
-            if len(v.records) > 10:
-                say(f"  …… 另有 {len(v.records) - 10} 人")
-            if not workers:
-                workers = [rec.worker_no for rec in v.records]
-        else:
-            say(f"[red]白名单（849）被拒绝：{wl.message}[/red]")
-
+        enrolled = await _enrol(t, opts, say) if opts.enrol_photo is not None else None
+        listed = await _whitelist(t, say)
+        workers = list(opts.worker_nos) or listed
         if enrolled is not None:
-            pf = await t.person_features(enrolled)
-            if pf.ok and pf.value is not None:
-                p = pf.value
-                say(f"人员特征（845）：工号 {p.worker_no} {p.name}，{ETHNICITY.get(p.ethnicity, p.ethnicity)}，"
-                    f"{'男' if p.gender == '1' else '女'}，采集照片 {len(p.face_photo)} 字节，身份证照片 {len(p.id_photo)} 字节")
-            else:
-                say(f"人员特征（845）：{pf.message}")
-
+            await _show_person(t, enrolled, say)
         if opts.punches <= 0:
             return 0
         if not workers:
             say("[yellow]没有可打卡的工号：白名单为空（项目人员尚未采集人脸），可用 --worker-no 指定工号[/yellow]")
             return 1
-        result = SimResult()
-        own_photo = terminal_photo(opts.photo) if opts.photo is not None else None
-        cycle = itertools.cycle(workers)
-        with _progress(console) as progress:
-            task = progress.add_task("上传考勤（848）", total=opts.punches)
-            for k in range(opts.punches):
-                worker = next(cycle)
-                at = _now(opts.tz, opts.late_s)
-                r = await t.punch(worker, at, photo=own_photo or make_jpeg(worker + k))
-                result.add(r)
-                progress.console.print(f"打卡 工号 {worker}，刷卡时间 {at:%Y-%m-%d %H:%M:%S}：{_verdict(r)}"
-                                       f"（{r.latency_s * 1000:.1f} ms）")
-                progress.advance(task)
-                if opts.interval_s:
-                    await asyncio.sleep(opts.interval_s)
+        result = await _punch_all(t, opts, workers, console)
         say(f"共上传 {opts.punches} 次：已记录 {result.ok} 次，被拒绝 {result.refused} 次；应答延迟 {latency_text(result.latencies)}")
         return 0 if result.refused == 0 else 1
     finally:
         await t.close()
+
+
+async def _enrol(t: SimulatedTerminal, opts: SimOptions, say: Callable[..., None]) -> str | None:
+    """Enrol a person with a real face photo (852).  Returns their ID number when the server accepted it."""
+    assert opts.enrol_photo is not None
+    number = (opts.enrol_id or random_id_number(birth="19900101")).upper()
+    msg = EnrolmentMsg(
+        id_number=number, name=opts.enrol_name, gender="1" if int(number[16]) % 2 else "0", ethnicity="01",
+        birth_date=number[6:14], address="广东省江门市蓬江区建设路1号", issuing_authority="江门市公安局蓬江分局",
+        validity=f"{date.today().year - 1}.01.01-{date.today().year + 19}.01.01",
+        id_photo=make_jpeg(1, (102, 126), 60), face_photo=terminal_photo(opts.enrol_photo),
+    )
+    say(f"上传采集信息（852）：{opts.enrol_name} {mask_id(number)}，采集照片 {len(msg.face_photo) // 1024} KB …")
+    er = await t.enrol(msg)
+    if not er.ok:
+        say(f"[red]采集被拒绝：{er.message}[/red]")
+        return None
+    say(f"[green]采集成功[/green]（{er.latency_s * 1000:.0f} ms，含人脸特征计算）")
+    return number
+
+
+async def _whitelist(t: SimulatedTerminal, say: Callable[..., None]) -> list[int]:
+    """Fetch and show the whitelist (849).  Returns its worker numbers (none when refused)."""
+    wl = await t.whitelist()
+    if not wl.ok or wl.value is None:
+        say(f"[red]白名单（849）被拒绝：{wl.message}[/red]")
+        return []
+    v = wl.value
+    total_kb = v.photo_length_sum // 1024
+    say(f"白名单（849）：项目 {v.project_no}「{v.project_name}」，{len(v.records)} 人，照片共 {total_kb} KB"
+        f"（{wl.latency_s * 1000:.1f} ms）")
+    for rec in v.records[:10]:
+        say(f"  工号 {rec.worker_no:>7}  {rec.name:<6}  {mask_id(rec.id_number)}  照片 {rec.photo_length} 字节")
+    if len(v.records) > 10:
+        say(f"  …… 另有 {len(v.records) - 10} 人")
+    return [rec.worker_no for rec in v.records]
+
+
+async def _show_person(t: SimulatedTerminal, id_number: str, say: Callable[..., None]) -> None:
+    """Look the enrolled person up (845) and show what the terminal gets."""
+    pf = await t.person_features(id_number)
+    if not pf.ok or pf.value is None:
+        say(f"人员特征（845）：{pf.message}")
+        return
+    p = pf.value
+    say(f"人员特征（845）：工号 {p.worker_no} {p.name}，{ETHNICITY.get(p.ethnicity, p.ethnicity)}，"
+        f"{'男' if p.gender == '1' else '女'}，采集照片 {len(p.face_photo)} 字节，身份证照片 {len(p.id_photo)} 字节")
+
+
+async def _punch_all(t: SimulatedTerminal, opts: SimOptions, workers: list[int], console: Console) -> SimResult:
+    """``opts.punches`` punches (848), cycling through ``workers``, with a progress bar."""
+    result = SimResult()
+    own_photo = terminal_photo(opts.photo) if opts.photo is not None else None
+    cycle = itertools.cycle(workers)
+    with _progress(console) as progress:
+        task = progress.add_task("上传考勤（848）", total=opts.punches)
+        for k in range(opts.punches):
+            worker = next(cycle)
+            at = _now(opts.tz, opts.late_s)
+            r = await t.punch(worker, at, photo=own_photo or make_jpeg(worker + k))
+            result.add(r)
+            progress.console.print(f"打卡 工号 {worker}，刷卡时间 {at:%Y-%m-%d %H:%M:%S}：{_verdict(r)}"
+                                   f"（{r.latency_s * 1000:.1f} ms）")
+            progress.advance(task)
+            if opts.interval_s:
+                await asyncio.sleep(opts.interval_s)
+    return result
 
 
 def _progress(console: Console) -> Progress:

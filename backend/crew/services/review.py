@@ -13,7 +13,7 @@ from backend.crew.services.registrations import _REG_FIELDS, _person_brief, _pre
 from backend.crew.tables import Registration
 from backend.errors import Conflict, Forbidden, NotFound, invalid
 from backend.validators import clean_text
-from backend.vocabulary import RegistrationStatus
+from backend.vocabulary import RegistrationStatus, ReviewDecision
 
 log = logging.getLogger("smz.crew")
 
@@ -55,7 +55,7 @@ async def decide_review(user: CurrentUser, rid: int, *, approve: bool, note: str
     status = RegistrationStatus.face_checked if approve else RegistrationStatus.rejected
     now = datetime.now(UTC)
     updated = await Registration.update({
-        Registration.status: status, Registration.review_decision: "approved" if approve else "rejected",
+        Registration.status: status, Registration.review_decision: ReviewDecision.approved if approve else ReviewDecision.rejected,
         Registration.reviewed_by: user.id, Registration.reviewed_at: now, Registration.review_note: note,
         Registration.updated_at: now,
     }).where((Registration.id == rid) & Registration.status.is_in(sorted(REVIEW_STATUSES))).returning(Registration.id)

@@ -19,7 +19,7 @@ from backend.fences.services.common import CODE_ZH, FENCE_FLAGS, FENCE_REJECTION
 from backend.fences.services.versions import active_versions, fences_for, index_for
 from backend.org.services import rules_for_project
 from backend.rules import Rules
-from backend.vocabulary import Source
+from backend.vocabulary import PunchVerdict, Source
 
 log = logging.getLogger("smz.fences")
 
@@ -66,10 +66,10 @@ def _overall(reasons: Sequence[str], flags: Sequence[str], fence_code: str) -> s
     other_reasons = [r for r in reasons if r not in FENCE_REJECTIONS]
     other_flags = [f for f in flags if f not in FENCE_FLAGS and f not in FENCE_REJECTIONS]
     if other_reasons or fence_code in FENCE_REJECTIONS:
-        return "rejected"
+        return PunchVerdict.rejected
     if other_flags or fence_code == "near_edge":
-        return "flagged"
-    return "accepted"
+        return PunchVerdict.flagged
+    return PunchVerdict.accepted
 
 
 def _local_dates(value: str | date, field_name: str) -> date:
@@ -99,11 +99,7 @@ async def rejudge(project_id: int, date_from: str | date, date_to: str | date) -
     versions = await active_versions([project_id])
     fences = await fences_for(versions)
     index = index_for(versions, fences)
-    ids = [v.fence_id for v in versions]
-    fence_moves: Counter[tuple[str, str]] = Counter()
-    verdict_moves: Counter[tuple[str, str]] = Counter()
-    examples: list[dict[str, Any]] = []
-    total = changed = 0
+    tally = _Tally(fence_ids=[v.fence_id for v in versions])
     last_id = 0
     where = (Punch.project == project_id) & (Punch.source == Source.mobile) & (Punch.local_date >= d0.isoformat()) & (
         Punch.local_date <= d1.isoformat())
@@ -115,52 +111,79 @@ async def rejudge(project_id: int, date_from: str | date, date_to: str | date) -
         if not rows:
             break
         last_id = rows[-1]["id"]
-        n = len(rows)
-        lon = np.fromiter((np.nan if r["lon"] is None else r["lon"] for r in rows), dtype=np.float64, count=n)
-        lat = np.fromiter((np.nan if r["lat"] is None else r["lat"] for r in rows), dtype=np.float64, count=n)
-        acc = np.fromiter((np.nan if r["accuracy_m"] is None else r["accuracy_m"] for r in rows), dtype=np.float64,
-                          count=n)
-        result = index.judge(lon, lat, acc, max_accuracy_m=rules.gps_max_accuracy_m,
+        result = index.judge(*_fix_columns(rows), max_accuracy_m=rules.gps_max_accuracy_m,
                              edge_margin_m=rules.fence_edge_margin_m)
-        codes = result.codes()
-        for i, r in enumerate(rows):
-            reasons = tuple(_json(r["reasons"]) or ())
-            flags = tuple(_json(r["flags"]) or ())
-            before = stored_fence_code(reasons, flags)
-            after = str(codes[i])
-            total += 1
-            if before == after:
-                continue
-            changed += 1
-            fence_moves[(before, after)] += 1
-            new_verdict = _overall(reasons, flags, after)
-            if new_verdict != r["verdict"]:
-                verdict_moves[(r["verdict"], new_verdict)] += 1
-            if len(examples) < REJUDGE_EXAMPLES:
-                dist = float(result.distance_m[i])
-                k = int(result.fence_idx[i])
-                examples.append({
-                    "punch_id": r["id"], "captured_at": _iso(r["captured_at"]), "from": before, "to": after,
-                    "from_label": CODE_ZH.get(before, before), "to_label": CODE_ZH.get(after, after),
-                    "verdict": r["verdict"], "new_verdict": new_verdict,
-                    "distance_m": round(dist, 2) if math.isfinite(dist) else None,
-                    "fence_id": ids[k] if k >= 0 else None,
-                })
-    log.info("rejudge project %s %s..%s: %d punches, %d would change", project_id, d0, d1, total, changed)
+        tally.add(rows, result)
+    log.info("rejudge project %s %s..%s: %d punches, %d would change", project_id, d0, d1, tally.total,
+             tally.changed)
     return {
         "project_id": project_id, "date_from": d0.isoformat(), "date_to": d1.isoformat(),
         "fences": [{"id": v.fence_id, "version": v.version, "name": f.name} for v, f in zip(versions, fences,
                                                                                               strict=True)],
-        "total": total, "changed": changed, "unchanged": total - changed,
-        "fence_transitions": [{"from": a, "to": b, "from_label": CODE_ZH.get(a, a), "to_label": CODE_ZH.get(b, b),
-                               "count": c} for (a, b), c in sorted(fence_moves.items(), key=lambda kv: -kv[1])],
-        "verdict_transitions": [{"from": a, "to": b, "from_label": VERDICT_ZH.get(a, a),
-                                 "to_label": VERDICT_ZH.get(b, b), "count": c}
-                                for (a, b), c in sorted(verdict_moves.items(), key=lambda kv: -kv[1])],
-        "examples": examples,
+        **tally.report(),
         "report_only": True,
         "message": "仅为复核报告：按当前电子围栏重新判定的结果，已保存的考勤结果未作任何修改",
         "message_en": "Report only: punches re-judged against the current fences; stored verdicts were not changed",
     }
 
 
+def _fix_columns(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """lon, lat and accuracy of the rows as float arrays (NaN where missing)."""
+    def column(name: str) -> np.ndarray:
+        return np.fromiter((np.nan if r[name] is None else r[name] for r in rows), dtype=np.float64, count=len(rows))
+
+    return column("lon"), column("lat"), column("accuracy_m")
+
+
+@dataclass
+class _Tally:
+    """How the fence outcome (and with it the verdict) of re-judged punches would move."""
+
+    fence_ids: list[int]
+    total: int = 0
+    changed: int = 0
+    fence_moves: Counter[tuple[str, str]] = field(default_factory=Counter)
+    verdict_moves: Counter[tuple[str, str]] = field(default_factory=Counter)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, rows: list[dict[str, Any]], result: geofence.BatchJudgement) -> None:
+        codes = result.codes()
+        for i, r in enumerate(rows):
+            reasons = tuple(_json(r["reasons"]) or ())
+            flags = tuple(_json(r["flags"]) or ())
+            before = stored_fence_code(reasons, flags)
+            after = str(codes[i])
+            self.total += 1
+            if before == after:
+                continue
+            self.changed += 1
+            self.fence_moves[(before, after)] += 1
+            new_verdict = _overall(reasons, flags, after)
+            if new_verdict != r["verdict"]:
+                self.verdict_moves[(r["verdict"], new_verdict)] += 1
+            if len(self.examples) < REJUDGE_EXAMPLES:
+                self.examples.append(self._example(r, before, after, new_verdict, result, i))
+
+    def _example(self, r: dict[str, Any], before: str, after: str, new_verdict: str, result: geofence.BatchJudgement,
+                 i: int) -> dict[str, Any]:
+        dist = float(result.distance_m[i])
+        k = int(result.fence_idx[i])
+        return {
+            "punch_id": r["id"], "captured_at": _iso(r["captured_at"]), "from": before, "to": after,
+            "from_label": CODE_ZH.get(before, before), "to_label": CODE_ZH.get(after, after),
+            "verdict": r["verdict"], "new_verdict": new_verdict,
+            "distance_m": round(dist, 2) if math.isfinite(dist) else None,
+            "fence_id": self.fence_ids[k] if k >= 0 else None,
+        }
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "total": self.total, "changed": self.changed, "unchanged": self.total - self.changed,
+            "fence_transitions": [{"from": a, "to": b, "from_label": CODE_ZH.get(a, a),
+                                   "to_label": CODE_ZH.get(b, b), "count": c}
+                                  for (a, b), c in sorted(self.fence_moves.items(), key=lambda kv: -kv[1])],
+            "verdict_transitions": [{"from": a, "to": b, "from_label": VERDICT_ZH.get(a, a),
+                                     "to_label": VERDICT_ZH.get(b, b), "count": c}
+                                    for (a, b), c in sorted(self.verdict_moves.items(), key=lambda kv: -kv[1])],
+            "examples": self.examples,
+        }

@@ -12,8 +12,15 @@
     }
   });
 
-  var VERDICT_ZH = { accepted: '打卡成功', flagged: '待复核', rejected: '打卡失败' };
-  var SOURCE_ZH = { gate: '闸机', mobile: '手机', makeup: '补卡' };
+  // The Chinese of verdict and source codes: embedded by the page from backend/vocabulary.py (one copy).
+  var labels = null;
+  function label(kind, code) {
+    if (labels === null) {
+      var el = document.getElementById('sup-labels');
+      try { labels = el ? JSON.parse(el.textContent) : {}; } catch (e) { labels = {}; }
+    }
+    return (labels[kind] || {})[code] || code;
+  }
 
   function text(tag, cls, value) {
     var el = document.createElement(tag);
@@ -137,7 +144,7 @@
       else if (p && p.lat !== null) latlng = [p.lat + (Math.random() - 0.5) * 0.0004, p.lon + (Math.random() - 0.5) * 0.0004];
       if (latlng) {
         var m = L.circleMarker(latlng, { radius: 6, className: 'smz-punch ' + ev.verdict, weight: 1 });
-        m.bindTooltip((ev.name || '（未识别）') + ' · ' + (VERDICT_ZH[ev.verdict] || ev.verdict));
+        m.bindTooltip((ev.name || '（未识别）') + ' · ' + label('PunchVerdict', ev.verdict));
         m.addTo(punchLayer);
         if (punchLayer.getLayers().length > 300) punchLayer.removeLayer(punchLayer.getLayers()[0]);
       }
@@ -156,8 +163,8 @@
         if (!isNaN(local)) time = local.toLocaleTimeString('zh-CN', { hour12: false });
         li.appendChild(text('span', 'time', time));
         li.appendChild(text('b', 'name', ev.name || '（未识别）'));
-        li.appendChild(text('span', 'where', (p ? p.name : '项目 ' + ev.project_id) + ' · ' + (SOURCE_ZH[ev.source] || ev.source)));
-        li.appendChild(text('span', 'verdict', (VERDICT_ZH[ev.verdict] || ev.verdict) + (ev.message ? '：' + ev.message : '')));
+        li.appendChild(text('span', 'where', (p ? p.name : '项目 ' + ev.project_id) + ' · ' + label('Source', ev.source)));
+        li.appendChild(text('span', 'verdict', label('PunchVerdict', ev.verdict) + (ev.message ? '：' + ev.message : '')));
         li.addEventListener('click', function () { showProject(ev.project_id); });
         feed.insertBefore(li, feed.firstChild);
         while (feed.children.length > 50) feed.removeChild(feed.lastChild);

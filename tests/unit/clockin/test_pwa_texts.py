@@ -17,8 +17,22 @@ def test_outside_the_fence_says_how_far():
 
 
 def test_late_upload_names_the_seconds_and_the_limit():
-    (text,) = reason_texts({"reasons": [], "flags": ["late_upload"], "latency_s": 42.2})
-    assert text == f"上传超时：拍摄 42 秒后才上传（限 {DEFAULT_RULES.mobile_max_latency_s:.0f} 秒），已记录，待复核"
+    (text,) = reason_texts({"reasons": [], "flags": ["late_upload"], "latency_s": 42.2, "source": "mobile"})
+    # the limit is written out (seed 000 附件3 §三.4: 30 s), not formatted from the rule the code formats too
+    assert DEFAULT_RULES.mobile_max_latency_s == 30
+    assert text == "上传超时：拍摄 42 秒后才上传（限 30 秒），已记录，待复核"
+
+
+def test_late_gate_punch_names_the_gate_limit_seed002_attachment1_2_17():
+    """Issue 14 item 10: a gate punch 6 s late showed "限 30 秒"; the limit is the punch source's (gate 5 s)."""
+    (text,) = reason_texts({"reasons": [], "flags": ["late_upload"], "latency_s": 6.0, "source": "gate"})
+    assert text == "上传超时：拍摄 6 秒后才上传（限 5 秒），已记录，待复核"
+    view = pages._punch_view({"reasons": [], "flags": ["late_upload"], "latency_s": 6.0, "source": "gate",
+                              "verdict": "flagged"}, "Asia/Shanghai")
+    assert view["late"] is True and view["latency_limit_s"] == 5.0
+    phone = pages._punch_view({"reasons": [], "flags": [], "latency_s": 6.0, "source": "mobile",
+                               "verdict": "accepted"}, "Asia/Shanghai")
+    assert phone["late"] is False  # 6 s is within the phone's 30 s
 
 
 def test_low_accuracy_names_the_limit():

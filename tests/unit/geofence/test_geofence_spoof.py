@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from geofence import FenceError, Fix, geodesic_offset, spoof_signals
+from geofence import FenceError, Fix, clock_skewed, geodesic_offset, spoof_signals
 
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=UTC)  # 08:30 Beijing time
 SITE = (113.0800, 22.5800)
@@ -23,8 +23,21 @@ def test_a_normal_fix_raises_no_signal() -> None:
 
 def test_device_clock_more_than_120s_off_the_server_clock_is_clock_skew() -> None:
     assert spoof_signals(fix(seconds_ago=-121), [], NOW) == ("clock_skew",)  # device ahead
-    assert spoof_signals(fix(seconds_ago=121), [], NOW) == ("clock_skew",)  # device behind
-    assert spoof_signals(fix(seconds_ago=119), [], NOW) == ()
+    # device behind: seen through the send time (without one, a capture time behind is upload latency)
+    assert spoof_signals(fix(seconds_ago=121), [], NOW, device_sent_at=NOW - timedelta(seconds=121)) == (
+        "clock_skew",)
+    assert spoof_signals(fix(seconds_ago=-119), [], NOW) == ()
+
+
+def test_clock_skew_one_rule_without_a_send_time_only_a_clock_ahead_counts() -> None:
+    """Issue 14 item 10: one clock-skew rule (geofence.clock_skewed) for the fence judge and the attendance
+    path; a capture time behind the server with no send time is an upload that waited, not skew."""
+    assert clock_skewed(NOW + timedelta(seconds=121), NOW, 120.0)
+    assert not clock_skewed(NOW + timedelta(seconds=120), NOW, 120.0)
+    assert not clock_skewed(NOW - timedelta(hours=1), NOW, 120.0)  # waited in the outbox: late_upload
+    assert spoof_signals(fix(seconds_ago=121), [], NOW) == ()
+    assert clock_skewed(NOW - timedelta(hours=1), NOW, 120.0, device_sent_at=NOW - timedelta(seconds=121))
+    assert not clock_skewed(NOW - timedelta(hours=1), NOW, 120.0, device_sent_at=NOW - timedelta(seconds=2))
 
 
 def test_clock_skew_uses_the_device_send_time_when_given_so_offline_uploads_are_not_skew() -> None:
