@@ -175,12 +175,12 @@ def create_user_cmd(username: str, role: str, password: str, name: str | None, d
 async def _run_gate_server(host: str | None, port: int) -> None:
     import signal
 
-    from backend.devices.gate import start_gate_server
-    from backend.face.service import shutdown_face_service
+    from backend.runtime import AppServices
 
     await db.start_pool()
+    services = AppServices.build()  # this process's services: the gate server works with them
     try:
-        server = await start_gate_server(port, host)
+        server = await services.start_gate_server(port, host)
         console.print(f"[green]闸机 TCP 服务已启动 / gate server listening on {server.host}:{server.port}[/green]"
                       "（Ctrl+C 停止 / to stop）")
         stop = asyncio.Event()
@@ -192,8 +192,8 @@ async def _run_gate_server(host: str | None, port: int) -> None:
         finally:
             console.print(f"正在停止，{server.connection_count} 个连接将关闭，所有设备标记为离线 / stopping …")
             await server.close()
-            await asyncio.to_thread(shutdown_face_service)
     finally:
+        await services.aclose()  # the face workers, the parse workers
         await db.close_pool()
     console.print("[green]闸机服务已停止 / gate server stopped[/green]")
 
@@ -365,6 +365,66 @@ def nightly_cmd(loop: bool, at: str) -> None:
     from backend.supervision.jobs import cli_nightly
 
     cli_nightly(console, loop, at)
+
+
+# --- Districts and rule profiles (backend/rules.py PROFILES; docs/rules.md) -----------------------------------
+
+
+@main.command("create-district")
+@click.argument("code")
+@click.argument("name")
+@click.option("--profile", "profile", default="baseline", show_default=True,
+              help="rule profile: baseline | jiangxi | jiangmen | changde | zhongshan (smz rules profiles)")
+def create_district_cmd(code: str, name: str, profile: str) -> None:
+    """Register a district (区县, its housing authority) with the rule profile that judges its projects."""
+    from backend.org.services import create_district
+
+    district_id = _run_db(create_district(code, name, rule_profile=profile))
+    console.print(f"区县 / district {district_id}: {name}（判定规则 {profile}）")
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """Rule profiles and which rules judged a project."""
+
+
+@rules_group.command("profiles")
+def rules_profiles_cmd() -> None:
+    """List the rule profiles (one per seed jurisdiction) and what differs between them."""
+    from backend.org.services import rule_profiles
+
+    for p in rule_profiles():
+        console.print(f"[bold]{p['name']}[/bold]  {p['label']}  (seed {p['seed']})")
+        console.print(f"  纳入范围：{p['scope_label']}")
+        console.print(f"  管理人员考勤：{p['manager_start_label']}")
+        console.print(f"  上传时限：{p['latency_label']}")
+
+
+@rules_group.command("set-profile")
+@click.argument("district_id", type=int)
+@click.argument("profile")
+def rules_set_profile_cmd(district_id: int, profile: str) -> None:
+    """Choose the rule profile of a district (an unknown name is refused and nothing changes)."""
+    from backend.org.services import set_rule_profile
+
+    _run_db(set_rule_profile(district_id, profile))
+    console.print(f"区县 {district_id} 的判定规则已设为 {profile} / district {district_id} now uses profile {profile}")
+
+
+@rules_group.command("explain")
+@click.argument("project_id", type=int)
+@click.option("--month", default=None, help="also explain this month's verdicts, YYYY-MM")
+def rules_explain_cmd(project_id: int, month: str | None) -> None:
+    """Which rule profile judged a project, and each rule with its clause, inputs and verdict."""
+    from backend.supervision.services.explain import explain_project_month
+
+    e = _run_db(explain_project_month(project_id, month))
+    console.print(f"[bold]{e.project_name}[/bold]（{e.district_name}）")
+    console.print(f"判定规则 / rule profile: {e.profile_label} [{e.profile}]" + (f"  月份 {e.month}" if e.month else ""))
+    for line in e.lines:
+        console.print(f"- [bold]{line.rule}[/bold] ({line.clause}): {line.verdict}")
+        console.print("    " + ", ".join(f"{k}={v}" for k, v in line.inputs.items()), markup=False)
+
 
 if __name__ == "__main__":
     main()

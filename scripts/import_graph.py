@@ -184,7 +184,7 @@ WEB_MODULES = frozenset({"controllers", "pages", "routes"})
 GATE_ADAPTER = ("backend.devices.gate", "backend.devices.domain", "backend.devices.protocols")
 
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("base", frozenset({"settings", "errors", "rules", "validators", "crypto", "db", "children", "bounded",
+    ("base", frozenset({"settings", "errors", "rules", "rules_catalog", "validators", "crypto", "db", "children", "bounded",
                         "limits", "xlsx_safe", "schemas", "vocabulary"})),
     ("org", frozenset({"org", "face"})),
     ("workforce", frozenset({"workforce"})),

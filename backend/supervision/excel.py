@@ -24,7 +24,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from backend.rules import DEFAULT_RULES
+from backend.rules import DEFAULT_RULES, PROFILES
 from backend.supervision.metrics import pct
 from backend.supervision.services import CELL_LEGEND
 from backend.xlsx_safe import safe_text
@@ -144,12 +144,13 @@ def matrix_workbook(matrix: Any) -> bytes:
     legend = book.sheet("说明", ["符号", "含义"], [8, 70])
     legend.extend([mark, meaning] for mark, meaning in CELL_LEGEND.items())
     legend.append(["", f"统计月份 {matrix.month}，统计至 {min(matrix.last, matrix.as_of).isoformat()}"])
-    # The numbers come from rules.py: the rows' own (per-district) ratio, the default offset.
+    # The numbers come from rules.py: the rows' own (per-district) ratio; the start rule per profile.
     ratios = sorted({r.threshold for r in matrix.rows if r.threshold is not None}) or \
         [DEFAULT_RULES.manager_valid_days_ratio]
     legend.append(["", "应出勤天数：本月施工（在建）天数中本人在册的天数，停工日不计（江门市住建局通知 §五(十三)）；"
-                       f"管理人员自计划开工日起第 {DEFAULT_RULES.manager_attendance_start_offset_days} 天开始计算"
-                       "（中山市住建局通知 §四(一)）。"])
+                       "管理人员考勤的起算日按项目所在区县的判定规则（如中山市：拟开工日期起 "
+                       f"{PROFILES['zhongshan'].manager_attendance_start_offset_days} 天后；江门市：实际开工日期），"
+                       "见项目页“管理人员考勤”。"])
     legend.append(["", f"管理人员有效考勤天数不得少于本月施工时间的 {' / '.join(pct(x, 0) for x in ratios)}"
                        "（赣建建〔2022〕9号 §五）。"])
     return book.save()

@@ -116,10 +116,8 @@ def test_defaults_match_seed_numbers():
     assert r.manager_attendance_start_offset_days == 10  # seed 004 §四(一)
     assert r.device_outage_max_days == 2  # seed 001 §六(十八)
     assert r.terminal_storage_min_days == 60  # seed 002 附件1
-    assert r.device_repair_max_hours == 24  # seed 002 §五.4
     assert r.gate_punch_photo_max_bytes == 50 * 1024  # seed 001 附件3 848
     assert r.gate_id_photo_max_bytes == 30 * 1024  # seed 001 附件3 852
-    assert r.retention_years_after_completion == 2  # seed 002/004
 
 
 # --- Overrides: names and types checked, unknown keys refused -----------------------------------

@@ -1,4 +1,5 @@
-"""Upload latency compliance (seed 000 附件3 §三.4: ≤ 30 s; seed 002: gate ≤ 5 s)."""
+"""Upload latency compliance: the share of punches within their source's limit (``Rules.max_latency_s``:
+seed 000 附件3 §三.4 phone, seed 002 附件1 §二(17) gate), per project and per gate terminal."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from backend.attendance.tables import Punch
 from backend.devices.tables import Terminal
+from backend.rules import DEFAULT_RULES
 from backend.supervision import metrics
 from backend.supervision.services.common import _ids_in, _int_list, _iso
 from backend.supervision.services.projects import ProjectCtx, project_contexts
@@ -33,24 +35,31 @@ class LatencyRow:
         return metrics.rate(self.within, self.total)
 
 
-def _limit_groups(ctxs: dict[int, ProjectCtx]) -> dict[tuple[float, float], list[int]]:
-    """Projects grouped by their district's (gate, mobile) latency limits."""
-    groups: dict[tuple[float, float], list[int]] = defaultdict(list)
+# The punch sources that have an upload latency limit (make-ups have none): ``Rules.max_latency_s`` decides.
+LATENCY_SOURCES: tuple[str, ...] = tuple(str(s.value) for s in Source if DEFAULT_RULES.max_latency_s(s) is not None)
+
+
+def _limit_groups(ctxs: dict[int, ProjectCtx]) -> dict[tuple[str, float], list[int]]:
+    """Projects grouped by (source, that source's latency limit under the project's rules)."""
+    groups: dict[tuple[str, float], list[int]] = defaultdict(list)
     for pid, c in ctxs.items():
-        groups[(c.rules.gate_max_latency_s, c.rules.mobile_max_latency_s)].append(pid)
+        for source in LATENCY_SOURCES:
+            limit = c.rules.max_latency_s(source)
+            if limit is not None:
+                groups[(source, limit)].append(pid)
     return groups
 
 
-async def fetch_latency_groups(pids: list[int], gate_s: float, mobile_s: float, first: date,
+async def fetch_latency_groups(pids: list[int], source: str, limit_s: float, first: date,
                                last: date) -> list[dict[str, Any]]:
-    """Per project, terminal and source: punches, within the limit, average and maximum latency."""
+    """Per project and terminal, for one source: punches, within ``limit_s`` (the source's limit from the projects'
+    rules, ``Rules.max_latency_s``, passed as a parameter), average and maximum latency."""
     return await Punch.raw(
-        "SELECT project, terminal, source, COUNT(*) AS n, "
-        "SUM(CASE WHEN (source = 'gate' AND latency_s <= {}) OR (source = 'mobile' AND latency_s <= {})"
-        " THEN 1 ELSE 0 END) AS within, AVG(latency_s) AS avg_s, MAX(latency_s) AS max_s FROM punch "
-        "WHERE source IN ('gate', 'mobile') AND local_date >= {} AND local_date <= {} "
-        f"AND project IN ({_int_list(pids)}) GROUP BY project, terminal, source",
-        gate_s, mobile_s, _iso(first), _iso(last))
+        "SELECT project, terminal, COUNT(*) AS n, SUM(CASE WHEN latency_s <= {} THEN 1 ELSE 0 END) AS within, "
+        "AVG(latency_s) AS avg_s, MAX(latency_s) AS max_s FROM punch "
+        "WHERE source = {} AND local_date >= {} AND local_date <= {} "
+        f"AND project IN ({_int_list(pids)}) GROUP BY project, terminal",
+        limit_s, source, _iso(first), _iso(last))
 
 
 def _merge_into(row: LatencyRow, n: int, within: int, avg: float, mx: float) -> None:
@@ -63,7 +72,7 @@ def _merge_into(row: LatencyRow, n: int, within: int, avg: float, mx: float) -> 
 async def latency_compliance(project_ids: set[int] | None, first: date, last: date) -> tuple[list[LatencyRow],
                                                                                              list[LatencyRow]]:
     """Share of punches uploaded within the limit, per project and source, and per gate terminal.  Make-up
-    punches have no upload latency and are left out.  One grouped query per distinct pair of district limits."""
+    punches have no upload latency and are left out.  One grouped query per source and distinct limit."""
     ctxs = await project_contexts(project_ids)
     if not ctxs:
         return [], []
@@ -72,10 +81,10 @@ async def latency_compliance(project_ids: set[int] | None, first: date, last: da
         _ids_in(Terminal.project, ctxs))}
     by_project: dict[tuple[int, str], LatencyRow] = {}
     by_terminal: dict[int, LatencyRow] = {}
-    for (gate_s, mobile_s), pids in groups.items():
-        for r in await fetch_latency_groups(pids, gate_s, mobile_s, first, last):
+    for (source, limit), pids in groups.items():
+        for r in await fetch_latency_groups(pids, source, limit, first, last):
+            r["source"] = source
             ctx = ctxs[r["project"]]
-            limit = gate_s if r["source"] == Source.gate else mobile_s
             n, within = int(r["n"]), int(r["within"] or 0)
             avg, mx = float(r["avg_s"] or 0), float(r["max_s"] or 0)
             _merge_into(by_project.setdefault((r["project"], r["source"]), LatencyRow(
