@@ -14,7 +14,7 @@ from backend.accounts.controllers import client_address, session_cookie
 from backend.accounts.pages import landing, safe_next
 from backend.accounts.roles import ROLES
 from backend.accounts.services import require_project, visible_project_ids
-from backend.auth import AuthUser, check_same_origin
+from backend.auth import AuthUser, LoginLimiterDep, check_same_origin
 from backend.devices import services as devices
 from backend.devices.controllers import SERIAL_ROLES
 from backend.errors import AppError
@@ -33,11 +33,13 @@ async def login_page(next: str | None = None) -> Template:
 async def login_submit(
     request: Request[Any, Any, Any],
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    login_limiter: LoginLimiterDep,
 ) -> Template | Redirect:
     target = safe_next(data.get("next"))
     try:
         check_same_origin(request)  # it sets a session cookie: no login from a foreign page (login CSRF)
-        user = await accounts.authenticate(data.get("username", ""), data.get("password", ""), client_address(request))
+        user = await accounts.authenticate(data.get("username", ""), data.get("password", ""), client_address(request),
+                                           limiter=login_limiter)
     except AppError as exc:
         return Template("login.html", context={"next": target, "error": exc.zh, "username": data.get("username", "")},
                         status_code=exc.status_code)
@@ -74,6 +76,8 @@ async def project_page(project_id: int, user: AuthUser) -> Template:
         # serials only for the roles that may see terminals (never foremen, workers)
         "terminals": await devices.list_terminals({project_id}) if user.role in SERIAL_ROLES else [],
         "history": await org.status_history(project_id),
+        # change requests awaiting approval (seed 004 §三(八)–(十) 二级审批): not in effect yet
+        "pending_changes": await org.list_change_requests(project_id, open_only=True),
         "unit_types": UNIT_TYPE,
     })
 

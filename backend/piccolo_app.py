@@ -8,11 +8,19 @@ from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
 from backend.attendance.tables import Punch, PunchPhoto
 from backend.clockin.tables import LivenessChallenge, MakeupRequest
 from backend.devices.tables import Terminal, TerminalAlarm, Vendor
-from backend.org.tables import District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team
+from backend.org.tables import (
+    District,
+    Enterprise,
+    Project,
+    ProjectChangeRequest,
+    ProjectStatusChange,
+    ProjectUnit,
+    Team,
+)
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 
 TABLES = [
-    District, Enterprise, Project, ProjectStatusChange, ProjectUnit, Team,
+    District, Enterprise, Project, ProjectChangeRequest, ProjectStatusChange, ProjectUnit, Team,
     Person, RosterEntry, Enrolment,
     Vendor, Terminal, TerminalAlarm,
     User, UserDistrict, UserProject, AuthToken,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from litestar import Controller, get, patch, post
+from litestar import Controller, Response, get, patch, post, put
 from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from backend.accounts.services import require_project, visible_project_ids
 from backend.auth import AuthUser, roles
 from backend.errors import NotFound
 from backend.org import services
 from backend.org.schemas import (
+    ChangeRequestIn,
+    ChangeRequestOut,
+    DecisionIn,
     DistrictIn,
     DistrictOut,
     EnterpriseIn,
@@ -21,6 +23,8 @@ from backend.org.schemas import (
     ProjectPatch,
     ProjectSummaryOut,
     RuleOverridesIn,
+    RuleProfileIn,
+    RuleProfileOut,
     RulesOut,
     StatusChangeIn,
     StatusChangeOut,
@@ -30,7 +34,7 @@ from backend.org.schemas import (
     UnitOut,
 )
 from backend.schemas import Created, out
-from backend.vocabulary import Role
+from backend.vocabulary import ChangeKind, Role
 from backend.workforce import services as workforce
 
 
@@ -46,7 +50,17 @@ class DistrictController(Controller):
 
     @post("/", guards=[roles(Role.admin)])
     async def create(self, data: JSONBody[DistrictIn]) -> Created:
-        return Created(id=await services.create_district(data.code, data.name, data.rule_overrides))
+        return Created(id=await services.create_district(data.code, data.name, data.rule_overrides,
+                                                         rule_profile=data.rule_profile))
+
+    @get("/rule-profiles")
+    async def rule_profiles(self) -> list[RuleProfileOut]:
+        """The rule profiles a district may choose (backend/rules.py PROFILES; docs/rules.md)."""
+        return out(list[RuleProfileOut], services.rule_profiles())
+
+    @put("/{district_id:int}/rule-profile", guards=[roles(Role.admin)])
+    async def set_profile(self, district_id: int, data: JSONBody[RuleProfileIn]) -> RulesOut:
+        return out(RulesOut, await services.set_rule_profile(district_id, data.rule_profile))
 
     @get("/{district_id:int}/rules")
     async def rules(self, district_id: int, user: AuthUser) -> RulesOut:
@@ -57,6 +71,33 @@ class DistrictController(Controller):
     @patch("/{district_id:int}/rules", guards=[roles(Role.admin)])
     async def set_rules(self, district_id: int, data: JSONBody[RuleOverridesIn]) -> RulesOut:
         return out(RulesOut, await services.set_rule_overrides(district_id, data.rule_overrides))
+
+
+# Who may ask for a status or start-date change (the deciders are checked by services.check_decider).
+REQUESTER_ROLES = (Role.supervisor, Role.enterprise, Role.project_staff)
+
+
+class ChangeRequestController(Controller):
+    """Decisions on project change requests (二级审批, seed 004 §三(八)–(十))."""
+
+    path = "/api/project-change-requests"
+    tags = ["projects"]
+
+    @get("/{request_id:int}")
+    async def detail(self, request_id: int, user: AuthUser) -> ChangeRequestOut:
+        req = await services.get_change_request(request_id)
+        await require_project(user, req["project"])
+        return out(ChangeRequestOut, req)
+
+    @post("/{request_id:int}/decisions", guards=[roles(Role.supervisor, Role.enterprise)], status_code=HTTP_200_OK)
+    async def decide(self, request_id: int, data: JSONBody[DecisionIn], user: AuthUser) -> ChangeRequestOut:
+        req = await services.get_change_request(request_id)
+        await require_project(user, req["project"])
+        return out(ChangeRequestOut, await services.decide_change(
+            request_id, level=data.level, approve=data.approve, user_id=user.id, role=user.role,
+            enterprise_id=user.enterprise_id, district_ids=user.district_ids, effective_on=data.effective_on,
+            reason=data.reason, note=data.note,
+        ))
 
 
 class EnterpriseController(Controller):
@@ -100,18 +141,40 @@ class ProjectController(Controller):
         return out(ProjectOut, await services.get_project(project_id))
 
     @patch("/{project_id:int}", guards=[roles(Role.enterprise, Role.project_staff)])
-    async def update(self, project_id: int, data: JSONBody[ProjectPatch], user: AuthUser) -> ProjectOut:
+    async def update(
+        self, project_id: int, data: JSONBody[ProjectPatch], user: AuthUser
+    ) -> Response[ProjectOut | ChangeRequestOut]:
+        """200 with the project; 202 with the change request when the patch moves the planned start (it takes
+        effect only after two-level approval, seed 004 §三(八))."""
         await require_project(user, project_id, write=True)
-        await services.update_project(project_id, data.changes())
-        return out(ProjectOut, await services.get_project(project_id))
+        request = await services.update_project(project_id, data.changes(), user_id=user.id)
+        if request is not None:
+            return Response(out(ChangeRequestOut, request), status_code=HTTP_202_ACCEPTED)
+        return Response(out(ProjectOut, await services.get_project(project_id)), status_code=HTTP_200_OK)
 
-    @post("/{project_id:int}/status", guards=[roles(Role.supervisor, Role.enterprise, Role.project_staff)])
-    async def change_status(self, project_id: int, data: JSONBody[StatusChangeIn], user: AuthUser) -> ProjectOut:
+    @post("/{project_id:int}/status", guards=[roles(*REQUESTER_ROLES)], status_code=HTTP_202_ACCEPTED)
+    async def change_status(self, project_id: int, data: JSONBody[StatusChangeIn], user: AuthUser) -> ChangeRequestOut:
+        """A status change is a request (停工/复工/完工, seed 004 §三(九)(十)): 202 with the pending request; the
+        status changes when the second level approves."""
         await require_project(user, project_id)
-        await services.change_status(
-            project_id, data.status, effective_on=data.effective_on or date.today(), note=data.note, user_id=user.id
-        )
-        return out(ProjectOut, await services.get_project(project_id))
+        return out(ChangeRequestOut, await services.request_change(
+            project_id, ChangeKind.status, data.status, effective_on=data.effective_on, reason=data.note,
+            user_id=user.id,
+        ))
+
+    @post("/{project_id:int}/change-requests", guards=[roles(*REQUESTER_ROLES)])
+    async def request_change(
+        self, project_id: int, data: JSONBody[ChangeRequestIn], user: AuthUser
+    ) -> ChangeRequestOut:
+        await require_project(user, project_id)
+        return out(ChangeRequestOut, await services.request_change(
+            project_id, data.kind, data.target, effective_on=data.effective_on, reason=data.reason, user_id=user.id,
+        ))
+
+    @get("/{project_id:int}/change-requests")
+    async def change_requests(self, project_id: int, user: AuthUser) -> list[ChangeRequestOut]:
+        await require_project(user, project_id)
+        return out(list[ChangeRequestOut], await services.list_change_requests(project_id))
 
     @get("/{project_id:int}/status-history")
     async def history(self, project_id: int, user: AuthUser) -> list[StatusChangeOut]:

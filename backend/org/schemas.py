@@ -28,6 +28,11 @@ class DistrictIn(Strict):
     code: Text(12)
     name: Text(64)
     rule_overrides: dict[str, Any] = {}
+    rule_profile: Text(32) = "baseline"  # a key of backend.rules.PROFILES
+
+
+class RuleProfileIn(Strict):
+    rule_profile: Text(32)
 
 
 class RuleOverridesIn(Strict):
@@ -77,6 +82,27 @@ class StatusChangeIn(Strict):
     note: Text(500) = ""
 
 
+class ChangeRequestIn(Strict):
+    """A status or start-date change request (seed 004 §三(八)–(十)); ``target``: a status code, or an ISO date for
+    planned_start / actual_start."""
+
+    kind: Text(16)
+    target: Text(24)
+    effective_on: date | None = None
+    reason: Text(500) = ""
+
+
+class DecisionIn(Strict):
+    """One approval decision.  ``effective_on`` and ``reason`` (needed for a date before the request) are for
+    level 2 only."""
+
+    level: Annotated[int, Meta(ge=1, le=2)]
+    approve: bool
+    effective_on: date | None = None
+    reason: Text(500) = ""
+    note: Text(500) = ""
+
+
 class UnitIn(Strict):
     enterprise_id: Id
     unit_type: Text(32)
@@ -98,7 +124,20 @@ class DistrictOut(Out):
     id: int
     code: str
     name: str
+    rule_profile: str
+    rule_profile_label: str
     rule_overrides: dict[str, Any]
+
+
+class RuleProfileOut(Out):
+    """A rule profile: a named set of backend/rules.py values for one seed jurisdiction."""
+
+    name: str
+    label: str
+    seed: str
+    scope_label: str
+    manager_start_label: str
+    latency_label: str
 
 
 # Every regulatory number of backend/rules.py, by name (the district's effective values).
@@ -160,6 +199,12 @@ class ProjectOut(Out):
     created_at: datetime
     required_channels: int
     in_scope: bool
+    rule_profile: str  # the rule profile that judged the project (its district's)
+    rule_profile_label: str
+    scope_label: str  # the profile's scope rule in Chinese
+    manager_start_label: str  # when key managers' attendance counting starts, in Chinese
+    manager_counting_start: date | None  # that day for this project (None: the base date is not known yet)
+    latency_label: str
 
 
 class StatusChangeOut(Out):
@@ -173,6 +218,37 @@ class StatusChangeOut(Out):
     note: str
     changed_by: int | None
     changed_at: datetime
+    request: int | None  # the approved change request this change applied (None: registration, demo data)
+
+
+class ChangeRequestOut(Out):
+    """A project change request and its two decisions."""
+
+    id: int
+    project: int
+    kind: str
+    kind_label: str
+    target: str
+    target_label: str
+    from_value: str | None
+    from_label: str
+    requested_by: int | None
+    requested_at: datetime
+    requested_on: date
+    requested_effective_on: date
+    reason: str
+    status: str
+    status_label: str
+    level1_by: int | None
+    level1_at: datetime | None
+    level1_note: str
+    level2_by: int | None
+    level2_at: datetime | None
+    level2_note: str
+    approved_effective_on: date | None
+    backdated_reason: str
+    backdated: bool
+    applied_at: datetime | None
 
 
 class UnitOut(Out):

@@ -17,7 +17,15 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from backend.vocabulary import ProjectCategory, ProjectStatus, TeamKind, UnitType, width
+from backend.vocabulary import (
+    ChangeKind,
+    ChangeRequestStatus,
+    ProjectCategory,
+    ProjectStatus,
+    TeamKind,
+    UnitType,
+    width,
+)
 
 
 class District(Table, tablename="district"):
@@ -25,6 +33,7 @@ class District(Table, tablename="district"):
 
     code = Varchar(length=12, unique=True)  # GB/T 2260 administrative code, e.g. 440703
     name = Varchar(length=64)
+    rule_profile = Varchar(length=32, default="baseline")  # a key of backend.rules.PROFILES
     rule_overrides = JSON(default="{}")  # see backend/rules.py
     timezone = Varchar(length=40, default="Asia/Shanghai")
 
@@ -57,6 +66,31 @@ class Project(Table, tablename="project"):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
+class ProjectChangeRequest(Table, tablename="project_change_request"):
+    """A request to change a project's status or start dates (停工/复工/完工, 变更开工日期): nothing changes until
+    the second level approves (二级审批, seed 004 §三(八)–(十)); then the owning service applies it."""
+
+    project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
+    kind = Varchar(length=width(ChangeKind, 16))  # status | planned_start | actual_start
+    target = Varchar(length=24)  # a ProjectStatus code, or an ISO date for the date kinds
+    from_value = Varchar(length=24, null=True, default=None)  # the value when requested (display only)
+    requested_by = Integer(null=True, default=None)  # user id (no FK: accounts depend on org)
+    requested_at = Timestamptz(default=TimestamptzNow())
+    requested_on = Date()  # the request's local date (project time zone): the earliest day it may count from
+    requested_effective_on = Date()
+    reason = Text(default="")
+    status = Varchar(length=width(ChangeRequestStatus, 16), default="pending")
+    level1_by = Integer(null=True, default=None)
+    level1_at = Timestamptz(null=True, default=None)
+    level1_note = Text(default="")
+    level2_by = Integer(null=True, default=None)
+    level2_at = Timestamptz(null=True, default=None)
+    level2_note = Text(default="")
+    approved_effective_on = Date(null=True, default=None)
+    backdated_reason = Text(default="")  # set by the level-2 approver when approved_effective_on < requested_on
+    applied_at = Timestamptz(null=True, default=None)
+
+
 class ProjectStatusChange(Table, tablename="project_status_change"):
     project = ForeignKey(references=Project, null=False, on_delete=OnDelete.restrict)
     from_status = Varchar(length=width(ProjectStatus, 24), null=True, default=None)
@@ -65,6 +99,9 @@ class ProjectStatusChange(Table, tablename="project_status_change"):
     note = Text(default="")
     changed_by = Integer(null=True, default=None)  # user id (no FK: accounts depend on org, not the reverse)
     changed_at = Timestamptz(default=TimestamptzNow())
+    # The approved request this change applies (None: registration, demo data, migrations).  A change counts for
+    # warnings only from the request's date (see backend.org.services.approved_status_periods).
+    request = ForeignKey(references=ProjectChangeRequest, null=True, default=None, on_delete=OnDelete.restrict)
 
 
 class ProjectUnit(Table, tablename="project_unit"):

@@ -1,9 +1,11 @@
 """Calendar logic of the supervision rules — pure, no I/O (docs/supervision.md §1).
 
-- A project's status on a day comes from its status history (``ProjectStatusChange``), replayed in the order
-  the changes were recorded: each change holds from its ``effective_on`` date onwards and replaces whatever
-  had been recorded for that date and later (a back-dated change corrects the timeline from its date on).
-  Before the first change the project was not yet registered (treated as 筹备).
+- A project's status on a day comes from its status history (``ProjectStatusChange``: only approved changes are
+  written there, seed 004 §三(八)–(十) 二级审批), replayed in the order the changes were recorded: each change
+  holds from its ``effective_on`` date onwards and replaces whatever had been recorded for that date and later
+  (an approver's back-dated change corrects the timeline from its date on).  Before the first change the project
+  was not yet registered (treated as 筹备).  ``ProjectCtx.recorded`` is the same history with each change counted
+  from its request's date: what decides whether a warning may be cleared (never for days before the request).
 - Construction days (施工时间, seed 000 §五) are the days the project was 在建.  停工 days are excluded from
   every rate (seed 001 §五(十三)); so are 筹备/完工/竣工 days.
 - Managers' attendance is counted from the planned start + 10 days (seed 004 §四(一)); a project without a
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from backend.errors import invalid
+from backend.org.services import status_timeline  # the one replay of approved status changes (org owns them)
 from backend.vocabulary import ProjectStatus
 
 CONSTRUCTION = ProjectStatus.under_construction
@@ -49,13 +52,6 @@ def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def status_timeline(changes: Iterable[tuple[date, str]]) -> tuple[tuple[date, str], ...]:
-    """Breakpoints ``(from_day, status)`` from status changes given in recorded order."""
-    points: list[tuple[date, str]] = []
-    for effective_on, status in changes:
-        points = [p for p in points if p[0] < effective_on]
-        points.append((effective_on, status))
-    return tuple(points)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import BearerHeaders, unique, unique_name, user_id
+from tests.integration.people_kit import exit_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
@@ -263,9 +264,18 @@ async def test_project_patch_updates_area_and_channels(client, world):
 
 
 async def test_project_status_flow_and_history_seed004(client, world):
+    """Each change is a request (seed 004 §三(八)–(十)): project staff ask, the owner (建设单位) approves at level 1,
+    the district's authority at level 2 — here back-dating each step with a reason to record a past history."""
     sup = await auth(world.users["supervisor_a"])
     sup_id = await user_id(world.users["supervisor_a"])
+    admin = await auth(world.users["admin"])
     pid = await new_project(client, sup, world.district_a, floor_area_m2=12_000)
+    owner_ent = await new_enterprise(client, admin)
+    r = await client.post(f"/api/projects/{pid}/units", headers=admin, json={"enterprise_id": owner_ent,
+                                                                            "unit_type": "owner"})
+    assert r.status_code == 201, r.text
+    staff = await new_user("project_staff", project_ids=[pid])
+    owner = await new_user("enterprise", enterprise_id=owner_ent)
     url = f"/api/projects/{pid}/status"
     start = date.today() - timedelta(days=20)
     steps = [
@@ -276,10 +286,19 @@ async def test_project_status_flow_and_history_seed004(client, world):
         ("accepted", start + timedelta(days=19), "竣工验收"),
     ]
     for status, day, note in steps:
-        r = await client.post(url, headers=sup, json={"status": status, "effective_on": day.isoformat(), "note": note})
-        assert r.status_code == 201, r.text
-        assert r.json()["status"] == status
-    p = r.json()
+        r = await client.post(url, headers=staff, json={"status": status, "note": note})
+        assert r.status_code == 202, r.text
+        rid = r.json()["id"]
+        assert (await client.get(f"/api/projects/{pid}", headers=sup)).json()["status"] != status  # not yet
+        decisions = f"/api/project-change-requests/{rid}/decisions"
+        r = await client.post(decisions, headers=owner, json={"level": 1, "approve": True})
+        assert r.status_code == 200, r.text
+        r = await client.post(decisions, headers=sup, json={"level": 2, "approve": True, "effective_on": day.isoformat(),
+                                                           "reason": "补录历史状态"})
+        assert r.status_code == 200, r.text
+        assert r.json()["backdated_reason"] == "补录历史状态"
+        p = (await client.get(f"/api/projects/{pid}", headers=sup)).json()
+        assert p["status"] == status
     assert p["status_label"] == "竣工"
     assert p["actual_start"] == start.isoformat()  # the first start, not the resumption
     assert p["completed_on"] == (start + timedelta(days=15)).isoformat()
@@ -301,7 +320,8 @@ async def test_project_status_flow_and_history_seed004(client, world):
     assert history[0]["note"] == "登记" and history[0]["from_label"] == ""
     assert [h["note"] for h in history[1:]] == [s[2] for s in steps]
     assert [h["effective_on"] for h in history[1:]] == [s[1].isoformat() for s in steps]
-    assert all(h["changed_by"] == sup_id for h in history[1:])
+    assert all(h["changed_by"] == sup_id for h in history[1:])  # the level-2 approver
+    assert all(h["request"] is not None for h in history[1:])
 
 
 async def test_project_status_forbidden_transition_leaves_no_history(client, world):
@@ -316,7 +336,8 @@ async def test_project_status_forbidden_transition_leaves_no_history(client, wor
 
 
 async def test_project_status_change_roles(client, world):
-    """Foremen and workers cannot change a project's status; enterprise and project staff of the project can."""
+    """Foremen and workers cannot ask for a status change; enterprise and project staff of the project can — a
+    request (202), which changes nothing until two levels approve (seed 004 §三(九))."""
     admin = await auth(world.users["admin"])
     pid = await new_project(client, admin, world.district_a)
     gc = await new_enterprise(client, admin)
@@ -326,14 +347,17 @@ async def test_project_status_change_roles(client, world):
     assert r.status_code == 403
     assert r.json()["code"] == "role_forbidden"
     assert (await client.get(f"/api/projects/{pid}", headers=admin)).json()["status"] == "preparing"
+    staff = await new_user("project_staff", project_ids=[pid])
+    r = await client.post(f"/api/projects/{pid}/status", headers=staff, json={"status": "under_construction"})
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "pending"
     ent = await new_user("enterprise", enterprise_id=gc)
     r = await client.post(f"/api/projects/{pid}/status", headers=ent, json={"status": "under_construction"})
-    assert r.status_code == 201, r.text
-    staff = await new_user("project_staff", project_ids=[pid])
-    r = await client.post(f"/api/projects/{pid}/status", headers=staff, json={"status": "suspended"})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 409, r.text  # past the role check: one open request per kind
+    assert r.json()["code"] == "change_request_pending"
     history = (await client.get(f"/api/projects/{pid}/status-history", headers=admin)).json()
-    assert [h["to_status"] for h in history] == ["preparing", "under_construction", "suspended"]
+    assert [h["to_status"] for h in history] == ["preparing"]
+    assert (await client.get(f"/api/projects/{pid}", headers=admin)).json()["status"] == "preparing"
 
 
 # --- Units and teams ------------------------------------------------------------------------------------------
@@ -474,11 +498,15 @@ async def test_roster_exit_flow(client, world, site):
     body = worker(world, site, entered_on=entered.isoformat())
     entry = (await client.post(url, headers=admin, json=body)).json()["id"]
     exit_url = f"{url}/{entry}/exit"
-    r = await client.post(exit_url, headers=admin, json={"exited_on": (entered - timedelta(days=1)).isoformat()})
+    r = await client.post(exit_url, headers=admin,
+                          json=await exit_body(client, admin, site["project"], entered - timedelta(days=1)))
     assert r.status_code == 400 and r.json()["field"] == "exited_on"
-    r = await client.post(exit_url, headers=admin, json={"exited_on": entered.isoformat(), "note": "合同期满"})
-    assert r.status_code == 201 and r.json() == {"status": "exited"}
-    r = await client.post(exit_url, headers=admin, json={"exited_on": date.today().isoformat()})
+    leave = await exit_body(client, admin, site["project"], entered, note="合同期满")
+    r = await client.post(exit_url, headers=admin, json=leave)
+    assert r.status_code == 201, r.text
+    assert r.json() == {"status": "exited", "entry_id": entry, "exited_on": entered.isoformat(),
+                        "file_id": leave["confirmation_file_id"], "workload_confirmed": True, "wages_settled": True}
+    r = await client.post(exit_url, headers=admin, json=await exit_body(client, admin, site["project"], date.today()))
     assert r.status_code == 409 and r.json()["field"] == "entry_id"
     rows = {e["id"]: e for e in (await client.get(url, headers=admin)).json()}
     assert rows[entry]["exited_on"] == entered.isoformat()
@@ -617,7 +645,9 @@ async def test_id_number_lower_case_x_matches_the_same_person(client, world, sit
     name = unique_name("小写工人")  # the same person: same name
     first = (await client.post(url, headers=admin, json=worker(world, site, id_number=number.lower(), name=name))).json()
     entry = first["id"]
-    await client.post(f"{url}/{entry}/exit", headers=admin, json={"exited_on": date.today().isoformat()})
+    r = await client.post(f"{url}/{entry}/exit", headers=admin,
+                          json=await exit_body(client, admin, site["project"], date.today()))
+    assert r.status_code == 201, r.text
     again = (await client.post(url, headers=admin, json=worker(world, site, id_number=number, name=name))).json()
     assert again["person_id"] == first["person_id"]
 

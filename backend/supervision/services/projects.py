@@ -3,15 +3,15 @@ of the pages (districts, a district's projects, a project's teams)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from backend.org.dictionaries import PROJECT_STATUS
-from backend.org.tables import District, Project, ProjectStatusChange, Team
-from backend.rules import DEFAULT_RULES, Rules
+from backend.org.services import status_change_rows
+from backend.org.tables import District, Project, Team
+from backend.rules import BASELINE, Rules, rules_for
 from backend.supervision.days import ProjectCalendar
 from backend.supervision.services.common import _ids_in, _json
 
@@ -30,6 +30,9 @@ class ProjectCtx:
     lat: float | None
     calendar: ProjectCalendar
     rules: Rules
+    # Days an approver back-dated a change over: (effective_on, the day before its request), one per such change.
+    # A change never clears a warning for the days before its request (issue 14 item 2; warnings.held_by_backdating).
+    backdated: tuple[tuple[date, date], ...] = ()
 
     @property
     def status_label(self) -> str:
@@ -40,8 +43,10 @@ async def district_rules(district_ids: Iterable[int]) -> dict[int, Rules]:
     ids = sorted(set(district_ids))
     if not ids:
         return {}
-    rows = await District.select(District.id, District.rule_overrides).where(_ids_in(District.id, ids))
-    return {r["id"]: DEFAULT_RULES.with_overrides(_json(r["rule_overrides"], {})) for r in rows}
+    rows = await District.select(District.id, District.rule_profile, District.rule_overrides).where(
+        _ids_in(District.id, ids))
+    # The district's rule profile with its overrides (the same as backend.org.services.rules_for_district).
+    return {r["id"]: rules_for(r["rule_profile"] or BASELINE, _json(r["rule_overrides"], {})) for r in rows}
 
 
 async def _fetch_projects(project_ids: set[int] | None, district_id: int | None) -> list[dict[str, Any]]:
@@ -56,17 +61,15 @@ async def _fetch_projects(project_ids: set[int] | None, district_id: int | None)
     return await q
 
 
-async def _fetch_status_changes(ids: list[int], *, restrict: bool) -> dict[int, list[tuple[date, str]]]:
-    """The status history of each project (all projects' when ``restrict`` is false: no id list to send)."""
-    cq = ProjectStatusChange.select(
-        ProjectStatusChange.project, ProjectStatusChange.effective_on, ProjectStatusChange.to_status
-    ).order_by(ProjectStatusChange.id)
-    if restrict:
-        cq = cq.where(_ids_in(ProjectStatusChange.project, ids))
-    changes: dict[int, list[tuple[date, str]]] = defaultdict(list)
-    for c in await cq:
-        changes[c["project"]].append((c["effective_on"], c["to_status"]))
-    return changes
+async def _fetch_status_changes(ids: list[int], *, restrict: bool) -> dict[int, list[tuple[date, str, date]]]:
+    """The approved status history of each project (all projects' when ``restrict`` is false: no id list to
+    send): ``(effective_on, status, counts_from)`` in recorded order (``backend.org.services.status_change_rows``)."""
+    return await status_change_rows(ids if restrict else None)
+
+
+def backdated_windows(changes: list[tuple[date, str, date]]) -> tuple[tuple[date, date], ...]:
+    """``(first, last)`` days of each approved change that took effect before its request's day."""
+    return tuple((e, c - timedelta(days=1)) for e, _s, c in changes if c > e)
 
 
 async def project_contexts(project_ids: set[int] | None, *, district_id: int | None = None) -> dict[int, ProjectCtx]:
@@ -83,8 +86,9 @@ async def project_contexts(project_ids: set[int] | None, *, district_id: int | N
         r["id"]: ProjectCtx(
             id=r["id"], name=r["name"], district_id=r["district"], district_name=r["district_name"],
             status=r["status"], category=r["category"], planned_start=r["planned_start"], timezone=r["timezone"],
-            lon=r["lon"], lat=r["lat"], calendar=ProjectCalendar.build(changes[r["id"]], r["planned_start"]),
-            rules=rules[r["district"]],
+            lon=r["lon"], lat=r["lat"],
+            calendar=ProjectCalendar.build([(e, s) for e, s, _c in changes.get(r["id"], [])], r["planned_start"]),
+            rules=rules[r["district"]], backdated=backdated_windows(changes.get(r["id"], [])),
         )
         for r in rows
     }
