@@ -26,6 +26,7 @@ from backend.rules import Rules
 from backend.vocabulary import ProjectStatus, PunchVerdict, Reason, Source, WorkRole
 from backend.workforce.services import on_roster
 from backend.workforce.tables import Person, RosterEntry
+from geofence.spoof import clock_skewed
 
 log = logging.getLogger("smz.attendance")
 
@@ -106,8 +107,11 @@ def local_day(at: datetime, tz: str) -> date:
     return _aware(at).astimezone(ZoneInfo(tz)).date()
 
 
-async def record_punch(p: PunchIn) -> Verdict:
-    """Judge, store once, publish.  Returns the stored verdict (the first one for a repeated key)."""
+async def record_punch(p: PunchIn, *, feed: live.LiveFeed | None = None) -> Verdict:
+    """Judge, store once, publish.  Returns the stored verdict (the first one for a repeated key).
+
+    ``feed``: the app's in-process live feed (``AppServices.live_feed``); None where no app runs in this
+    process (scripts, some tests) — other processes still hear of the punch through NOTIFY."""
     _check_request(p)
     existing = await find_by_key(p.idempotency_key)
     if existing:
@@ -116,7 +120,7 @@ async def record_punch(p: PunchIn) -> Verdict:
     verdict, reasons, flags = judge(p, facts)
     stored = await _store(p, facts, verdict, reasons, flags)
     if not stored.duplicate:  # a concurrent twin that won the key was published by its own request
-        await _publish(p, stored)
+        await _publish(p, stored, feed)
     return stored
 
 
@@ -160,13 +164,19 @@ async def _gather_facts(p: PunchIn) -> PunchFacts:
             (RosterEntry.person == p.person_id) & on_roster(day, p.project_id)
         )
         if p.source == Source.makeup:
-            manager = await RosterEntry.exists().where(
-                (RosterEntry.project == p.project_id) & (RosterEntry.person == p.person_id)
-                & (RosterEntry.work_role == WorkRole.manager)
-            )
+            manager = await manager_on_day(p.person_id, p.project_id, day)
     return PunchFacts(
         project_status=project["status"], rules=rules, captured=captured, received=received,
         latency=(received - captured).total_seconds(), day=day, rostered=rostered, manager=manager,
+    )
+
+
+async def manager_on_day(person_id: int, project_id: int, day: date) -> bool:
+    """THE make-up ban test (seed 000 §六: 施工现场管理人员不得补打考勤记录): the person holds a manager roster
+    entry on *this* project on *this* day.  A person who was a manager on another project, or on this one in
+    another period, may still have a worker's day made up.  Used by the request form and the attendance path."""
+    return await RosterEntry.exists().where(
+        (RosterEntry.person == person_id) & on_roster(day, project_id) & (RosterEntry.work_role == WorkRole.manager)
     )
 
 
@@ -206,7 +216,9 @@ def _timing_flags(source: str, facts: PunchFacts) -> list[str]:
     limit = facts.rules.max_latency_s(source)
     if limit is not None and facts.latency > limit:
         flags.append(Reason.late_upload)
-    if -facts.latency > facts.rules.clock_skew_max_s:  # captured "in the future": the device clock runs ahead
+    # The one clock-skew rule (geofence.clock_skewed): no send time is known here, so only a capture time ahead
+    # of the server clock is skew; an upload that waited is late_upload above.
+    if clock_skewed(facts.captured, facts.received, facts.rules.clock_skew_max_s):
         flags.append(Reason.clock_skew)
     return flags
 
@@ -240,11 +252,12 @@ async def _store(p: PunchIn, facts: PunchFacts, verdict: str, reasons: list[str]
     )
 
 
-async def _publish(p: PunchIn, result: Verdict) -> None:
+async def _publish(p: PunchIn, result: Verdict, feed: live.LiveFeed | None) -> None:
     log.info("punch %s %s project=%s person=%s %s %s latency=%.1fs", result.punch_id, p.source, p.project_id,
              p.person_id, result.verdict, ",".join(result.reasons + result.flags), result.latency_s)
     event = await _event(result.punch_id, p, result)
-    live.publish(event)
+    if feed is not None:
+        feed.publish(event)
     # Other server processes (PostgreSQL LISTEN/NOTIFY; a no-op on SQLite; never raises).
     await live.notify_committed(event)
 

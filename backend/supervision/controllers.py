@@ -14,11 +14,11 @@ from litestar.params import JSONBody
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from backend.auth import AuthUser, roles
+from backend.auth import AuthUser, FenceSourceDep, LiveMapDep, SmsDep, roles
 from backend.errors import invalid
 from backend.schemas import Created, out
 from backend.settings import get_settings
-from backend.supervision import excel, live_bridge, present, services
+from backend.supervision import excel, present, services
 from backend.supervision.access import (
     AUTHORITY_ROLES,
     READ_ROLES,
@@ -83,8 +83,8 @@ class SupervisionController(Controller):
 
     # --- live map ------------------------------------------------------------------------------
     @get("/map")
-    async def map_data(self, user: AuthUser, day: date | None = None) -> MapOut:
-        data = await services.map_overview(await scope(user), day or services.local_today())
+    async def map_data(self, user: AuthUser, fence_source: FenceSourceDep, day: date | None = None) -> MapOut:
+        data = await services.map_overview(await scope(user), day or services.local_today(), fence_source=fence_source)
         data["tile_url"] = get_settings().tile_url
         return out(MapOut, hide_serials(user, data))
 
@@ -94,12 +94,12 @@ class SupervisionController(Controller):
         return out(ProjectTodayOut, hide_serials(user, await services.project_today(project_id, day or services.local_today())))
 
     @get("/live")
-    async def live(self, user: AuthUser) -> ServerSentEvent:
+    async def live(self, user: AuthUser, live_map: LiveMapDep) -> ServerSentEvent:
         """Server-sent events: committed punches of the user's projects (``event: punch``)."""
         ids = await scope(user)
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
-            async with live_bridge.hub.subscribe() as q:
+            async with live_map.subscribe() as q:
                 yield ServerSentEventMessage(event="hello", data=json.dumps({"ok": True}), retry=3000)
                 while True:
                     try:
@@ -247,17 +247,18 @@ class SupervisionController(Controller):
             project_ids=await scope(user)))
 
     @post("/warnings/evaluate", status_code=200, guards=[roles(*AUTHORITY_ROLES)])
-    async def evaluate(self, user: AuthUser, data: JSONBody[EvaluateIn]) -> EvaluationOut:
-        s = await services.evaluate_warnings(data.today, await scope(user), notify=data.notify)
+    async def evaluate(self, user: AuthUser, data: JSONBody[EvaluateIn], sms: SmsDep) -> EvaluationOut:
+        s = await services.evaluate_warnings(data.today, await scope(user), notify=data.notify, sender=sms)
         return out(EvaluationOut, {
             "today": s.today.isoformat(), "as_of": s.as_of.isoformat(), "projects": s.projects,
             "findings": s.findings, "opened": s.opened, "escalated": s.escalated, "rectified": s.rectified,
             "reopened": s.reopened, "notifications": s.notifications})
 
     @post("/warnings/{warning_id:int}/notify", status_code=200, guards=[roles(*AUTHORITY_ROLES)])
-    async def renotify(self, user: AuthUser, warning_id: int) -> NotificationsOut:
+    async def renotify(self, user: AuthUser, warning_id: int, sms: SmsDep) -> NotificationsOut:
         await services.get_case(warning_id, await scope(user))
-        return out(NotificationsOut, {"notifications": await services.notify_cases([warning_id], reason="manual")})
+        return out(NotificationsOut, {"notifications": await services.notify_cases([warning_id], reason="manual",
+                                                                                   sender=sms)})
 
     # --- notification settings (seed 001 §2.11.2) -----------------------------------------------------
     @get("/notify-settings/{district_id:int}", guards=[roles(*AUTHORITY_ROLES)])

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from backend.accounts.roles import ROLES
 from backend.accounts.services import CurrentUser
-from backend.auth import AuthUser, roles
+from backend.auth import AuthUser, SmsDep, roles
 from backend.errors import invalid
 from backend.rules import DEFAULT_RULES
 from backend.settings import get_settings
@@ -30,6 +30,7 @@ from backend.supervision.access import (
 from backend.supervision.controllers import manager_filters
 from backend.supervision.days import month_of, parse_month
 from backend.supervision.metrics import pct
+from backend.supervision.services.explain import explain_project_month
 from backend.vocabulary import Role
 from backend.workforce.dictionaries import KEY_POSTS, POSTS
 
@@ -227,7 +228,7 @@ async def warnings_page(user: AuthUser, status: str | None = None, level: str | 
 @get("/supervision/warnings/{warning_id:int}", include_in_schema=False, guards=GUARD)
 async def warning_page(user: AuthUser, warning_id: int) -> Template:
     case = await services.get_case(warning_id, await scope(user))
-    return Template("supervision/warning.html", context=await _ctx(user, "warnings", case=case))
+    return Template("supervision/warning.html", context=await _ctx(user, "warnings", case=case, tz=case["timezone"]))
 
 
 @post("/supervision/warnings/{warning_id:int}/actions", include_in_schema=False, guards=GUARD)
@@ -238,8 +239,8 @@ async def warning_action(request: Request[Any, Any, Any], user: AuthUser, warnin
 
 
 @post("/supervision/warnings/evaluate", include_in_schema=False, guards=[roles(*AUTHORITY_ROLES)])
-async def warnings_evaluate(request: Request[Any, Any, Any], user: AuthUser) -> Response[Any]:
-    await services.evaluate_warnings(None, await scope(user))
+async def warnings_evaluate(request: Request[Any, Any, Any], user: AuthUser, sms: SmsDep) -> Response[Any]:
+    await services.evaluate_warnings(None, await scope(user), sender=sms)
     return _hx_redirect(request, "/supervision/warnings")
 
 
@@ -307,8 +308,24 @@ async def messages_read(request: Request[Any, Any, Any], user: AuthUser, data: F
     return _hx_redirect(request, "/supervision/messages")
 
 
+# --- a project's monthly rule lines (the project page; ``smz rules explain PROJECT --month``) ---------------
+
+@get("/supervision/projects/{project_id:int}/month-rules", include_in_schema=False, guards=GUARD)
+async def project_month_rules(user: AuthUser, project_id: int, month: str | None = None) -> Template:
+    """Each rule of the month with its inputs and verdict (htmx fragment of the project page)."""
+    await scope(user, project_id=project_id)
+    month = month or month_of(services.local_today())
+    e = await explain_project_month(project_id, month)
+    prev_month, next_month = _months(month)
+    # RuleLine.verdict is already plain Chinese: passed on as ``text`` (``verdict`` in templates means a code).
+    lines = [{"rule": line.rule, "clause": line.clause, "inputs": line.inputs, "text": line.verdict}
+             for line in e.lines if line.rule not in ("scope_rule", "mobile_max_latency_s", "gate_max_latency_s")]
+    return Template("supervision/_month_rules.html", context={"e": e, "lines": lines, "prev_month": prev_month,
+                                                              "next_month": next_month})
+
+
 PAGES = [
-    index, map_page, map_project_today, execution_page, quality_page, managers_page, attendance_page, detail_page,
+    project_month_rules, index, map_page, map_project_today, execution_page, quality_page, managers_page, attendance_page, detail_page,
     warnings_page, warning_page, warning_action, warnings_evaluate, settings_page, settings_save, recipient_add,
     recipient_remove, messages_page, messages_read,
 ]

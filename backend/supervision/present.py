@@ -41,7 +41,8 @@ def _person_json(p: ManagerPerson) -> dict[str, Any]:
     m = p.month
     return {"person_id": p.person_id, "name": p.name, "id_masked": p.id_masked, "post": p.post, "active": p.active,
             "required_days": m.required_days, "valid_days": m.valid_days, "absent_days": m.absent_days,
-            "rate": m.rate, "meets": m.meets, "summary": p.summary}
+            "rate": m.rate, "meets": m.meets, "summary": p.summary, "verdict": p.verdict.verdict,
+            "verdict_label": p.verdict.label, "projection": p.verdict.projection_zh}
 
 
 def managers_json(s: ProjectManagers) -> dict[str, Any]:
@@ -56,7 +57,8 @@ def managers_json(s: ProjectManagers) -> dict[str, Any]:
                          "people": [_person_json(p) for p in s.by_post(post)]} for post in KEY_POST_LIST},
         "missing": s.missing, "absent": s.absent, "below": s.below,
         "composite": {"valid_days": c.valid_days, "required_days": c.required_days, "rate": c.rate,
-                      "threshold": c.threshold, "meets": c.meets},
+                      "threshold": c.threshold, "meets": c.meets, "verdict": s.composite_verdict.verdict,
+                      "verdict_label": s.composite_verdict.label, "projection": s.composite_verdict.projection_zh},
     }
 
 
@@ -84,10 +86,10 @@ def manager_table_row(i: int, s: ProjectManagers) -> list[Any]:
         if post not in SEED_TABLE_POSTS:
             n, text = _post_cells(s, post)
             others.append(f"{n}人：{text}")
-    meets = s.composite.meets
     return [i, s.ctx.name, s.ctx.district_name, s.ctx.status_label, "、".join(s.contractors) or "-",
             pm[0], pm[1], safety[0], safety[1], tech[0], tech[1], "、".join(s.supervisors) or "-", cse[0], cse[1],
-            *others, pct(s.composite.rate), "-" if meets is None else ("达标" if meets else "不达标")]
+            *others, pct(s.composite.rate),
+            "-" if s.composite_verdict.verdict is None else s.composite_verdict.label]
 
 
 def trend_svg(s: ProjectManagers) -> str:

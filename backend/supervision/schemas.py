@@ -109,6 +109,8 @@ class PunchDetailRowOut(Out):
     flags: list[str]
     reason_labels: list[str]
     terminal_serial: str | None
+    counted: bool  # counts as attendance (backend.attendance.counting; seed 000 §六: not by card/fingerprint)
+    not_counted_label: str  # why not ("非人脸方式…", a rejection reason); "" when counted
 
 
 class PunchDetailOut(Out):
@@ -126,8 +128,11 @@ class ManagerPersonOut(Out):
     valid_days: int
     absent_days: int
     rate: float | None
-    meets: bool | None
+    meets: bool | None  # month to date
     summary: str
+    verdict: str | None  # whole-month verdict (seed 000 §五): met | at_risk_but_reachable | cannot_be_met | failed
+    verdict_label: str
+    projection: str
 
 
 class PostPeopleOut(Out):
@@ -140,7 +145,10 @@ class CompositeOut(Out):
     required_days: int
     rate: float | None
     threshold: float
-    meets: bool | None
+    meets: bool | None  # month to date
+    verdict: str | None  # whole-month verdict of the 60 % rule, in person-days
+    verdict_label: str
+    projection: str
 
 
 class ProjectManagersOut(Out):
@@ -328,6 +336,7 @@ class WarningCaseOut(Out):
     topic: str
     project: int
     project_name: str
+    timezone: str  # the project's zone: times on the case page are shown in it
     district: int
     district_name: str
     kind: str

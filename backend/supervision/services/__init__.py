@@ -24,7 +24,7 @@ Modules (each imports only those above it in this list; none imports this packag
 - ``messages``       a user's in-site messages
 - ``warnings``       detecting findings and the nightly evaluation of warning cases
 
-Module state: ``live._fence_source`` (set with ``set_fence_source``).
+No module state: the live map's fence source is the app's (``AppServices.fence_source``, passed in).
 """
 
 from __future__ import annotations
@@ -69,7 +69,6 @@ from backend.supervision.services.live import (
     pg_notify,
     project_today,
     punch_event,
-    set_fence_source,
 )
 from backend.supervision.services.managers import (
     ManagerFilters,
@@ -135,6 +134,6 @@ __all__ = [
     "mark_read", "mask_phone", "month_of", "monthly_matrix", "nightly_rollup", "notify_cases", "packed_day_marks",
     "parse_month", "person_day_counts", "pg_notify", "project_contexts", "project_day_totals", "project_execution",
     "project_ids_in_district", "project_today", "punch_detail", "punch_event", "qualification", "remove_recipient",
-    "rollup_days", "rollup_month", "roster_days", "save_notify_setting", "set_fence_source", "unread_count",
+    "rollup_days", "rollup_month", "roster_days", "save_notify_setting", "unread_count",
     "vendor_support",
 ]

@@ -104,6 +104,7 @@ async def list_cases(
 async def get_case(case_id: int, project_ids: set[int] | None) -> dict[str, Any]:
     row = await WarningCase.select(
         *WarningCase.all_columns(), WarningCase.project.name.as_alias("project_name"),
+        WarningCase.project.timezone.as_alias("timezone"),
         WarningCase.district.name.as_alias("district_name"),
     ).where(WarningCase.id == case_id).first()
     if row is None or (project_ids is not None and row["project"] not in project_ids):

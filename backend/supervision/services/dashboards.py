@@ -15,6 +15,7 @@ from backend.org.tables import District
 from backend.supervision import metrics
 from backend.supervision.services.common import _ids_in, _iso
 from backend.supervision.services.counts import person_day_counts, project_day_totals
+from backend.supervision.services.monthly import manager_counting_start
 from backend.supervision.services.projects import ProjectCtx, project_contexts
 from backend.supervision.services.qualification import active_on, count_on_roster, qualification
 from backend.vocabulary import PunchVerdict, Source
@@ -163,7 +164,7 @@ async def project_execution(project_ids: set[int] | None, day: date, *, district
     out = []
     for pid in ids:
         ctx = ctxs[pid]
-        start = ctx.calendar.manager_start(ctx.rules.manager_attendance_start_offset_days)
+        start = manager_counting_start(ctx)  # Rules.manager_counting_start, as every manager statistic
         counting = start is not None and day >= start
         q = quals[pid]
         valid, punches = totals.get(pid, (0, 0))

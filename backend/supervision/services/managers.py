@@ -13,8 +13,10 @@ from backend.errors import invalid
 from backend.org.tables import ProjectUnit
 from backend.supervision import metrics
 from backend.supervision.days import days_between, parse_month, roster_days
+from backend.supervision.month_verdict import MonthVerdict, judge_counts
 from backend.supervision.services.common import KEY_POST_LIST, _ids_in, _iso, local_today
 from backend.supervision.services.counts import _valid_index, person_day_counts
+from backend.supervision.services.monthly import manager_counting_start
 from backend.supervision.services.people import _person_filter
 from backend.supervision.services.projects import ProjectCtx, project_contexts
 from backend.vocabulary import ProjectStatus, WorkRole
@@ -29,8 +31,14 @@ class ManagerPerson:
     name: str
     id_masked: str
     post: str
-    month: metrics.PersonMonth
+    month: metrics.PersonMonth  # month to date (up to the statistics day)
     active: bool  # on the roster on the statistics day
+    verdict: MonthVerdict  # the 80 % rule on the whole month (seed 000 §五): projection, or final once it ended
+
+    @property
+    def below(self) -> bool:
+        """…月出勤不达标: the 80 % can no longer be reached this month, or the month ended below it."""
+        return self.verdict.is_finding
 
     @property
     def post_label(self) -> str:
@@ -51,14 +59,16 @@ class ProjectManagers:
     stat_last: date  # statistics run to this day (yesterday for the current month)
     construction_days: int
     suspended_days: int
-    manager_days: int  # construction days from planned start + offset: the denominator of managers
-    manager_start: date | None
+    manager_days: int  # construction days from the counting start, up to the statistics day
+    manager_start: date | None  # the counting start (Rules.manager_counting_start)
     people: list[ManagerPerson]
     filled: set[str]
     composite: metrics.Composite
     daily: list[tuple[date, int, int]]  # (day, key managers present, key managers required)
     contractors: list[str]
     supervisors: list[str]
+    composite_verdict: MonthVerdict  # the 60 % rule on the whole month, in person-days
+    month_ended: bool
 
     def by_post(self, post: str) -> list[ManagerPerson]:
         return [p for p in self.people if p.post == post]
@@ -85,8 +95,13 @@ class ProjectManagers:
 
     @property
     def below(self) -> list[str]:
-        """Posts with a holder below the valid-days ratio (…月出勤不达标)."""
-        return [post for post in KEY_POST_LIST if any(p.month.meets is False for p in self.by_post(post))]
+        """Posts with a holder who can no longer reach (or, the month over, did not reach) the valid-days ratio
+        (…月出勤不达标)."""
+        return [post for post in KEY_POST_LIST if any(p.below for p in self.by_post(post))]
+
+    @property
+    def composite_below(self) -> bool:
+        return self.composite_verdict.is_finding
 
 
 # --- Queries ---------------------------------------------------------------------------------------
@@ -137,19 +152,33 @@ def group_post_holders(entries: Sequence[dict[str, Any]], stat_last: date) -> di
     return held
 
 
+def _projected_days(ctx: ProjectCtx, start: date | None, after: date, last: date) -> set[date]:
+    """Counted days still to come in the month (after the statistics day): 在建 as the status history stands now,
+    from the counting start on."""
+    if start is None:
+        return set()
+    return set(ctx.calendar.construction_days(max(after + timedelta(days=1), start), last))
+
+
 def project_managers(ctx: ProjectCtx, first: date, stat_last: date, held: dict[tuple[int, str], dict[str, Any]],
-                     valid: dict[tuple[int, int], dict[str, bool]], units: dict[str, list[str]]) -> ProjectManagers:
-    """One project's key managers for the month: each holder's required and valid days, the per-day presence
-    and the composite rate."""
+                     valid: dict[tuple[int, int], dict[str, bool]], units: dict[str, list[str]],
+                     last: date | None = None) -> ProjectManagers:
+    """One project's key managers for the month: each holder's required and valid days, the per-day presence,
+    the composite rate, and the whole-month verdicts (seed 000 §五) with the days still possible."""
     rules = ctx.rules
-    offset = rules.manager_attendance_start_offset_days
+    last = last or parse_month(f"{first:%Y-%m}")[1]
+    month_ended = stat_last >= last
+    start = manager_counting_start(ctx)
     in_month = days_between(first, stat_last)
-    mdays = set(ctx.calendar.manager_days(first, stat_last, offset))
+    mdays = set(ctx.calendar.construction_days(max(first, start), stat_last)) if start else set()
+    future = _projected_days(ctx, start, max(stat_last, first - timedelta(days=1)), last)
     people: list[ManagerPerson] = []
     per_day_required: dict[date, int] = defaultdict(int)
     per_day_present: dict[date, int] = defaultdict(int)
+    so_far = valid_sum = remaining = 0
     for (person, post), h in held.items():
         required = mdays & roster_days(h["intervals"], first, stat_last)
+        still = future & roster_days(h["intervals"], first, last)
         marks = valid.get((ctx.id, person), {})
         valid_days = 0
         for d in required:
@@ -157,21 +186,26 @@ def project_managers(ctx: ProjectCtx, first: date, stat_last: date, held: dict[t
             if marks.get(_iso(d)):
                 valid_days += 1
                 per_day_present[d] += 1
+        so_far, valid_sum, remaining = so_far + len(required), valid_sum + valid_days, remaining + len(still)
         people.append(ManagerPerson(
             person_id=person, name=h["name"], id_masked=h["id_masked"], post=post, active=h["active"],
             month=metrics.PersonMonth(person_id=person, post=post, required_days=len(required),
                                       valid_days=valid_days, threshold=rules.manager_valid_days_ratio),
+            verdict=judge_counts(len(required), valid_days, len(still), rules.manager_valid_days_ratio, month_ended),
         ))
     people.sort(key=lambda p: (KEY_POST_LIST.index(p.post), p.name, p.person_id))
     return ProjectManagers(
         ctx=ctx, first=first, stat_last=stat_last,
         construction_days=sum(1 for d in in_month if ctx.calendar.is_construction(d)),
         suspended_days=sum(1 for d in in_month if ctx.calendar.is_suspended(d)),
-        manager_days=len(mdays), manager_start=ctx.calendar.manager_start(offset), people=people,
+        manager_days=len(mdays), manager_start=start, people=people,
         filled={p.post for p in people if p.active},
         composite=metrics.composite((p.month for p in people), rules.manager_composite_on_duty_ratio),
         daily=[(d, per_day_present[d], per_day_required[d]) for d in sorted(mdays)],
         contractors=units["general_contractor"], supervisors=units["supervision_firm"],
+        composite_verdict=judge_counts(so_far, valid_sum, remaining, rules.manager_composite_on_duty_ratio,
+                                       month_ended),
+        month_ended=month_ended,
     )
 
 
@@ -198,7 +232,7 @@ async def managers_month(
         await person_day_counts(set(ids), first, stat_last, key_managers_only=True) if stat_last >= first else [],
         ctxs)
     held = group_post_holders(entries, stat_last)
-    return [project_managers(ctxs[pid], first, stat_last, held[pid], valid, units[pid]) for pid in ids]
+    return [project_managers(ctxs[pid], first, stat_last, held[pid], valid, units[pid], last) for pid in ids]
 
 
 # --- Filters of the key-manager table --------------------------------------------------------------
@@ -238,7 +272,7 @@ def _matches_boxes(s: ProjectManagers, f: ManagerFilters) -> bool:
     if not (f.missing or f.absent or f.below or f.composite_below):
         return True
     return bool((f.missing & set(s.missing)) or (f.absent & set(s.absent)) or (f.below & set(s.below))
-                or (f.composite_below and s.composite.meets is False))
+                or (f.composite_below and s.composite_below))
 
 
 async def filter_managers(stats: list[ProjectManagers], f: ManagerFilters) -> list[ProjectManagers]:

@@ -13,6 +13,7 @@ from typing import Any
 from backend.errors import invalid
 from backend.supervision import metrics
 from backend.supervision.days import days_between, parse_month, roster_days
+from backend.supervision.month_verdict import MonthVerdict, MonthVerdictCode, judge_counts
 from backend.supervision.services.common import _ids_in, local_today
 from backend.supervision.services.counts import packed_day_marks
 from backend.supervision.services.people import _person_filter
@@ -24,11 +25,11 @@ from backend.workforce.services import on_roster_between
 from backend.workforce.tables import RosterEntry
 
 CELL_VALID = "√"  # counted day with a valid attendance
-CELL_REJECTED = "×"  # counted day with only rejected punches
+CELL_REJECTED = "×"  # counted day with only punches that do not count (rejected, or non-face: seed 000 §六)
 CELL_SUSPENDED = "停"  # 停工 day: excluded from every rate (seed 001 §五(十三))
 CELL_UNCOUNTED = "○"  # attended on a day that does not count (not 在建, before managers' start, not on roster)
 CELL_LEGEND = {
-    CELL_VALID: "有效考勤", CELL_REJECTED: "仅有被拒打卡", CELL_SUSPENDED: "停工日（不计入考勤率）",
+    CELL_VALID: "有效考勤", CELL_REJECTED: "仅有不计入的打卡（被拒或非人脸方式）", CELL_SUSPENDED: "停工日（不计入考勤率）",
     CELL_SUSPENDED + CELL_VALID: "停工日有打卡（不计入）", CELL_UNCOUNTED: "有打卡但不计入（非施工日或未到计算日）",
 }
 
@@ -53,6 +54,7 @@ class MatrixRow:
     valid_days: int
     required_days: int
     threshold: float | None  # managers: valid-days ratio of the district
+    verdict: MonthVerdict | None = None  # managers: the 80 % rule on the whole month (seed 000 §五)
 
     @property
     def role_label(self) -> str:
@@ -64,9 +66,13 @@ class MatrixRow:
 
     @property
     def meets(self) -> bool | None:
-        if self.threshold is None:
+        """Managers: the whole-month verdict — True once met, False when it can no longer be (or was not) met,
+        None while still open or not counted.  Workers: no threshold."""
+        if self.threshold is None or self.verdict is None or self.verdict.verdict is None:
             return None
-        return metrics.meets(self.valid_days, self.required_days, self.threshold)
+        if self.verdict.is_finding:
+            return False
+        return True if self.verdict.verdict == MonthVerdictCode.met else None
 
 
 @dataclass(slots=True)
@@ -90,7 +96,8 @@ class ProjectDays:
 
     codes: list[str]
     worker: list[bool]  # 在建 days up to the statistics day
-    manager: list[bool]  # the same, from the managers' start (planned start + offset) on
+    manager: list[bool]  # the same, from the managers' counting start on
+    manager_later: list[bool]  # every day from the counting start on (for the projection of the month)
 
     def counted(self, work_role: str) -> list[bool]:
         return self.manager if work_role == WorkRole.manager else self.worker
@@ -101,6 +108,7 @@ class PersonCells:
     cells: list[str]
     required: list[int]  # day indexes that count for this person
     valid: list[int]  # day indexes with a valid attendance among them
+    remaining: int = 0  # counted days after the statistics day (projection: status and roster as they stand)
 
 
 def _job_label(work_role: str, post: str | None, work_type: str | None) -> str:
@@ -144,19 +152,28 @@ def unpack_day_marks(packed: dict[PersonKey, str], people: dict[PersonKey, Any])
     return marks
 
 
+def manager_counting_start(ctx: ProjectCtx) -> date | None:
+    """First day key managers' attendance is counted (seed 004 §四(一) / seed 001 §二(一), per the district's rule
+    profile: ``Rules.manager_counting_start``).  The actual start is the project's first 在建 day in its status
+    history.  Nothing about managers' attendance is judged or warned before it."""
+    return ctx.rules.manager_counting_start(ctx.planned_start, ctx.calendar.first_construction_day())
+
+
 def project_days(ctx: ProjectCtx, days: list[date], upto: int) -> ProjectDays:
     codes = [ctx.calendar.status_on(d) for d in days]
-    start = ctx.calendar.manager_start(ctx.rules.manager_attendance_start_offset_days)
+    start = manager_counting_start(ctx)
     worker = [i < upto and code == ProjectStatus.under_construction for i, code in enumerate(codes)]
     manager = [w and start is not None and d >= start for w, d in zip(worker, days, strict=True)]
-    return ProjectDays(codes=codes, worker=worker, manager=manager)
+    later = [start is not None and d >= start for d in days]
+    return ProjectDays(codes=codes, worker=worker, manager=manager, manager_later=later)
 
 
 def person_cells(codes: list[str], counted: list[bool], on_roster: list[bool], marks: dict[int, DayMark],
-                 upto: int) -> PersonCells:
+                 upto: int, counted_later: list[bool] | None = None) -> PersonCells:
     """A person's cells up to the statistics day: 停工 days are marked and never count; a day counts when it
     is counted for the role and the person is on the roster; attendance on other days shows as uncounted."""
     out = PersonCells(cells=[""] * len(codes), required=[], valid=[])
+    counted_later = counted_later or [False] * len(codes)
     for i in range(upto):
         v = marks.get(i)
         if codes[i] == ProjectStatus.suspended:
@@ -171,16 +188,22 @@ def person_cells(codes: list[str], counted: list[bool], on_roster: list[bool], m
                     out.cells[i] = CELL_REJECTED
         elif v is not None and v[0]:
             out.cells[i] = CELL_UNCOUNTED
+    out.remaining = sum(1 for i in range(upto, len(codes))
+                        if codes[i] == ProjectStatus.under_construction and counted_later[i] and on_roster[i])
     return out
 
 
-def matrix_row(ctx: ProjectCtx, person_id: int, p: dict[str, Any], c: PersonCells) -> MatrixRow:
+def matrix_row(ctx: ProjectCtx, person_id: int, p: dict[str, Any], c: PersonCells,
+               month_ended: bool = True) -> MatrixRow:
     manager = p["work_role"] == WorkRole.manager
+    verdict = judge_counts(len(c.required), len(c.valid), c.remaining, ctx.rules.manager_valid_days_ratio,
+                           month_ended) if manager else None
     return MatrixRow(
         project_id=ctx.id, project_name=ctx.name, person_id=person_id, name=p["name"], id_masked=p["id_masked"],
         team_id=p["team"], team_name=p["team_name"], work_role=p["work_role"], post=p["post"],
         job_label=_job_label(p["work_role"], p["post"], p["work_type"]), cells=c.cells, valid_days=len(c.valid),
         required_days=len(c.required), threshold=ctx.rules.manager_valid_days_ratio if manager else None,
+        verdict=verdict,
     )
 
 
@@ -205,12 +228,14 @@ def fill_matrix(matrix: Matrix, ctxs: dict[int, ProjectCtx], people: dict[Person
             covered = roster_days(intervals, matrix.first, matrix.last)
             on_roster = roster_masks[intervals] = [d in covered for d in days]
         cal = calendars[pid]
-        c = person_cells(cal.codes, cal.counted(p["work_role"]), on_roster, marks.get((pid, person), {}), upto)
+        manager = p["work_role"] == WorkRole.manager
+        c = person_cells(cal.codes, cal.counted(p["work_role"]), on_roster, marks.get((pid, person), {}), upto,
+                         cal.manager_later if manager else None)
         for i in c.required:
             day_required[i] += 1
         for i in c.valid:
             day_valid[i] += 1
-        rows.append(matrix_row(ctxs[pid], person, p, c))
+        rows.append(matrix_row(ctxs[pid], person, p, c, month_ended=matrix.as_of > matrix.last))
     rows.sort(key=_row_order)
     matrix.rows, matrix.day_valid, matrix.day_required = rows, day_valid, day_required
     matrix.day_suspended = [all(calendars[pid].codes[i] == ProjectStatus.suspended for pid in ctxs) for i in range(n)]

@@ -16,7 +16,7 @@ from backend.rules import Rules
 from backend.supervision.services.cases import KIND_ZH, LEVEL_ZH, _event
 from backend.supervision.services.common import POST_SHORT, local_today
 from backend.supervision.services.projects import district_rules
-from backend.supervision.sms import SmsSender, get_sender
+from backend.supervision.sms import SmsSender, sender_from_env
 from backend.supervision.tables import InSiteMessage, NotifyRecipient, NotifySetting, SmsLog, WarningCase
 from backend.validators import parse_phone
 from backend.vocabulary import Role, SmsStatus, WarningAction, WarningLevel, WarningStatus
@@ -168,7 +168,11 @@ def compose_message(c: dict[str, Any], rules: Rules) -> tuple[str, str]:
     """(title, body) of a case's notification: yellow cases get the deadline, red ones the order to fix now."""
     level = LEVEL_ZH[c["level"]]
     days = rules.warning_red_after_days
-    tail = "已转为红灯预警，请立即整改。" if c["level"] == WarningLevel.red else f"请于 {days} 日内整改到位，逾期将转为红灯预警。"
+    if c["level"] == WarningLevel.red:
+        tail = "已转为红灯预警，请立即整改。"
+    else:
+        by = rules.rectify_by(c["opened_on"])
+        tail = f"请于 {days} 日内（{by.year}年{by.month}月{by.day}日 24 时前）整改到位，逾期将转为红灯预警。"
     title = f"【{level}预警】{c['project_name']}：{KIND_ZH.get(c['kind'], c['kind'])}"
     return title, f"{c['message']}。{tail}"
 
@@ -219,10 +223,12 @@ async def _record_notified(c: dict[str, Any], attempted: bool, note: str) -> Non
         await _event(c["id"], WarningAction.notified if attempted else WarningAction.not_notified, c["level"], status, note=note)
 
 
-async def notify_cases(case_ids: Sequence[int], *, reason: str = WarningAction.opened, sender: Any = None) -> list[dict[str, Any]]:
+async def notify_cases(case_ids: Sequence[int], *, reason: str = WarningAction.opened,
+                       sender: SmsSender | None = None) -> list[dict[str, Any]]:
     """Send the in-site messages and SMS of the districts' settings for these cases; record everything (every
-    SMS attempt in SmsLog, a ``notified`` event per case) and move ``open`` cases to ``notified``."""
-    sender = sender or get_sender()
+    SMS attempt in SmsLog, a ``notified`` event per case) and move ``open`` cases to ``notified``.
+    ``sender``: the app's (``AppServices.sms``); None: the one the environment configures."""
+    sender = sender or sender_from_env()
     if not case_ids:
         return []
     cases = await WarningCase.select(

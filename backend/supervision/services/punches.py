@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from piccolo.columns.combination import WhereRaw
 
+from backend.attendance.counting import not_counted_code
 from backend.attendance.reasons import REASON_ZH
 from backend.attendance.tables import Punch
 from backend.errors import invalid
@@ -57,6 +58,10 @@ def _label_punch(r: dict[str, Any], teams: dict[tuple[int, int], str]) -> None:
     r["reasons"] = list(_json(r["reasons"], []))
     r["flags"] = list(_json(r["flags"], []))
     r["reason_labels"] = [REASON_ZH.get(c, c) for c in r["reasons"] + r["flags"]]
+    # Kept and shown, but not attendance: a rejection, or a card / fingerprint punch (非人脸方式, seed 000 §六).
+    code = not_counted_code(r["verdict"], r["flags"], r["reasons"])
+    r["counted"] = code is None
+    r["not_counted_label"] = "" if code is None else REASON_ZH.get(code, VERDICT_ZH.get(code, code))
     r["source_label"] = SOURCE_ZH.get(r["source"], r["source"])
     r["direction_label"] = DIRECTION_ZH.get(r["direction"] or "", "")
     r["verdict_label"] = VERDICT_ZH[r["verdict"]]

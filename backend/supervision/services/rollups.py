@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from backend.attendance.counting import COUNTED_SQL
 from backend.attendance.tables import Punch
 from backend.db import write_transaction
 from backend.errors import invalid
@@ -17,16 +18,19 @@ from backend.supervision.tables import PersonDay, RollupDay, RollupRun
 
 ProgressFn = Callable[[str, int], None]
 
+# "ok" counts the punches that count as attendance (``backend.attendance.counting``: not rejected, made by face —
+# seed 000 §六); "rejected" counts the others (rejected, or made by card / fingerprint …), which are kept and shown
+# but never make a day valid.
 _AGG_COLUMNS = (
     "SELECT project, person, local_date AS day, "
-    "SUM(CASE WHEN verdict <> 'rejected' THEN 1 ELSE 0 END) AS ok, "
-    "SUM(CASE WHEN verdict <> 'rejected' AND CAST(flags AS TEXT) NOT LIKE '%late_upload%' THEN 1 ELSE 0 END)"
+    f"SUM(CASE WHEN {COUNTED_SQL} THEN 1 ELSE 0 END) AS ok, "
+    f"SUM(CASE WHEN {COUNTED_SQL} AND CAST(flags AS TEXT) NOT LIKE '%late_upload%' THEN 1 ELSE 0 END)"
     " AS ok_on_time, "
-    "SUM(CASE WHEN verdict = 'rejected' THEN 1 ELSE 0 END) AS rejected"
+    f"SUM(CASE WHEN {COUNTED_SQL} THEN 0 ELSE 1 END) AS rejected"
 )
 _AGG_TIMES = (
-    ", MIN(CASE WHEN verdict <> 'rejected' THEN captured_at END) AS first_at"
-    ", MAX(CASE WHEN verdict <> 'rejected' THEN captured_at END) AS last_at"
+    f", MIN(CASE WHEN {COUNTED_SQL} THEN captured_at END) AS first_at"
+    f", MAX(CASE WHEN {COUNTED_SQL} THEN captured_at END) AS last_at"
 )
 _AGG_GROUP = " GROUP BY project, person, local_date"
 

@@ -13,16 +13,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from backend.attendance.counting import non_face_sql
+from backend.attendance.tables import Punch
 from backend.db import write_transaction
 from backend.devices.tables import Terminal
+from backend.rules import Rules
 from backend.supervision import metrics
-from backend.supervision.days import days_between, month_of
+from backend.supervision.days import days_between, month_of, parse_month
 from backend.supervision.services.cases import MONTHLY_KINDS, OPEN_STATES
-from backend.supervision.services.common import POST_SHORT, _aware, _ids_in, _iso, _json, local_today
+from backend.supervision.services.common import POST_SHORT, _aware, _ids_in, _int_list, _iso, _json, local_today
 from backend.supervision.services.counts import person_day_counts
 from backend.supervision.services.managers import ProjectManagers, managers_month
+from backend.supervision.services.monthly import manager_counting_start
 from backend.supervision.services.notifications import notify_cases
 from backend.supervision.services.projects import ProjectCtx
+from backend.supervision.sms import SmsSender
 from backend.supervision.tables import WarningCase, WarningEvent
 from backend.vocabulary import WarningAction, WarningKind, WarningLevel, WarningStatus
 
@@ -73,34 +78,51 @@ def missing_post_findings(s: ProjectManagers, period: str) -> list[Finding]:
 
 
 def manager_valid_days_findings(s: ProjectManagers, period: str, as_of: date) -> list[Finding]:
+    """Key managers below 80 % of the month (seed 000 §五), judged on the whole month: during the month only
+    once the 80 % can no longer be reached (``cannot_be_met``), after it when the month ended below
+    (``failed``).  A rate that can still be met is no finding (issue 14 item 3)."""
     ctx, rules = s.ctx, s.ctx.rules
     out = []
     for p in s.people:
-        m = p.month
-        if m.meets is not False:
+        v = p.verdict
+        if not v.is_finding:
             continue
-        need = metrics.days_needed(m.required_days, rules.manager_valid_days_ratio)
+        if v.month_ended:
+            text = (f"{period} 有效考勤 {v.valid_days}/{v.construction_days} 天（{metrics.pct(v.month_rate)}），低于 "
+                    f"{metrics.pct(rules.manager_valid_days_ratio, 0)}（应不少于 {v.required_days} 天）")
+        else:
+            text = (f"{period} 已无法达到 {metrics.pct(rules.manager_valid_days_ratio, 0)}：截至 {_iso(as_of)} 有效考勤 "
+                    f"{v.valid_days}/{v.days_so_far} 天，本月剩余可出勤 {v.days_remaining} 天，最多 "
+                    f"{v.max_possible}/{v.construction_days} 天（应不少于 {v.required_days} 天）")
         out.append(Finding(
             kind=WarningKind.manager_valid_days, project_id=ctx.id, district_id=ctx.district_id,
             subject=f"{p.person_id}:{p.post}", period=period, post=p.post, person_id=p.person_id,
-            message=(f"{ctx.name}：{POST_SHORT[p.post]}{p.name} {period} 有效考勤 {m.valid_days}/"
-                     f"{m.required_days} 天（{metrics.pct(m.rate)}），低于 "
-                     f"{metrics.pct(rules.manager_valid_days_ratio, 0)}（应不少于 {need} 天）"),
-            detail={"valid_days": m.valid_days, "required_days": m.required_days, "needed": need,
-                    "threshold": rules.manager_valid_days_ratio, "as_of": _iso(as_of)}))
+            message=f"{ctx.name}：{POST_SHORT[p.post]}{p.name} {text}",
+            detail={"verdict": v.verdict, "valid_days": v.valid_days, "days_so_far": v.days_so_far,
+                    "days_remaining": v.days_remaining, "construction_days": v.construction_days,
+                    "needed": v.required_days, "threshold": rules.manager_valid_days_ratio, "as_of": _iso(as_of)}))
     return out
 
 
 def composite_rate_finding(s: ProjectManagers, period: str, as_of: date) -> Finding | None:
-    ctx, rules, c = s.ctx, s.ctx.rules, s.composite
-    if c.meets is not False:
+    """The composite on-duty rate below 60 % (seed 000 §五), judged on the whole month in person-days like the
+    80 % rule."""
+    ctx, rules, v = s.ctx, s.ctx.rules, s.composite_verdict
+    if not v.is_finding:
         return None
+    ratio = metrics.pct(rules.manager_composite_on_duty_ratio, 0)
+    if v.month_ended:
+        text = (f"{period} 关键岗位管理人员综合到岗率 {metrics.pct(v.month_rate)}（{v.valid_days}/"
+                f"{v.construction_days} 人·天），低于 {ratio}")
+    else:
+        text = (f"{period} 关键岗位管理人员综合到岗率已无法达到 {ratio}：截至 {_iso(as_of)} {v.valid_days}/"
+                f"{v.days_so_far} 人·天，本月最多 {v.max_possible}/{v.construction_days} 人·天"
+                f"（应不少于 {v.required_days}）")
     return Finding(
         kind=WarningKind.composite_rate, project_id=ctx.id, district_id=ctx.district_id, subject="composite", period=period,
-        message=(f"{ctx.name}：{period} 关键岗位管理人员综合到岗率 {metrics.pct(c.rate)}"
-                 f"（{c.valid_days}/{c.required_days} 人·天），低于 "
-                 f"{metrics.pct(rules.manager_composite_on_duty_ratio, 0)}"),
-        detail={"valid_days": c.valid_days, "required_days": c.required_days,
+        message=f"{ctx.name}：{text}",
+        detail={"verdict": v.verdict, "valid_days": v.valid_days, "days_so_far": v.days_so_far,
+                "days_remaining": v.days_remaining, "construction_days": v.construction_days, "needed": v.required_days,
                 "threshold": rules.manager_composite_on_duty_ratio, "as_of": _iso(as_of)})
 
 
@@ -115,15 +137,35 @@ def manager_findings(s: ProjectManagers, period: str, as_of: date) -> list[Findi
 
 
 def no_attendance_finding(ctx: ProjectCtx, attended: set[str], as_of: date, period: str) -> Finding | None:
-    """No attendance at all on the last N construction days (N from the district rules)."""
+    """No attendance at all on the last N construction days (N from the district rules), once attendance is
+    managed: seed 004 §四(一) "拟开工日期起10天后开始对施工现场管理人员进行考勤管理，对…无考勤记录等未落实实名制
+    管理制度的…扣分" — the no-attendance check is part of that 考勤管理, so every day of the window must be on or
+    after the counting start (``Rules.manager_counting_start``)."""
     n = max(1, ctx.rules.no_attendance_warning_days)
     window = days_between(as_of - timedelta(days=n - 1), as_of)
+    start = manager_counting_start(ctx)
+    if start is None or window[0] < start:
+        return None
     if not all(ctx.calendar.is_construction(d) for d in window) or attended & {_iso(d) for d in window}:
         return None
     return Finding(
         kind=WarningKind.no_attendance, project_id=ctx.id, district_id=ctx.district_id, subject="project", period=period,
         message=f"{ctx.name}：{_iso(window[0])}{'' if n == 1 else ' 至 ' + _iso(as_of)} 在建但无任何考勤数据",
         detail={"days": [_iso(d) for d in window]})
+
+
+def non_face_finding(ctx: ProjectCtx, day: date, punches: int, people: int, period: str) -> Finding | None:
+    """Seed 000 §六: "采用指纹、门禁卡等其他方式进入施工现场的，视为未落实实名制管理" — people entered by card,
+    fingerprint … on the statistics day.  A state: found again every day it happens, rectified by a day without,
+    red when still found ``warning_red_after_days`` days after it opened (seed 000 §三)."""
+    if punches <= 0:
+        return None
+    return Finding(
+        kind=WarningKind.non_face_punch, project_id=ctx.id, district_id=ctx.district_id, subject="project",
+        period=period,
+        message=(f"{ctx.name}：{_iso(day)} 有 {people} 人 {punches} 次采用非人脸方式（门禁卡、指纹等）进场打卡，"
+                 "视为未落实实名制管理（不计入考勤）"),
+        detail={"day": _iso(day), "punches": punches, "people": people})
 
 
 def device_outage_finding(ctx: ProjectCtx, t: dict[str, Any], now: datetime, period: str) -> Finding | None:
@@ -143,7 +185,8 @@ def device_outage_finding(ctx: ProjectCtx, t: dict[str, Any], now: datetime, per
 
 
 async def fetch_attended_days(ctxs: Iterable[ProjectCtx], as_of: date) -> dict[int, set[str]]:
-    """project → days with an accepted punch, over the longest no-attendance window among the projects."""
+    """project → days with a punch that counts (``backend.attendance.counting``), over the longest no-attendance
+    window among the projects."""
     ctxs = list(ctxs)
     longest = max(c.rules.no_attendance_warning_days for c in ctxs)
     lo = as_of - timedelta(days=max(1, longest) - 1)
@@ -152,6 +195,15 @@ async def fetch_attended_days(ctxs: Iterable[ProjectCtx], as_of: date) -> dict[i
         if ok > 0:
             attended[project].add(day)
     return attended
+
+
+async def fetch_non_face_punches(project_ids: Iterable[int], day: date) -> dict[int, tuple[int, int]]:
+    """project → (punches, people) made in a non-face mode on ``day`` (one grouped query)."""
+    rows = await Punch.raw(
+        "SELECT project, COUNT(*) AS punches, COUNT(DISTINCT person) AS people FROM punch "
+        f"WHERE local_date = {{}} AND project IN ({_int_list(project_ids)}) AND {non_face_sql()} GROUP BY project",
+        _iso(day))
+    return {r["project"]: (int(r["punches"]), int(r["people"] or 0)) for r in rows}
 
 
 async def fetch_offline_terminals(project_ids: Iterable[int]) -> list[dict[str, Any]]:
@@ -175,6 +227,9 @@ async def detect_findings(today: date, project_ids: set[int] | None = None) -> t
         attended = await fetch_attended_days(evaluated.values(), as_of)
         findings += [f for ctx in evaluated.values()
                      if (f := no_attendance_finding(ctx, attended[ctx.id], as_of, period))]
+        non_face = await fetch_non_face_punches(evaluated, as_of)
+        findings += [f for pid, (n, people) in non_face.items()
+                     if (f := non_face_finding(evaluated[pid], as_of, n, people, period))]
         now = datetime.now(UTC)
         findings += [f for t in await fetch_offline_terminals(evaluated)
                      if (f := device_outage_finding(evaluated[t["project"]], t, now, period))]
@@ -222,17 +277,43 @@ def plan_cases(by_topic: dict[str, Finding], live: dict[str, dict[str, Any]], cl
     return plan
 
 
-def lifecycle_step(c: dict[str, Any], found: bool, today: date, period: str, red_after_days: int) -> str | None:
-    """The system's step for a live case: ``escalate`` a yellow case still found ``red_after_days`` days after it
-    opened (day 1 = opening day); ``rectify`` an open case no longer found (monthly tallies: only this month's)."""
+def lifecycle_step(c: dict[str, Any], found: bool, today: date, period: str, rules: Rules) -> str | None:
+    """The system's step for a live case: ``escalate`` a yellow case still found on ``rules.red_on(opened_on)``
+    (the day after the 5 days that follow the opening day, 民法典 §201); ``rectify`` an open case no longer found
+    (monthly tallies: only this month's)."""
     if found:
-        if (c["status"] in OPEN_STATES and c["level"] == WarningLevel.yellow
-                and today >= c["opened_on"] + timedelta(days=red_after_days)):
+        # Seed 000 §三's 5-day escalation is for missing data and unrectified findings; a monthly rate is raised only
+        # once it cannot be met (or the month failed) and goes to investigation and 销号 (seed 000 §五): no
+        # escalation by days.
+        if (c["status"] in OPEN_STATES and c["level"] == WarningLevel.yellow and c["kind"] not in MONTHLY_KINDS
+                and today >= rules.red_on(c["opened_on"])):
             return "escalate"
         return None
     if c["status"] in OPEN_STATES and (c["kind"] not in MONTHLY_KINDS or c["period"] == period):
         return "rectify"
     return None
+
+
+def held_by_backdating(c: dict[str, Any], ctx: ProjectCtx) -> bool:
+    """A case the system may not rectify: it was raised by the day of a change's request and is about days the
+    approver back-dated that change over (issue 14 item 2: a status change never clears a warning for days before
+    its request; seed 000 §三: no status change to escape supervision).  Monthly tallies are about their month,
+    no-attendance cases about the days they list; the others do not depend on past days' status.  A person may
+    still rectify or close such a case."""
+    if not ctx.backdated:
+        return False
+    if c["kind"] in MONTHLY_KINDS:
+        first, last = parse_month(c["period"])
+        days = (first, last)
+    elif c["kind"] == WarningKind.no_attendance:
+        listed = sorted(_json(c.get("detail"), {}).get("days") or [])
+        if not listed:
+            return False
+        days = (date.fromisoformat(listed[0]), date.fromisoformat(listed[-1]))
+    else:
+        return False
+    return any(c["opened_on"] <= hi + timedelta(days=1) and days[0] <= hi and lo <= days[1]
+               for lo, hi in ctx.backdated)
 
 
 def _new_case(f: Finding, today: date, now: datetime) -> WarningCase:
@@ -294,8 +375,11 @@ async def _advance(live: dict[str, dict[str, Any]], found: set[str], ctxs: dict[
     escalate: list[int] = []
     rectify: list[int] = []
     for topic, c in live.items():
-        days = ctxs[c["project"]].rules.warning_red_after_days
-        step = lifecycle_step(c, topic in found, today, period, days)
+        rules = ctxs[c["project"]].rules
+        days = rules.warning_red_after_days
+        step = lifecycle_step(c, topic in found, today, period, rules)
+        if step == "rectify" and held_by_backdating(c, ctxs[c["project"]]):
+            step = None  # a back-dated change never clears a warning for days before its request
         if step == "escalate":
             escalate.append(c["id"])
             events.add(c["id"], WarningAction.escalated, WarningLevel.red, c["status"], f"{days} 日内未整改到位，转为红灯预警")
@@ -309,10 +393,11 @@ async def _advance(live: dict[str, dict[str, Any]], found: set[str], ctxs: dict[
 
 
 async def evaluate_warnings(today: date | None = None, project_ids: set[int] | None = None, *,
-                            notify: bool = True) -> EvaluationSummary:
+                            notify: bool = True, sender: SmsSender | None = None) -> EvaluationSummary:
     """Nightly detection: open yellow cases for new findings, update the open ones, rectify the ones whose
     condition cleared, reopen rectified ones whose condition persists, turn yellow to red when not fixed within
-    ``warning_red_after_days`` days (day 1 = opening day, red on day 6 with the default 5; seed 000 §三); then
+    ``warning_red_after_days`` days after the opening day (opened on the 22nd → red on the 28th with the default 5;
+    seed 000 §三 read with 民法典 §201, ``Rules.red_on``); then
     notify (seed 001 §2.11.2).  Cases of projects not under construction yesterday are left as they are
     (停工期间不记录…指标, seed 001 §五(十三)).  Writes are batched: one transaction, bulk inserts and updates."""
     today = today or local_today()
@@ -331,7 +416,8 @@ async def evaluate_warnings(today: date | None = None, project_ids: set[int] | N
             await WarningEvent.insert(*events.rows[i:i + BATCH])
     if notify:
         if summary.opened:
-            summary.notifications += await notify_cases(summary.opened, reason=WarningAction.opened)
+            summary.notifications += await notify_cases(summary.opened, reason=WarningAction.opened, sender=sender)
         if summary.escalated:
-            summary.notifications += await notify_cases(summary.escalated, reason=WarningAction.escalated)
+            summary.notifications += await notify_cases(summary.escalated, reason=WarningAction.escalated,
+                                                          sender=sender)
     return summary

@@ -88,22 +88,24 @@ async def add_person(site: Site, label: str, *, post: str | None = None, entered
         team_id=(site.sup_team if supervision else site.gc_team) if post else site.worker_team,
         work_role="manager" if post else "worker", post=post, work_type=None if post else "020", entered_on=entered_on)
     if exited_on is not None:
-        await workforce.exit_roster(site.project, entry, exited_on)
+        from tests.integration.people_kit import exit_entry
+
+        await exit_entry(site.project, entry, exited_on)
     site.people[label] = person
     return person
 
 
 async def punch(site: Site, person: int | None, day: date, *, at: time = time(8, 0), source: str = "gate",
-                latency_s: float = 1.0, received_now: bool = False, **kw: Any) -> Any:
+                latency_s: float = 1.0, received_now: bool = False, feed: Any = None, **kw: Any) -> Any:
     """A punch captured on ``day`` at ``at`` (local time), received ``latency_s`` later — or now (a terminal
-    uploading a stored record)."""
+    uploading a stored record).  ``feed``: the live feed of the app that should see it (``AppServices.live_feed``)."""
     from backend.attendance.services import PunchIn, record_punch
 
     captured = datetime.combine(day, at, tzinfo=TZ).astimezone(UTC)
     received = datetime.now(UTC) if received_now else captured + timedelta(seconds=latency_s)
     return await record_punch(PunchIn(
         source=source, project_id=site.project, person_id=person, idempotency_key=uuid.uuid4().hex,
-        captured_at=captured, received_at=received, **kw))
+        captured_at=captured, received_at=received, **kw), feed=feed)
 
 
 async def make_user(role: str, **kw: Any) -> str:

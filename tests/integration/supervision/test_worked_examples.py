@@ -1,5 +1,5 @@
 """Worked examples from the seeds: a month with a suspension (seed 001 §五(十三)), a manager at 80 % and one at
-79 % (seed 000 §五), managers counted from planned start + 10 days (seed 004 §四(一))."""
+79 % (seed 000 §五), managers counted from the day after the 10 days that follow the planned start (seed 004 §四(一), 民法典 §201)."""
 
 from __future__ import annotations
 
@@ -112,14 +112,16 @@ async def test_managers_counted_from_planned_start_plus_10_days_seed004(migrated
     w = next(r for r in m.rows if r.person_id == worker)
     p = next(r for r in m.rows if r.person_id == pm)
     assert (w.valid_days, w.required_days) == (27, 27)
-    assert (p.valid_days, p.required_days) == (17, 17)  # from 15 October
-    assert p.cells[m.days.index(date(2025, 10, 14))] == "○" and p.cells[m.days.index(date(2025, 10, 15))] == "√"
+    # "拟开工日期起10天后": the 10 days are 6–15 October (民法典 §201: the 5th not counted) → from 16 October
+    assert (p.valid_days, p.required_days) == (16, 16)
+    assert p.cells[m.days.index(date(2025, 10, 15))] == "○" and p.cells[m.days.index(date(2025, 10, 16))] == "√"
     [s] = await services.managers_month({site.project}, OCT, as_of=date(2025, 11, 30))
-    assert s.manager_start == date(2025, 10, 15) and s.manager_days == 17
+    assert s.manager_start == date(2025, 10, 16) and s.manager_days == 16
 
 
-async def test_warning_turns_red_on_day_6_when_not_fixed_seed000(migrated_db):
-    """Yellow on day 1 (the day it is raised), still yellow on day 5, red on day 6; then rectified by data."""
+async def test_warning_turns_red_the_day_after_its_5_days_when_not_fixed_seed000(migrated_db):
+    """Seed 000 §三 "5日内不能整改到位的，将转为红灯预警" read with 民法典 §201 (the opening day is not counted):
+    yellow on the 20th, the 5 days are the 21st–25th, still yellow on the 25th, red on the 26th; then rectified."""
     from tests.integration.supervision.conftest import add_person, make_district, make_site, punch
 
     site = await make_site(await make_district(), start=date(2025, 8, 1))
@@ -136,12 +138,12 @@ async def test_warning_turns_red_on_day_6_when_not_fixed_seed000(migrated_db):
     [case] = safety_case((await services.list_cases(scope))[0])
     assert case["id"] in s1.opened and case["level"] == "yellow" and case["opened_on"] == day1
     assert "未设置安全员" in case["message"]
-    await services.evaluate_warnings(day1 + timedelta(days=4), scope, notify=False)  # day 5
+    await services.evaluate_warnings(day1 + timedelta(days=5), scope, notify=False)  # the 25th: last day to fix
     [case] = safety_case((await services.list_cases(scope))[0])
     assert case["level"] == "yellow"
-    s6 = await services.evaluate_warnings(day1 + timedelta(days=5), scope, notify=False)  # day 6
+    s6 = await services.evaluate_warnings(day1 + timedelta(days=6), scope, notify=False)  # the 26th
     [case] = safety_case((await services.list_cases(scope))[0])
-    assert case["level"] == "red" and case["red_on"] == day1 + timedelta(days=5) and case["id"] in s6.escalated
+    assert case["level"] == "red" and case["red_on"] == date(2025, 10, 26) and case["id"] in s6.escalated
     # The post is filled and the officer attends: the next run finds the condition cleared.
     so = await add_person(site, "郑安全", post="safety_officer", entered_on=date(2025, 10, 25))
     for d in days_between(date(2025, 10, 25), date(2025, 10, 26)):
