@@ -7,16 +7,18 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from backend.accounts import services as accounts
+from backend.crew.services.contracts import ContractIn, record_contract
 from backend.devices import services as devices
 from backend.fences import services as fences
 from backend.org import services as org
 from backend.settings import get_settings
 from backend.validators import id_check_char, uscc_check_char
-from backend.vocabulary import Role
+from backend.vocabulary import ChangeKind, ProjectStatus, Role
 from backend.workforce import services as workforce
 
 DEMO_PASSWORD = "demo2026"
@@ -37,6 +39,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("admin", Role.admin, "系统管理员"),
     DemoAccount("jianguan", Role.supervisor, "江门市蓬江区住建局监管人员"),
     DemoAccount("zongbao", Role.enterprise, "广东粤建工程集团（总包）企业账号"),
+    DemoAccount("jianli", Role.enterprise, "江门市正衡工程监理（监理单位）企业账号：第一级审批"),
     DemoAccount("xiangmu", Role.project_staff, "安置房二期项目管理人员"),
     DemoAccount("banzu", Role.foreman, "道路改造工程劳务员/班组长"),
     DemoAccount("gongren", Role.worker, "道路改造工程工人（手机打卡）"),
@@ -88,12 +91,23 @@ def read_demo_vendor_code() -> str | None:
         return None
 
 
+
+# A labour contract's signed copy in the demo (seed 001 §五(十一): no contract, no entry at the gate).
+_DEMO_CONTRACT_PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
+
+
+async def _demo_contract(project_id: int, entry_id: int, starts_on: date) -> None:
+    await record_contract(project_id, entry_id, ContractIn(contract_type="open_ended", starts_on=starts_on,
+                                                           data=_DEMO_CONTRACT_PDF, filename="劳动合同（演示）.pdf"))
+
+
 async def load_demo(progress: Callable[[str, int], None] | None = None, people: int = 200) -> list[DemoAccount]:
     rng = random.Random(20261125)
     step = progress or (lambda _label, _n: None)
     today = date.today()
 
-    district = await org.create_district("440703", "江门市蓬江区")
+    # A Jiangmen district is judged by the Jiangmen rule profile (seed 001; backend/rules.py PROFILES).
+    district = await org.create_district("440703", "江门市蓬江区", rule_profile="jiangmen")
     ent = {}
     for key, name in (
         ("owner", "江门市滨江建设投资有限公司"),
@@ -126,8 +140,6 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     for key, pid in projects.items():
         started = today - timedelta(days={"building": 118, "road": 58, "suspended": 298}[key])
         await org.change_status(pid, "under_construction", effective_on=started, note="开工", user_id=None)
-    await org.change_status(projects["suspended"], "suspended", effective_on=today - timedelta(days=20),
-                            note="资金原因停工（演示）", user_id=None)
     await fences.create_demo_fences(projects["road"])
     step("项目", len(projects))
 
@@ -163,14 +175,16 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
         for post in key_posts:
             person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng),
                                                    phone=f"13{rng.randrange(100000000, 999999999)}")
-            await workforce.enter_roster(project_id=pid, person_id=person, unit_id=gc,
-                                         team_id=teams[key]["general_contractor"], work_role="manager", post=post,
-                                         entered_on=today - timedelta(days=110))
+            entry = await workforce.enter_roster(project_id=pid, person_id=person, unit_id=gc,
+                                                 team_id=teams[key]["general_contractor"], work_role="manager",
+                                                 post=post, entered_on=today - timedelta(days=110))
+            await _demo_contract(pid, entry, today - timedelta(days=110))
             created += 1
         person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng))
-        await workforce.enter_roster(project_id=pid, person_id=person, unit_id=units[key]["supervision_firm"],
-                                     team_id=teams[key]["supervision_firm"], work_role="manager",
-                                     post="chief_supervising_engineer", entered_on=today - timedelta(days=110))
+        entry = await workforce.enter_roster(project_id=pid, person_id=person, unit_id=units[key]["supervision_firm"],
+                                             team_id=teams[key]["supervision_firm"], work_role="manager",
+                                             post="chief_supervising_engineer", entered_on=today - timedelta(days=110))
+        await _demo_contract(pid, entry, today - timedelta(days=110))
         created += 1
         worker_teams = [n for n in teams[key] if n in work_types]
         n_workers = int(people * shares[key]) - 7
@@ -178,10 +192,12 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
             team_name = worker_teams[i % len(worker_teams)]
             unit_id = units[key].get("labour_subcontractor", gc)
             person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng))
-            await workforce.enter_roster(project_id=pid, person_id=person, unit_id=unit_id,
-                                         team_id=teams[key][team_name], work_role="worker",
-                                         work_type=work_types[team_name],
-                                         entered_on=today - timedelta(days=rng.randrange(5, 100)))
+            entered_on = today - timedelta(days=rng.randrange(5, 100))
+            entry = await workforce.enter_roster(project_id=pid, person_id=person, unit_id=unit_id,
+                                                 team_id=teams[key][team_name], work_role="worker",
+                                                 work_type=work_types[team_name], entered_on=entered_on)
+            if i % 12 != 11:  # a few without a contract: the roster shows 未签劳动合同，未下发到闸机 (seed 001 §五(十一))
+                await _demo_contract(pid, entry, entered_on)
             if key == "road" and worker_person_for_account is None:
                 worker_person_for_account = person
             created += 1
@@ -192,10 +208,12 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     # the teams they lead, nothing else of the project.
     foreman_person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng),
                                                    phone=f"13{rng.randrange(100000000, 999999999)}")
-    await workforce.enter_roster(project_id=projects["road"], person_id=foreman_person,
-                                 unit_id=units["road"].get("labour_subcontractor", units["road"]["general_contractor"]),
-                                 team_id=teams["road"]["路基班组"], work_role="worker", work_type=work_types["路基班组"],
-                                 entered_on=today - timedelta(days=58))
+    entry = await workforce.enter_roster(
+        project_id=projects["road"], person_id=foreman_person,
+        unit_id=units["road"].get("labour_subcontractor", units["road"]["general_contractor"]),
+        team_id=teams["road"]["路基班组"], work_role="worker", work_type=work_types["路基班组"],
+        entered_on=today - timedelta(days=58))
+    await _demo_contract(projects["road"], entry, today - timedelta(days=58))
     await workforce.set_team_leader(projects["road"], teams["road"]["路基班组"], foreman_person)
     created += 1
 
@@ -208,16 +226,32 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
 
     accounts_made = list(DEMO_ACCOUNTS)
     await accounts.create_user("admin", DEMO_PASSWORD, Role.admin, display_name="系统管理员")
-    await accounts.create_user("jianguan", DEMO_PASSWORD, Role.supervisor, display_name="蓬江区住建局",
-                               district_ids=[district])
-    await accounts.create_user("zongbao", DEMO_PASSWORD, Role.enterprise, display_name="粤建集团",
-                               enterprise_id=ent["gc"])
-    await accounts.create_user("xiangmu", DEMO_PASSWORD, Role.project_staff, display_name="安置房项目部",
-                               project_ids=[projects["building"]])
+    authority = await accounts.create_user("jianguan", DEMO_PASSWORD, Role.supervisor, display_name="蓬江区住建局",
+                                           district_ids=[district])
+    contractor = await accounts.create_user("zongbao", DEMO_PASSWORD, Role.enterprise, display_name="粤建集团",
+                                            enterprise_id=ent["gc"])
+    supervision = await accounts.create_user("jianli", DEMO_PASSWORD, Role.enterprise, display_name="正衡监理",
+                                             enterprise_id=ent["sup"])
+    site_staff = await accounts.create_user("xiangmu", DEMO_PASSWORD, Role.project_staff, display_name="安置房项目部",
+                                            project_ids=[projects["building"]])
     await accounts.create_user("banzu", DEMO_PASSWORD, Role.foreman, display_name="道路工程劳务员",
                                project_ids=[projects["road"]], person_id=foreman_person)
     await accounts.create_user("gongren", DEMO_PASSWORD, Role.worker, display_name="道路工程工人",
                                person_id=worker_person_for_account)
     await accounts.create_user("changshang", DEMO_PASSWORD, Role.vendor, display_name="示例智能科技", vendor_id=vendor)
     step("账号", len(accounts_made))
+
+    # Status changes go through two-level approval (seed 004 §三(九) 停工, 二级审批).  The suspended project's 停工:
+    # asked by the general contractor 20 days ago, approved by the supervision firm and then the authority.
+    asked = datetime.combine(today - timedelta(days=20), time(9, 30), tzinfo=ZoneInfo("Asia/Shanghai"))
+    req = await org.request_change(projects["suspended"], ChangeKind.status, ProjectStatus.suspended,
+                                   reason="资金原因停工（演示）", user_id=contractor, now=asked)
+    await org.decide_change(req["id"], level=1, approve=True, user_id=supervision, role=Role.enterprise,
+                            enterprise_id=ent["sup"], note="情况属实", now=asked + timedelta(hours=2))
+    await org.decide_change(req["id"], level=2, approve=True, user_id=authority, role=Role.supervisor,
+                            district_ids={district}, note="同意停工", now=asked + timedelta(hours=5))
+    # One request still waiting for its first level: the building project's staff ask for a stop next week.
+    await org.request_change(projects["building"], ChangeKind.status, ProjectStatus.suspended,
+                             effective_on=today + timedelta(days=7), reason="春节前停工（演示：待审批，尚未生效）",
+                             user_id=site_staff)
     return accounts_made

@@ -151,7 +151,8 @@ REASON_ZH: dict[str, str] = {
     Reason.offline_challenge: "离线打卡，未经服务器活体挑战（可信度较低）",
     Reason.project_suspended: "项目停工期间打卡",
     Reason.makeup: "补卡（经主管部门批准）",
-    Reason.non_face_mode: "非人脸识别打卡（刷卡模式不是 6）",
+    # seed 000 §六: 采用指纹、门禁卡等其他方式进入施工现场的，视为未落实实名制管理 — kept, never counted.
+    Reason.non_face_mode: "非人脸方式（门禁卡、指纹等），不计入考勤",
 }
 
 
@@ -204,6 +205,38 @@ PROJECT_STATUS_ZH: dict[str, str] = {
     ProjectStatus.suspended: "停工",
     ProjectStatus.finished: "完工",
     ProjectStatus.accepted: "竣工",
+}
+
+
+class ChangeKind(StrEnum):
+    """What a project change request changes (ProjectChangeRequest.kind; seed 004 §三(八)–(十))."""
+
+    status = "status"
+    planned_start = "planned_start"
+    actual_start = "actual_start"
+
+
+CHANGE_KIND_ZH: dict[str, str] = {
+    ChangeKind.status: "项目状态变更（停工/复工/完工等）",
+    ChangeKind.planned_start: "变更拟开工日期",
+    ChangeKind.actual_start: "变更实际开工日期",
+}
+
+
+class ChangeRequestStatus(StrEnum):
+    """A project change request (ProjectChangeRequest.status): two-level approval (二级审批, seed 004 §三(八)–(十))."""
+
+    pending = "pending"
+    level1_approved = "level1_approved"
+    approved = "approved"
+    rejected = "rejected"
+
+
+CHANGE_REQUEST_STATUS_ZH: dict[str, str] = {
+    ChangeRequestStatus.pending: "待一级审批",
+    ChangeRequestStatus.level1_approved: "一级审批通过，待二级审批",
+    ChangeRequestStatus.approved: "审批通过，已生效",
+    ChangeRequestStatus.rejected: "未批准",
 }
 
 
@@ -313,6 +346,16 @@ REVIEW_KIND_ZH: dict[str, str] = {
 }
 
 
+class ReviewDecision(StrEnum):
+    """A supervisor's decision on a registration waiting for review (Registration.review_decision)."""
+
+    approved = "approved"
+    rejected = "rejected"
+
+
+REVIEW_DECISION_ZH: dict[str, str] = {ReviewDecision.approved: "审核通过", ReviewDecision.rejected: "已驳回"}
+
+
 class ImportStatus(StrEnum):
     """A roster import job (ImportJob.status)."""
 
@@ -372,6 +415,7 @@ class WarningKind(StrEnum):
     manager_valid_days = "manager_valid_days"
     composite_rate = "composite_rate"
     device_outage = "device_outage"
+    non_face_punch = "non_face_punch"
 
 
 WARNING_KIND_ZH: dict[str, str] = {
@@ -380,6 +424,7 @@ WARNING_KIND_ZH: dict[str, str] = {
     WarningKind.manager_valid_days: "管理人员月出勤不达标",
     WarningKind.composite_rate: "综合到岗率不达标",
     WarningKind.device_outage: "考勤设备离线",
+    WarningKind.non_face_punch: "未落实实名制管理（非人脸方式进场）",
 }
 
 
@@ -453,6 +498,8 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     MakeupStatus: MAKEUP_STATUS_ZH,
     MakeupReason: MAKEUP_REASON_ZH,
     ProjectStatus: PROJECT_STATUS_ZH,
+    ChangeKind: CHANGE_KIND_ZH,
+    ChangeRequestStatus: CHANGE_REQUEST_STATUS_ZH,
     ProjectCategory: PROJECT_CATEGORY_ZH,
     UnitType: UNIT_TYPE_ZH,
     TeamKind: TEAM_KIND_ZH,
@@ -460,6 +507,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     EnrolmentSource: ENROLMENT_SOURCE_ZH,
     RegistrationStatus: REGISTRATION_STATUS_ZH,
     ReviewKind: REVIEW_KIND_ZH,
+    ReviewDecision: REVIEW_DECISION_ZH,
     ImportStatus: IMPORT_STATUS_ZH,
     WarningKind: WARNING_KIND_ZH,
     WarningLevel: WARNING_LEVEL_ZH,
@@ -484,3 +532,9 @@ def label(code: str | None, kind: str | type[StrEnum] | None = None) -> str:
         raise ValueError(f"label({code!r}) needs the kind of code")
     enum = _BY_NAME[kind] if isinstance(kind, str) else kind
     return LABELS[enum].get(code, str(code))
+
+
+def labels_of(*kinds: str) -> dict[str, dict[str, str]]:
+    """The label maps of the enums named (``labels_of("PunchVerdict", "Source")``), for a page whose script shows
+    codes (the live map): the page embeds them as JSON, so the browser never keeps a copy of its own."""
+    return {kind: {str(code): text for code, text in LABELS[_BY_NAME[kind]].items()} for kind in kinds}

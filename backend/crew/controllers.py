@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
 
 from backend.accounts.services import require_project
-from backend.auth import AuthUser
+from backend.auth import AuthUser, FaceDep, ImportTasksDep, RunnerDep
 from backend.crew import forms, ocr, services
 from backend.crew.schemas import (
     AccountIssuedOut,
@@ -51,11 +51,13 @@ class RegistrationController(Controller):
     tags = ["crew registration"]
 
     @post("/registrations", status_code=201)
-    async def start(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> RegistrationStartedOut:
+    async def start(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser,
+                    face: FaceDep) -> RegistrationStartedOut:
         """Step 1 (multipart): id_front, id_back (photos), id_number, name, gender, ethnicity, birth_date,
         address, issuer, id_valid_from, id_valid_until | id_long_term."""
         form = await request.form()
-        return out(RegistrationStartedOut, await services.start_registration(user, project_id, await forms.id_step(form)))
+        return out(RegistrationStartedOut, await services.start_registration(user, project_id, await forms.id_step(form),
+                                                                             face_service=face))
 
     @get("/registrations")
     async def list_open(self, project_id: int, user: AuthUser, all: bool = False) -> list[RegistrationOut]:
@@ -75,12 +77,13 @@ class RegistrationController(Controller):
         return out(RegistrationChallengeOut, await services.issue_challenge(user, project_id, rid))
 
     @post("/registrations/{rid:int}/face", status_code=200)
-    async def face(self, project_id: int, rid: int, request: Request[Any, Any, Any], user: AuthUser) -> FaceCheckedOut:
+    async def face(self, project_id: int, rid: int, request: Request[Any, Any, Any], user: AuthUser,
+                   face: FaceDep) -> FaceCheckedOut:
         """Step 2 (multipart): nonce, captured_at (ISO 8601 with zone), frames (files, in capture order)."""
         form = await request.form()
         return out(FaceCheckedOut, await services.submit_face(
             user, project_id, rid, nonce=forms.text(form, "nonce", 64), captured_at=forms.moment(form, "captured_at"),
-            frames=await forms.uploads(form, "frames")))
+            frames=await forms.uploads(form, "frames"), face_service=face))
 
     @post("/registrations/{rid:int}/complete", status_code=200)
     async def complete(self, project_id: int, rid: int, request: Request[Any, Any, Any], user: AuthUser) -> RegistrationCompletedOut:
@@ -117,12 +120,22 @@ class RosterCrewController(Controller):
 
     @post("/roster/{entry_id:int}/exit", status_code=200)
     async def exit(self, project_id: int, entry_id: int, request: Request[Any, Any, Any], user: AuthUser) -> ExitedOut:
-        """multipart: exited_on, note, confirmation (signed 退场确认书: PDF, JPG or PNG)."""
+        """multipart: exited_on, note, confirmation (signed 退场确认书: PDF, JPG or PNG), workload_confirmed and
+        wages_settled (both "true": seed 004 §三(五)); anything missing → 400 naming it, nothing stored."""
         form = await request.form()
         data, name = await forms.upload(form, "confirmation")
         return out(ExitedOut, await services.exit_person(
             user, project_id, entry_id, exited_on=parse_date(forms.text(form, "exited_on", 20), "exited_on", "退场日期"),
-            note=forms.text(form, "note", 500), confirmation=data, filename=name))
+            note=forms.text(form, "note", 500), confirmation=data, filename=name,
+            workload_confirmed=forms.flag(form, "workload_confirmed"), wages_settled=forms.flag(form, "wages_settled")))
+
+    @post("/exit-documents", status_code=201)
+    async def exit_document(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Created:
+        """multipart: file (a signed 退场确认书: PDF, JPG or PNG) → its id, for the roster API's exit
+        (``confirmation_file_id``)."""
+        form = await request.form()
+        data, name = await forms.upload(form, "file")
+        return Created(id=await services.upload_exit_document(user, project_id, data, name))
 
     @get("/roster/{entry_id:int}/contracts")
     async def contracts_of(self, project_id: int, entry_id: int, user: AuthUser) -> list[ContractOut]:
@@ -157,11 +170,12 @@ class RosterCrewController(Controller):
         return file_response(template_bytes(), XLSX_TYPE, "人员导入模板.xlsx", inline=False)
 
     @post("/import", status_code=202)
-    async def start_import(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> JobOut:
+    async def start_import(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser,
+                           runner: RunnerDep, import_tasks: ImportTasksDep) -> JobOut:
         """multipart: file (.xlsx from the template).  Poll GET /import/{job_id} for progress and the report."""
         form = await request.form()
         data, name = await forms.upload(form, "file")
-        return JobOut(job_id=await services.start_import(user, project_id, data, name))
+        return JobOut(job_id=await services.start_import(user, project_id, data, name, runner=runner, tasks=import_tasks))
 
     @get("/import/{job_id:int}")
     async def import_status(self, project_id: int, job_id: int, user: AuthUser) -> ImportJobOut:

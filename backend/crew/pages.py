@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from backend.accounts.roles import ROLES
 from backend.accounts.services import CurrentUser, require_project
-from backend.auth import AuthUser
+from backend.auth import AuthUser, ImportTasksDep, RunnerDep
 from backend.crew import forms, ocr, services
 from backend.crew.dictionaries import CONTRACT_TYPE, GENDER, REG_STATUS
 from backend.crew.validation import parse_date
@@ -21,6 +21,7 @@ from backend.errors import Forbidden, NotFound, invalid
 from backend.org import services as org
 from backend.validators import ETHNICITY
 from backend.vocabulary import RegistrationStatus
+from backend.workforce import services as workforce
 
 
 def _ctx(user: CurrentUser, **kw: Any) -> dict[str, Any]:
@@ -77,9 +78,11 @@ async def registration_page(project_id: int, rid: int, user: AuthUser) -> Templa
     reg = await services.get_registration(user, project_id, rid)
     project = await services.project_brief(project_id)
     options = await services.form_options(project_id) if reg["status"] == RegistrationStatus.face_checked else {}
+    # the district's age notice (seed 000 §六: told, never refused)
+    notices = workforce.age_notices(await org.rules_for_project(project_id), reg["birth_date"], reg["gender"])
     return Template("crew/registration.html", context=_ctx(
         user, project=project, reg=reg, statuses=REG_STATUS, genders=GENDER, ethnicity=ETHNICITY,
-        can_edit=user.role in services.EDITOR_ROLES, **options))
+        can_edit=user.role in services.EDITOR_ROLES, notices=notices, **options))
 
 
 @post("/projects/{project_id:int}/crew/registrations/{rid:int}/complete", include_in_schema=False)
@@ -115,7 +118,9 @@ async def exit_submit(project_id: int, entry_id: int, request: Request[Any, Any,
     data, name = await forms.upload(form, "confirmation")
     await services.exit_person(user, project_id, entry_id,
                                exited_on=parse_date(forms.text(form, "exited_on", 20), "exited_on", "退场日期"),
-                               note=forms.text(form, "note", 500), confirmation=data, filename=name)
+                               note=forms.text(form, "note", 500), confirmation=data, filename=name,
+                               workload_confirmed=forms.flag(form, "workload_confirmed"),
+                               wages_settled=forms.flag(form, "wages_settled"))
     return Response("", headers={"HX-Refresh": "true"}, media_type="text/html")
 
 
@@ -144,10 +149,11 @@ async def import_page(project_id: int, user: AuthUser) -> Template:
 
 
 @post("/projects/{project_id:int}/crew/import", include_in_schema=False)
-async def import_submit(project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Template:
+async def import_submit(project_id: int, request: Request[Any, Any, Any], user: AuthUser,
+                        runner: RunnerDep, import_tasks: ImportTasksDep) -> Template:
     form = await request.form()
     data, name = await forms.upload(form, "file")
-    job_id = await services.start_import(user, project_id, data, name)
+    job_id = await services.start_import(user, project_id, data, name, runner=runner, tasks=import_tasks)
     job = await services.import_status(user, project_id, job_id)
     return Template("crew/_import_progress.html", context=_ctx(user, project={"id": project_id}, job=job))
 

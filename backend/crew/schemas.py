@@ -9,6 +9,7 @@ from msgspec import UNSET, UnsetType
 
 from backend.org.schemas import Strict
 from backend.schemas import MaskedId, Out
+from backend.workforce.schemas import NoticeOut
 
 
 class ReviewIn(Strict):
@@ -55,6 +56,7 @@ class RegistrationStartedOut(Out):
     existing_entry: int | None
     kept_fields: list[str]
     message: str
+    notices: list[NoticeOut]
 
 
 class PersonBriefOut(Out):
@@ -157,6 +159,8 @@ class RegistrationCompletedOut(Out):
     account_created: bool
     kept_fields: list[str]
     message: str
+    notices: list[NoticeOut]
+    on_gate: bool  # sent to the project's gate whitelist (no contract → not: seed 001 §五(十一))
 
 
 class OcrOut(Out):
@@ -187,13 +191,19 @@ class CrewRosterRowOut(Out):
     contract_state: str
     contract_label: str
     enrolled: bool
+    on_gate: bool  # on the gate whitelist (not exited, enrolled, a contract in force or the district's grace)
+    gate_note: str  # why not (e.g. 未签劳动合同，未下发到闸机), or what to know; "" when nothing
     exit_file: int | None
 
 
 class ExitedOut(Out):
+    """An exit (seed 004 §三(五)): the signed 退场确认书's file and what the foreman affirmed."""
+
     entry_id: int
     exited_on: str
     file_id: int | None
+    workload_confirmed: bool
+    wages_settled: bool
 
 
 class ContractOut(Out):

@@ -100,6 +100,9 @@ class ExitConfirmation(Table, tablename="crew_exit"):
     file = ForeignKey(references=CrewFile, null=False, on_delete=OnDelete.restrict)
     exited_on = Date()
     note = Text(default="")
+    # what the foreman affirmed with the person (seed 004 §三(五)); both required since 2026-12-02
+    workload_confirmed = Boolean(default=False)
+    wages_settled = Boolean(default=False)
     recorded_by = Integer(null=True, default=None)
     recorded_at = Timestamptz(default=TimestamptzNow())
 

@@ -172,7 +172,8 @@ def check_id_card(card: IdCard, rules: Rules, today: date | None = None, *, vali
     """Every rule of the ID step, first failure raised:
     name; GB 11643 (format, region, birth date, check digit); birth date and gender typed on the
     form equal what the number encodes; ethnicity in the dictionary (seed 001 民族字典); card not
-    expired and its period legal; age within ``rules`` (labour law minimum, district maximum)."""
+    expired and its period legal; not under the labour law's minimum age (``rules.worker_min_age``).  No upper
+    age limit: no seed caps age (seed 000 §六 应录尽录); the district's age notice is ``workforce.age_notices``."""
     today = today or date.today()
     name = parse_person_name(card.name)
     info = parse_id_number(card.id_number, today=today)

@@ -13,8 +13,8 @@ from litestar import Controller, get, patch, post
 from litestar.params import JSONBody
 
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
-from backend.auth import AuthUser, roles
-from backend.devices import gate, services
+from backend.auth import AuthUser, GatesDep, TerminalChangesDep, roles
+from backend.devices import services
 from backend.devices.schemas import (
     AlarmOut,
     TerminalIn,
@@ -68,13 +68,14 @@ class VendorController(Controller):
         return VendorCodeOut(id=made.vendor_id, code=made.code, notice=CODE_NOTICE[0], notice_en=CODE_NOTICE[1])
 
     @post("/{vendor_id:int}/rotate-code", guards=[roles(Role.vendor)], status_code=200)
-    async def rotate_code(self, vendor_id: int, user: AuthUser) -> VendorCodeOut:
+    async def rotate_code(self, vendor_id: int, user: AuthUser, terminal_changes: TerminalChangesDep,
+                          gates: GatesDep) -> VendorCodeOut:
         """A new vendor code (shown once); the old one stops working and the terminals logged in with
         it are disconnected.  The vendor itself or admin."""
         if user.role == Role.vendor and user.vendor_id != vendor_id:
             raise NotFound("设备厂商不存在", "Vendor not found", field="vendor_id")
-        made = await services.rotate_vendor_code(vendor_id)
-        dropped = await gate.vendor_code_rotated(vendor_id, peer=f"user {user.id}")
+        made = await services.rotate_vendor_code(vendor_id, changes=terminal_changes)
+        dropped = await gates.vendor_code_rotated(vendor_id, peer=f"user {user.id}")
         return VendorCodeOut(id=vendor_id, code=made.code, disconnected=dropped,
                              notice=CODE_NOTICE[0], notice_en=CODE_NOTICE[1])
 
@@ -100,22 +101,25 @@ class TerminalController(Controller):
         return out(list[TerminalRowOut], await services.list_terminals({project_id}))
 
     @post("/projects/{project_id:int}/terminals", guards=[roles(Role.enterprise, Role.project_staff)])
-    async def register(self, project_id: int, data: JSONBody[TerminalIn], user: AuthUser) -> Created:
+    async def register(self, project_id: int, data: JSONBody[TerminalIn], user: AuthUser,
+                       terminal_changes: TerminalChangesDep) -> Created:
         """Project staff bind a vendor's device to their project.  Vendors cannot: a device bound to a
         project downloads its whitelist (names and full ID numbers) over the gate protocol."""
         await require_project(user, project_id, write=True)
         tid = await services.register_terminal(project_id, data.serial, data.vendor_id, data.channel, data.direction,
-                                               allowed_networks=data.allowed_networks, protocol=data.protocol)
+                                               allowed_networks=data.allowed_networks, protocol=data.protocol,
+                                               changes=terminal_changes)
         return Created(id=tid)
 
     @patch("/terminals/{terminal_id:int}", guards=[roles(Role.enterprise, Role.project_staff, Role.vendor)])
-    async def update(self, terminal_id: int, data: JSONBody[TerminalPatch], user: AuthUser) -> TerminalOut:
+    async def update(self, terminal_id: int, data: JSONBody[TerminalPatch], user: AuthUser,
+                     terminal_changes: TerminalChangesDep) -> TerminalOut:
         await terminal_for_change(user, terminal_id)
         changes = {k: v for k, v in (("enabled", data.enabled), ("channel", data.channel),
                                      ("direction", data.direction), ("allowed_networks", data.allowed_networks),
                                      ("protocol", data.protocol))
                    if v is not None}
-        await services.update_terminal(terminal_id, changes)
+        await services.update_terminal(terminal_id, changes, terminal_changes=terminal_changes)
         return out(TerminalOut, await services.get_terminal(terminal_id))
 
     @get("/terminal-alarms")

@@ -4,9 +4,10 @@ A protocol adapter (``backend.devices.protocols``) uses only these calls and the
 (``backend.devices.terminals``); adding a protocol never changes them.
 
 - :meth:`TerminalDomain.whitelist` — the project's roster on a day as a terminal holds it: on the
-  roster (entered, not exited) and enrolled, with full ID numbers and the photo length.
-- :meth:`TerminalDomain.person` — one person of that roster with the enrolment photos; None for
-  people of other projects.
+  roster (entered, not exited), a labour contract in force or within the district's grace (seed 001
+  §五(十一): 未订立劳动合同的人员不得进入工地) and enrolled, with full ID numbers and the photo length.
+- :meth:`TerminalDomain.person` — one person of that whitelist with the enrolment photos; None for
+  people of other projects or without a contract.
 - :meth:`TerminalDomain.project_rules` — the regulatory numbers of the project's district.
 - :meth:`TerminalDomain.enrol` — a capture at the terminal, through the one enrolment service
   (``backend.crew.enrolment.enrol_from_terminal``: only people with an active entry on the project's
@@ -21,10 +22,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from backend.attendance.live import LiveFeed
 from backend.attendance.services import PunchIn, Verdict, record_punch
 from backend.crew.enrolment import EnrolOutcome, TerminalCapture, enrol_from_terminal
+from backend.crew.services import admitted_to_site
 from backend.devices import services as devices
+from backend.face.service import FaceService
 from backend.org.services import rules_for_project
 from backend.rules import Rules
 from backend.settings import get_settings
@@ -85,6 +90,11 @@ class TerminalDomain:
 
     def __init__(self, *, punch_concurrency: int | None = -1) -> None:
         self._people: set[int] = set()  # person ids known to exist (people are never deleted)
+        # The app's live feed (``backend.runtime.AppServices.live_feed``, set by ``start_gate_server``):
+        # committed punches reach the live map of the same app.
+        self.live_feed: LiveFeed | None = None
+        # The app's face workers (``AppServices.face``, set by ``start_gate_server``): enrolment templates.
+        self.face: FaceService | None = None
         if punch_concurrency == -1:
             punch_concurrency = None if get_settings().is_postgres else SQLITE_PUNCH_CONCURRENCY
         # SQLite has one writer at a time: punches of many terminals queue here in arrival order
@@ -92,14 +102,19 @@ class TerminalDomain:
         # the tail latency a lottery (benchmarks/gate.py); PostgreSQL takes them all at once.
         self._punch_slots = asyncio.Semaphore(punch_concurrency) if punch_concurrency else None
 
+    async def _admitted(self, project_id: int, day: date) -> Any:
+        """Who of the roster the gate admits on ``day``: a labour contract in force, or the district's grace
+        (seed 001 §五(十一); ``backend.crew.services.admitted_to_site``)."""
+        return admitted_to_site(day, await rules_for_project(project_id))
+
     async def whitelist(self, project_id: int, day: date) -> list[WhitelistEntry]:
-        rows = await devices.whitelist_entries(project_id, day)
+        rows = await devices.whitelist_entries(project_id, day, admitted=await self._admitted(project_id, day))
         return [WhitelistEntry(r["person"], r["name"], r["id_number"], r["photo_length"]) for r in rows]
 
     async def person(self, project_id: int, id_number: str, day: date) -> PersonCard | None:
         """Raises AppError for an invalid ID number."""
         info = parse_id_number(id_number)
-        p = await devices.gate_person(project_id, info.number, day)
+        p = await devices.gate_person(project_id, info.number, day, admitted=await self._admitted(project_id, day))
         if p is None:
             return None
         return PersonCard(
@@ -113,8 +128,10 @@ class TerminalDomain:
 
     async def enrol(self, project_id: int, capture: TerminalCapture, *, rules: Rules, today: date, terminal: str,
                     max_photo_bytes: int) -> EnrolOutcome:
+        if self.face is None:
+            raise RuntimeError("the gate server was started without the app's face service")
         return await enrol_from_terminal(project_id, capture, rules=rules, today=today, terminal=terminal,
-                                         max_photo_bytes=max_photo_bytes)
+                                         max_photo_bytes=max_photo_bytes, face_service=self.face)
 
     async def person_exists(self, person_id: int) -> bool:
         if person_id in self._people:
@@ -133,6 +150,6 @@ class TerminalDomain:
             photo=p.photo, flags=p.flags,
         )
         if self._punch_slots is None:
-            return await record_punch(punch)
+            return await record_punch(punch, feed=self.live_feed)
         async with self._punch_slots:
-            return await record_punch(punch)
+            return await record_punch(punch, feed=self.live_feed)

@@ -22,7 +22,7 @@ from litestar.response import Redirect, Template
 
 from backend.accounts.roles import ROLES
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
-from backend.auth import AuthUser, roles
+from backend.auth import AuthUser, TerminalChangesDep, roles
 from backend.devices import services
 from backend.devices.controllers import SERIAL_ROLES, terminal_for_change
 from backend.errors import AppError, Forbidden, invalid
@@ -190,7 +190,8 @@ def _int(form: dict[str, str], name: str, zh: str, en: str) -> int:
 
 
 @post("/devices/register", include_in_schema=False, guards=[roles(*REGISTER_ROLES)])
-async def register_terminal(request: Request[Any, Any, Any], user: AuthUser, data: FormData) -> Template | Redirect:
+async def register_terminal(request: Request[Any, Any, Any], user: AuthUser, data: FormData,
+                            terminal_changes: TerminalChangesDep) -> Template | Redirect:
     """Project staff bind a device (serial + vendor) to their project, on a channel, in or out."""
     form = {k: (data.get(k) or "").strip() for k in ("project_id", "serial", "vendor_id", "channel", "direction")}
     project_id: int | None = None
@@ -201,7 +202,8 @@ async def register_terminal(request: Request[Any, Any, Any], user: AuthUser, dat
         channel = _int(form, "channel", "通道号应为数字", "Channel must be a number")
         if not form["serial"]:
             raise invalid("serial", "请填写设备序列号", "The serial is required")
-        await services.register_terminal(project_id, form["serial"], vendor_id, channel, form["direction"] or "in")
+        await services.register_terminal(project_id, form["serial"], vendor_id, channel, form["direction"] or "in",
+                                         changes=terminal_changes)
     except AppError as exc:
         ctx = await _register_context(user, project_id, form=form, error=exc.zh)
         if _is_htmx(request):
@@ -219,13 +221,13 @@ async def register_terminal(request: Request[Any, Any, Any], user: AuthUser, dat
 
 @post("/devices/{terminal_id:int}/enabled", include_in_schema=False, guards=[roles(*SWITCH_ROLES)])
 async def switch_terminal(request: Request[Any, Any, Any], terminal_id: int, user: AuthUser,
-                          data: FormData) -> Template | Redirect:
+                          data: FormData, terminal_changes: TerminalChangesDep) -> Template | Redirect:
     """Enable (enabled=1) or disable (enabled=0) a terminal; a disabled one is refused at login."""
     await terminal_for_change(user, terminal_id)
     enabled = (data.get("enabled") or "").strip()
     if enabled not in ("0", "1"):
         raise invalid("enabled", "参数 enabled 应为 1（启用）或 0（停用）", "enabled must be 1 or 0")
-    await services.update_terminal(terminal_id, {"enabled": enabled == "1"})
+    await services.update_terminal(terminal_id, {"enabled": enabled == "1"}, terminal_changes=terminal_changes)
     raw = (data.get("project_id") or "").strip()
     project_id = int(raw) if raw.isdigit() else None
     if _is_htmx(request):

@@ -28,9 +28,6 @@ from backend.workforce.tables import Enrolment, Person, RosterEntry
 
 _SERIAL = re.compile(r"[\x21-\x7e]{1,32}")  # printable ASCII, as sent in the 32-byte field of login 843
 
-# Bumped on every change of a terminal's registration made through this module, so that a gate server
-# in the same process drops what it cached about terminals at once (another process waits out its TTL).
-_generation = 0
 
 
 # Roles that may see terminals (their serials) within their scope.  A serial is half of a terminal's login
@@ -42,13 +39,21 @@ def mask_serial(serial: str) -> str:
     """``DEMO-GATE-01-IN`` → ``***********1-IN``: the last four characters tell a site's terminals apart."""
     return "*" * max(0, len(serial) - 4) + serial[-4:] if len(serial) > 4 else "*" * len(serial)
 
-def terminals_generation() -> int:
-    return _generation
+class TerminalChanges:
+    """A counter bumped on every change of a terminal's registration made through this module (when the
+    caller hands it in), so that a gate server of the same app drops what it cached about terminals at once
+    (another process waits out its TTL).  One per app: ``backend.runtime.AppServices.terminal_changes``."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+
+    def changed(self) -> None:
+        self.generation += 1
 
 
-def _terminals_changed() -> None:
-    global _generation
-    _generation += 1
+def _terminals_changed(changes: TerminalChanges | None) -> None:
+    if changes is not None:
+        changes.changed()
 
 
 # --- Vendor codes (厂家识别码): credentials -------------------------------------------------------
@@ -110,15 +115,15 @@ async def create_vendor(name: str, *, enterprise_id: int | None = None,
     return NewVendorCode(v.id, code)
 
 
-async def rotate_vendor_code(vendor_id: int) -> NewVendorCode:
+async def rotate_vendor_code(vendor_id: int, *, changes: TerminalChanges | None = None) -> NewVendorCode:
     """A new code for the vendor; the old one stops working at once (terminals logged in with it are
-    disconnected by the gate server: ``backend.devices.gate.vendor_code_rotated``)."""
+    disconnected by the gate servers: ``backend.devices.gate.GateRegistry.vendor_code_rotated``)."""
     if not await Vendor.exists().where(Vendor.id == vendor_id):
         raise NotFound("设备厂商不存在", "Vendor not found", field="vendor_id")
     code = new_vendor_code()
     await Vendor.update({Vendor.code_hash: vendor_code_hash(code), Vendor.code_rotated_at: datetime.now(UTC)}).where(
         Vendor.id == vendor_id)
-    _terminals_changed()
+    _terminals_changed(changes)
     return NewVendorCode(vendor_id, code)
 
 
@@ -191,7 +196,7 @@ def check_protocol(protocol: str) -> str:
 
 async def register_terminal(project_id: int, serial: str, vendor_id: int, channel: int = 1,
                             direction: str = Direction.in_, allowed_networks: str | Iterable[str] | None = None,
-                            protocol: str = DEFAULT_PROTOCOL) -> int:
+                            protocol: str = DEFAULT_PROTOCOL, *, changes: TerminalChanges | None = None) -> int:
     if not _SERIAL.fullmatch(serial):
         raise invalid("serial", "设备序列号应为 1–32 个可见 ASCII 字符", "Serial must be 1–32 printable ASCII")
     check_protocol(protocol)
@@ -208,7 +213,7 @@ async def register_terminal(project_id: int, serial: str, vendor_id: int, channe
     t = Terminal(serial=serial, vendor=vendor_id, project=project_id, channel=channel, direction=direction,
                  allowed_networks=parse_networks(allowed_networks), protocol=protocol)
     await t.save()
-    _terminals_changed()
+    _terminals_changed(changes)
     return t.id
 
 
@@ -236,7 +241,8 @@ async def get_terminal(terminal_id: int) -> dict[str, Any]:
     return row
 
 
-async def update_terminal(terminal_id: int, changes: dict[str, Any]) -> None:
+async def update_terminal(terminal_id: int, changes: dict[str, Any], *,
+                          terminal_changes: TerminalChanges | None = None) -> None:
     if "direction" in changes and changes["direction"] not in (Direction.in_, Direction.out):
         raise invalid("direction", "方向应为 in（进）或 out（出）", "Direction must be in or out")
     if "channel" in changes and not 1 <= changes["channel"] <= 999:
@@ -247,7 +253,7 @@ async def update_terminal(terminal_id: int, changes: dict[str, Any]) -> None:
         check_protocol(changes["protocol"])
     if changes:
         await Terminal.update({getattr(Terminal, k): v for k, v in changes.items()}).where(Terminal.id == terminal_id)
-        _terminals_changed()
+        _terminals_changed(terminal_changes)
 
 
 async def mark_online(serial: str, online: bool, peer: str | None = None, *, now: datetime | None = None) -> None:
@@ -330,13 +336,16 @@ def _on_roster(project_id: int, day: date) -> Any:
     return on_roster(day, project_id)
 
 
-async def whitelist_entries(project_id: int, day: date) -> list[dict[str, Any]]:
+async def whitelist_entries(project_id: int, day: date, *, admitted: Any) -> list[dict[str, Any]]:
     """849: the people a terminal of this project should recognise on ``day`` — on the roster
-    (entered, not exited) and enrolled (a face template) — with their full ID numbers (the protocol
-    needs them) and the length of their enrolment photo.  Ordered by person id (the worker no)."""
+    (entered, not exited), admitted to the site (``admitted``: a WHERE expression on ``RosterEntry`` given
+    by the caller — crew's contract rule, seed 001 §五(十一): no labour contract, no entry) and enrolled (a
+    face template) — with their full ID numbers (the protocol needs them) and the length of their enrolment
+    photo.  Ordered by person id (the worker no).  One roster query (the contract rule is a sub-select in
+    it), then the enrolments in chunks."""
     rows = await RosterEntry.select(
         RosterEntry.person, RosterEntry.person.name.as_alias("name"), RosterEntry.person.id_cipher.as_alias("cipher"),
-    ).where(_on_roster(project_id, day)).order_by(RosterEntry.person)
+    ).where(_on_roster(project_id, day) & admitted).order_by(RosterEntry.person)
     people: dict[int, dict[str, Any]] = {}
     for r in rows:
         people.setdefault(r["person"], r)
@@ -353,13 +362,15 @@ async def whitelist_entries(project_id: int, day: date) -> list[dict[str, Any]]:
     ]
 
 
-async def gate_person(project_id: int, id_number: str, day: date) -> dict[str, Any] | None:
-    """845: a person on the project's roster on ``day`` (by ID number) with the enrolment photos; None
-    when unknown or not on this project (a terminal never learns about people of other projects)."""
+async def gate_person(project_id: int, id_number: str, day: date, *, admitted: Any) -> dict[str, Any] | None:
+    """845: a person on the project's roster on ``day`` (by ID number) and admitted to the site (``admitted``,
+    as for ``whitelist_entries``) with the enrolment photos; None when unknown, not on this project (a terminal
+    never learns about people of other projects) or not admitted."""
     person = await Person.select().where(Person.id_hash == lookup_hash(id_number)).first()
     if person is None:
         return None
-    if not await RosterEntry.exists().where(_on_roster(project_id, day) & (RosterEntry.person == person["id"])):
+    if not await RosterEntry.exists().where(
+            _on_roster(project_id, day) & admitted & (RosterEntry.person == person["id"])):
         return None
     enrol = await Enrolment.select(Enrolment.face_photo, Enrolment.id_photo).where(
         Enrolment.person == person["id"]).first() or {}

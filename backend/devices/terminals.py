@@ -85,6 +85,9 @@ class TerminalLifecycle:
         s = get_settings()
         self.protocol = protocol
         self.server: Connections | None = None
+        # The app's registration counter (``backend.runtime.AppServices.terminal_changes``, set by
+        # ``start_gate_server``): a change made through the app drops the terminal cache at once.
+        self.changes: devices.TerminalChanges | None = None
         self.max_failures_per_serial = max_failures_per_serial or s.gate_login_max_failures_per_serial
         self.max_failures_per_address = max_failures_per_address or s.gate_login_max_failures_per_address
         self._failures = FailureWindow(failure_window_s or s.gate_login_window_s)
@@ -188,16 +191,19 @@ class TerminalLifecycle:
             self._online.add(serial)
             self._touched[serial] = time.monotonic()
             self._login_hash[serial] = t["vendor_code_hash"]
-            self._terminals[serial] = (time.monotonic(), devices.terminals_generation(), t)
+            self._terminals[serial] = (time.monotonic(), self._generation(), t)
         log.info("gate %s logged in from %s (project %s)", serial, peer, t["project"])
         return t
+
+    def _generation(self) -> int:
+        return self.changes.generation if self.changes is not None else 0
 
     async def terminal(self, serial: str, *, touch: bool = True) -> dict[str, Any]:
         """The terminal of a logged-in connection — re-read when the cached row is older than
         ``terminal_ttl_s`` or a registration changed in this process (a terminal deleted or disabled
         since its login is refused) — with a throttled sign-of-life write."""
         now = time.monotonic()
-        generation = devices.terminals_generation()
+        generation = self._generation()
         cached = self._terminals.get(serial)
         if cached is not None and cached[1] == generation and now - cached[0] < self.terminal_ttl_s:
             t: dict[str, Any] | None = cached[2]

@@ -7,11 +7,21 @@ from litestar.params import JSONBody
 
 from backend.accounts.services import require_project, visible_project_ids
 from backend.auth import AuthUser
+from backend.crew import services as crew
 from backend.errors import Forbidden
-from backend.schemas import StatusOut, out
+from backend.org.services import rules_for_project
+from backend.schemas import out
 from backend.vocabulary import Role
 from backend.workforce import services
-from backend.workforce.schemas import ActiveElsewhereOut, RosterEnteredOut, RosterExitIn, RosterIn, RosterRowOut
+from backend.workforce.schemas import (
+    ActiveElsewhereOut,
+    NoticeOut,
+    RosterEnteredOut,
+    RosterExitedOut,
+    RosterExitIn,
+    RosterIn,
+    RosterRowOut,
+)
 
 
 class RosterController(Controller):
@@ -36,12 +46,20 @@ class RosterController(Controller):
             entered_on=data.entered_on,
         )
         elsewhere = await services.active_elsewhere(person_id, project_id, await visible_project_ids(user))
+        # told, never refused: the district's age notice (seed 000 §六 应录尽录) and — the roster API adds no
+        # contract — that the gate will not admit them until one is uploaded (seed 001 §五(十一))
+        _, gate = await crew.gate_notices(project_id, entry_id, await rules_for_project(project_id))
+        notices = await services.person_notices(project_id, person_id) + gate
         return RosterEnteredOut(id=entry_id, person_id=person_id,
                                 active_elsewhere=out(list[ActiveElsewhereOut], elsewhere), kept_fields=list(kept),
-                                message=services.kept_message(kept))
+                                message=services.kept_message(kept), notices=out(list[NoticeOut], notices))
 
     @post("/{entry_id:int}/exit")
-    async def exit(self, project_id: int, entry_id: int, data: JSONBody[RosterExitIn], user: AuthUser) -> StatusOut:
+    async def exit(self, project_id: int, entry_id: int, data: JSONBody[RosterExitIn], user: AuthUser) -> RosterExitedOut:
+        """退场 through the one exit rule (``crew.services.record_exit`` → ``workforce.services.check_exit``):
+        the signed 退场确认书 (uploaded first) and the confirmations of seed 004 §三(五)."""
         await require_project(user, project_id, write=True)
-        await services.exit_roster(project_id, entry_id, data.exited_on, data.note)
-        return StatusOut(status="exited")
+        done = await crew.record_exit(
+            project_id, entry_id, exited_on=data.exited_on, note=data.note, document_id=data.confirmation_file_id,
+            workload_confirmed=data.workload_confirmed, wages_settled=data.wages_settled, user_id=user.id)
+        return out(RosterExitedOut, {"status": "exited", **done})

@@ -24,7 +24,14 @@ class RosterIn(Strict):
 
 
 class RosterExitIn(Strict):
-    exited_on: date
+    """退场 (seed 004 §三(五)): the exit date, the signed 退场确认书 (``confirmation_file_id``: uploaded first with
+    ``POST /api/projects/{project_id}/crew/exit-documents``) and what the foreman affirms with the person —
+    workload confirmed, wages settled.  Each is required; what is missing is named in the 400."""
+
+    exited_on: date | None = None
+    confirmation_file_id: Id | None = None
+    workload_confirmed: bool = False
+    wages_settled: bool = False
     note: Text(500) = ""
 
 
@@ -60,9 +67,30 @@ class ActiveElsewhereOut(Out):
     entered_on: date | None
 
 
+class NoticeOut(Out):
+    """A notice for the foreman that refuses nothing (the district's age notice; no contract → not on the
+    gate whitelist)."""
+
+    code: str
+    message: str
+    message_en: str
+
+
 class RosterEnteredOut(Out):
     id: int
     person_id: int
     active_elsewhere: list[ActiveElsewhereOut]
     kept_fields: list[str]
     message: str
+    notices: list[NoticeOut]
+
+
+class RosterExitedOut(Out):
+    """An exit (seed 004 §三(五)): the signed 退场确认书's file and what the foreman affirmed."""
+
+    status: str
+    entry_id: int
+    exited_on: str
+    file_id: int
+    workload_confirmed: bool
+    wages_settled: bool

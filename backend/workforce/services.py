@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from backend.crypto import decrypt_text, encrypt_text, lookup_hash
 from backend.db import write_transaction
 from backend.errors import Conflict, NotFound, invalid
 from backend.org import services as org
-from backend.org.tables import Team
+from backend.org.tables import Project, Team
 from backend.rules import Rules
 from backend.validators import (
     clean_text,
@@ -34,16 +34,39 @@ def age_on(birth: date, day: date) -> int:
 
 
 def check_age(rules: Rules, birth: date, gender: str, today: date | None = None) -> None:
-    """Age limits from rules (labour law minimum; district maximum by gender)."""
+    """The one age refusal: nobody under ``rules.worker_min_age`` (劳动法 §15 forbids employing anyone under
+    16).  No seed caps age — seed 000 §六 / seed 001 §二(二): everyone on site is recorded (应录尽录) — so an
+    older person is never refused; ``age_notices`` tells the foreman where the district wants that."""
     today = today or date.today()
     age = age_on(birth, today)
     if age < rules.worker_min_age:
-        raise invalid("id_number", f"年龄 {age} 岁，未满 {rules.worker_min_age} 周岁，不得招用",
-                      f"Age {age} is below the minimum of {rules.worker_min_age}", code="too_young")
-    limit = rules.worker_max_age_male if gender == "M" else rules.worker_max_age_female
-    if age > limit:
-        raise invalid("id_number", f"年龄 {age} 岁，超过本地区 {limit} 岁的上限",
-                      f"Age {age} is above this district's limit of {limit}", code="too_old")
+        raise invalid("id_number", f"年龄 {age} 岁，未满 {rules.worker_min_age} 周岁，依法不得招用（劳动法第十五条）",
+                      f"Age {age}: employing anyone under {rules.worker_min_age} is against the law "
+                      "(Labour Law art. 15)", code="too_young")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the foreman is told on registration that refuses nothing (``code`` for machines)."""
+
+    code: str
+    message: str
+    message_en: str
+
+
+def age_notices(rules: Rules, birth: date, gender: str, today: date | None = None) -> list[Notice]:
+    """The district's age notice (``rules.age_notice_enabled``; thresholds by gender): a notice, never a
+    refusal — the person is recorded all the same (seed 000 §六)."""
+    if not rules.age_notice_enabled:
+        return []
+    age = age_on(birth, today or date.today())
+    limit = rules.age_notice_male if gender == "M" else rules.age_notice_female
+    if age < limit:
+        return []
+    return [Notice("age_notice", f"提示：此人 {age} 岁，已达本地区关注年龄（{'男' if gender == 'M' else '女'} {limit} 岁），"
+                   "已照常登记；请关注其岗位安排与健康状况",
+                   f"Notice: this person is {age}, at or above this district's notice age of {limit}; "
+                   "registered as usual")]
 
 
 def on_roster_between(first: date, last: date, projects: int | Iterable[int] | None = None) -> Any:
@@ -230,6 +253,14 @@ async def get_person(person_id: int) -> dict[str, Any]:
     return row
 
 
+async def person_notices(project_id: int, person_id: int, today: date | None = None) -> list[Notice]:
+    """The notices of the project's district about a person (``age_notices``), for the foreman's answer."""
+    row = await Person.select(Person.birth_date, Person.gender).where(Person.id == person_id).first()
+    if row is None:
+        return []
+    return age_notices(await org.rules_for_project(project_id), row["birth_date"], row["gender"], today)
+
+
 async def register_and_enter(
     *, project_id: int, id_number: str, name: str, phone: str | None, ethnicity: str | int,
     birth_date: date | None, gender: str | None, unit_id: int, team_id: int, work_role: str,
@@ -281,8 +312,63 @@ async def enter_roster(
     return e.id
 
 
-async def exit_roster(project_id: int, entry_id: int, exited_on: date, note: str = "") -> None:
-    note = clean_text(note, "note", "备注", max_len=500, multiline=True) or ""
+@dataclass(frozen=True, slots=True)
+class ExitIn:
+    """退场 (seed 004 §三(五)): 施工企业应与项目人员确认工作量、结清工资，签署退场确认书，通过实名制管理平台办理
+    退场登记.  ``confirmation_file`` is the signed 退场确认书 (the id of the project's uploaded document, kept by
+    crew); ``workload_confirmed`` / ``wages_settled`` are what the foreman affirms; all are required."""
+
+    exited_on: date | None
+    confirmation_file: int | None
+    workload_confirmed: bool
+    wages_settled: bool
+    note: str = ""
+
+
+# What an exit needs (seed 004 §三(五)), in the order the foreman is told: field, Chinese, English.
+EXIT_REQUIREMENTS: tuple[tuple[str, str, str], ...] = (
+    ("exited_on", "退场日期", "the exit date"),
+    ("confirmation", "本人签字（按手印）的退场确认书", "the signed exit confirmation (退场确认书)"),
+    ("workload_confirmed", "与本人确认工作量", "the workload confirmed with the person"),
+    ("wages_settled", "结清工资", "wages settled"),
+)
+
+
+def check_exit(*, exited_on: date | None, has_confirmation: bool, workload_confirmed: bool, wages_settled: bool,
+               entered_on: date | None = None, today: date | None = None) -> date:
+    """THE exit rule, for every path (roster API, tablet, anything later): an exit date (not in the future,
+    not before the entry) and every confirmation of seed 004 §三(五).  A missing one → 400 naming all that is
+    missing (``extra.missing``); nothing is stored.  Returns the exit date."""
+    given = {"exited_on": exited_on is not None, "confirmation": has_confirmation,
+             "workload_confirmed": workload_confirmed is True, "wages_settled": wages_settled is True}
+    missing = [r for r in EXIT_REQUIREMENTS if not given[r[0]]]
+    if missing:
+        raise invalid(missing[0][0], "办理退场还缺：" + "、".join(zh for _, zh, _ in missing)
+                      + "。退场时须与本人确认工作量、结清工资并签署退场确认书。",
+                      "An exit needs " + ", ".join(en for _, _, en in missing), code="exit_incomplete",
+                      missing=[f for f, _, _ in missing])
+    assert exited_on is not None
+    if exited_on > (today or date.today()):
+        raise invalid("exited_on", "退场日期不能晚于今天", "The exit date cannot be in the future")
+    if entered_on is not None and exited_on < entered_on:
+        raise invalid("exited_on", "退场日期早于进场日期", "Exit date is before the entry date")
+    return exited_on
+
+
+async def project_today(project_id: int) -> date:
+    """Today in the project's time zone (a site's day: an exit dated today on site is not "in the future"
+    on a server clock in UTC)."""
+    row = await Project.select(Project.timezone).where(Project.id == project_id).first()
+    return org.local_date(datetime.now(UTC), (row or {}).get("timezone") or "")
+
+
+async def exit_roster(project_id: int, entry_id: int, exit: ExitIn) -> None:
+    """人员退场: the one write of an exit, under ``check_exit``.  The caller (crew: it keeps the signed
+    document) runs it inside its write transaction together with the confirmation's record."""
+    note = clean_text(exit.note, "note", "备注", max_len=500, multiline=True) or ""
+    check_exit(exited_on=exit.exited_on, has_confirmation=exit.confirmation_file is not None,
+               workload_confirmed=exit.workload_confirmed, wages_settled=exit.wages_settled,
+               today=await project_today(project_id))
     async with write_transaction():
         row = await RosterEntry.select().where(
             (RosterEntry.id == entry_id) & (RosterEntry.project == project_id)
@@ -291,9 +377,9 @@ async def exit_roster(project_id: int, entry_id: int, exited_on: date, note: str
             raise NotFound("花名册记录不存在", "Roster entry not found", field="entry_id")
         if row["exited_on"] is not None:
             raise Conflict("此人已退场", "Already exited", field="entry_id")
-        if exited_on < row["entered_on"]:
-            raise invalid("exited_on", "退场日期早于进场日期", "Exit date is before the entry date")
-        await RosterEntry.update({RosterEntry.exited_on: exited_on, RosterEntry.exit_note: note}).where(
+        check_exit(exited_on=exit.exited_on, has_confirmation=True, workload_confirmed=True, wages_settled=True,
+                   entered_on=row["entered_on"], today=date.max)
+        await RosterEntry.update({RosterEntry.exited_on: exit.exited_on, RosterEntry.exit_note: note}).where(
             RosterEntry.id == entry_id
         )
 

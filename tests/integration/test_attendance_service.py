@@ -11,6 +11,7 @@ import pytest
 from backend.attendance import live
 from backend.attendance.services import PunchIn, list_punches, record_punch
 from backend.workforce import services as workforce
+from tests.integration.people_kit import exit_entry
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +82,7 @@ async def test_person_not_on_roster_is_rejected_and_kept(world):
 async def test_exited_person_is_rejected_after_exit_day(world):
     person = await _worker(world, world.project_a, entered_days_ago=20)
     entry = await workforce.active_entry(world.project_a, person)
-    await workforce.exit_roster(world.project_a, entry["id"], date.today() - timedelta(days=2))
+    await exit_entry(world.project_a, entry["id"], date.today() - timedelta(days=2))
     assert "not_on_roster" in (await record_punch(_punch(world, person))).reasons
 
 
@@ -111,7 +112,8 @@ async def test_device_clock_ahead_of_server_is_flagged(world):
 
 async def test_committed_punch_is_published_to_live_subscribers(world):
     person = await _worker(world, world.project_a)
-    async with live.subscribe() as q:
-        v = await record_punch(_punch(world, person))
+    feed = live.LiveFeed()  # the app's feed (AppServices.live_feed); record_punch is handed it
+    async with feed.subscribe() as q:
+        v = await record_punch(_punch(world, person), feed=feed)
         event = await asyncio.wait_for(q.get(), 2)
     assert event["id"] == v.punch_id and event["name"] == "测试工人"

@@ -72,7 +72,8 @@ def test_old_names_stay_importable_and_are_the_vocabulary_maps() -> None:
 def test_the_chinese_shown_before_the_move_is_unchanged() -> None:
     """Spot checks of the texts people and tests already see (moved, not reworded)."""
     assert v.REASON_ZH["not_on_roster"] == "不在本项目花名册中（未进场或已退场）"
-    assert v.REASON_ZH["non_face_mode"] == "非人脸识别打卡（刷卡模式不是 6）"
+    # Reworded on purpose (issue 14 item 1, seed 000 §六): the detail shows 非人脸方式 and that it is not counted.
+    assert v.REASON_ZH["non_face_mode"] == "非人脸方式（门禁卡、指纹等），不计入考勤"
     assert v.VERDICT_ZH["flagged"] == "打卡成功（待复核）"
     assert v.VERDICT_SHORT_ZH["flagged"] == "成功（待复核）"
     assert v.ROLE_ZH["foreman"] == "班组长/劳务员"
@@ -199,7 +200,7 @@ def _columns() -> list[tuple[object, type[StrEnum], int]]:
     from backend.crew.tables import IdAccessLog, ImportJob, Registration
     from backend.devices.tables import Terminal, TerminalAlarm
     from backend.fences.tables import ProjectFence
-    from backend.org.tables import Project, ProjectStatusChange, ProjectUnit, Team
+    from backend.org.tables import Project, ProjectChangeRequest, ProjectStatusChange, ProjectUnit, Team
     from backend.supervision.tables import SmsLog, WarningCase, WarningEvent
     from backend.workforce.tables import Enrolment, RosterEntry
 
@@ -213,6 +214,7 @@ def _columns() -> list[tuple[object, type[StrEnum], int]]:
         (Project.status, v.ProjectStatus, 24), (Project.category, v.ProjectCategory, 16),
         (ProjectStatusChange.from_status, v.ProjectStatus, 24), (ProjectStatusChange.to_status, v.ProjectStatus, 24),
         (ProjectUnit.unit_type, v.UnitType, 32), (Team.kind, v.TeamKind, 16),
+        (ProjectChangeRequest.kind, v.ChangeKind, 16), (ProjectChangeRequest.status, v.ChangeRequestStatus, 16),
         (RosterEntry.work_role, v.WorkRole, 8), (Enrolment.source, v.EnrolmentSource, 16),
         (WarningCase.kind, v.WarningKind, 24), (WarningCase.level, v.WarningLevel, 8),
         (WarningCase.status, v.WarningStatus, 12), (WarningEvent.action, v.WarningAction, 16),
@@ -285,3 +287,23 @@ def test_the_local_time_filter_shows_stored_utc_times_in_the_projects_zone() -> 
     assert text.render(a=datetime(2026, 3, 1, 16, 5, tzinfo=UTC), b=datetime(2026, 3, 1, 1, 0), n=None) == (
         "2026-03-02 00:05|2026-03-01 09:00|"
     )
+
+
+def test_the_local_time_filter_takes_the_zone_of_the_pages_project() -> None:
+    from datetime import UTC, datetime
+
+    from jinja2 import Environment
+    from litestar.plugins.jinja import JinjaTemplateEngine
+
+    from backend.app import template_helpers
+
+    engine = JinjaTemplateEngine.from_environment(Environment(autoescape=True))
+    template_helpers(engine)
+    at = datetime(2026, 3, 1, 16, 5, tzinfo=UTC)
+    text = engine.engine.from_string("{{ a|local_time }}")
+    # a project in Ürümqi (UTC+6) shows its own local time, not Beijing's
+    assert text.render(a=at, project={"timezone": "Asia/Urumqi"}) == "2026-03-01 22:05"
+    assert text.render(a=at, tz="Asia/Urumqi", project={"timezone": "Asia/Shanghai"}) == "2026-03-01 22:05"
+    assert text.render(a=at, project={"name": "无时区"}) == "2026-03-02 00:05"
+    assert engine.engine.from_string('{{ a|local_time("%H:%M", "UTC") }}').render(
+        a=at, project={"timezone": "Asia/Urumqi"}) == "16:05"

@@ -27,7 +27,8 @@ Modules (each imports only those above it in this list; none imports this packag
 - ``id_card``        step 1: the ID card
 - ``face_check``     step 2: liveness challenge and face check
 - ``review``         the supervisor's review
-- ``contracts``      labour contracts and exits
+- ``contracts``      labour contracts, exits (``record_exit``: the one exit path) and who the gate admits
+                     (``admitted_to_site``: no contract in force → not on the whitelist, seed 001 §五(十一))
 - ``accounts``       workers' phone accounts and initial passwords
 - ``completion``     step 3: roster entry, enrolment, contract, account
 - ``roster``         the roster view and page helpers
@@ -44,7 +45,16 @@ from backend.crew.enrolment import face_index
 from backend.crew.services.accounts import initial_password, reset_worker_password
 from backend.crew.services.common import EDITOR_ROLES, REVIEWER_ROLES, face_service, team_people
 from backend.crew.services.completion import RosterStep, complete_registration
-from backend.crew.services.contracts import ContractIn, add_contract, exit_person, list_contracts
+from backend.crew.services.contracts import (
+    ContractIn,
+    add_contract,
+    admitted_to_site,
+    exit_person,
+    gate_notices,
+    list_contracts,
+    record_exit,
+    upload_exit_document,
+)
 from backend.crew.services.export import FULL_ID_REASON_MAX, FULL_ID_ROLES, export_roster, id_access_log
 from backend.crew.services.face_check import issue_challenge, submit_face
 from backend.crew.services.files import get_file
@@ -63,9 +73,11 @@ from backend.crew.services.roster import form_options, project_brief, roster
 __all__ = [
     "EDITOR_ROLES", "FULL_ID_REASON_MAX", "FULL_ID_ROLES", "REVIEWER_ROLES",
     "ContractIn", "IdStep", "RosterStep",
-    "add_contract", "cancel_registration", "complete_registration", "decide_review", "duplicate_photo",
-    "exit_person", "export_roster", "face_index", "face_service", "form_options", "get_file", "get_registration",
+    "add_contract", "admitted_to_site", "cancel_registration", "complete_registration", "decide_review", "duplicate_photo",
+    "exit_person", "export_roster", "face_index", "face_service", "form_options", "gate_notices", "get_file",
+    "get_registration",
     "id_access_log", "import_status", "initial_password", "issue_challenge", "list_contracts",
-    "list_registrations", "list_reviews", "project_brief", "registration_photo", "reset_worker_password",
-    "roster", "run_import", "start_import", "start_registration", "submit_face", "team_people",
+    "list_registrations", "list_reviews", "project_brief", "record_exit", "registration_photo",
+    "reset_worker_password", "roster", "run_import", "start_import", "start_registration", "submit_face",
+    "team_people", "upload_exit_document",
 ]

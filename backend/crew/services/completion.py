@@ -13,7 +13,7 @@ from backend.crew import validation as v
 from backend.crew.dictionaries import REG_STATUS
 from backend.crew.enrolment import save_enrolment
 from backend.crew.services.accounts import _free_username, initial_password
-from backend.crew.services.contracts import ContractIn, _check_contract, _insert_contract
+from backend.crew.services.contracts import ContractIn, _check_contract, _insert_contract, gate_notices
 from backend.crew.services.registrations import _for_step
 from backend.crew.tables import Registration
 from backend.db import write_transaction
@@ -85,11 +85,15 @@ async def complete_registration(user: CurrentUser, project_id: int, rid: int, st
             raise Conflict("该登记已被他人处理，请刷新页面", "The registration changed meanwhile; reload",
                            field="registration_id", code="wrong_step")
     log.info("registration %s completed: roster entry %s, account %s", rid, entry_id, account_id)
+    # told, never refused: the district's age notice (seed 000 §六) and, without a contract in force, that the
+    # gate will not admit them (seed 001 §五(十一))
+    notices = await workforce.person_notices(project_id, person_id, today)
+    on_gate, gate = await gate_notices(project_id, entry_id, rules)
     return {
         "id": rid, "status": RegistrationStatus.completed, "status_label": REG_STATUS[RegistrationStatus.completed], "roster_entry_id": entry_id,
         "person_id": person_id, "name": reg["name"], "id_masked": reg["id_masked"], "username": username,
         "initial_password": password, "account_created": password is not None, "kept_fields": list(kept),
-        "message": workforce.kept_message(kept),
+        "message": workforce.kept_message(kept), "notices": notices + gate, "on_gate": on_gate,
     }
 
 

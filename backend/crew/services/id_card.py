@@ -19,6 +19,7 @@ from backend.crew.services.files import _save_file
 from backend.crew.tables import Registration
 from backend.db import write_transaction
 from backend.errors import Conflict, InvalidInput, PayloadTooLarge
+from backend.face.service import FaceService
 from backend.validators import mask_id
 from backend.vocabulary import RegistrationStatus
 from backend.workforce import services as workforce
@@ -34,7 +35,9 @@ class IdStep:
     back_name: str = ""
 
 
-async def start_registration(user: CurrentUser, project_id: int, step: IdStep) -> dict[str, Any]:
+async def start_registration(user: CurrentUser, project_id: int, step: IdStep, *,
+                             face_service: FaceService) -> dict[str, Any]:
+    """``face_service``: the app's face workers (``AppServices.face``)."""
     rules = await _editor(user, project_id)
     today = date.today()
     checked = v.check_id_card(step.card, rules, today)
@@ -64,8 +67,8 @@ async def start_registration(user: CurrentUser, project_id: int, step: IdStep) -
                            field="id_number", code="registration_open", extra={"registration_id": running["id"]})
     # The card's portrait: found and encoded before anything is written (face work is slow).
     try:
-        face = await common.face_service().encode(step.front, purpose="verify", field="id_front", rules=rules,
-                                           max_bytes=rules.crew_document_max_bytes)
+        face = await common.face_service(face_service).encode(step.front, purpose="verify", field="id_front",
+                                                              rules=rules, max_bytes=rules.crew_document_max_bytes)
     except (InvalidInput, PayloadTooLarge) as e:
         raise _prefixed(e, "身份证人像面照片：", "ID card portrait side: ", "id_front") from None
     crop = await asyncio.to_thread(imaging.portrait_crop, step.front, face.box_in_original(),
@@ -95,6 +98,8 @@ async def start_registration(user: CurrentUser, project_id: int, step: IdStep) -
         "birth_date": checked.info.birth_date.isoformat(), "elsewhere": elsewhere,
         "existing_entry": existing_entry, "kept_fields": list(saved.kept),
         "message": workforce.kept_message(saved.kept),
+        # the district's age notice: told, never refused (seed 000 §六 应录尽录)
+        "notices": workforce.age_notices(rules, checked.info.birth_date, checked.info.gender, today),
     }
 
 

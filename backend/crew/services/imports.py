@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Coroutine
 from datetime import UTC, date, datetime
 from typing import Any
 
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
-from backend.bounded import get_runner
+from backend.bounded import BoundedRunner
 from backend.crew import validation as v
 from backend.crew import xlsx
 from backend.crew.dictionaries import IMPORT_STATUS
@@ -26,7 +28,32 @@ from backend.workforce.tables import Person, RosterEntry
 
 log = logging.getLogger("smz.crew")
 
-_TASKS: set[asyncio.Task[None]] = set()
+
+
+class ImportTasks:
+    """The app's running roster imports (one set per app: ``backend.runtime.AppServices.import_tasks``).  It
+    holds them (asyncio keeps only weak references to tasks) and cancels the unfinished ones at shutdown —
+    a job left running is reported as stale by ``import_status``."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def cancel_all(self) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
 _JOB_STALE_S = 600.0
 
 
@@ -47,8 +74,10 @@ async def _team_refs(project_id: int) -> dict[str, list[v.TeamRef]]:
     return out
 
 
-async def start_import(user: CurrentUser, project_id: int, data: bytes | None, filename: str = "") -> int:
-    """Queue an .xlsx import and return its job id; ``import_status`` reports progress and errors."""
+async def start_import(user: CurrentUser, project_id: int, data: bytes | None, filename: str = "", *,
+                       runner: BoundedRunner, tasks: ImportTasks) -> int:
+    """Queue an .xlsx import and return its job id; ``import_status`` reports progress and errors.
+    ``runner``: the app's parse workers (``AppServices.runner``); ``tasks``: the app's running imports."""
     rules = await _editor(user, project_id)
     if not data:
         raise invalid("file", "请选择要导入的 Excel 文件", "Choose an .xlsx file", code="file_required")
@@ -59,13 +88,11 @@ async def start_import(user: CurrentUser, project_id: int, data: bytes | None, f
         raise invalid("file", "导入文件须为 Excel .xlsx 格式（请使用下载的模板）",
                       "The import file must be an .xlsx workbook", code="bad_file_type")
     # zip members and the sheet's declared extent, off the loop: a file over a limit is refused now (413/400)
-    await get_runner().run(xlsx.check_limits, data, xlsx.ImportLimits.from_rules(rules),
-                           timeout_s=rules.crew_import_max_seconds, what_zh="Excel 文件", what_en="workbook")
+    await runner.run(xlsx.check_limits, data, xlsx.ImportLimits.from_rules(rules),
+                     timeout_s=rules.crew_import_max_seconds, what_zh="Excel 文件", what_en="workbook")
     job = ImportJob(project=project_id, created_by=user.id, filename=(filename or "")[:200], status=ImportStatus.queued)
     await job.save()
-    task = asyncio.create_task(run_import(job.id, project_id, data, rules, await visible_project_ids(user)))
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+    tasks.spawn(run_import(job.id, project_id, data, rules, await visible_project_ids(user), runner=runner))
     return job.id
 
 
@@ -76,13 +103,13 @@ async def _job(job_id: int, **changes: Any) -> None:
 
 
 async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules,
-                     visible: set[int] | None = None) -> None:
+                     visible: set[int] | None = None, *, runner: BoundedRunner) -> None:
     """Validate every row, then write all of them in ONE transaction — or nothing.  ``visible``: the
     importer's projects (``visible_project_ids``; None = all); the warnings name no other project."""
     try:
-        rows, _ = await get_runner().run(xlsx.read_rows, data, rules.crew_import_max_rows,
-                                         xlsx.ImportLimits.from_rules(rules), timeout_s=rules.crew_import_max_seconds,
-                                         what_zh="Excel 文件", what_en="workbook")
+        rows, _ = await runner.run(xlsx.read_rows, data, rules.crew_import_max_rows,
+                                   xlsx.ImportLimits.from_rules(rules), timeout_s=rules.crew_import_max_seconds,
+                                   what_zh="Excel 文件", what_en="workbook")
         await _job(job_id, status=ImportStatus.validating, total=len(rows), done=0)
         today = date.today()
         teams = await _team_refs(project_id)
@@ -119,7 +146,8 @@ async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules,
         await _job(job_id, status=ImportStatus.writing)
         await _write_rows(project_id, good)
         await _job(job_id, status=ImportStatus.done, imported=len(good), warnings=warnings,
-                   message=f"已导入 {len(good)} 人。未采集人脸的人员请在平板上补录证件照和人脸。")
+                   message=f"已导入 {len(good)} 人。未采集人脸的人员请在平板上补录证件照和人脸；"
+                   "上传劳动合同前不会下发到闸机（未签劳动合同的人员不得进场作业）。")
     except AppError as e:
         await _job(job_id, status=ImportStatus.failed, errors=[{"row": None, "column": "", "code": e.code, "message": e.zh,
                                                      "message_en": e.en}], message=e.zh)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from backend.accounts.services import CurrentUser, require_project
 from backend.crew.dictionaries import CONTRACT_TYPE
+from backend.crew.services.contracts import contract_state, gate_status
 from backend.crew.tables import ExitConfirmation, LabourContract
 from backend.errors import Forbidden, NotFound
 from backend.org import services as org
@@ -20,7 +20,8 @@ CONTRACT_LABELS = {"valid": "有效", "expired": "已到期", "future": "未生�
 
 async def roster(user: CurrentUser, project_id: int, *, active_only: bool = True, missing_contract: bool = False,
                  q: str = "") -> list[dict[str, Any]]:
-    """The roster with what registration adds: unit, face enrolled, contract state, exit confirmation."""
+    """The roster with what registration adds: unit, face enrolled, contract state, whether the gate
+    whitelist holds the person and why not (``on_gate``, ``gate_note``), exit confirmation."""
     await require_project(user, project_id)
     if user.role == Role.worker:
         raise Forbidden("工人只能查看本人信息", "Workers may only see their own records")
@@ -30,7 +31,8 @@ async def roster(user: CurrentUser, project_id: int, *, active_only: bool = True
     enrolled = await _enrolled([r["person"] for r in rows])
     contracts = await _contracts_by_entry(project_id)
     exits = await _exit_files(project_id)
-    today = date.today()
+    rules = await org.rules_for_project(project_id)
+    today = await workforce.project_today(project_id)  # the site's day, as the gate judges it
     needle = (q or "").strip()
     out = []
     for r in rows:
@@ -38,6 +40,9 @@ async def roster(user: CurrentUser, project_id: int, *, active_only: bool = True
         r["contract_state"] = state
         r["contract_label"] = CONTRACT_LABELS[state]
         r["enrolled"] = r["person"] in enrolled
+        # whether the gate whitelist holds them, and why not (seed 001 §五(十一): no contract, no entry)
+        r["on_gate"], r["gate_note"], _ = gate_status(state, r["entered_on"], r["enrolled"], r["exited_on"] is not None,
+                                                      today, rules)
         r["unit_name"] = units.get(r["unit"], "")
         r["exit_file"] = exits.get(r["id"])
         if _wanted(r, missing_contract=missing_contract, needle=needle):
@@ -69,15 +74,6 @@ async def _exit_files(project_id: int) -> dict[int, int]:
         ExitConfirmation.roster_entry.project == project_id)}
 
 
-def contract_state(contracts: list[dict[str, Any]], today: date) -> str:
-    """``valid`` (one runs today), ``expired`` (all ended), ``future`` (none yet started) or ``missing``."""
-    if any(c["starts_on"] <= today and (c["ends_on"] is None or c["ends_on"] >= today) for c in contracts):
-        return "valid"
-    if contracts:
-        return "expired" if all(c["ends_on"] is not None and c["ends_on"] < today for c in contracts) else "future"
-    return "missing"
-
-
 def _wanted(r: dict[str, Any], *, missing_contract: bool, needle: str) -> bool:
     """The filters of the roster page: only entries without a valid contract; a name or team search."""
     if missing_contract and r["contract_state"] == "valid":
@@ -93,7 +89,7 @@ async def form_options(project_id: int) -> dict[str, Any]:
 
 
 async def project_brief(project_id: int) -> dict[str, Any]:
-    row = await Project.select(Project.id, Project.name).where(Project.id == project_id).first()
+    row = await Project.select(Project.id, Project.name, Project.timezone).where(Project.id == project_id).first()
     if row is None:
         raise NotFound("项目不存在", "Project not found", field="project_id")
     return row

@@ -25,9 +25,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.attendance.live import LiveFeed
 from backend.devices.domain import TerminalCapture, TerminalDomain, TerminalPunch
+from backend.devices.services import TerminalChanges
 from backend.devices.terminals import Connections, TerminalLifecycle, TerminalRefused, local_today
 from backend.errors import AppError
+from backend.face.service import FaceService
 from backend.rules import DEFAULT_RULES, Rules
 from backend.validators import mask_id, parse_id_number
 from backend.vocabulary import Reason
@@ -77,13 +80,12 @@ PENDING_REVIEW = "人脸待审核，暂未生效"
 
 
 def short_reason(exc: AppError, rules: Rules = DEFAULT_RULES, gender: str | None = None) -> str:
-    """The 852 failure reason (≤ 30 UTF-8 bytes) for an AppError; ``rules`` and ``gender`` (M / F)
-    name the age limit that applied."""
+    """The 852 failure reason (≤ 30 UTF-8 bytes) for an AppError; ``rules`` names the legal minimum age.
+    There is no upper age refusal: no seed caps age (seed 000 §六 应录尽录) — an older person is enrolled
+    and the district's age notice, if any, goes to the log (``backend.crew.enrolment``).  ``gender`` is
+    kept for callers; no reason depends on it any more."""
     if exc.code == "too_young":
         return f"未满{rules.worker_min_age}周岁，不得采集"
-    if exc.code == "too_old":
-        limit = rules.worker_max_age_male if gender == "M" else rules.worker_max_age_female
-        return f"超过{limit}岁年龄上限"
     if exc.code in SHORT_REASONS:
         return SHORT_REASONS[exc.code]
     if exc.field == "name":
@@ -136,6 +138,13 @@ class JiangmenAdapter:
             failure_window_s=failure_window_s,
         )
         self.domain = TerminalDomain(punch_concurrency=punch_concurrency)
+
+    def attach(self, *, terminal_changes: TerminalChanges | None, live_feed: LiveFeed | None,
+               face: FaceService | None) -> None:
+        """The app's services this adapter works with (``start_gate_server`` hands them in)."""
+        self.terminals.changes = terminal_changes
+        self.domain.live_feed = live_feed
+        self.domain.face = face
 
     @property
     def server(self) -> Connections | None:

@@ -75,7 +75,7 @@ async def judge_fix(project_id: int, lon: float, lat: float, accuracy_m: float, 
     flags = list(d.flags)
     if person_id is not None and "invalid_coordinates" not in d.reasons and "invalid_accuracy" not in d.reasons:
         now = _aware(server_now).astimezone(UTC) if server_now else datetime.now(UTC)  # type: ignore[union-attr]
-        sent = _aware(device_sent_at) if device_sent_at is not None else max(captured, now)
+        sent = _aware(device_sent_at) if device_sent_at is not None else None  # geofence.clock_skewed decides
         fix = geofence.Fix(lon, lat, accuracy_m, captured)
         previous = await _previous_fixes(person_id, captured, rules)
         flags.extend(geofence.spoof_signals(

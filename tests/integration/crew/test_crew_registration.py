@@ -31,10 +31,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def camera(monkeypatch: pytest.MonkeyPatch, face_photos: Any) -> CameraStandIn:
-    stand_in = CameraStandIn()
-    monkeypatch.setattr(crew_common, "face_service", lambda: stand_in)  # the seam both steps look up
-    return stand_in
+def camera(monkeypatch: pytest.MonkeyPatch, face_photos: Any) -> type[CameraStandIn]:
+    # the seam both steps look up: it wraps the app's face service (AppServices.face) in the stand-in
+    monkeypatch.setattr(crew_common, "face_service", CameraStandIn)
+    return CameraStandIn
 
 
 @pytest.fixture(scope="session")
@@ -374,19 +374,21 @@ async def test_exit_needs_the_signed_confirmation_and_leaves_the_whitelist(clien
     entry = done["roster_entry_id"]
     url = f"/api/projects/{world.project_a}/crew/roster/{entry}/exit"
     yesterday = (date.today() - timedelta(days=1)).isoformat()
-    r = await client.post(url, data={"exited_on": yesterday}, headers=h)
-    assert r.status_code == 400 and r.json()["code"] == "file_required"
-    r = await client.post(url, data={"exited_on": yesterday}, files={"confirmation": ("x.pdf", b"hello", "application/pdf")},
-                          headers=h)
+    confirmed = {"workload_confirmed": "true", "wages_settled": "true"}  # seed 004 §三(五), affirmed on the form
+    r = await client.post(url, data={"exited_on": yesterday, **confirmed}, headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "exit_incomplete"
+    assert r.json()["extra"]["missing"] == ["confirmation"]
+    r = await client.post(url, data={"exited_on": yesterday, **confirmed},
+                          files={"confirmation": ("x.pdf", b"hello", "application/pdf")}, headers=h)
     assert r.status_code == 400 and r.json()["code"] == "bad_file_type"
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
-    r = await client.post(url, data={"exited_on": tomorrow}, files={"confirmation": ("c.pdf", PDF, "application/pdf")},
-                          headers=h)
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()  # beyond the site's day too (UTC+8)
+    r = await client.post(url, data={"exited_on": tomorrow, **confirmed},
+                          files={"confirmation": ("c.pdf", PDF, "application/pdf")}, headers=h)
     assert r.status_code == 400 and r.json()["field"] == "exited_on"
     roster = (await client.get(f"/api/projects/{world.project_a}/crew/roster", headers=h)).json()
     assert any(x["id"] == entry for x in roster)  # still on site after the refused attempts
 
-    r = await client.post(url, data={"exited_on": yesterday, "note": "工程量已结清"},
+    r = await client.post(url, data={"exited_on": yesterday, "note": "工程量已结清", **confirmed},
                           files={"confirmation": ("c.png", png_document(), "image/png")}, headers=h)
     assert r.status_code == 200, r.text
     f = await client.get(f"/api/projects/{world.project_a}/crew/files/{r.json()['file_id']}", headers=h)

@@ -71,18 +71,23 @@ def site_today() -> date:
 
 async def add_worker(world: World, site: Site, *, name: str = "测试工人", enrolled: bool = True,
                      entered_days_ago: int = 10, exited_days_ago: int | None = None,
-                     id_number: str | None = None) -> tuple[int, str, bytes]:
-    """A person on the site's roster; ``enrolled`` gives them an enrolment (face photo + template).
-    Returns (person id, ID number, face photo)."""
+                     id_number: str | None = None, contract: bool = True) -> tuple[int, str, bytes]:
+    """A person on the site's roster; ``enrolled`` gives them an enrolment (face photo + template),
+    ``contract`` a labour contract in force (the gate admits no one without: seed 001 §五(十一)); an exit
+    goes through the one exit rule (seed 004 §三(五)).  Returns (person id, ID number, face photo)."""
     from backend.crew.enrolment import save_enrolment
     from backend.workforce import services as workforce
+    from tests.integration.people_kit import exit_entry, sign_contract
 
     number = id_number or world.id_number()
     pid = await workforce.upsert_person(id_number=number, name=name)
+    entered_on = site_today() - timedelta(days=entered_days_ago)
     entry = await workforce.enter_roster(project_id=site.project, person_id=pid, unit_id=site.unit, team_id=site.team,
-                                         work_role="worker", entered_on=site_today() - timedelta(days=entered_days_ago))
+                                         work_role="worker", entered_on=entered_on)
+    if contract:
+        await sign_contract(site.project, entry, starts_on=min(entered_on, site_today()))
     if exited_days_ago is not None:
-        await workforce.exit_roster(site.project, entry, site_today() - timedelta(days=exited_days_ago))
+        await exit_entry(site.project, entry, site_today() - timedelta(days=exited_days_ago))
     photo = make_jpeg(pid % 1000)
     if enrolled:
         await save_enrolment(pid, FAKE_TEMPLATE, photo, make_jpeg(pid % 1000 + 1, (102, 126), 60), source="test")

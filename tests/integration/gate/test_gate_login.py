@@ -10,6 +10,7 @@ import pytest
 
 from backend.devices import services as devices
 from backend.devices.gate import start_gate_server
+from backend.runtime import services_of
 from device_tcp.simulator import SimulatedTerminal
 from tests.integration.gate.gate_site import make_site, register, terminal_row, wait_for
 
@@ -75,12 +76,13 @@ async def test_disabled_terminal_is_refused(world, open_terminal):
     assert (await terminal_row(serial))["online"] is False
 
 
-async def test_terminal_disabled_while_connected_is_refused_on_its_next_request(world, open_terminal):
+async def test_terminal_disabled_while_connected_is_refused_on_its_next_request(world, open_terminal, running_app):
     site = await make_site(world)
     serial = await register(world, site.project)
     t = await open_terminal(serial)
     assert (await t.heartbeat()).ok
-    await devices.update_terminal((await terminal_row(serial))["id"], {"enabled": False})
+    await devices.update_terminal((await terminal_row(serial))["id"], {"enabled": False},  # as the app's API does
+                                  terminal_changes=services_of(running_app.state).terminal_changes)
     r = await t.heartbeat()
     assert not r.ok and "设备已停用" in r.message
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backend.devices import services as devices
+from backend.runtime import services_of
 from tests.integration.gate.gate_site import add_worker, make_site, register, terminal_row
 
 pytestmark = pytest.mark.integration
@@ -94,11 +95,12 @@ async def test_845_refuses_an_invalid_id_number(world, open_terminal):
     assert not r.ok and "身份证号码无效" in r.message
 
 
-async def test_845_a_terminal_of_a_disabled_registration_gets_nothing(world, open_terminal):
+async def test_845_a_terminal_of_a_disabled_registration_gets_nothing(world, open_terminal, running_app):
     site = await make_site(world)
     _, number, _ = await add_worker(world, site)
     serial = await register(world, site.project)
     t = await open_terminal(serial)
-    await devices.update_terminal((await terminal_row(serial))["id"], {"enabled": False})
+    await devices.update_terminal((await terminal_row(serial))["id"], {"enabled": False},  # as the app's API does
+                                  terminal_changes=services_of(running_app.state).terminal_changes)
     r = await t.person_features(number)
     assert not r.ok and "设备已停用" in r.message

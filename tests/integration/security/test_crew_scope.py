@@ -20,6 +20,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.integration.conftest import BearerHeaders, unique, user_id
+from tests.integration.people_kit import exit_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
 
@@ -109,7 +110,7 @@ async def test_roster_api_owner_project_may_still_update_its_own_persons_phone(c
     person, entry, number = await on_roster(world, world.project_a, name="本项目工人", phone="13800000003")
     admin = await auth(world.users["admin"])
     r = await client.post(f"/api/projects/{world.project_a}/roster/{entry}/exit", headers=admin,
-                          json={"exited_on": date.today().isoformat()})
+                          json=await exit_body(client, admin, world.project_a, date.today()))
     assert r.status_code == 201, r.text
     r = await client.post(f"/api/projects/{world.project_a}/roster", headers=admin,
                           json=roster_body(world, world.project_a, id_number=number, name="本项目工人",

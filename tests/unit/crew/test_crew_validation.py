@@ -133,22 +133,36 @@ def test_validity_is_required_on_the_tablet():
     v.check_id_card(card(valid_from=None, valid_until=None), DEFAULT_RULES, TODAY, validity_required=False)
 
 
-def test_age_limits_come_from_rules():
+def test_age_minimum_is_the_legal_one_and_there_is_no_upper_cap_seed000_s6():
+    """Labour law §15 (under 16) is the only age refusal; seed 000 §六 应录尽录: no seed caps age, so older
+    people pass the ID check (the district's age notice is ``workforce.age_notices``, never a refusal)."""
     young = make_id(date(2011, 1, 1), 11)  # 15 on TODAY
     young_ok_card = card(id_number=young, gender=None, birth_date=None, valid_from=date(2022, 1, 1),
                          valid_until=date(2027, 1, 1))
     assert code_of(lambda: v.check_id_card(young_ok_card, DEFAULT_RULES, TODAY)) == "too_young"
     relaxed = dataclasses.replace(DEFAULT_RULES, worker_min_age=15)
     v.check_id_card(young_ok_card, relaxed, TODAY)
-    old_man = make_id(date(1960, 1, 1), 11)
+    old_man = make_id(date(1960, 1, 1), 11)  # 66
     old_card = card(id_number=old_man, gender=None, birth_date=None, valid_from=date(2010, 1, 1), valid_until=None,
                     long_term=True)
-    assert code_of(lambda: v.check_id_card(old_card, DEFAULT_RULES, TODAY)) == "too_old"  # 66 > 60
-    v.check_id_card(old_card, dataclasses.replace(DEFAULT_RULES, worker_max_age_male=70), TODAY)
-    woman = make_id(date(1968, 1, 1), 12)  # 58 > 55
-    assert code_of(lambda: v.check_id_card(card(id_number=woman, gender="女", birth_date=None,
-                                                valid_from=date(2016, 1, 1), valid_until=date(2036, 1, 1)),
-                                           DEFAULT_RULES, TODAY)) == "too_old"
+    noticing = dataclasses.replace(DEFAULT_RULES, age_notice_enabled=True)
+    for rules in (DEFAULT_RULES, noticing):
+        assert v.check_id_card(old_card, rules, TODAY).info.number == old_man
+    woman = make_id(date(1968, 1, 1), 12)  # 58
+    v.check_id_card(card(id_number=woman, gender="女", birth_date=None, valid_from=date(2016, 1, 1),
+                         valid_until=date(2036, 1, 1)), noticing, TODAY)
+
+
+def test_age_notice_is_off_by_default_and_names_the_districts_threshold_seed000_s6():
+    from backend.workforce.services import age_notices
+
+    assert age_notices(DEFAULT_RULES, date(1950, 1, 1), "M", TODAY) == []  # off unless the district turns it on
+    on = DEFAULT_RULES.with_overrides({"age_notice_enabled": True})
+    (notice,) = age_notices(on, date(1960, 1, 1), "M", TODAY)  # 66 ≥ 60
+    assert notice.code == "age_notice" and "66 岁" in notice.message and "男 60 岁" in notice.message
+    assert age_notices(on, date(1967, 1, 1), "M", TODAY) == []  # 59
+    assert [n.code for n in age_notices(on, date(1976, 1, 1), "F", TODAY)] == ["age_notice"]  # 50 ≥ 女 50
+    assert age_notices(on.with_overrides({"age_notice_female": 55}), date(1976, 1, 1), "F", TODAY) == []
 
 
 def test_parse_validity_text_and_dates():
