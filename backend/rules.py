@@ -218,61 +218,32 @@ class Rules:
         """Return a copy with a district's overrides applied, refusing unknown or ill-typed keys."""
         if not overrides:
             return self
-        known = {f.name: f for f in fields(self)}
-        changes: dict[str, Any] = {}
-        for key, value in overrides.items():
-            f = known.get(key)
-            if f is None:
-                raise invalid(
-                    f"rule_overrides.{key}",
-                    f"未知的规则项：{key}",
-                    f"Unknown rule: {key}",
-                )
-            current = getattr(self, key)
-            if key == "profile":
-                raise invalid(
-                    "rule_overrides.profile",
-                    "判定规则（rule_profile）不能在规则覆盖项中修改，请设置区县的 rule_profile",
-                    "The rule profile cannot be overridden; set the district's rule_profile instead",
-                )
-            if key in CHOICE_RULES:
-                if value not in CHOICE_RULES[key]:
-                    allowed = " / ".join(CHOICE_RULES[key])
-                    raise invalid(
-                        f"rule_overrides.{key}",
-                        f"规则项 {key} 的取值无效：{value!r}（可选：{allowed}）",
-                        f"Invalid value for rule {key}: {value!r} (one of: {allowed})",
-                    )
-                changes[key] = value
-                continue
-            if isinstance(current, bool) or isinstance(value, bool):
-                ok = isinstance(value, bool) and isinstance(current, bool)
-            elif isinstance(current, int) and not isinstance(current, bool):
-                ok = isinstance(value, int)
-            else:
-                ok = isinstance(value, int | float)
-            if not ok or (isinstance(value, int | float) and value < 0):
-                raise invalid(
-                    f"rule_overrides.{key}",
-                    f"规则项 {key} 的取值无效：{value!r}",
-                    f"Invalid value for rule {key}: {value!r}",
-                )
-            changes[key] = float(value) if isinstance(current, float) else value
-        for key in POSITIVE_RULES & changes.keys():
-            if changes[key] <= 0:
-                raise invalid(
-                    f"rule_overrides.{key}",
-                    f"规则项 {key} 必须大于 0",
-                    f"Rule {key} must be greater than 0",
-                )
-        for ratio in ("manager_valid_days_ratio", "manager_composite_on_duty_ratio"):
-            if ratio in changes and changes[ratio] > 1:
-                raise invalid(
-                    f"rule_overrides.{ratio}",
-                    f"比例必须在 0 到 1 之间：{ratio}",
-                    f"A ratio must lie between 0 and 1: {ratio}",
-                )
+        known = {f.name for f in fields(self)}
+        changes = {key: self._checked_override(key, value, known) for key, value in overrides.items()}
+        _check_override_bounds(changes)
         return dataclasses.replace(self, **changes)
+
+    def _checked_override(self, key: str, value: Any, known: set[str]) -> Any:
+        """One override's value as stored, or a bilingual 400 naming ``rule_overrides.<key>``."""
+        field = f"rule_overrides.{key}"
+        if key not in known:
+            raise invalid(field, f"未知的规则项：{key}", f"Unknown rule: {key}")
+        if key == "profile":
+            raise invalid(
+                field,
+                "判定规则（rule_profile）不能在规则覆盖项中修改，请设置区县的 rule_profile",
+                "The rule profile cannot be overridden; set the district's rule_profile instead",
+            )
+        if key in CHOICE_RULES:
+            if value not in CHOICE_RULES[key]:
+                allowed = " / ".join(CHOICE_RULES[key])
+                raise invalid(field, f"规则项 {key} 的取值无效：{value!r}（可选：{allowed}）",
+                              f"Invalid value for rule {key}: {value!r} (one of: {allowed})")
+            return value
+        current = getattr(self, key)
+        if not _same_kind(current, value) or (isinstance(value, int | float) and value < 0):
+            raise invalid(field, f"规则项 {key} 的取值无效：{value!r}", f"Invalid value for rule {key}: {value!r}")
+        return float(value) if isinstance(current, float) else value
 
     def manager_counting_start(self, planned_start: date | None, actual_start: date | None) -> date | None:
         """First day key managers' attendance is counted: the base date + ``manager_attendance_start_offset_days``.
@@ -349,6 +320,26 @@ class Rules:
     def latency_label(self) -> str:
         """Upload latency limits per source, in plain Chinese."""
         return f"手机打卡 {self.mobile_max_latency_s:g} 秒、闸机 {self.gate_max_latency_s:g} 秒"
+
+
+def _same_kind(current: Any, value: Any) -> bool:
+    """An override has the field's kind: a flag for a flag, a whole number for a count, any number for a measure."""
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(current, bool)
+    if isinstance(current, int):
+        return isinstance(value, int)
+    return isinstance(value, int | float)
+
+
+def _check_override_bounds(changes: dict[str, Any]) -> None:
+    """Sizes, divisors and windows stay above 0; ratios stay within 0–1."""
+    for key in POSITIVE_RULES & changes.keys():
+        if changes[key] <= 0:
+            raise invalid(f"rule_overrides.{key}", f"规则项 {key} 必须大于 0", f"Rule {key} must be greater than 0")
+    for ratio in ("manager_valid_days_ratio", "manager_composite_on_duty_ratio"):
+        if ratio in changes and changes[ratio] > 1:
+            raise invalid(f"rule_overrides.{ratio}", f"比例必须在 0 到 1 之间：{ratio}",
+                          f"A ratio must lie between 0 and 1: {ratio}")
 
 
 def day_after_period(start: date, days: int) -> date:

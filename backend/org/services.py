@@ -460,15 +460,24 @@ async def request_change(
             (ProjectChangeRequest.project == project_id) & (ProjectChangeRequest.kind == kind)
             & ProjectChangeRequest.status.is_in(list(OPEN_REQUEST))
         ):
-            raise Conflict("本项目已有同类变更申请在审批中，请待其审批完成", "A request of this kind is awaiting approval",
-                           field="kind", code="change_request_pending")
+            raise _request_pending()
         row = ProjectChangeRequest(
             project=project_id, kind=kind, target=target, from_value=from_value, requested_by=user_id,
             requested_at=now, requested_on=requested_on, requested_effective_on=effective, reason=reason,
             status=ChangeRequestStatus.pending,
         )
-        await row.save()
+        try:
+            await row.save()
+        except Exception as exc:  # the one-open-request index: a concurrent request won (PostgreSQL)
+            if "project_change_request_one_open" not in str(exc) and "UNIQUE constraint" not in str(exc):
+                raise
+            raise _request_pending() from exc
     return await get_change_request(row.id)
+
+
+def _request_pending() -> Conflict:
+    return Conflict("本项目已有同类变更申请在审批中，请待其审批完成", "A request of this kind is awaiting approval",
+                    field="kind", code="change_request_pending")
 
 
 def _label_request(r: dict[str, Any]) -> dict[str, Any]:

@@ -332,3 +332,28 @@ async def test_backdated_suspension_keeps_the_warnings_raised_before_the_request
     assert not set(third.rectified) & set(open_before), third.rectified
     after = {c["id"]: c["status"] for c in await WarningCase.select().where(WarningCase.id.is_in(list(open_before)))}
     assert all(s in ("open", "notified") for s in after.values()), after
+
+
+async def test_simultaneous_requests_leave_one_open_request_seed004_s3_9(client, world):
+    """Four requests of one kind at the same moment: one is stored, the others get 409 — on PostgreSQL too, where
+    the service's check alone lets concurrent requests through (the database's one-open-request index holds)."""
+    import asyncio
+
+    from backend.org.tables import ProjectChangeRequest
+
+    p = await _project(world.district_a)
+    headers = await auth(p["staff"])
+    replies = await asyncio.gather(*(
+        client.post(f"/api/projects/{p['id']}/change-requests", headers=headers,
+                    json={"kind": "status", "target": "suspended", "reason": f"停工 {i}"})
+        for i in range(4)
+    ))
+    assert sorted(r.status_code for r in replies) == [201, 409, 409, 409], [r.text for r in replies]
+    assert all(r.json()["code"] == "change_request_pending" for r in replies if r.status_code == 409)
+    assert await ProjectChangeRequest.count().where(ProjectChangeRequest.project == p["id"]) == 1
+    # the index itself: a second open row of the same kind cannot be written, a closed one can
+    [row] = await ProjectChangeRequest.select().where(ProjectChangeRequest.project == p["id"])
+    fields = {k: v for k, v in row.items() if k != "id"}
+    with pytest.raises(Exception, match="(?i)unique|project_change_request_one_open"):
+        await ProjectChangeRequest(**fields).save()
+    await ProjectChangeRequest(**{**fields, "status": "rejected"}).save()
