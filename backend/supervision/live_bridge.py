@@ -33,10 +33,14 @@ RECENT_IDS = 4096
 RECONNECT_MAX_S = 30.0
 
 
-class Hub:
+class Hub(live.LiveFeed):
+    """The live map's fan-out: a ``LiveFeed`` that drops an event it has already sent (the same punch from the
+    in-process feed and from LISTEN) and starts the bridge with its first subscriber.  A slow browser never
+    blocks anybody: it loses its oldest events."""
+
     def __init__(self, bridge: LiveBridge | None = None) -> None:
+        super().__init__(QUEUE_SIZE)
         self._bridge = bridge
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._recent: OrderedDict[tuple[str, Any], None] = OrderedDict()
 
     def fanout(self, event: dict[str, Any]) -> bool:
@@ -47,27 +51,15 @@ class Hub:
             self._recent[key] = None
             while len(self._recent) > RECENT_IDS:
                 self._recent.popitem(last=False)
-        for q in list(self._subscribers):
-            if q.full():  # a slow browser never blocks anybody: it loses its oldest events
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    q.get_nowait()
-            q.put_nowait(event)
+        self.publish(event)
         return True
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
         if self._bridge is not None:
             await self._bridge.ensure_started()
-        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
-        self._subscribers.add(q)
-        try:
+        async with super().subscribe() as q:
             yield q
-        finally:
-            self._subscribers.discard(q)
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscribers)
 
 
 class LiveBridge:
