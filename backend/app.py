@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import pass_context
 from litestar import Litestar, Request, Response, get
@@ -38,8 +37,7 @@ from backend.org.controllers import (
 from backend.pages import PAGE_HANDLERS
 from backend.routes import discover_routes
 from backend.runtime import SERVICE_DEPENDENCIES, AppServices
-from backend.supervision.services.common import DEFAULT_TZ
-from backend.vocabulary import label, labels_of
+from backend.vocabulary import LOCAL_TIME_FORMAT, label, labels_of, local_time
 from backend.workforce.controllers import RosterController
 
 log = logging.getLogger("smz.app")
@@ -159,14 +157,6 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def local_time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M", tz: str | None = None) -> str:
-    """A stored time (UTC; a naive one is UTC) in the project's zone, for a person to read; None → ""."""
-    if at is None:
-        return ""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(tz or DEFAULT_TZ)).strftime(fmt)
-
-
 def page_zone(context: Mapping[str, Any]) -> str | None:
     """The zone a page's times are shown in: the page's ``tz``, else its project's (``project.timezone``),
     else None (the default zone)."""
@@ -179,10 +169,10 @@ def page_zone(context: Mapping[str, Any]) -> str | None:
 
 
 @pass_context
-def local_time_filter(context: Mapping[str, Any], at: datetime | None, fmt: str = "%Y-%m-%d %H:%M",
+def local_time_filter(context: Mapping[str, Any], at: datetime | None, fmt: str = LOCAL_TIME_FORMAT,
                       tz: str | None = None) -> str:
     """``at|local_time``: in the zone given, else the page's project's zone (``page_zone``)."""
-    return local_time(at, fmt, tz or page_zone(context))
+    return local_time(at, tz or page_zone(context), fmt=fmt)
 
 
 def template_helpers(engine: JinjaTemplateEngine) -> None:

@@ -16,7 +16,9 @@ every column fits), then the place that decides when it is used.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 
 def width(codes: type[StrEnum], floor: int) -> int:
@@ -378,6 +380,23 @@ IMPORT_STATUS_ZH: dict[str, str] = {
 # --- Devices and fences ---------------------------------------------------------------------------------------
 
 
+class TerminalState(StrEnum):
+    """A terminal's state as people see it (device pages, the live map)."""
+
+    online = "online"
+    offline = "offline"
+    never = "never"
+    disabled = "disabled"
+
+
+TERMINAL_STATE_ZH: dict[str, str] = {
+    TerminalState.online: "在线",
+    TerminalState.offline: "离线",
+    TerminalState.never: "从未上线",
+    TerminalState.disabled: "停用",
+}
+
+
 class AlarmKind(StrEnum):
     """A terminal alarm (TerminalAlarm.kind)."""
 
@@ -491,6 +510,7 @@ SMS_STATUS_ZH: dict[str, str] = {SmsStatus.sent: "已发送", SmsStatus.failed: 
 
 LABELS: dict[type[StrEnum], dict[str, str]] = {
     Role: ROLE_ZH,
+    TerminalState: TERMINAL_STATE_ZH,
     Source: SOURCE_ZH,
     Direction: DIRECTION_ZH,
     PunchVerdict: VERDICT_ZH,
@@ -538,3 +558,19 @@ def labels_of(*kinds: str) -> dict[str, dict[str, str]]:
     """The label maps of the enums named (``labels_of("PunchVerdict", "Source")``), for a page whose script shows
     codes (the live map): the page embeds them as JSON, so the browser never keeps a copy of its own."""
     return {kind: {str(code): text for code, text in LABELS[_BY_NAME[kind]].items()} for kind in kinds}
+
+
+# --- Times as people read them ---------------------------------------------------------------------------------
+# Stored times are UTC; a person sees them in the project's zone, in one format (seconds where latency matters).
+DEFAULT_TZ = "Asia/Shanghai"  # a project's zone unless it says otherwise (DESIGN §1: UTC+8)
+LOCAL_TIME_FORMAT = "%Y-%m-%d %H:%M"
+LOCAL_TIME_FORMAT_SECONDS = "%Y-%m-%d %H:%M:%S"
+
+
+def local_time(at: datetime | None, tz: str | None = None, *, seconds: bool = False, fmt: str | None = None) -> str:
+    """A stored time (UTC; a naive one is UTC) in the zone ``tz`` (default: China's), for a person; None → ""."""
+    if at is None:
+        return ""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    pattern = fmt or (LOCAL_TIME_FORMAT_SECONDS if seconds else LOCAL_TIME_FORMAT)
+    return aware.astimezone(ZoneInfo(tz or DEFAULT_TZ)).strftime(pattern)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,12 +35,11 @@ from backend.clockin import services
 from backend.face.liveness import ACTION_LABELS, ACTIONS
 from backend.org import services as org
 from backend.rules import DEFAULT_RULES, Rules
-from backend.vocabulary import MakeupStatus, label
+from backend.vocabulary import DEFAULT_TZ, MakeupStatus, label, local_time
 from geofence.decision import format_metres_zh
 
 PWA_DIR = Path(__file__).resolve().parents[2] / "pwa"
 STATIC_DIR = PWA_DIR / "static"
-DEFAULT_TZ = "Asia/Shanghai"
 
 # The app shell the service worker caches at install (URL → file under pwa/static).
 SHELL: dict[str, str] = {
@@ -67,10 +66,7 @@ def _is_htmx(request: Request[Any, Any, Any]) -> bool:
 
 
 def _local(dt: datetime | None, tz: str = DEFAULT_TZ) -> str:
-    if dt is None:
-        return ""
-    aware = dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(tz or DEFAULT_TZ)).strftime("%m月%d日 %H:%M:%S")
+    return local_time(dt, tz, seconds=True)
 
 
 def reason_texts(row: dict[str, Any], rules: Rules = DEFAULT_RULES) -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
@@ -28,7 +27,7 @@ from backend.devices.controllers import SERIAL_ROLES, terminal_for_change
 from backend.errors import AppError, Forbidden, invalid
 from backend.org import services as org
 from backend.rules import DEFAULT_RULES
-from backend.vocabulary import DIRECTION_ZH, Role
+from backend.vocabulary import DIRECTION_ZH, TERMINAL_STATE_ZH, Role, TerminalState, local_time
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -41,10 +40,7 @@ REFRESH_S = 10
 
 
 def _local(at: datetime | None, tz: str) -> str:
-    if at is None:
-        return ""
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return at.astimezone(ZoneInfo(tz or "Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+    return local_time(at, tz, seconds=True)
 
 
 def duration_zh(d: timedelta) -> str:
@@ -64,13 +60,14 @@ def terminal_view(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     tz = row.get("timezone") or "Asia/Shanghai"
     began = services.offline_since(row, now)
     if not row["enabled"]:
-        state, label = "disabled", "停用"
+        state = TerminalState.disabled
     elif began is None:
-        state, label = "online", "在线"
+        state = TerminalState.online
     elif began[1]:
-        state, label = "never", "从未上线"
+        state = TerminalState.never
     else:
-        state, label = "offline", "离线"
+        state = TerminalState.offline
+    label = TERMINAL_STATE_ZH[state]
     since = ""
     if began is not None and row["enabled"]:
         since = duration_zh(now - began[0])

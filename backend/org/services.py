@@ -42,6 +42,7 @@ from backend.validators import clean_text, parse_phone, parse_uscc
 from backend.vocabulary import (
     CHANGE_KIND_ZH,
     CHANGE_REQUEST_STATUS_ZH,
+    DEFAULT_TZ,
     ChangeKind,
     ChangeRequestStatus,
     ProjectStatus,
@@ -49,8 +50,6 @@ from backend.vocabulary import (
     TeamKind,
     UnitType,
 )
-
-DEFAULT_TZ = "Asia/Shanghai"  # a project's zone unless it says otherwise (DESIGN §1: UTC+8)
 
 # --- Districts and their rules -----------------------------------------------------------
 

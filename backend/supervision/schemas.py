@@ -459,6 +459,10 @@ class MapTerminalOut(Out):
     enabled: bool
     online: bool
     last_seen_at: str | None
+    timezone: str
+    last_seen_local: str  # in the project's zone; "" when never seen
+    state: str
+    state_label: str
 
 
 class PunchEventOut(Out):

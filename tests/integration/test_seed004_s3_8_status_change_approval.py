@@ -354,6 +354,6 @@ async def test_simultaneous_requests_leave_one_open_request_seed004_s3_9(client,
     # the index itself: a second open row of the same kind cannot be written, a closed one can
     [row] = await ProjectChangeRequest.select().where(ProjectChangeRequest.project == p["id"])
     fields = {k: v for k, v in row.items() if k != "id"}
-    with pytest.raises(Exception, match="(?i)unique|project_change_request_one_open"):
+    with pytest.raises(Exception, match=r"(?i)unique|project_change_request_one_open"):
         await ProjectChangeRequest(**fields).save()
     await ProjectChangeRequest(**{**fields, "status": "rejected"}).save()

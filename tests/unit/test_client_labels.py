@@ -34,3 +34,12 @@ def test_the_live_map_page_embeds_the_labels_its_script_reads():
     assert '<script type="application/json" id="sup-labels">{{ labels_of("PunchVerdict", "Source") | tojson }}' in page
     assert "getElementById('sup-labels')" in script
     assert {m.group(1) for m in re.finditer(r"label\('(\w+)'", script)} <= {"PunchVerdict", "Source"}
+
+
+def test_map_tooltips_escape_what_users_typed() -> None:
+    """Leaflet tooltips take HTML: project, fence, vendor and person names go through esc() (a vendor named
+    '<img onerror=…>' ran script in a supervisor's browser)."""
+    script = (ROOT / "pwa/static/js/supervision.js").read_text(encoding="utf-8")
+    calls = re.findall(r"bindTooltip\((.*)\);", script)
+    assert calls and all(c.startswith(("esc(", "projectTooltip(")) for c in calls), calls
+    assert "return esc(p.name" in script

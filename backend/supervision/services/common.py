@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from piccolo.columns.combination import WhereRaw
 
+from backend.vocabulary import DEFAULT_TZ
 from backend.workforce.dictionaries import KEY_POSTS
 
-DEFAULT_TZ = "Asia/Shanghai"
 KEY_POST_LIST = list(KEY_POSTS)
 # The posts of seed 001 §2.11.3 (its columns and its 12 filters); the other key posts are shown after them.
 SEED_TABLE_POSTS = ["project_manager", "safety_officer", "technical_lead", "chief_supervising_engineer"]

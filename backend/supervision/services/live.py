@@ -21,7 +21,7 @@ from backend.supervision.services.common import DEFAULT_TZ, _aware, _ids_in, _in
 from backend.supervision.services.people import _team_names
 from backend.supervision.services.projects import project_contexts
 from backend.supervision.services.punches import SOURCE_ZH
-from backend.vocabulary import PunchVerdict
+from backend.vocabulary import TERMINAL_STATE_ZH, PunchVerdict, TerminalState, local_time
 
 FenceSource = Callable[[set[int] | None], Any]  # async (project_ids) -> list of GeoJSON Features
 
@@ -71,9 +71,14 @@ async def fetch_map_terminals(ids: list[int]) -> list[dict[str, Any]]:
         for t in await Terminal.select(
             Terminal.id, Terminal.serial, Terminal.project, Terminal.channel, Terminal.direction, Terminal.enabled,
             Terminal.online, Terminal.last_seen_at, Terminal.vendor.name.as_alias("vendor"),
+            Terminal.project.timezone.as_alias("timezone"),
         ).where(_ids_in(Terminal.project, ids)).order_by(Terminal.id):
-            seen = _aware(t["last_seen_at"])
-            terminals.append({**t, "last_seen_at": seen.isoformat() if seen else None})
+            seen = _aware(t.pop("last_seen_at"))
+            state = (TerminalState.disabled if not t["enabled"]
+                     else TerminalState.online if t["online"] else TerminalState.offline)
+            terminals.append({**t, "last_seen_at": seen.isoformat() if seen else None,
+                              "last_seen_local": local_time(seen, t["timezone"], seconds=True),
+                              "state": state, "state_label": TERMINAL_STATE_ZH[state]})
     return terminals
 
 

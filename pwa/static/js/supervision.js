@@ -22,6 +22,13 @@
     return (labels[kind] || {})[code] || code;
   }
 
+  // Text going into HTML a library builds (Leaflet tooltips): vendor names and serials are user input.
+  function esc(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+    });
+  }
+
   function text(tag, cls, value) {
     var el = document.createElement(tag);
     if (cls) el.className = cls;
@@ -53,7 +60,7 @@
 
     function projectTooltip(p) {
       var t = p.today || {};
-      return p.name + '（' + p.status_label + '）<br>今日考勤 ' + (t.people || 0) + ' 人 · 超时 ' + (t.late || 0) +
+      return esc(p.name + '（' + p.status_label + '）') + '<br>今日考勤 ' + (t.people || 0) + ' 人 · 超时 ' + (t.late || 0) +
         ' · 失败 ' + (t.rejected || 0);
     }
 
@@ -82,7 +89,7 @@
           return L.circle(latlng, L.extend({ radius: r }, fenceStyle));
         },
         onEachFeature: function (f, layer) {
-          layer.bindTooltip((f.properties && f.properties.name) || '电子围栏');
+          layer.bindTooltip(esc((f.properties && f.properties.name) || '电子围栏'));
         }
       }).eachLayer(function (l) { fenceLayer.addLayer(l); });
       var unlocated = [];
@@ -102,12 +109,10 @@
         var i = perProject[t.project] = (perProject[t.project] || 0) + 1;
         // Terminals carry no coordinates: they are drawn around their project's point.
         var a = (i - 1) * Math.PI / 3, d = 0.00035;
-        var state = !t.enabled ? 'disabled' : (t.online ? 'online' : 'offline');
         var m = L.circleMarker([p.lat + d * Math.sin(a), p.lon + d * Math.cos(a)],
-          { radius: 5, className: 'smz-terminal ' + state, weight: 1 });
-        m.bindTooltip('考勤设备 ' + t.serial + '（' + (t.vendor || '') + '）：' +
-          ({ online: '在线', offline: '离线', disabled: '停用' })[state] +
-          (t.last_seen_at ? '<br>最后在线 ' + t.last_seen_at.replace('T', ' ').slice(0, 19) : ''));
+          { radius: 5, className: 'smz-terminal ' + t.state, weight: 1 });
+        m.bindTooltip(esc('考勤设备 ' + t.serial + '（' + (t.vendor || '') + '）：' + t.state_label) +
+          (t.last_seen_local ? '<br>最后在线 ' + esc(t.last_seen_local) : ''));
         m.on('click', function () { showProject(t.project); });
         m.addTo(terminalLayer);
       });
@@ -144,7 +149,7 @@
       else if (p && p.lat !== null) latlng = [p.lat + (Math.random() - 0.5) * 0.0004, p.lon + (Math.random() - 0.5) * 0.0004];
       if (latlng) {
         var m = L.circleMarker(latlng, { radius: 6, className: 'smz-punch ' + ev.verdict, weight: 1 });
-        m.bindTooltip((ev.name || '（未识别）') + ' · ' + label('PunchVerdict', ev.verdict));
+        m.bindTooltip(esc((ev.name || '（未识别）') + ' · ' + label('PunchVerdict', ev.verdict)));
         m.addTo(punchLayer);
         if (punchLayer.getLayers().length > 300) punchLayer.removeLayer(punchLayer.getLayers()[0]);
       }

@@ -189,3 +189,25 @@ async def test_rollup_api_refuses_today_and_rolls_a_past_day(client, site):
     assert r.status_code == 400
     staff = await login(client, site.people["staff"])
     assert (await client.post("/api/supervision/rollup", json={"day": DAY.isoformat()}, headers=staff)).status_code == 403
+
+
+async def test_map_terminals_show_their_state_and_last_sign_of_life_in_local_time(client, site):
+    """The map's terminal tooltips show the project's local time and a labelled state (they showed the stored
+    UTC time and kept their own copy of the state labels)."""
+    from datetime import UTC, datetime
+
+    from backend.devices import services as devices
+    from backend.devices.tables import Terminal
+    from tests.integration.conftest import unique
+
+    vendor = (await devices.create_vendor(unique("地图厂商"))).vendor_id
+    serial = unique("MAP-GATE-")
+    await devices.register_terminal(site.project, serial, vendor)
+    await Terminal.update({Terminal.online: True, Terminal.last_seen_at: datetime(2025, 10, 15, 1, 2, 3, tzinfo=UTC)}
+                          ).where(Terminal.serial == serial)
+    r = await client.get("/api/supervision/map", params={"day": DAY.isoformat()},
+                         headers=await login(client, site.people["supervisor"]))
+    assert r.status_code == 200, r.text
+    [t] = [t for t in r.json()["terminals"] if t["serial"] == serial]
+    assert (t["state"], t["state_label"]) == ("online", "在线")
+    assert t["last_seen_local"] == "2025-10-15 09:02:03"  # Asia/Shanghai
