@@ -73,10 +73,24 @@ async def sup_map_site(migrated_db: str) -> MapSite:
 
 
 @pytest.fixture
-async def sup_server(migrated_db: str) -> AsyncIterator[str]:
+async def sup_services(migrated_db: str) -> AsyncIterator[Any]:
+    """The services of the map's app: a punch the test records reaches the page through their live feed."""
+    from backend.runtime import AppServices
+    from tests.shared_services import shared_face_service
+
+    services = AppServices.build(face=shared_face_service())
+    try:
+        yield services
+    finally:
+        await services.aclose()
+
+
+@pytest.fixture
+async def sup_server(sup_services: Any) -> AsyncIterator[str]:
+    from backend.app import create_app
     from tests.integration.supervision.live_server import serve_app
 
-    async with serve_app() as base:
+    async with serve_app(create_app(services=sup_services)) as base:
         yield base
 
 

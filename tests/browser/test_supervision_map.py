@@ -17,10 +17,12 @@ pytestmark = pytest.mark.browser
 # The map's fixtures live in their own module (tests/browser/conftest.py belongs to the phone PWA).
 sup_map_site = supervision_fixtures.sup_map_site
 sup_server = supervision_fixtures.sup_server
+sup_services = supervision_fixtures.sup_services
 sup_page = supervision_fixtures.sup_page
 
 
-async def test_map_loads_offline_shows_fences_and_a_new_punch_appears_live(sup_page: Any, sup_map_site: MapSite):
+async def test_map_loads_offline_shows_fences_and_a_new_punch_appears_live(sup_page: Any, sup_map_site: MapSite,
+                                                                           sup_services: Any):
     page = sup_page
     await page.wait_for_selector("#sup-map[data-loaded='1']")
     await page.wait_for_selector("path.smz-fence", state="attached")
@@ -37,7 +39,7 @@ async def test_map_loads_offline_shows_fences_and_a_new_punch_appears_live(sup_p
     verdict = await record_punch(PunchIn(
         source="mobile", project_id=sup_map_site.project, person_id=sup_map_site.worker,
         idempotency_key=uuid.uuid4().hex, captured_at=now - timedelta(seconds=2), received_at=now,
-        lon=113.0947, lat=22.6041, accuracy_m=8.0))
+        lon=113.0947, lat=22.6041, accuracy_m=8.0), feed=sup_services.live_feed)
     item = page.locator(f"#sup-feed li[data-punch-id='{verdict.punch_id}']")
     await item.wait_for(timeout=10_000)
     assert "地图工人" in await item.inner_text()
