@@ -1,8 +1,10 @@
 """Realistic demo data: one district, a building project with gates, a municipal road project, a
-suspended project, enterprises, units, teams, ~200 people with key managers, two terminals, accounts."""
+suspended project, enterprises, units, teams, ~200 people with key managers, two terminals, accounts, and ~40 days
+of attendance history (gate and phone punches, a pending make-up, daily rollups, yellow and red warnings)."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Callable
@@ -12,13 +14,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from backend.accounts import services as accounts
+from backend.attendance.services import PunchIn, record_punch
+from backend.clockin.services import request_makeup
 from backend.crew.services.contracts import ContractIn, record_contract
+from backend.db import write_transaction
 from backend.devices import services as devices
 from backend.fences import services as fences
 from backend.org import services as org
 from backend.settings import get_settings
+from backend.supervision import services as supervision
+from backend.supervision.sms import NullSender
 from backend.validators import id_check_char, uscc_check_char
-from backend.vocabulary import ChangeKind, ProjectStatus, Role
+from backend.vocabulary import ChangeKind, ProjectStatus, Reason, Role, Source
 from backend.workforce import services as workforce
 
 DEMO_PASSWORD = "demo2026"
@@ -101,6 +108,177 @@ async def _demo_contract(project_id: int, entry_id: int, starts_on: date) -> Non
                                                            data=_DEMO_CONTRACT_PDF, filename="劳动合同（演示）.pdf"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """A demo roster member with a contract: who may appear in the attendance history."""
+
+    person: int
+    entered_on: date
+    post: str | None = None  # the key post of a manager; None for a worker
+
+
+# --- The attendance history (step 考勤记录) ------------------------------------------------------------
+# About the last 40 days, written through the one attendance path (record_punch), then rolled up and evaluated day
+# by day like the nightly job, so every attendance and warning page has something to show.
+DEMO_HISTORY_DAYS = 40
+DEMO_GATE_WORKERS = 18  # building workers who pass the gate (keeps the demo at ~3,000 punches)
+DEMO_MOBILE_WORKERS = 8  # road workers who clock in by phone (plus the foreman)
+DEMO_PUNCH_BATCH = 250  # punches per write transaction while loading the history
+DEMO_EVALUATION_DAYS = 10  # nightly warning runs replayed: long enough for a yellow case to turn red (Rules.red_on)
+_DEMO_TZ = ZoneInfo("Asia/Shanghai")  # the demo projects' zone (Project.timezone default)
+_M_PER_DEG_LAT = 110_800.0
+
+
+def _local(day: date, minutes: float) -> datetime:
+    """A local time on ``day`` (minutes after midnight, Asia/Shanghai) as an aware datetime."""
+    return datetime.combine(day, time(0, 0), tzinfo=_DEMO_TZ) + timedelta(minutes=minutes)
+
+
+def _road_point(rng: random.Random, offset_m: float) -> tuple[float, float]:
+    """A point ``offset_m`` metres to the side of the demo road's centre line (the corridor fence is 60 m wide)."""
+    road = fences.DEMO_ROAD
+    i = rng.randrange(len(road) - 1)
+    (x0, y0), (x1, y1) = road[i], road[i + 1]
+    t = rng.uniform(0.1, 0.9)
+    lon, lat = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+    m_lon = _M_PER_DEG_LAT * math.cos(math.radians(lat))
+    dx, dy = (x1 - x0) * m_lon, (y1 - y0) * _M_PER_DEG_LAT
+    norm = math.hypot(dx, dy)
+    return lon + (-dy / norm) * offset_m / m_lon, lat + (dx / norm) * offset_m / _M_PER_DEG_LAT
+
+
+def _manager_present(day: date, index: int, slacker: bool) -> bool:
+    """Key managers' days, deterministic: one day in ten off (≥ 80 %, seed 000 §五); the slacker comes one day in
+    four, so the 80 % of the month can no longer be reached once about ten days of it have passed (``cannot_be_met``)."""
+    if slacker:
+        return day.toordinal() % 4 == 0
+    return (day.toordinal() + index) % 10 != 0
+
+
+def _gate_punches(rng: random.Random, pid: int, gates: dict[str, int], members: list[_Member],
+                  days: list[date], today: date) -> list[PunchIn]:
+    """The building project's gate records: in at DEMO-GATE-01-IN, out at DEMO-GATE-01-OUT, by face; two workers
+    whose faces were not enrolled enter by card on the last 8 days (非人脸方式, seed 000 §六 → the
+    未落实实名制管理 warning, red once it lasts past Rules.red_on), the construction officer once by card yesterday;
+    a few uploads late (> 5 s, seed 002 附件1 §二(17)), among them a network outage at the gate one morning."""
+    serials = {"in": "DEMO-GATE-01-IN", "out": "DEMO-GATE-01-OUT"}
+    managers = [m for m in members if m.post]
+    workers = [m for m in members if not m.post][:DEMO_GATE_WORKERS]
+    card_workers = {m.person for m in workers if m.entered_on <= today - timedelta(days=30)}
+    card_workers = set(sorted(card_workers)[:2])
+    card_days = set(days[-8:])
+    outage_day = today - timedelta(days=4)
+    late_left = 4
+    out: list[PunchIn] = []
+    for day in days:
+        for index, m in enumerate([*managers, *workers]):
+            if day < m.entered_on:
+                continue
+            card_day = day in card_days and m.person in card_workers  # they come every day of those 8
+            officer_card = m.post == "construction_officer" and day == days[-1]
+            if m.post:
+                if not (_manager_present(day, index, slacker=m.post == "safety_officer") or officer_card):
+                    continue
+                times = {"in": rng.uniform(7 * 60 + 40, 8 * 60 + 30), "out": rng.uniform(17 * 60 + 45, 19 * 60)}
+            else:
+                if rng.random() < 0.12 and not card_day:
+                    continue
+                times = {"in": rng.uniform(7 * 60 + 10, 8 * 60 + 5), "out": rng.uniform(17 * 60 + 30, 18 * 60 + 40)}
+            for direction, minutes in times.items():
+                captured = _local(day, minutes).replace(microsecond=0)
+                latency = rng.uniform(0.3, 2.8)
+                if day == outage_day and direction == "in" and minutes > 7 * 60 + 30 and late_left > 0:
+                    late_left -= 1
+                    latency = rng.uniform(90, 600)  # the gate's network was down: stored records sent later
+                elif rng.random() < 0.012:
+                    latency = rng.uniform(6, 240)
+                card = card_day or (officer_card and direction == "in")
+                out.append(PunchIn(
+                    source=Source.gate, project_id=pid, person_id=m.person, terminal_id=gates[direction],
+                    direction=direction, captured_at=captured, received_at=captured + timedelta(seconds=latency),
+                    idempotency_key=f"g:{serials[direction]}:{m.person}:{captured.astimezone(_DEMO_TZ):%Y%m%d%H%M%S}",
+                    flags=(Reason.non_face_mode,) if card else (),
+                ))
+    return out
+
+
+async def _mobile_punches(rng: random.Random, pid: int, members: list[_Member], days: list[date], today: date,
+                          worker_person: int, skip_day: date) -> list[PunchIn]:
+    """The road project's phone clock-ins, judged against the corridor fence like ``clockin.clock_in`` does: most
+    well inside, a few at the edge (near_edge, kept for review), a few sent late from the offline outbox (> 30 s,
+    seed 000 附件3 §三.4).  The demo worker misses ``skip_day`` (their make-up request)."""
+    rules = await org.rules_for_project(pid)
+    managers = [m for m in members if m.post]
+    workers = [m for m in members if not m.post]
+    people = [*managers, *workers[:DEMO_MOBILE_WORKERS]]
+    people += [m for m in workers[-1:] if m not in people]  # the foreman (the last one entered)
+    edge_day, late_day = today - timedelta(days=6), today - timedelta(days=2)
+    out: list[PunchIn] = []
+    for day in days:
+        for index, m in enumerate(people):
+            if day < m.entered_on or (m.person == worker_person and day == skip_day):
+                continue
+            if m.post:
+                if not _manager_present(day, index, slacker=False):
+                    continue
+            elif rng.random() < 0.12 and not (m.person == worker_person and day in (edge_day, late_day)):
+                continue
+            for direction, (lo, hi) in (("in", (7 * 60, 8 * 60)), ("out", (17 * 60 + 30, 18 * 60 + 30))):
+                captured = _local(day, rng.uniform(lo, hi)).replace(microsecond=0)
+                demo_worker = m.person == worker_person
+                edge = rng.random() < 0.02 or (demo_worker and day == edge_day and direction == "in")
+                if edge:  # outside the 30 m half-width by less than the fix's accuracy: near_edge
+                    offset, accuracy = rng.choice((-1, 1)) * rng.uniform(36, 44), rng.uniform(18, 30)
+                else:
+                    offset, accuracy = rng.uniform(-20, 20), rng.uniform(5, 18)
+                latency = rng.uniform(1.0, 6.0)
+                if rng.random() < 0.01 or (demo_worker and day == late_day and direction == "out"):
+                    latency = rng.uniform(45, 900)  # no signal: the phone's outbox sent it later
+                received = captured + timedelta(seconds=latency)
+                lon, lat = _road_point(rng, offset)
+                fix = await fences.judge_fix(pid, lon, lat, accuracy, captured, rules=rules, server_now=received)
+                out.append(PunchIn(
+                    source=Source.mobile, project_id=pid, person_id=m.person, captured_at=captured,
+                    received_at=received, idempotency_key=f"m:{m.person}:demo-{day:%Y%m%d}-{direction}",
+                    lon=fix.lon, lat=fix.lat, accuracy_m=round(accuracy, 1), fence_id=fix.fence_id,
+                    fence_distance_m=fix.distance_m, face_distance=round(rng.uniform(0.28, 0.45), 3),
+                    liveness_passed=True, reasons=tuple(fix.reasons), flags=tuple(fix.flags),
+                ))
+    return out
+
+
+async def _demo_attendance(rng: random.Random, step: Callable[[str, int], None], projects: dict[str, int],
+                           members: dict[str, list[_Member]], gates: dict[str, int], worker_user: int,
+                           worker_person: int) -> None:
+    """Step 考勤记录: the history through ``record_punch``, one pending make-up request of the demo worker, the
+    daily rollups, and the nightly warning evaluation replayed over the last days (in-site messages only)."""
+    today = supervision.local_today()  # the projects' day (Asia/Shanghai), not the server's date
+    days = [today - timedelta(days=n) for n in range(DEMO_HISTORY_DAYS, 0, -1)]
+    makeup_day = today - timedelta(days=3)
+    punches = _gate_punches(rng, projects["building"], gates, members["building"], days, today)
+    punches += await _mobile_punches(rng, projects["road"], members["road"], days, today, worker_person, makeup_day)
+    punches.sort(key=lambda p: p.received_at or p.captured_at)
+    # Each punch goes through record_punch (the one path: judged, stored once, published); a batch shares one write
+    # transaction (its nested write_transaction joins it), so loading the history stays quick on SQLite.
+    for i in range(0, len(punches), DEMO_PUNCH_BATCH):
+        async with write_transaction():
+            for p in punches[i:i + DEMO_PUNCH_BATCH]:
+                await record_punch(p)
+        step("考勤记录", 1)
+
+    # The demo worker's phone had no signal that morning: a make-up request waiting for the authority (jianguan).
+    user = accounts.CurrentUser(id=worker_user, username="gongren", display_name="道路工程工人", role=Role.worker,
+                                person_id=worker_person)
+    await request_makeup(user, person_id=worker_person, project_id=projects["road"],
+                         punch_time=_local(makeup_day, 7 * 60 + 52), reason="network_failure",
+                         note="路基段手机没有信号，未能打卡（演示）", direction="in", evidence=None, evidence_type=None)
+
+    await supervision.rollup_days(days, today=today)
+    for n in range(DEMO_EVALUATION_DAYS - 1, -1, -1):
+        await supervision.evaluate_warnings(today - timedelta(days=n), sender=NullSender())
+    step("考勤记录", 1)
+
+
 async def load_demo(progress: Callable[[str, int], None] | None = None, people: int = 200) -> list[DemoAccount]:
     rng = random.Random(20261125)
     step = progress or (lambda _label, _n: None)
@@ -169,6 +347,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
                   "管网班组": "110", "沥青摊铺班组": "900", "土建班组": "010"}
     shares = {"building": 0.55, "road": 0.30, "suspended": 0.15}
     worker_person_for_account: int | None = None
+    members: dict[str, list[_Member]] = {key: [] for key in projects}  # for the attendance history step
     created = 0
     for key, pid in projects.items():
         gc = units[key]["general_contractor"]
@@ -179,12 +358,14 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
                                                  team_id=teams[key]["general_contractor"], work_role="manager",
                                                  post=post, entered_on=today - timedelta(days=110))
             await _demo_contract(pid, entry, today - timedelta(days=110))
+            members[key].append(_Member(person, today - timedelta(days=110), post=post))
             created += 1
         person = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng))
         entry = await workforce.enter_roster(project_id=pid, person_id=person, unit_id=units[key]["supervision_firm"],
                                              team_id=teams[key]["supervision_firm"], work_role="manager",
                                              post="chief_supervising_engineer", entered_on=today - timedelta(days=110))
         await _demo_contract(pid, entry, today - timedelta(days=110))
+        members[key].append(_Member(person, today - timedelta(days=110), post="chief_supervising_engineer"))
         created += 1
         worker_teams = [n for n in teams[key] if n in work_types]
         n_workers = int(people * shares[key]) - 7
@@ -198,6 +379,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
                                                  work_type=work_types[team_name], entered_on=entered_on)
             if i % 12 != 11:  # a few without a contract: the roster shows 未签劳动合同，未下发到闸机 (seed 001 §五(十一))
                 await _demo_contract(pid, entry, entered_on)
+                members[key].append(_Member(person, entered_on))
             if key == "road" and worker_person_for_account is None:
                 worker_person_for_account = person
             created += 1
@@ -215,13 +397,18 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
         entered_on=today - timedelta(days=58))
     await _demo_contract(projects["road"], entry, today - timedelta(days=58))
     await workforce.set_team_leader(projects["road"], teams["road"]["路基班组"], foreman_person)
+    members["road"].append(_Member(foreman_person, today - timedelta(days=58)))
     created += 1
 
     made = await devices.create_vendor("广东示例智能科技有限公司")
     vendor = made.vendor_id
     save_demo_vendor_code(made.code)
-    await devices.register_terminal(projects["building"], "DEMO-GATE-01-IN", vendor, channel=1, direction="in")
-    await devices.register_terminal(projects["building"], "DEMO-GATE-01-OUT", vendor, channel=1, direction="out")
+    gates = {
+        "in": await devices.register_terminal(projects["building"], "DEMO-GATE-01-IN", vendor, channel=1,
+                                              direction="in"),
+        "out": await devices.register_terminal(projects["building"], "DEMO-GATE-01-OUT", vendor, channel=1,
+                                               direction="out"),
+    }
     step("考勤设备", 2)
 
     accounts_made = list(DEMO_ACCOUNTS)
@@ -236,8 +423,8 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
                                             project_ids=[projects["building"]])
     await accounts.create_user("banzu", DEMO_PASSWORD, Role.foreman, display_name="道路工程劳务员",
                                project_ids=[projects["road"]], person_id=foreman_person)
-    await accounts.create_user("gongren", DEMO_PASSWORD, Role.worker, display_name="道路工程工人",
-                               person_id=worker_person_for_account)
+    worker_user = await accounts.create_user("gongren", DEMO_PASSWORD, Role.worker, display_name="道路工程工人",
+                                             person_id=worker_person_for_account)
     await accounts.create_user("changshang", DEMO_PASSWORD, Role.vendor, display_name="示例智能科技", vendor_id=vendor)
     step("账号", len(accounts_made))
 
@@ -254,4 +441,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     await org.request_change(projects["building"], ChangeKind.status, ProjectStatus.suspended,
                              effective_on=today + timedelta(days=7), reason="春节前停工（演示：待审批，尚未生效）",
                              user_id=site_staff)
+
+    assert worker_person_for_account is not None
+    await _demo_attendance(rng, step, projects, members, gates, worker_user, worker_person_for_account)
     return accounts_made

@@ -5,6 +5,7 @@ SMZ_TEST_DATABASE_URL names a server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sqlite3
@@ -52,6 +53,57 @@ async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
     return proc.returncode or 0, out.decode(errors="replace")
+
+
+# Run inside a subprocess against the demo database (the services read the engine from the environment):
+# prints the supervision verdicts the demo's attendance history must produce, as JSON.
+SERVICES_PROBE = r"""
+import asyncio, json
+from datetime import timedelta
+
+
+async def main():
+    from backend import db
+    from backend.org.tables import Project
+    from backend.supervision import services as sup
+    from backend.supervision.days import month_of
+    from backend.supervision.services.explain import explain_project_month
+
+    await db.start_pool()
+    try:
+        ids = {r["name"]: r["id"] for r in await Project.select(Project.id, Project.name)}
+        building, road = ids["江门市滨江新区安置房二期工程"], ids["蓬江区杜阮至棠下连接线道路改造工程"]
+        today = sup.local_today()
+        yesterday = today - timedelta(days=1)
+        # the 80 % can no longer be reached once more than a fifth of the month was missed: judge this month when
+        # 11 days of it are past, else the previous month as of its 20th (both inside the 40 days of history)
+        as_of = yesterday if yesterday.day >= 12 else (yesterday.replace(day=1) - timedelta(days=1)).replace(day=20)
+        stats = await sup.managers_month({building}, month_of(as_of), as_of=as_of)
+        verdicts = [{"post": p.post, "verdict": p.verdict.verdict} for s in stats for p in s.people]
+        rows, terminals = await sup.latency_compliance({building, road}, today - timedelta(days=40), yesterday)
+        latency = [{"source": r.source, "total": r.total, "within": r.within, "serial": r.terminal_serial,
+                    "max_s": r.max_s, "limit_s": r.limit_s} for r in [*rows, *terminals]]
+        e = await explain_project_month(building, month_of(yesterday))
+        lines = [{"rule": l.rule, "inputs": l.inputs} for l in e.lines]
+    finally:
+        await db.close_pool()
+    print("PROBE" + json.dumps({"as_of": as_of.isoformat(), "verdicts": verdicts, "latency": latency,
+                                "lines": lines}, default=str))
+
+
+asyncio.run(main())
+"""
+
+
+async def run_probe(env: dict[str, str]) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVICES_PROBE, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    return json.loads(text.split("PROBE", 1)[1])
 
 
 class Db:
@@ -164,6 +216,8 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
     )
     assert [t["id"] for t in led] == [m["team"] for m in mates]
 
+    await check_attendance_history(env, db)
+
     # a second run keeps the data and still prints the accounts
     code, out = await run_cli(env, "demo", "--no-serve", "--people", str(PEOPLE))
     assert code == 0, out
@@ -171,3 +225,49 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
     for username in ACCOUNTS:
         assert re.search(rf"\b{username}\b", out), (username, out)
     assert await db.count("project") == 3
+
+
+async def check_attendance_history(env: dict[str, str], db: Db) -> None:
+    """The demo's step 考勤记录: ~40 days of punches through the one attendance path, rolled up and evaluated, so
+    the attendance pages, the warnings (yellow and red), the latency report and the rule explanation show data."""
+    projects = {r["name"]: r["id"] for r in await db.rows("SELECT id, name FROM project")}
+    building, road = projects["江门市滨江新区安置房二期工程"], projects["蓬江区杜阮至棠下连接线道路改造工程"]
+    by_source = {(r["project"], r["source"]): r["n"] for r in await db.rows(
+        "SELECT project, source, COUNT(*) AS n FROM punch GROUP BY project, source")}
+    assert by_source.get((building, "gate"), 0) > 300, by_source  # the building site's gates
+    assert by_source.get((road, "mobile"), 0) > 100, by_source  # the road project has no gate: phones
+    assert sum(by_source.values()) <= 3_000, by_source  # `smz demo` stays quick
+    punches = await db.rows("SELECT project, source, verdict, flags, latency_s, fence_id, terminal FROM punch")
+    assert all(p["verdict"] != "rejected" for p in punches)
+    gate = [p for p in punches if p["source"] == "gate"]
+    assert all(p["terminal"] is not None for p in gate)
+    mobile = [p for p in punches if p["source"] == "mobile"]
+    assert all(p["fence_id"] is not None for p in mobile)  # judged against the road's corridor fence
+    assert any("near_edge" in p["flags"] for p in mobile)
+    # late uploads are kept and flagged: gate > 5 s (seed 002 附件1 §二(17)), phone > 30 s (seed 000 附件3 §三.4)
+    assert any("late_upload" in p["flags"] and p["latency_s"] > 5 for p in gate)
+    assert any("late_upload" in p["flags"] and p["latency_s"] > 30 for p in mobile)
+    # seed 000 §六: people entered by card (non-face mode) → 未落实实名制管理, kept but never counted
+    assert any("non_face_mode" in p["flags"] for p in gate)
+    warnings = await db.rows("SELECT kind, level, status FROM sup_warning")
+    kinds = {w["kind"] for w in warnings}
+    assert "non_face_punch" in kinds, warnings
+    assert "manager_valid_days" in kinds, warnings  # the key manager who can no longer reach 80 % (seed 000 §五)
+    levels = {w["level"] for w in warnings}
+    assert {"yellow", "red"} <= levels, warnings  # seed 000 §三: red when not fixed within 5 days
+    assert await db.count("sup_message") > 0  # notified by in-site message
+    assert await db.count("sup_person_day") > 0  # the daily rollups
+    pending = await db.rows(
+        "SELECT m.status FROM makeup_request m JOIN app_user u ON u.person = m.person WHERE u.username = 'gongren'")
+    assert [m["status"] for m in pending] == ["pending"]  # for the authority (jianguan) to decide
+
+    probe = await run_probe(env)
+    by_post = {v["post"]: v["verdict"] for v in probe["verdicts"]}
+    assert by_post["safety_officer"] == "cannot_be_met", probe["verdicts"]
+    assert by_post["project_manager"] in ("met", "at_risk_but_reachable"), probe["verdicts"]
+    late = [r for r in probe["latency"] if r["within"] < r["total"]]
+    assert {r["source"] for r in late} == {"gate", "mobile"}, probe["latency"]
+    assert any(r["serial"] == "DEMO-GATE-01-IN" and r["max_s"] > r["limit_s"] for r in late), probe["latency"]
+    managers = [line["inputs"] for line in probe["lines"] if line["rule"] == "manager_valid_days_ratio"]
+    assert any(m["punches_counted"] > 0 for m in managers), managers
+    assert any(m["punches_not_counted"] for m in managers), managers  # the construction officer's card entry
