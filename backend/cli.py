@@ -413,12 +413,13 @@ def rules_set_profile_cmd(district_id: int, profile: str) -> None:
 
 @rules_group.command("explain")
 @click.argument("project_id", type=int)
-@click.option("--month", default=None, help="also explain this month's verdicts, YYYY-MM")
+@click.option("--month", default=None, help="the month whose verdicts to explain, YYYY-MM (default: this month)")
 def rules_explain_cmd(project_id: int, month: str | None) -> None:
-    """Which rule profile judged a project, and each rule with its clause, inputs and verdict."""
+    """Which rule profile judged a project, and each rule of a month with its clause, inputs and verdict."""
+    from backend.supervision.services.common import local_today
     from backend.supervision.services.explain import explain_project_month
 
-    e = _run_db(explain_project_month(project_id, month))
+    e = _run_db(explain_project_month(project_id, month or f"{local_today():%Y-%m}"))
     console.print(f"[bold]{e.project_name}[/bold]（{e.district_name}）")
     console.print(f"判定规则 / rule profile: {e.profile_label} [{e.profile}]" + (f"  月份 {e.month}" if e.month else ""))
     for line in e.lines:
