@@ -218,6 +218,14 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
 
     await check_attendance_history(env, db)
 
+    # `smz rules explain PROJECT` explains this month by default: the profile and every key manager's line
+    building = (await db.rows("SELECT id FROM project ORDER BY id LIMIT 1"))[0]["id"]
+    code, out = await run_cli(env, "rules", "explain", str(building))
+    assert code == 0, out
+    assert "江门市" in out and "construction_days" in out and "manager_valid_days_ratio" in out, out
+    code, out = await run_cli(env, "rules", "explain", str(building), "--month", "2026-13")
+    assert code != 0 and "月份" in out, out
+
     # a second run keeps the data and still prints the accounts
     code, out = await run_cli(env, "demo", "--no-serve", "--people", str(PEOPLE))
     assert code == 0, out
