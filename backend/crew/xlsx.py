@@ -17,6 +17,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from backend.bounded import check_zip
 from backend.errors import invalid
+from backend.rules import DEFAULT_RULES, Rules
 from backend.validators import ETHNICITY
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.xlsx_safe import safe_row
@@ -122,24 +123,24 @@ def _cell(value: Any, key: str) -> Any:
     return str(value).strip() or None
 
 
-_DEFAULT_SHEET_ROWS = 20_000
-
-
 @dataclass(frozen=True, slots=True)
 class ImportLimits:
-    """Bounds on an uploaded workbook beyond the row count (``backend.rules``: crew_import_*, upload_*)."""
+    """Bounds on an uploaded workbook beyond the row count: the values are ``backend.rules``' (crew_import_*,
+    upload_*), per district — ``from_rules`` is the only way in, so no second copy of the numbers lives here."""
 
-    max_unpacked_bytes: int = 20 * 1024 * 1024
-    max_ratio: float = 100.0
-    max_members: int = 1000
-    max_sheet_rows: int = _DEFAULT_SHEET_ROWS
-    max_columns: int = 64
+    max_unpacked_bytes: int
+    max_ratio: float
+    max_members: int
+    max_sheet_rows: int
+    max_columns: int
 
     @classmethod
-    def from_rules(cls, rules: Any) -> ImportLimits:
+    def from_rules(cls, rules: Rules = DEFAULT_RULES, max_rows: int | None = None) -> ImportLimits:
+        """The district's limits; the sheet may always hold ``max_rows`` data rows and the header."""
+        rows = rules.crew_import_max_rows if max_rows is None else max_rows
         return cls(max_unpacked_bytes=rules.crew_import_max_unpacked_bytes,
                    max_ratio=rules.upload_max_compression_ratio, max_members=rules.upload_max_zip_members,
-                   max_sheet_rows=max(rules.crew_import_max_sheet_rows, rules.crew_import_max_rows + 1),
+                   max_sheet_rows=max(rules.crew_import_max_sheet_rows, rows + 1),
                    max_columns=rules.crew_import_max_columns)
 
 
@@ -198,7 +199,7 @@ def read_rows(data: bytes, max_rows: int, limits: ImportLimits | None = None,
     (read-only mode) and the read stops at ``limits.max_sheet_rows`` rows — blank ones included, so
     ``<row r="20000000"/>`` costs nothing — and ``limits.max_columns`` columns.  Run it in a worker process
     (``backend.bounded``) for the time and memory caps."""
-    limits = limits or ImportLimits(max_sheet_rows=max(_DEFAULT_SHEET_ROWS, max_rows + 1))
+    limits = limits or ImportLimits.from_rules(DEFAULT_RULES, max_rows)
     _check_archive(data, limits)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
