@@ -380,6 +380,23 @@ IMPORT_STATUS_ZH: dict[str, str] = {
 # --- Devices and fences ---------------------------------------------------------------------------------------
 
 
+class MonthVerdictCode(StrEnum):
+    """A key manager's month against the 80 % / 60 % rules (seed 000 §五; backend.supervision.month_verdict)."""
+
+    met = "met"
+    at_risk_but_reachable = "at_risk_but_reachable"
+    cannot_be_met = "cannot_be_met"
+    failed = "failed"
+
+
+MONTH_VERDICT_ZH: dict[str, str] = {
+    MonthVerdictCode.met: "达标",
+    MonthVerdictCode.at_risk_but_reachable: "尚未达标（本月仍可达到）",
+    MonthVerdictCode.cannot_be_met: "本月已无法达标",
+    MonthVerdictCode.failed: "本月不达标",
+}
+
+
 class TerminalState(StrEnum):
     """A terminal's state as people see it (device pages, the live map)."""
 
@@ -511,6 +528,7 @@ SMS_STATUS_ZH: dict[str, str] = {SmsStatus.sent: "已发送", SmsStatus.failed: 
 LABELS: dict[type[StrEnum], dict[str, str]] = {
     Role: ROLE_ZH,
     TerminalState: TERMINAL_STATE_ZH,
+    MonthVerdictCode: MONTH_VERDICT_ZH,
     Source: SOURCE_ZH,
     Direction: DIRECTION_ZH,
     PunchVerdict: VERDICT_ZH,

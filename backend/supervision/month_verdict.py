@@ -26,25 +26,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 
+from backend.rules import DEFAULT_RULES
 from backend.supervision import metrics
 from backend.supervision.days import parse_month
+from backend.vocabulary import MONTH_VERDICT_ZH as MONTH_VERDICT_ZH  # re-exported
+from backend.vocabulary import MonthVerdictCode
 
-
-class MonthVerdictCode(StrEnum):
-    met = "met"
-    at_risk_but_reachable = "at_risk_but_reachable"
-    cannot_be_met = "cannot_be_met"
-    failed = "failed"
-
-
-MONTH_VERDICT_ZH: dict[str, str] = {
-    MonthVerdictCode.met: "达标",
-    MonthVerdictCode.at_risk_but_reachable: "尚未达标（本月仍可达到）",
-    MonthVerdictCode.cannot_be_met: "本月已无法达标",
-    MonthVerdictCode.failed: "本月不达标",
-}
 NOT_COUNTED_ZH = "未到计算日（本月无应出勤日）"
 # Verdicts that are findings (a warning, the …月出勤不达标 filter).
 FINDING_VERDICTS = frozenset({MonthVerdictCode.cannot_be_met, MonthVerdictCode.failed})
@@ -127,7 +115,7 @@ def judge_counts(days_so_far: int, valid_days: int, days_remaining: int, ratio: 
 
 
 def judge_month(construction_days: Iterable[date], valid_days: Iterable[date], today: date, month: str,
-                ratio: float = 0.80) -> MonthVerdict:
+                ratio: float = DEFAULT_RULES.manager_valid_days_ratio) -> MonthVerdict:
     """One person's month: ``construction_days`` are the month's counted days (past ones and the projected rest),
     ``valid_days`` the days with a counted punch; days before ``today`` are past.  Days outside the month or not
     counted are ignored."""

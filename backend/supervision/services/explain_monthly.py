@@ -33,7 +33,7 @@ from backend.vocabulary import PROJECT_STATUS_ZH, REASON_ZH, VERDICT_ZH, Project
 
 # Why a punch that was accepted still did not count on its day (beside the punch's own codes).
 NOT_COUNTED_DAY_ZH: dict[str, str] = {
-    "before_counting_start": "未到管理人员考勤计算日（拟开工日期起 10 天后，中山 §四(一)）",
+    "before_counting_start": "未到管理人员考勤计算日（起算日见本月施工时间一行，按本区县判定规则）",
     "suspended": "停工日不计（江门 §五(十三)）",
     "not_construction": "非在建日不计",
     "not_on_roster": "当日不在本项目关键岗位花名册",
