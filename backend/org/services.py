@@ -191,15 +191,19 @@ async def create_project(
     _check_lon_lat(lon, lat)
     if not await District.exists().where(District.id == district_id):
         raise invalid("district_id", "区县不存在", "District does not exist")
+    # The registration day in the project's zone (the server's date is UTC: a day behind before 08:00 in China);
+    # a project registered as 在建 started that day — the same date the status history says (one actual start).
+    today = local_date(datetime.now(UTC), DEFAULT_TZ)
     p = Project(
         name=name.strip(), district=district_id, category=category, permit_no=permit_no, address=address,
         floor_area_m2=floor_area_m2, contract_value_yuan=contract_value_yuan, planned_start=planned_start,
         lon=lon, lat=lat, status=status,
+        actual_start=today if status == ProjectStatus.under_construction else None,
     )
     async with write_transaction():
         await p.save()
         await ProjectStatusChange(
-            project=p.id, from_status=None, to_status=status, effective_on=date.today(), note="登记"
+            project=p.id, from_status=None, to_status=status, effective_on=today, note="登记"
         ).save()
     return p.id
 

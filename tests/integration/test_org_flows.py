@@ -705,3 +705,20 @@ async def test_terminal_registration_roles(client, world):
         url, headers=await auth(world.users["enterprise_gc"]), json={"serial": unique("E-"), "vendor_id": vendor}
     )
     assert r.status_code == 201
+
+
+async def test_a_project_registered_under_construction_has_one_actual_start(world):
+    """The project page and explain read ``project.actual_start``, the verdicts the status history's first 在建 day:
+    a project registered as 在建 gets both from the same registration day (in China's zone, not the server's UTC
+    date)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from backend.org import services as org
+
+    pid = await org.create_project(name="直接在建登记工程", district_id=world.district_a, category="building",
+                                   floor_area_m2=8_000, status="under_construction")
+    project = await org.get_project(pid)
+    [first] = await org.status_history(pid)
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert project["actual_start"] == first["effective_on"] == today
