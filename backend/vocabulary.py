@@ -16,7 +16,7 @@ every column fits), then the place that decides when it is used.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -583,6 +583,12 @@ def labels_of(*kinds: str) -> dict[str, dict[str, str]]:
 DEFAULT_TZ = "Asia/Shanghai"  # a project's zone unless it says otherwise (DESIGN §1: UTC+8)
 LOCAL_TIME_FORMAT = "%Y-%m-%d %H:%M"
 LOCAL_TIME_FORMAT_SECONDS = "%Y-%m-%d %H:%M:%S"
+
+
+def local_today(tz: str | None = None) -> date:
+    """Today in the zone ``tz`` (default: China's) — never the server's date, which is UTC on a server and a day
+    behind before 08:00 in China."""
+    return datetime.now(ZoneInfo(tz or DEFAULT_TZ)).date()
 
 
 def local_time(at: datetime | None, tz: str | None = None, *, seconds: bool = False, fmt: str | None = None) -> str:

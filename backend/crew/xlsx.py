@@ -19,6 +19,7 @@ from backend.bounded import check_zip
 from backend.errors import invalid
 from backend.rules import DEFAULT_RULES, Rules
 from backend.validators import ETHNICITY
+from backend.vocabulary import local_today
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.xlsx_safe import safe_row
 
@@ -258,7 +259,7 @@ def export_bytes(project_name: str, rows: Iterable[dict[str, Any]], *, full_id: 
     for r in rows:  # user text as text cells: formulas neutralised, illegal characters replaced (xlsx_safe)
         ws.append(safe_row(ws, [_export_value(r.get(k)) for k, _ in EXPORT_COLUMNS]))
     about = wb.create_sheet("说明")
-    about.append(safe_row(about, [f"{project_name} 花名册，导出于 {date.today().isoformat()}"]))
+    about.append(safe_row(about, [f"{project_name} 花名册，导出于 {local_today().isoformat()}"]))
     about.append(["含完整身份证号，请妥善保管，勿外传" if full_id else "身份证号已脱敏（中间位以 * 代替）"])
     buf = io.BytesIO()
     wb.save(buf)

@@ -49,6 +49,7 @@ from backend.vocabulary import (
     Role,
     TeamKind,
     UnitType,
+    local_today,
 )
 
 # --- Districts and their rules -----------------------------------------------------------
@@ -731,7 +732,7 @@ async def add_unit(project_id: int, enterprise_id: int, unit_type: str, entered_
     if active:
         raise Conflict("该企业已以此身份参建本项目", "This enterprise already has this role on the project",
                        field="enterprise_id")
-    entered_on = entered_on or date.today()
+    entered_on = entered_on or local_today()
     async with write_transaction():
         unit = ProjectUnit(project=project_id, enterprise=enterprise_id, unit_type=unit_type, entered_on=entered_on)
         await unit.save()
@@ -776,7 +777,7 @@ async def create_team(
     if await Team.exists().where((Team.project == project_id) & (Team.name == name.strip()) & Team.exited_on.is_null()):
         raise Conflict("本项目已有同名班组", "A team of this name already exists on the project", field="name")
     t = Team(project=project_id, unit=unit_id, name=name.strip(), kind=kind, leader=leader_person_id,
-             entered_on=entered_on or date.today())
+             entered_on=entered_on or local_today())
     await t.save()
     return t.id
 

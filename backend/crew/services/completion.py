@@ -20,7 +20,7 @@ from backend.db import write_transaction
 from backend.errors import Conflict, invalid
 from backend.org import services as org
 from backend.validators import parse_phone
-from backend.vocabulary import RegistrationStatus, Role
+from backend.vocabulary import RegistrationStatus, Role, local_today
 from backend.workforce import services as workforce
 
 log = logging.getLogger("smz.crew")
@@ -39,7 +39,7 @@ class RosterStep:
 
 async def complete_registration(user: CurrentUser, project_id: int, rid: int, step: RosterStep) -> dict[str, Any]:
     reg, rules = await _for_step(user, project_id, rid, RegistrationStatus.face_checked)
-    today = date.today()
+    today = local_today()
     phone = parse_phone(step.phone)
     if step.entered_on is not None and step.entered_on > today:
         raise invalid("entered_on", "进场日期不能晚于今天", "The entry date cannot be in the future")

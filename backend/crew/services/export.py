@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
@@ -18,7 +17,7 @@ from backend.db import write_transaction
 from backend.errors import Forbidden
 from backend.org import services as org
 from backend.validators import ETHNICITY, clean_text
-from backend.vocabulary import RegistrationStatus, Role
+from backend.vocabulary import RegistrationStatus, Role, local_today
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.tables import Person
 
@@ -84,7 +83,7 @@ async def export_roster(user: CurrentUser, project_id: int, *, full_id: bool = F
 
     data = await asyncio.to_thread(lambda: xlsx.export_bytes(project["name"], rows(), full_id=full_id))
     log.info("roster of project %s exported by user %s (%d rows, full_id=%s)", project_id, user.id, len(view), full_id)
-    return f"roster-{project_id}-{date.today():%Y%m%d}.xlsx", data
+    return f"roster-{project_id}-{local_today():%Y%m%d}.xlsx", data
 
 
 async def id_access_log(user: CurrentUser, project_id: int | None = None, limit: int = 500) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import backend.crew.services.common as common  # common.face_service: the tests' seam
@@ -21,7 +20,7 @@ from backend.db import write_transaction
 from backend.errors import Conflict, InvalidInput, PayloadTooLarge
 from backend.face.service import FaceService
 from backend.validators import mask_id
-from backend.vocabulary import RegistrationStatus
+from backend.vocabulary import RegistrationStatus, local_today
 from backend.workforce import services as workforce
 
 log = logging.getLogger("smz.crew")
@@ -39,7 +38,7 @@ async def start_registration(user: CurrentUser, project_id: int, step: IdStep, *
                              face_service: FaceService) -> dict[str, Any]:
     """``face_service``: the app's face workers (``AppServices.face``)."""
     rules = await _editor(user, project_id)
-    today = date.today()
+    today = local_today()
     checked = v.check_id_card(step.card, rules, today)
     front_type = v.check_upload(step.front, field="id_front", label="身份证人像面照片", allowed=IMAGE_TYPES,
                                 max_bytes=rules.crew_document_max_bytes)

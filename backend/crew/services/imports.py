@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
@@ -22,7 +22,7 @@ from backend.errors import AppError, Forbidden, NotFound, PayloadTooLarge, inval
 from backend.org.tables import Team
 from backend.rules import Rules
 from backend.validators import mask_id
-from backend.vocabulary import ImportStatus, Role
+from backend.vocabulary import ImportStatus, Role, local_today
 from backend.workforce.services import OTHER_PROJECT
 from backend.workforce.tables import Person, RosterEntry
 
@@ -111,7 +111,7 @@ async def run_import(job_id: int, project_id: int, data: bytes, rules: Rules,
                                    xlsx.ImportLimits.from_rules(rules), timeout_s=rules.crew_import_max_seconds,
                                    what_zh="Excel 文件", what_en="workbook")
         await _job(job_id, status=ImportStatus.validating, total=len(rows), done=0)
-        today = date.today()
+        today = local_today()
         teams = await _team_refs(project_id)
         good: list[v.ImportRow] = []
         errors: list[dict[str, Any]] = []

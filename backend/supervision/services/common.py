@@ -7,11 +7,11 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from piccolo.columns.combination import WhereRaw
 
-from backend.vocabulary import DEFAULT_TZ
+from backend.vocabulary import DEFAULT_TZ as DEFAULT_TZ  # re-exported
+from backend.vocabulary import local_today as local_today  # re-exported: the one "today" of a project
 from backend.workforce.dictionaries import KEY_POSTS
 
 KEY_POST_LIST = list(KEY_POSTS)
@@ -19,10 +19,6 @@ KEY_POST_LIST = list(KEY_POSTS)
 SEED_TABLE_POSTS = ["project_manager", "safety_officer", "technical_lead", "chief_supervising_engineer"]
 # The key posts' labels, with the project manager's short form (seed 001 §2.11.3 column headings).
 POST_SHORT: dict[str, str] = {**KEY_POSTS, "project_manager": "项目经理"}
-
-
-def local_today(tz: str = DEFAULT_TZ) -> date:
-    return datetime.now(ZoneInfo(tz)).date()
 
 
 def _json(value: Any, empty: Any) -> Any:
