@@ -36,6 +36,7 @@ from backend.fences import services as fences
 from backend.org.services import rules_for_project
 from backend.org.tables import Project
 from backend.rules import Rules
+from backend.validators import clean_text
 from backend.vocabulary import (
     MAKEUP_REASON_ZH,
     MAKEUP_STATUS_ZH,
@@ -299,7 +300,9 @@ async def request_makeup(
         if len(evidence) > MAX_EVIDENCE_BYTES:
             raise PayloadTooLarge("证明材料不能超过 5 MB", "Evidence must be at most 5 MB", field="evidence")
         _sniff(evidence, evidence_type)
-    if not note.strip() and reason == "other":
+    # A stranger's free text: bounded like every other note (DecisionIn.note: 500), control characters refused.
+    note = clean_text(note, "note", "补卡说明", max_len=500, multiline=True) or ""
+    if not note and reason == "other":
         raise invalid("note", "原因为“其他”时须填写说明", "Explain the reason")
     r = MakeupRequest(person=person_id, project=project_id, requested_by=user.id, punch_time=punch_time,
                       direction=direction, reason=reason, note=note.strip(), evidence=evidence,
