@@ -23,7 +23,7 @@ from backend.validators import (
     parse_person_name,
     parse_phone,
 )
-from backend.vocabulary import Role, TeamKind
+from backend.vocabulary import Role, TeamKind, local_today
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 from backend.workforce.validation import check_entry_fields, check_team_fit
@@ -37,7 +37,7 @@ def check_age(rules: Rules, birth: date, gender: str, today: date | None = None)
     """The one age refusal: nobody under ``rules.worker_min_age`` (劳动法 §15 forbids employing anyone under
     16).  No seed caps age — seed 000 §六 / seed 001 §二(二): everyone on site is recorded (应录尽录) — so an
     older person is never refused; ``age_notices`` tells the foreman where the district wants that."""
-    today = today or date.today()
+    today = today or local_today()
     age = age_on(birth, today)
     if age < rules.worker_min_age:
         raise invalid("id_number", f"年龄 {age} 岁，未满 {rules.worker_min_age} 周岁，依法不得招用（劳动法第十五条）",
@@ -59,7 +59,7 @@ def age_notices(rules: Rules, birth: date, gender: str, today: date | None = Non
     refusal — the person is recorded all the same (seed 000 §六)."""
     if not rules.age_notice_enabled:
         return []
-    age = age_on(birth, today or date.today())
+    age = age_on(birth, today or local_today())
     limit = rules.age_notice_male if gender == "M" else rules.age_notice_female
     if age < limit:
         return []
@@ -201,7 +201,7 @@ async def save_person(
     phone = parse_phone(phone)
     address = clean_text(address, "address", "住址", max_len=200)
     id_issuer = clean_text(id_issuer, "id_issuer", "签发机关", max_len=60)
-    if id_valid_until is not None and id_valid_until < date.today():
+    if id_valid_until is not None and id_valid_until < local_today():
         raise invalid("id_valid_until", "身份证已过期", "The ID card has expired", code="id_expired")
     existing = await find_person_id(info.number)
     if existing is not None:
@@ -306,7 +306,7 @@ async def enter_roster(
                            field="id_number", code="duplicate_roster_entry")
         e = RosterEntry(
             person=person_id, project=project_id, unit=unit_id, team=team_id, work_role=work_role, post=post,
-            work_type=work_type, entered_on=entered_on or date.today(),
+            work_type=work_type, entered_on=entered_on or local_today(),
         )
         await e.save()
     return e.id
@@ -348,7 +348,7 @@ def check_exit(*, exited_on: date | None, has_confirmation: bool, workload_confi
                       "An exit needs " + ", ".join(en for _, _, en in missing), code="exit_incomplete",
                       missing=[f for f, _, _ in missing])
     assert exited_on is not None
-    if exited_on > (today or date.today()):
+    if exited_on > (today or local_today()):
         raise invalid("exited_on", "退场日期不能晚于今天", "The exit date cannot be in the future")
     if entered_on is not None and exited_on < entered_on:
         raise invalid("exited_on", "退场日期早于进场日期", "Exit date is before the entry date")

@@ -17,7 +17,7 @@ from backend.errors import Conflict, Forbidden, NotFound, invalid
 from backend.org import services as org
 from backend.rules import Rules
 from backend.validators import clean_text
-from backend.vocabulary import Role
+from backend.vocabulary import Role, local_today
 from backend.workforce import services as workforce
 from backend.workforce.services import Notice
 from backend.workforce.tables import RosterEntry
@@ -67,7 +67,7 @@ async def record_contract(project_id: int, entry_id: int, c: ContractIn, user_id
     """A labour contract of a roster entry, checked and stored with its file (no role check: callers do it)."""
     rules = await org.rules_for_project(project_id)
     entry = await _entry(project_id, entry_id)
-    content_type = _check_contract(c, rules, date.today())
+    content_type = _check_contract(c, rules, local_today())
     async with write_transaction():
         return await _insert_contract(project_id, entry["person"], entry_id, c, content_type, user_id)
 
@@ -97,7 +97,7 @@ async def list_contracts(user: CurrentUser, project_id: int, entry_id: int | Non
                 return []
             q = q.where(LabourContract.roster_entry.team.is_in(sorted(teams)))
     rows = await q
-    today = date.today()
+    today = local_today()
     for r in rows:
         r["contract_type_label"] = CONTRACT_TYPE[r["contract_type"]]
         r["current"] = r["starts_on"] <= today and (r["ends_on"] is None or r["ends_on"] >= today)
