@@ -165,7 +165,7 @@
         li.dataset.punchId = ev.id;
         var time = (ev.captured_at || '').replace('T', ' ');
         var local = new Date(ev.captured_at);
-        if (!isNaN(local)) time = local.toLocaleTimeString('zh-CN', { hour12: false });
+        if (!isNaN(local)) time = local.toLocaleTimeString('zh-CN', { hour12: false, timeZone: (p && p.timezone) || 'Asia/Shanghai' });
         li.appendChild(text('span', 'time', time));
         li.appendChild(text('b', 'name', ev.name || '（未识别）'));
         li.appendChild(text('span', 'where', (p ? p.name : '项目 ' + ev.project_id) + ' · ' + label('Source', ev.source)));
