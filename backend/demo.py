@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 from backend.accounts import services as accounts
 from backend.attendance.services import PunchIn, record_punch
 from backend.clockin.services import request_makeup
+from backend.crew.enrolment import save_enrolment
 from backend.crew.services.contracts import ContractIn, record_contract
 from backend.db import write_transaction
+from backend.demo_faces import demo_portrait, demo_template
 from backend.devices import services as devices
 from backend.fences import services as fences
 from backend.org import services as org
@@ -25,7 +27,7 @@ from backend.settings import get_settings
 from backend.supervision import services as supervision
 from backend.supervision.sms import NullSender
 from backend.validators import id_check_char, uscc_check_char
-from backend.vocabulary import ChangeKind, ProjectStatus, Reason, Role, Source
+from backend.vocabulary import ChangeKind, EnrolmentSource, ProjectStatus, Reason, Role, Source
 from backend.workforce import services as workforce
 
 DEMO_PASSWORD = "demo2026"
@@ -155,6 +157,23 @@ def _manager_present(day: date, index: int, slacker: bool) -> bool:
     return (day.toordinal() + index) % 10 != 0
 
 
+def _card_workers(members: list[_Member], today: date) -> set[int]:
+    """The two gate workers whose faces were never enrolled: they enter by card (非人脸方式)."""
+    workers = [m for m in members if not m.post][:DEMO_GATE_WORKERS]
+    return set(sorted(m.person for m in workers if m.entered_on <= today - timedelta(days=30))[:2])
+
+
+async def _demo_enrolments(members: list[_Member], today: date) -> int:
+    """Synthetic faces (backend/demo_faces.py) for the building project's people with a contract, except the two
+    card workers: the gate whitelist (849) is then filled and ``smz simulate-gate`` has people to punch."""
+    skip = _card_workers(members, today)
+    people = [m.person for m in members if m.person not in skip]
+    async with write_transaction():
+        for person in people:
+            await save_enrolment(person, demo_template(person), demo_portrait(person), None, EnrolmentSource.demo)
+    return len(people)
+
+
 def _gate_punches(rng: random.Random, pid: int, gates: dict[str, int], members: list[_Member],
                   days: list[date], today: date) -> list[PunchIn]:
     """The building project's gate records: in at DEMO-GATE-01-IN, out at DEMO-GATE-01-OUT, by face; two workers
@@ -164,8 +183,7 @@ def _gate_punches(rng: random.Random, pid: int, gates: dict[str, int], members: 
     serials = {"in": "DEMO-GATE-01-IN", "out": "DEMO-GATE-01-OUT"}
     managers = [m for m in members if m.post]
     workers = [m for m in members if not m.post][:DEMO_GATE_WORKERS]
-    card_workers = {m.person for m in workers if m.entered_on <= today - timedelta(days=30)}
-    card_workers = set(sorted(card_workers)[:2])
+    card_workers = _card_workers(members, today)
     card_days = set(days[-8:])
     outage_day = today - timedelta(days=4)
     late_left = 4
@@ -257,6 +275,12 @@ async def _demo_attendance(rng: random.Random, step: Callable[[str, int], None],
     makeup_day = today - timedelta(days=3)
     punches = _gate_punches(rng, projects["building"], gates, members["building"], days, today)
     punches += await _mobile_punches(rng, projects["road"], members["road"], days, today, worker_person, makeup_day)
+    # Today so far: the morning's (and, late in the day, the evening's) punches that have already happened, so the
+    # live views, the day's on-duty figures and the worker's history are not empty on first open.
+    now = datetime.now(_DEMO_TZ)
+    todays = _gate_punches(rng, projects["building"], gates, members["building"], [today], today)
+    todays += await _mobile_punches(rng, projects["road"], members["road"], [today], today, worker_person, makeup_day)
+    punches += [p for p in todays if (p.received_at or p.captured_at) <= now]
     punches.sort(key=lambda p: p.received_at or p.captured_at)
     # Each punch goes through record_punch (the one path: judged, stored once, published); a batch shares one write
     # transaction (its nested write_transaction joins it), so loading the history stays quick on SQLite.
@@ -282,7 +306,7 @@ async def _demo_attendance(rng: random.Random, step: Callable[[str, int], None],
 async def load_demo(progress: Callable[[str, int], None] | None = None, people: int = 200) -> list[DemoAccount]:
     rng = random.Random(20261125)
     step = progress or (lambda _label, _n: None)
-    today = date.today()
+    today = supervision.local_today()  # China's day: the server's date.today() is UTC, a day behind before 08:00
 
     # A Jiangmen district is judged by the Jiangmen rule profile (seed 001; backend/rules.py PROFILES).
     district = await org.create_district("440703", "江门市蓬江区", rule_profile="jiangmen")
@@ -410,6 +434,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
                                                direction="out"),
     }
     step("考勤设备", 2)
+    step("人脸采集（演示合成）", await _demo_enrolments(members["building"], today))
 
     accounts_made = list(DEMO_ACCOUNTS)
     await accounts.create_user("admin", DEMO_PASSWORD, Role.admin, display_name="系统管理员")
@@ -417,7 +442,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
                                            district_ids=[district])
     contractor = await accounts.create_user("zongbao", DEMO_PASSWORD, Role.enterprise, display_name="粤建集团",
                                             enterprise_id=ent["gc"])
-    supervision = await accounts.create_user("jianli", DEMO_PASSWORD, Role.enterprise, display_name="正衡监理",
+    supervision_firm = await accounts.create_user("jianli", DEMO_PASSWORD, Role.enterprise, display_name="正衡监理",
                                              enterprise_id=ent["sup"])
     site_staff = await accounts.create_user("xiangmu", DEMO_PASSWORD, Role.project_staff, display_name="安置房项目部",
                                             project_ids=[projects["building"]])
@@ -433,7 +458,7 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     asked = datetime.combine(today - timedelta(days=20), time(9, 30), tzinfo=ZoneInfo("Asia/Shanghai"))
     req = await org.request_change(projects["suspended"], ChangeKind.status, ProjectStatus.suspended,
                                    reason="资金原因停工（演示）", user_id=contractor, now=asked)
-    await org.decide_change(req["id"], level=1, approve=True, user_id=supervision, role=Role.enterprise,
+    await org.decide_change(req["id"], level=1, approve=True, user_id=supervision_firm, role=Role.enterprise,
                             enterprise_id=ent["sup"], note="情况属实", now=asked + timedelta(hours=2))
     await org.decide_change(req["id"], level=2, approve=True, user_id=authority, role=Role.supervisor,
                             district_ids={district}, note="同意停工", now=asked + timedelta(hours=5))

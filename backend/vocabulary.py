@@ -301,10 +301,12 @@ class EnrolmentSource(StrEnum):
     tablet = "tablet"
     gate = "gate"
     import_ = "import"
+    demo = "demo"  # the demo data's synthetic faces (backend/demo_faces.py): never a real person
 
 
 ENROLMENT_SOURCE_ZH: dict[str, str] = {
     EnrolmentSource.tablet: "平板采集", EnrolmentSource.gate: "闸机采集", EnrolmentSource.import_: "批量导入",
+    EnrolmentSource.demo: "演示数据（合成人脸）",
 }
 
 

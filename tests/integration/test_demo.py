@@ -216,6 +216,17 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
     )
     assert [t["id"] for t in led] == [m["team"] for m in mates]
 
+    # synthetic faces for the gate project's people with a contract (two card workers aside): the whitelist (849)
+    # is not empty, so `smz simulate-gate` has people to punch; the source says they are the demo's
+    enrolled = await db.rows("SELECT e.source, e.face_template, e.face_photo, r.project FROM enrolment e "
+                             "JOIN roster_entry r ON r.person = e.person")
+    assert enrolled and {e["source"] for e in enrolled} == {"demo"}
+    assert {e["project"] for e in enrolled} == {(await db.rows("SELECT id FROM project ORDER BY id LIMIT 1"))[0]["id"]}
+    assert all(len(e["face_template"]) == 512 and len(e["face_photo"]) > 2000 for e in enrolled)
+    with_contract = await db.rows("SELECT COUNT(*) AS n FROM crew_contract c "
+                                  "WHERE c.project = (SELECT MIN(id) FROM project)")
+    assert len(enrolled) == with_contract[0]["n"] - 2
+
     await check_attendance_history(env, db)
 
     # `smz rules explain PROJECT` explains this month by default: the profile and every key manager's line
