@@ -62,7 +62,9 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             via_cookie = token is not None
         if not token:
             raise NotAuthenticated()
-        user = await user_for_token(token)
+        # The app's who-is-asking cache (backend.runtime.AppServices.principals), once the app's services exist.
+        cache = getattr(connection.app.state.get("services"), "principals", None)
+        user = await user_for_token(token, cache)
         if user is None:
             raise NotAuthenticated("登录已过期，请重新登录", "Session expired, please log in again")
         if via_cookie and connection.scope.get("method") in _UNSAFE:

@@ -2,16 +2,108 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlparse
 
+import aiosqlite
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 
 from backend.settings import get_settings
+
+SQLITE_IDLE_CONNECTIONS = 4  # kept open; when more queries run at once, the extra connections close after use
+
+
+class PooledSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLiteEngine opens a connection — and its thread — for every query outside a transaction and
+    closes it afterwards (~1 ms and ~0.4 ms of CPU each, measured here).  This one lends a kept connection to each
+    such query instead: up to ``idle`` stay open, each used by one query at a time (a query never shares a
+    connection with another, so one query's commit or rollback never touches another's work).  The connections
+    hold no open transaction between queries (WAL checkpoints are not blocked).  Transactions keep Piccolo's own
+    connection per transaction.
+
+    The kept connections belong to one event loop and one database file: when a query runs on another loop or
+    the engine was pointed at another file (tests), the kept ones are closed and new ones kept.  ``close_idle()``
+    (the app's shutdown, ``db.close_pool``) closes them; their threads are daemon threads, so one left open never
+    keeps the interpreter from exiting."""
+
+    def __init__(self, path: str, *, idle: int = SQLITE_IDLE_CONNECTIONS, **kwargs: Any) -> None:
+        super().__init__(path=path, **kwargs)
+        self.idle = idle
+        self._lock = threading.Lock()  # the server's loop and a test's loop may run in two threads
+        self._owner: tuple[int, str] | None = None  # (id of the event loop, database file) of the kept ones
+        self._kept: list[aiosqlite.Connection] = []
+
+    async def _open(self) -> aiosqlite.Connection:
+        conn = aiosqlite.connect(**self.connection_kwargs)
+        thread = getattr(conn, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        opened = await conn
+        opened.row_factory = dict_factory  # type: ignore[assignment]
+        await opened.execute("PRAGMA foreign_keys = 1")
+        return opened
+
+    def _owner_now(self) -> tuple[int, str]:
+        return id(asyncio.get_running_loop()), str(self.path)
+
+    def _take(self) -> aiosqlite.Connection | None:
+        owner = self._owner_now()
+        with self._lock:
+            if owner != self._owner:
+                stale, self._kept, self._owner = self._kept, [], owner
+            else:
+                return self._kept.pop() if self._kept else None
+        for conn in stale:
+            conn.stop()  # another loop's or another file's: closed by its own thread
+        return None
+
+    def _give_back(self, conn: aiosqlite.Connection) -> None:
+        owner = self._owner_now()
+        with self._lock:
+            if owner == self._owner and len(self._kept) < self.idle:
+                self._kept.append(conn)
+                return
+        asyncio.get_running_loop().create_task(conn.close())
+
+    async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
+                                     table: Any = None) -> Any:
+        conn = self._take() or await self._open()
+        try:
+            async with conn.execute(query, args or []) as cursor:
+                await conn.commit()
+                if query_type == "insert" and self.get_version_sync() < 3.35:  # no RETURNING before 3.35
+                    assert table is not None
+                    pk = await self._get_inserted_pk(cursor, table)
+                    result = [{table._meta.primary_key._meta.db_column_name: pk}]
+                else:
+                    result = await cursor.fetchall()
+        except BaseException:
+            try:
+                await conn.rollback()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+                raise
+            self._give_back(conn)
+            raise
+        self._give_back(conn)
+        return result
+
+    async def close_idle(self) -> None:
+        """Close the kept connections (call on the loop that used them)."""
+        with self._lock:
+            kept, self._kept, self._owner = self._kept, [], None
+        for conn in kept:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -36,7 +128,7 @@ def make_engine(url: str | None = None) -> Engine:
         conn.execute("PRAGMA journal_mode=WAL")
     # Foreign keys: Piccolo's SQLiteEngine runs "PRAGMA foreign_keys = 1" on every connection it opens
     # (get_connection and the one-off connections); tests/integration/security/test_crew_scope.py checks it.
-    return SQLiteEngine(path=path, timeout=30)
+    return PooledSQLiteEngine(path=path, timeout=30)
 
 
 def engine() -> Engine:
@@ -71,6 +163,8 @@ async def close_pool() -> None:
     eng = engine()
     if isinstance(eng, PostgresEngine) and eng.pool is not None:
         await eng.close_connection_pool()
+    elif isinstance(eng, PooledSQLiteEngine):
+        await eng.close_idle()
 
 
 def discover_apps() -> list[str]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from backend.accounts import principals
 from backend.accounts.roles import ROLES
 from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
 from backend.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
@@ -235,6 +236,7 @@ async def issue_token(user_id: int, kind: str, hours: int | None = None) -> str:
 
 async def revoke_token(token: str) -> None:
     await AuthToken.delete().where(AuthToken.token_hash == _token_hash(token))
+    await principals.invalidate_token(_token_hash(token))
 
 
 async def revoke_sessions(user_id: int, *, keep_token: str | None = None) -> None:
@@ -244,6 +246,7 @@ async def revoke_sessions(user_id: int, *, keep_token: str | None = None) -> Non
     if keep_token:
         where = where & (AuthToken.token_hash != _token_hash(keep_token))
     await AuthToken.delete().where(where)
+    await principals.invalidate_user(user_id)
 
 
 async def reset_password(user_id: int, new_password: str, *, must_change: bool = True) -> None:
@@ -255,10 +258,29 @@ async def reset_password(user_id: int, new_password: str, *, must_change: bool =
         await revoke_sessions(user_id)
 
 
-async def user_for_token(token: str) -> CurrentUser | None:
+async def set_user_active(user_id: int, active: bool) -> None:
+    """Switch an account on or off.  Off: every session and token of it ends now (in every process)."""
+    async with write_transaction():
+        await User.update({User.active: active}).where(User.id == user_id)
+        if not active:
+            await revoke_sessions(user_id)
+        else:
+            await principals.invalidate_user(user_id)
+
+
+async def user_for_token(token: str, cache: principals.PrincipalCache | None = None) -> CurrentUser | None:
+    """The account a session cookie or bearer token belongs to; None when unknown or expired.  ``cache``: the
+    app's who-is-asking cache (``AppServices.principals``), asked first and filled after a database read."""
+    token_hash = _token_hash(token)
+    generation = 0
+    if cache is not None:
+        hit = cache.get(token_hash)
+        if hit is not None:
+            return hit
+        generation = cache.generation  # before the read: a change meanwhile keeps the answer out of the cache
     row = (
         await AuthToken.select(AuthToken.user, AuthToken.expires_at)
-        .where(AuthToken.token_hash == _token_hash(token))
+        .where(AuthToken.token_hash == token_hash)
         .first()
     )
     if not row:
@@ -269,7 +291,10 @@ async def user_for_token(token: str) -> CurrentUser | None:
     if expires < datetime.now(UTC):
         await revoke_token(token)
         return None
-    return await load_user(row["user"])
+    user = await load_user(row["user"])
+    if cache is not None:
+        cache.put(token_hash, user, expires, generation)
+    return user
 
 
 async def load_user(user_id: int) -> CurrentUser:

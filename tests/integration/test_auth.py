@@ -127,12 +127,13 @@ async def test_expired_token_is_refused(jar):
 
 
 async def test_deactivated_user_cannot_log_in_and_loses_sessions(jar, restore_login_limiter):
-    from backend.accounts.tables import User
+    from backend.accounts.services import set_user_active
 
     username, uid = await new_user()
     r = await jar.post("/api/auth/token", json={"username": username, "password": PASSWORD})
     h = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    await User.update({User.active: False}).where(User.id == uid)
+    assert (await jar.get("/api/me", headers=h)).status_code == 200  # now in the who-is-asking cache
+    await set_user_active(uid, False)
     assert (await jar.get("/api/me", headers=h)).status_code == 401
     r = await jar.post("/api/auth/token", json={"username": username, "password": PASSWORD})
     assert r.status_code == 401

@@ -45,6 +45,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "immutable input, same answer without it",
     ("backend/fences/services/versions.py", "_FEATURES"):
         "bounded LRU of map GeoJSON keyed by (fence id, version, crs): immutable input, same answer without it",
+    ("backend/accounts/principals.py", "_CACHES"):
+        "weak references to the who-is-asking caches of the process's apps (each cache belongs to its app's "
+        "AppServices and leaves with it): an account change made by any code of the process must reach every "
+        "cache at once (logout, password change, deactivation); the set holds no account data itself",
     ("backend/crew/enrolment.py", "_MATRIX"):
         "the 1:N face matrix is a cache of the database's templates, checked against the version row "
         "crew_face_index on every use (reloaded when another request or process enrolled someone), so every "
