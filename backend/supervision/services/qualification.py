@@ -11,6 +11,7 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count
 
 from backend.org.tables import Project, ProjectUnit, Team
+from backend.platform.services import upload_qualification
 from backend.supervision.services.common import _ids_in, local_today
 from backend.workforce.services import on_roster
 from backend.workforce.tables import Enrolment, RosterEntry
@@ -18,9 +19,9 @@ from backend.workforce.tables import Enrolment, RosterEntry
 
 @dataclass(slots=True)
 class Qualification:
-    """Seed 001 §2.3: a project is 合格 when (1) the project and its units, (2) all its active teams and (3) all
-    its active people are "上传成功".  There is no provincial upload yet: an entity counts as uploadable when its
-    record here is complete enough for the platform (docs/supervision.md §5)."""
+    """Seed 001 §2.3: a project is 合格 when (1) the project and its units, (2) all its active teams and (3) 1 % of
+    its active people are "上传成功" — the real upload states of ``backend.platform`` (issue 17).  ``problems`` also
+    lists what is incomplete here (why the platform may refuse it, docs/supervision.md §5)."""
 
     project_id: int
     project_ok: bool
@@ -103,6 +104,16 @@ async def qualification(project_ids: Iterable[int], day: date | None = None) -> 
     team_rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for t in teams:
         team_rows[t["project"]].append(t)
-    return {p["id"]: judge_project(p, unit_rows[p["id"]], team_rows[p["id"]], on_roster.get(p["id"], 0),
-                                   enrolled.get(p["id"], 0))
-            for p in projects}
+    judged = {p["id"]: judge_project(p, unit_rows[p["id"]], team_rows[p["id"]], on_roster.get(p["id"], 0),
+                                     enrolled.get(p["id"], 0))
+              for p in projects}
+    # The three conditions on the real upload states (issue 17); the completeness problems stay as hints.
+    entries: dict[int, list[int]] = defaultdict(list)
+    for r in await RosterEntry.select(RosterEntry.id, RosterEntry.project).where(active):
+        entries[r["project"]].append(r["id"])
+    uploaded = await upload_qualification(judged, entries)
+    for pid, q in judged.items():
+        u = uploaded[pid]
+        q.project_ok, q.teams_ok, q.people_ok = u.project_ok, u.teams_ok, u.people_ok
+        q.problems = u.problems + q.problems
+    return judged

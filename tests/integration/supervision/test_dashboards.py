@@ -23,6 +23,19 @@ async def _enrol(*people: int) -> None:
         await Enrolment(person=p, face_template=b"\x00" * 16, source="import").save()
 
 
+async def _uploaded(project_id: int) -> None:
+    """The project, its units, teams and people 上传成功 (issue 17: the qualification rule of seed 001 §2.3 reads
+    the real upload states; this stands for a finished upload)."""
+    from backend.org.tables import ProjectUnit, Team
+    from backend.platform.services import set_state
+    from backend.workforce.tables import RosterEntry
+
+    await set_state("project", project_id, "succeeded", project_id=project_id)
+    for kind, table in (("project_unit", ProjectUnit), ("team", Team), ("worker", RosterEntry)):
+        for r in await table.select(table.id).where(table.project == project_id):
+            await set_state(kind, r["id"], "succeeded", project_id=project_id)
+
+
 @pytest.fixture(scope="module")
 async def district(migrated_db):
     from backend.devices import services as devices
@@ -40,6 +53,8 @@ async def district(migrated_db):
     w1 = await add_person(p1, "施工人", entered_on=date(2025, 8, 1))
     w2 = await add_person(p1, "张缺勤", entered_on=date(2025, 8, 1))
     await _enrol(pm1, cse1, w1, w2)
+    await _uploaded(p1.project)
+    await _uploaded(p3.project)
     await add_person(p2, "孔经理", post="project_manager", entered_on=date(2025, 8, 1))
     for person in (pm1, cse1):
         await punch(p1, person, DAY, terminal_id=t1, latency_s=1.0)

@@ -1,0 +1,1 @@
+"""Upload to the provincial/national worker platforms (seed 003 interface): wire, signing, client, adapter, simulator, outbox."""
