@@ -19,13 +19,19 @@ from backend.clockin.schemas import (
     ChallengeOut,
     ClockInOut,
     DecisionIn,
+    DemoEnrolOut,
     MakeupDecisionOut,
     MakeupOut,
     MyProjectOut,
+    PrecheckOut,
 )
-from backend.errors import invalid
+from backend.crew.enrolment import save_enrolment
+from backend.db import write_transaction
+from backend.errors import Conflict, Forbidden, invalid
+from backend.org.services import rules_for_project
 from backend.schemas import Created, out
-from backend.vocabulary import PunchVerdict, Role
+from backend.settings import get_settings
+from backend.vocabulary import EnrolmentSource, PunchVerdict, Role
 
 
 def _float(form: Any, name: str) -> float:
@@ -99,6 +105,40 @@ class ClockInController(Controller):
             labels=[REASON_ZH.get(x, x) for x in (*v.reasons, *v.flags)], duplicate=v.duplicate,
             captured_at=v.captured_at.isoformat(), received_at=v.received_at.isoformat(),
         )
+
+    @get("/precheck")
+    async def precheck(self, user: AuthUser, project_id: int | None = None, lon: float | None = None,
+                       lat: float | None = None, accuracy: float | None = None,
+                       coord_system: str = "wgs84") -> PrecheckOut:
+        """Before the camera: enrolled face, on a roster today, project status, a fence, and with a fix (lon, lat,
+        accuracy in metres) inside / near / outside with the distance.  Read-only; the clock-in re-checks all."""
+        return out(PrecheckOut, await services.precheck(
+            user, project_id=project_id, lon=lon, lat=lat, accuracy_m=accuracy, coord_system=coord_system,
+            demo_mode=get_settings().demo_mode))
+
+    @post("/demo-enrol", status_code=200, guards=[only_roles(Role.worker)])
+    async def demo_enrol(self, request: Request[Any, Any, Any], user: AuthUser, face: FaceDep) -> DemoEnrolOut:
+        """Demo mode only (``smz demo``): a worker whose face was never enrolled enrols their own face (one photo
+        from the live camera, multipart ``photo``) at the first clock-in.  403 outside demo mode; 409 once enrolled
+        (a real enrolment is the foreman's, with the ID card: crew)."""
+        if not get_settings().demo_mode:
+            raise Forbidden("仅演示模式可在手机上自助采集人脸，请联系班组长采集",
+                            "Self-enrolment on the phone is only available in demo mode", code="demo_only")
+        if user.person_id is None:
+            raise Forbidden("当前账号未关联人员", "This account is not linked to a person", code="no_person")
+        if await services.is_enrolled(user.person_id):
+            raise Conflict("已采集人脸，无需再次采集", "The face is already enrolled", code="already_enrolled")
+        form = await request.form()
+        photos = await _read_files(form, "photo")
+        if len(photos) != 1:
+            raise invalid("photo", "请上传一张照片", "Send exactly one photo", code="no_photo")
+        projects = await services.my_projects(user.person_id)
+        rules = await rules_for_project(projects[0]["id"]) if projects else None
+        result = await face.encode(photos[0], purpose="enrol", field="photo", rules=rules,
+                                   max_bytes=rules.mobile_max_frame_bytes if rules else None)
+        async with write_transaction():
+            await save_enrolment(user.person_id, result.encoding, photos[0], None, EnrolmentSource.demo)
+        return DemoEnrolOut(person_id=user.person_id, enrolled=True, message="演示模式：已采集本人人脸，可以打卡了")
 
     @get("/history")
     async def history(self, user: AuthUser) -> list[PunchRowOut]:

@@ -35,6 +35,7 @@ from backend.clockin import services
 from backend.face.liveness import ACTION_LABELS, ACTIONS
 from backend.org import services as org
 from backend.rules import DEFAULT_RULES, Rules
+from backend.settings import get_settings
 from backend.vocabulary import DEFAULT_TZ, MakeupStatus, label, local_time
 from geofence.decision import format_metres_zh
 
@@ -113,6 +114,13 @@ async def _projects(user: CurrentUser) -> list[dict[str, Any]]:
     return await services.my_projects(user.person_id) if user.person_id else []
 
 
+async def _zone(projects: list[dict[str, Any]]) -> str:
+    """The zone the phone shows times in (the banner of uploaded punches, like the lists): the first project's."""
+    if not projects:
+        return DEFAULT_TZ
+    return (await org.get_project(projects[0]["id"])).get("timezone") or DEFAULT_TZ
+
+
 async def _history(user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
     rows = await services.my_history(user, limit=limit)
     tzs: dict[int, str] = {}
@@ -128,8 +136,11 @@ async def _history(user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
 async def m_home(user: AuthUser) -> Template:
     if user.person_id is None:
         return _no_person(user)
+    projects = await _projects(user)
     return Template("m/home.html", context={
-        "user": user, "projects": await _projects(user), "recent": await _history(user, limit=3), "page": "home",
+        "user": user, "projects": projects, "recent": await _history(user, limit=3), "page": "home",
+        "enrolled": await services.is_enrolled(user.person_id), "demo_mode": get_settings().demo_mode,
+        "tz": await _zone(projects),
     })
 
 
@@ -146,19 +157,25 @@ async def m_clock(user: AuthUser) -> Template:
         "actions": list(ACTIONS),
         "labels": ACTION_LABELS,
         "actionCount": rules.liveness_action_count,
+        "demoMode": get_settings().demo_mode,
     }
+    # What is known without a position (face, roster, project, fence): shown at once, also from the offline cache.
+    check = await services.precheck(user, demo_mode=get_settings().demo_mode) if projects else None
     return Template("m/clock.html", context={
         "user": user, "projects": projects, "config": json.dumps(config, ensure_ascii=False), "page": "clock",
+        "precheck": check, "tz": await _zone(projects), "demo_mode": get_settings().demo_mode,
     })
 
 
 @get("/m/history", include_in_schema=False)
-async def m_history(request: Request[Any, Any, Any], user: AuthUser) -> Template:
+async def m_history(request: Request[Any, Any, Any], user: AuthUser, limit: int = 50) -> Template:
+    """``limit`` (1–50): the home page refreshes its three recent punches with the same fragment."""
     if user.person_id is None:
         return _no_person(user)
-    rows = await _history(user)
+    rows = await _history(user, limit=max(1, min(limit, 50)))
     name = "m/_history_list.html" if _is_htmx(request) else "m/history.html"
-    return Template(name, context={"user": user, "rows": rows, "page": "history"})
+    return Template(name, context={"user": user, "rows": rows, "page": "history",
+                                   "tz": await _zone(await _projects(user))})
 
 
 @get("/m/makeup", include_in_schema=False)
@@ -168,15 +185,19 @@ async def m_makeup(request: Request[Any, Any, Any], user: AuthUser) -> Template:
     projects = await _projects(user)
     requests = [r for r in await services.list_makeups({p["id"] for p in projects} or set())
                 if r["person"] == user.person_id]
+    zones: dict[int, str] = {}
     for r in requests:
-        r["punch_local"] = _local(r["punch_time"])
+        if r["project"] not in zones:
+            zones[r["project"]] = (await org.get_project(r["project"])).get("timezone") or DEFAULT_TZ
+        r["punch_local"] = local_time(r["punch_time"], zones[r["project"]])
         r["status_label"] = label(r["status"], MakeupStatus)
     if _is_htmx(request):
         return Template("m/_makeup_list.html", context={"requests": requests})
-    today = datetime.now(ZoneInfo(DEFAULT_TZ)).strftime("%Y-%m-%dT%H:%M")
+    tz = await _zone(projects)
+    today = datetime.now(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
     return Template("m/makeup.html", context={
         "user": user, "projects": projects, "reasons": services.MAKEUP_REASONS, "requests": requests,
-        "now_local": today, "page": "makeup",
+        "now_local": today, "page": "makeup", "tz": tz,
     })
 
 

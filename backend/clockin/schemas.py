@@ -80,3 +80,36 @@ class MakeupDecisionOut(Out):
     id: int
     status: str
     punch_id: int | None
+
+
+class PrecheckCheckOut(Out):
+    """One pre-check before the camera: ``status`` ok | warn | block | pending, in Chinese with what to do."""
+
+    code: str
+    label: str
+    status: str
+    status_label: str
+    message: str
+    advice: str  # what to do, in Chinese
+    distance_m: float | None
+
+
+class PrecheckOut(Out):
+    """What the phone knows before the liveness routine (issue 19 item 1); ``ready`` = no check blocks.
+    ``demo_enrol``: demo mode, face not enrolled — the worker may enrol their own face first."""
+
+    ready: bool
+    project_id: int | None
+    project_name: str
+    demo_enrol: bool
+    demo_point: list[float] | None  # demo mode only: [lon, lat] inside the fence, to stand in for the phone's fix
+    summary: str
+    checks: list[PrecheckCheckOut]
+
+
+class DemoEnrolOut(Out):
+    """The demo worker's own face, enrolled at the first clock-in (demo mode only)."""
+
+    person_id: int
+    enrolled: bool
+    message: str

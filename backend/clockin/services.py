@@ -29,7 +29,7 @@ from backend.attendance.services import (
 from backend.attendance.tables import Punch
 from backend.clockin.tables import LivenessChallenge, MakeupRequest
 from backend.db import write_transaction
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, invalid
+from backend.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, invalid
 from backend.face import liveness as lv
 from backend.face.service import FaceService
 from backend.fences import services as fences
@@ -40,14 +40,22 @@ from backend.validators import clean_text
 from backend.vocabulary import (
     MAKEUP_REASON_ZH,
     MAKEUP_STATUS_ZH,
+    PRECHECK_ITEM_ZH,
+    PRECHECK_STATUS_ZH,
     Direction,
     MakeupStatus,
+    PrecheckItem,
+    PrecheckStatus,
+    ProjectStatus,
     Reason,
     Role,
     Source,
+    label,
+    local_time,
 )
 from backend.workforce.services import on_roster
 from backend.workforce.tables import Enrolment, RosterEntry
+from geofence.decision import format_metres_zh
 
 _sysrand = random.SystemRandom()
 
@@ -263,6 +271,151 @@ async def my_history(user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]
     return await list_punches(person_id=_person(user), limit=limit)
 
 
+# --- Pre-checks before the camera (issue 19 item 1) ------------------------------------------------
+# What can be known before the liveness routine: the worker learns at once, with what to do, that a punch would be
+# refused — instead of after ~10 s of head turns.  The final clock-in re-checks everything (clock_in above).
+
+
+@dataclass(frozen=True)
+class PrecheckItemResult:
+    code: str  # PrecheckItem
+    status: str  # PrecheckStatus: ok | warn | block | pending
+    message: str  # what is the case, in Chinese
+    advice: str = ""  # what to do about it, in Chinese
+    distance_m: float | None = None
+
+
+# The project statuses the attendance path refuses (backend.attendance.services._project_codes) and the ones it keeps
+# but marks (停工: seed 001 §五(十三) — still recorded; 完工: recorded).
+_PROJECT_PRECHECK: dict[str, tuple[str, str, str]] = {
+    ProjectStatus.under_construction: (PrecheckStatus.ok, "在建", ""),
+    ProjectStatus.suspended: (PrecheckStatus.warn, "项目停工中：打卡照常记录，并标注“停工期间”", ""),
+    ProjectStatus.finished: (PrecheckStatus.warn, "项目已完工：打卡照常记录", ""),
+    ProjectStatus.preparing: (PrecheckStatus.block, "项目尚未开工（筹备中），不能打卡", "请联系项目劳务员确认开工日期"),
+    ProjectStatus.accepted: (PrecheckStatus.block, "项目已竣工，不能打卡", "请联系项目劳务员办理退场或转入新项目"),
+}
+
+
+async def is_enrolled(person_id: int) -> bool:
+    return await Enrolment.exists().where(Enrolment.person == person_id)
+
+
+def _location_items(fix: fences.FixJudgement | None, accuracy_m: float | None, rules: Rules,
+                    has_fence: bool) -> list[PrecheckItemResult]:
+    """The fix as the worker needs it: inside / near / outside with the distance, and the accuracy against the
+    limit — the same rules as ``geofence.decide`` (accuracy ≤ gps_max_accuracy_m; the edge margin)."""
+    limit = rules.gps_max_accuracy_m
+    if fix is None or accuracy_m is None:
+        wait = PrecheckItemResult(PrecheckItem.location, PrecheckStatus.pending, "正在定位…",
+                                  "请打开手机定位，在室外稍候")
+        return [wait, PrecheckItemResult(PrecheckItem.accuracy, PrecheckStatus.pending, "等待定位结果")]
+    if "invalid_coordinates" in fix.reasons or "invalid_accuracy" in fix.reasons:
+        bad = PrecheckItemResult(PrecheckItem.location, PrecheckStatus.block, fix.message_zh or "定位坐标无效",
+                                 "请点“重新定位”；仍不行请重启手机定位")
+        return [bad, PrecheckItemResult(PrecheckItem.accuracy, PrecheckStatus.pending, "定位数据无效")]
+    if accuracy_m > limit:
+        acc = PrecheckItemResult(PrecheckItem.accuracy, PrecheckStatus.block,
+                                 f"±{accuracy_m:.0f} 米，超过 {limit:.0f} 米的限制",
+                                 "请到室外开阔处，稍候后点“重新定位”")
+    else:
+        acc = PrecheckItemResult(PrecheckItem.accuracy, PrecheckStatus.ok,
+                                 f"±{accuracy_m:.0f} 米（要求不超过 {limit:.0f} 米）")
+    d = fix.distance_m
+    if not has_fence or d is None:
+        loc = PrecheckItemResult(PrecheckItem.location, PrecheckStatus.pending, "无法判断（项目未设置电子围栏）")
+    elif d == 0.0:
+        loc = PrecheckItemResult(PrecheckItem.location, PrecheckStatus.ok, "在电子围栏内", distance_m=0.0)
+    elif d <= min(accuracy_m, rules.fence_edge_margin_m):
+        where = format_metres_zh(d)
+        loc = PrecheckItemResult(PrecheckItem.location, PrecheckStatus.warn,
+                                 f"位于电子围栏边缘，距离 {where}：可以打卡，但会标记待复核",
+                                 "向围栏内走几步再打卡更稳妥", distance_m=round(d, 1))
+    else:
+        where = format_metres_zh(d)
+        loc = PrecheckItemResult(PrecheckItem.location, PrecheckStatus.block, f"不在电子围栏内，距离 {where}",
+                                 f"走到围栏内再打卡，距离 {where}", distance_m=round(d, 1))
+    return [loc, acc]
+
+
+async def precheck(user: CurrentUser, *, project_id: int | None = None, lon: float | None = None,
+                   lat: float | None = None, accuracy_m: float | None = None, coord_system: str = "wgs84",
+                   demo_mode: bool = False) -> dict[str, Any]:
+    """Everything the phone can learn before the camera starts, each with what to do: enrolled face, on a roster
+    today, project status, a fence, and (with a fix) inside / near / outside with the distance and the accuracy.
+    ``ready`` is False while any check would make the punch be refused.  Read-only."""
+    person = _person(user)
+    items: list[PrecheckItemResult] = []
+    enrolled = await is_enrolled(person)
+    demo_enrol = demo_mode and not enrolled
+    if enrolled:
+        items.append(PrecheckItemResult(PrecheckItem.face, PrecheckStatus.ok, "已采集"))
+    else:
+        items.append(PrecheckItemResult(
+            PrecheckItem.face, PrecheckStatus.block, "尚未采集人脸",
+            "演示模式：可在打卡前采集本人人脸" if demo_enrol else "请联系班组长采集人脸"))
+    projects = await my_projects(person)
+    chosen = next((p for p in projects if p["id"] == project_id), None) if project_id is not None else (
+        projects[0] if projects else None)
+    if chosen is None:
+        what = "您不在该项目今天的花名册上" if project_id is not None and projects else "您今天不在任何项目的花名册上"
+        items.append(PrecheckItemResult(PrecheckItem.roster, PrecheckStatus.block, what,
+                                        "请联系班组长或劳务员办理进场"))
+        return _precheck_out(items, None, "", demo_enrol)
+    items.append(PrecheckItemResult(PrecheckItem.roster, PrecheckStatus.ok, f"在“{chosen['name']}”的花名册上"))
+    status, message, advice = _PROJECT_PRECHECK.get(
+        chosen["status"], (PrecheckStatus.block, "项目状态不允许打卡", "请联系项目劳务员"))
+    items.append(PrecheckItemResult(PrecheckItem.project, status, message, advice))
+    rules = await rules_for_project(chosen["id"])
+    now = datetime.now(UTC)
+    _versions, fence_list = await fences.fences_at(chosen["id"], now)
+    has_fence = bool(fence_list)
+    if has_fence:
+        items.append(PrecheckItemResult(PrecheckItem.fence, PrecheckStatus.ok, "已设置"))
+    else:
+        items.append(PrecheckItemResult(PrecheckItem.fence, PrecheckStatus.block, "项目未设置电子围栏，不能手机打卡",
+                                        "请联系项目劳务员设置电子围栏"))
+    fix = None
+    if lon is not None and lat is not None and accuracy_m is not None:
+        if coord_system not in ("wgs84", "gcj02"):
+            raise invalid("coord_system", "坐标系应为 wgs84 或 gcj02", "coord_system must be wgs84 or gcj02")
+        fix = await fences.judge_fix(chosen["id"], lon, lat, accuracy_m, now, rules=rules, coord_system=coord_system)
+    items += _location_items(fix, accuracy_m, rules, has_fence)
+    # Demo only: the person trying the demo is not on the demo's site; a point inside its fence stands in for the
+    # phone's fix when they choose it (clearly labelled on the page).  Outside the demo: never offered.
+    demo_point = _inside_point(fence_list[0]) if demo_mode and fence_list else None
+    return _precheck_out(items, chosen["id"], chosen["name"], demo_enrol, demo_point)
+
+
+def _inside_point(fence: Any) -> list[float]:
+    """A WGS-84 point inside a fence (the stored definitions are WGS-84): a circle's centre, the middle of a
+    corridor's centre line, a point inside a polygon."""
+    g = fence.geometry
+    if g.geom_type == "Point":
+        p = g
+    elif g.geom_type == "LineString":
+        p = g.interpolate(0.5, normalized=True)
+    elif g.geom_type == "MultiLineString":
+        p = g.geoms[0].interpolate(0.5, normalized=True)
+    else:
+        p = g.representative_point()
+    return [round(p.x, 7), round(p.y, 7)]
+
+
+def _precheck_out(items: list[PrecheckItemResult], project_id: int | None, project_name: str,
+                  demo_enrol: bool, demo_point: list[float] | None = None) -> dict[str, Any]:
+    blocking = [i for i in items if i.status == PrecheckStatus.block]
+    return {
+        "ready": not blocking, "project_id": project_id, "project_name": project_name, "demo_enrol": demo_enrol,
+        "demo_point": demo_point,
+        "summary": "；".join(i.advice or i.message for i in blocking),
+        "checks": [{
+            "code": i.code, "label": PRECHECK_ITEM_ZH[i.code], "status": i.status,
+            "status_label": PRECHECK_STATUS_ZH[i.status], "message": i.message, "advice": i.advice,
+            "distance_m": i.distance_m,
+        } for i in items],
+    }
+
+
 # --- Make-up punches ---------------------------------------------------------------------------
 
 MAKEUP_REASONS = MAKEUP_REASON_ZH  # backend/vocabulary.py
@@ -304,11 +457,54 @@ async def request_makeup(
     note = clean_text(note, "note", "补卡说明", max_len=500, multiline=True) or ""
     if not note and reason == "other":
         raise invalid("note", "原因为“其他”时须填写说明", "Explain the reason")
+    day = local_day(punch_time, tz)
+    first = await _open_duplicate(person_id, project_id, punch_time, day, direction)
+    if first is not None:
+        raise _duplicate_makeup(first, tz)
     r = MakeupRequest(person=person_id, project=project_id, requested_by=user.id, punch_time=punch_time,
                       direction=direction, reason=reason, note=note.strip(), evidence=evidence,
-                      evidence_type=evidence_type, day=local_day(punch_time, tz))
-    await r.save()
+                      evidence_type=evidence_type, day=day)
+    try:
+        await r.save()
+    except Exception as exc:  # the database's guard (migration 2026-12-02T21:10): a concurrent twin won
+        if "makeup_request_open_" not in str(exc) and "UNIQUE constraint" not in str(exc):
+            raise
+        first = await _open_duplicate(person_id, project_id, punch_time, day, direction)
+        if first is None:
+            raise
+        raise _duplicate_makeup(first, tz) from exc
     return r.id
+
+
+# A request that is pending or approved blocks its twin: the same person and project, and the same time — or, when
+# it says in / out, the same day and direction (issue 19 item 15).  A refused request may be asked again.
+_OPEN_MAKEUP = (MakeupStatus.pending, MakeupStatus.approved)
+
+
+async def _open_duplicate(person_id: int, project_id: int, punch_time: datetime, day: Any,
+                          direction: str | None) -> dict[str, Any] | None:
+    same = MakeupRequest.punch_time == punch_time
+    if direction is not None:
+        same = same | ((MakeupRequest.day == day) & (MakeupRequest.direction == direction))
+    return await MakeupRequest.select(
+        MakeupRequest.id, MakeupRequest.punch_time, MakeupRequest.direction, MakeupRequest.status,
+    ).where(
+        (MakeupRequest.person == person_id) & (MakeupRequest.project == project_id)
+        & MakeupRequest.status.is_in(list(_OPEN_MAKEUP)) & same
+    ).order_by(MakeupRequest.id).first()
+
+
+def _duplicate_makeup(first: dict[str, Any], tz: str) -> Conflict:
+    when = local_time(_aware(first["punch_time"]), tz)
+    status = first["status"]
+    kind = label(first["direction"], Direction)
+    return Conflict(
+        f"已有相同的补卡申请（编号 {first['id']}，{when}{' ' + kind if kind else ''}，{MAKEUP_STATUS_ZH[status]}），"
+        "请勿重复提交",
+        f"A make-up request for this time already exists (#{first['id']}, {when}, {status})",
+        field="punch_time", code="duplicate_makeup",
+        extra={"existing_id": first["id"], "existing_status": status},
+    )
 
 
 def _sniff(data: bytes, declared: str | None) -> None:
@@ -416,3 +612,87 @@ async def my_punch(user: CurrentUser, punch_id: int) -> dict[str, Any]:
         value = row[name]
         row[name] = list(json.loads(value) if isinstance(value, str) else value or [])
     return row
+
+
+# --- The authority's make-up queue (issue 15: lifecycle pages) ------------------------------------------------
+
+
+async def makeup_queue(project_ids: set[int] | None, *, status: str | None = MakeupStatus.pending,
+                       project_id: int | None = None, day: Any = None, page: int = 1,
+                       per_page: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """One page of make-up requests of the visible projects (``None``: all), oldest first, with whether each has
+    evidence and whether the person was a key manager that day (who may never have a make-up, seed 000 §六)."""
+    M = MakeupRequest
+    where: Any = M.id > 0
+    if project_ids is not None:
+        if not project_ids:
+            return [], 0
+        where &= M.project.is_in(sorted(project_ids))
+    if status:
+        where &= M.status == status
+    if project_id is not None:
+        where &= M.project == project_id
+    if day is not None:
+        where &= M.day == day
+    total = await M.count().where(where)
+    rows = await M.select(
+        M.id, M.person, M.person.name.as_alias("name"), M.person.id_masked.as_alias("id_masked"), M.project,
+        M.project.name.as_alias("project_name"), M.project.timezone.as_alias("timezone"), M.punch_time, M.direction,
+        M.reason, M.note, M.status, M.requested_by, M.requested_at, M.decided_by, M.decided_at, M.decision_note,
+        M.evidence_type, M.day,
+    ).where(where).order_by(M.day, M.id).limit(max(1, min(per_page, 200))).offset(
+        (max(1, page) - 1) * per_page)
+    for r in rows:
+        r["reason_label"] = MAKEUP_REASONS.get(r["reason"], r["reason"])
+        r["status_label"] = MAKEUP_STATUS_ZH.get(r["status"], r["status"])
+        r["has_evidence"] = bool(r["evidence_type"])
+        r["key_manager"] = await manager_on_day(r["person"], r["project"], r["day"])
+    return rows, total
+
+
+async def makeup_evidence(user: CurrentUser, request_id: int) -> tuple[bytes, str]:
+    """The evidence of a make-up request in the supervisor's districts (else "not found")."""
+    await _makeup_in_scope(user, request_id)
+    row = await MakeupRequest.select(MakeupRequest.evidence, MakeupRequest.evidence_type).where(
+        MakeupRequest.id == request_id).first()
+    if row is None or not row["evidence"]:
+        raise NotFound("该申请没有证明材料", "No evidence for this request", field="request_id")
+    return bytes(row["evidence"]), row["evidence_type"] or "application/octet-stream"
+
+
+async def decide_makeups(user: CurrentUser, request_ids: list[int], approve: bool, note: str, *,
+                         feed: LiveFeed | None = None) -> list[dict[str, Any]]:
+    """Bulk decision: each request through ``decide_makeup`` (one transaction each); every request gets a result
+    row — ``ok`` with its status, or the refusal's Chinese message (none silently dropped)."""
+    results: list[dict[str, Any]] = []
+    for rid in dict.fromkeys(request_ids):
+        try:
+            done = await decide_makeup(user, rid, approve, note, feed=feed)
+            results.append({"id": rid, "ok": True, "status": done["status"],
+                            "message": MAKEUP_STATUS_ZH.get(done["status"], done["status"])})
+        except AppError as exc:
+            results.append({"id": rid, "ok": False, "status": None, "message": exc.zh})
+    return results
+
+
+async def makeup_groups(user: CurrentUser, request_ids: list[int]) -> dict[int, tuple[int, Any]]:
+    """``{id: (project, day)}`` of the requests in the supervisor's districts (the others are left out here and
+    reported "not found" by the decision itself)."""
+    if not request_ids:
+        return {}
+    rows = await MakeupRequest.select(
+        MakeupRequest.id, MakeupRequest.project, MakeupRequest.day,
+        MakeupRequest.project.district.as_alias("district"),
+    ).where(MakeupRequest.id.is_in(sorted(set(request_ids))))
+    return {r["id"]: (r["project"], r["day"]) for r in rows if r["district"] in user.district_ids}
+
+
+async def makeup_requesters(request_ids: list[int]) -> dict[int, tuple[int, int, str]]:
+    """``{id: (requested_by user, project, local punch time)}`` — whom to tell about a decision."""
+    if not request_ids:
+        return {}
+    rows = await MakeupRequest.select(
+        MakeupRequest.id, MakeupRequest.requested_by, MakeupRequest.project, MakeupRequest.punch_time,
+        MakeupRequest.project.timezone.as_alias("timezone"),
+    ).where(MakeupRequest.id.is_in(sorted(set(request_ids))))
+    return {r["id"]: (r["requested_by"], r["project"], local_time(r["punch_time"], r["timezone"])) for r in rows}

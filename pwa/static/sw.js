@@ -10,6 +10,9 @@
  * - Anything but GET (clock-in uploads, challenges, make-up requests, login) is never touched and
  *   never cached: the page's IndexedDB outbox (outbox.js) owns offline uploads.
  * - htmx fragment requests are never cached (they share their URL with the full page).
+ * - The pre-check (/api/clockin/precheck) is network-only: it judges this moment's position.
+ * - Logging out (m.js) deletes the page cache (it holds the worker's name and punches); the next login caches
+ *   the pages again (m.js warmPages), so offline clock-in keeps working for whoever is logged in.
  */
 "use strict";
 
@@ -105,6 +108,15 @@ self.addEventListener("fetch", function (event) {
   }
   if (url.pathname.indexOf("/static/") === 0 || url.pathname === "/manifest.webmanifest") {
     event.respondWith(cacheFirst(request));
+    return;
+  }
+  if (url.pathname === "/api/clockin/precheck") {
+    // A judgement of this moment's position: never answered from a cache (a stale "inside" would mislead).
+    event.respondWith(fetch(request).catch(function () {
+      return new Response(JSON.stringify({ code: "offline", message: "网络不可用", message_en: "Offline" }), {
+        status: 503, headers: { "Content-Type": "application/json" },
+      });
+    }));
     return;
   }
   if (url.pathname.indexOf("/api/clockin/") === 0) {

@@ -90,15 +90,20 @@ async def test_accepted_inside_the_fence(phone, server: Server, camera_file):
     assert page.errors == []
 
 
-async def test_rejected_outside_the_fence_with_the_distance(phone, server: Server, camera_file):
+async def test_outside_the_fence_is_told_with_the_distance_before_the_camera(phone, server: Server, camera_file):
+    """Issue 19 item 1 changed this: the worker learns before the liveness routine that the punch would be refused
+    (the button stays disabled); the server's own rejection with the distance is
+    tests/integration/clockin/test_clockin_api.py::test_outside_the_fence_is_rejected_with_the_distance."""
     lon, lat = server.site.outside  # 120 m beyond the edge of a 150 m circle
     page = await phone("wanderer", lon=lon, lat=lat, accuracy=9.5)
-    r = await clock_in(page, server, camera_file, video_frames)
-    assert r["verdict"] == "rejected", r["text"]
-    m = re.search(r"不在电子围栏内，距离 (\d+) 米", r["text"])
-    assert m, r
+    await page.goto(server.url("/m/clock"))
+    loc = page.locator("#precheck-list li[data-code=location][data-status=block]")
+    await loc.wait_for()
+    m = re.search(r"不在电子围栏内，距离 (\d+) 米", await loc.inner_text())
+    assert m, await loc.inner_text()
     assert 110 <= int(m.group(1)) <= 130
-    assert "活体检测未通过" not in r["text"]  # the liveness itself passed
+    assert "走到围栏内再打卡" in await loc.inner_text()
+    assert await page.is_disabled("#start-clock")
 
 
 async def test_static_photo_fails_liveness(phone, server: Server, camera_file):
@@ -181,11 +186,17 @@ async def test_history_lists_only_my_own_punches(phone, server: Server, camera_f
 
 
 async def test_not_enrolled_worker_is_told_why(phone, server: Server, camera_file):
+    """Issue 19 item 1 changed this: told before the camera, with what to do (the server still refuses such a
+    punch: tests/integration/clockin/test_clockin_api.py::test_not_enrolled_worker_is_refused_with_the_reason)."""
     lon, lat = near(server.site.inside)
     page = await phone("unenrolled", lon=lon, lat=lat)
-    r = await clock_in(page, server, camera_file, video_frames)
-    assert r["verdict"] == "rejected"
-    assert "尚未采集人脸" in r["text"]
+    await page.goto(server.url("/m/clock"))
+    face = page.locator("#precheck-list li[data-code=face][data-status=block]")
+    await face.wait_for()
+    assert "尚未采集人脸" in await face.inner_text() and "请联系班组长采集人脸" in await face.inner_text()
+    await page.wait_for_selector("#loc-accuracy:has-text('米')")
+    assert await page.is_disabled("#start-clock")
+    assert "请联系班组长采集人脸" in await page.inner_text("#start-why")
 
 
 async def test_makeup_request_with_a_photo_from_the_live_camera(phone, server: Server, camera_file):

@@ -142,6 +142,19 @@
     this.fix = null;
     this.challenge = null;
     this.busy = false;
+    const pre = $("precheck");
+    this.ready = !!pre && pre.dataset.ready === "1";
+    this.checkedFix = null;
+    this.checking = false;
+    this.recheck = false;
+    // The checks the server rendered with the page (face, roster, project, fence): the offline fallback.
+    this.baseChecks = Array.prototype.map.call(document.querySelectorAll("#precheck-list li.check"), function (li) {
+      const text = function (sel) { const el = li.querySelector(sel); return el ? el.textContent.trim() : ""; };
+      return {
+        code: li.dataset.code, status: li.dataset.status, label: text(".check-label"),
+        status_label: text(".check-status").replace(/[（）]/g, ""), message: text(".check-msg"), advice: text(".check-advice"),
+      };
+    }).filter(function (c) { return c.code !== "location" && c.code !== "accuracy"; });
   }
 
   ClockPage.prototype.projectId = function () {
@@ -185,23 +198,154 @@
     // Keep the newer fix unless it is much worse than a recent one.
     if (this.fix && c.accuracy > this.fix.accuracy * 2 && Date.now() - this.fix.at < 15000) return;
     this.fix = { lat: c.latitude, lon: c.longitude, accuracy: c.accuracy, at: Date.now() };
+    $("loc-coords").textContent = c.latitude.toFixed(6) + ", " + c.longitude.toFixed(6);
+    this.maybePrecheck(false);
+  };
+
+  // --- pre-checks before the camera (issue 19 item 1)
+
+  const STATUS_ICON = { ok: "✓", warn: "!", block: "✗", pending: "…" };
+  const STATUS_LABEL = { ok: "通过", warn: "注意", block: "不能打卡", pending: "待检查" };
+
+  function metres(a, b) {
+    const rad = Math.PI / 180;
+    const x = (b.lon - a.lon) * rad * Math.cos((a.lat + b.lat) / 2 * rad);
+    const y = (b.lat - a.lat) * rad;
+    return Math.sqrt(x * x + y * y) * 6371000;
+  }
+
+  /* Ask the server again only when the fix moved, its accuracy changed, or a while passed. */
+  ClockPage.prototype.maybePrecheck = function (force) {
+    const self = this;
+    const f = this.fix;
+    const last = this.checkedFix;
+    if (!force && f && last && Date.now() - last.checkedAt < 15000 && metres(f, last) < 10 &&
+        Math.abs(f.accuracy - last.accuracy) < Math.max(5, last.accuracy * 0.2)) {
+      return;
+    }
+    if (this.checking) { this.recheck = true; return; }
+    this.checking = true;
+    const fix = f ? { lon: f.lon, lat: f.lat, accuracy: f.accuracy, at: f.at } : null;
+    this.fetchPrecheck(fix).then(function (res) {
+      if (fix) { fix.checkedAt = Date.now(); self.checkedFix = fix; }
+      self.applyPrecheck(res, fix);
+    }).finally(function () {
+      self.checking = false;
+      if (self.recheck) { self.recheck = false; self.maybePrecheck(true); }
+    });
+  };
+
+  ClockPage.prototype.fetchPrecheck = function (fix) {
+    const self = this;
+    if (navigator.onLine === false) return Promise.resolve(this.localPrecheck(fix));
+    const q = new URLSearchParams();
+    if (this.projectId()) q.set("project_id", String(this.projectId()));
+    if (fix) {
+      q.set("lon", String(fix.lon));
+      q.set("lat", String(fix.lat));
+      q.set("accuracy", String(fix.accuracy));
+    }
+    return fetch("/api/clockin/precheck?" + q.toString(), {
+      credentials: "same-origin", headers: { Accept: "application/json" },
+    }).then(function (res) {
+      return res.json().catch(function () { return null; }).then(function (data) {
+        if (res.ok && data && data.checks) return data;
+        if (res.status === 401) {
+          const out = self.localPrecheck(fix);
+          out.summary = "登录已过期，请重新登录";
+          return out;
+        }
+        return self.localPrecheck(fix);
+      });
+    }, function () {
+      return self.localPrecheck(fix);
+    });
+  };
+
+  /* Offline (or the server cannot answer): the checks the page came with, the accuracy judged here, and the
+     fence left to the server — the capture is kept in the outbox and judged when it uploads. */
+  ClockPage.prototype.localPrecheck = function (fix) {
     const max = this.cfg.maxAccuracyM || 100;
-    const acc = Math.round(c.accuracy);
+    const checks = this.baseChecks.slice();
+    if (!fix) {
+      checks.push({ code: "location", label: "所在位置", status: "pending", message: "正在定位…", advice: "请打开手机定位，在室外稍候" });
+      checks.push({ code: "accuracy", label: "定位精度", status: "pending", message: "等待定位结果", advice: "" });
+    } else {
+      checks.push({ code: "location", label: "所在位置", status: "warn",
+        message: "离线：现在无法核对电子围栏，联网上传后由服务器判断", advice: "请确认自己在工地围栏内" });
+      const acc = Math.round(fix.accuracy);
+      checks.push(fix.accuracy > max
+        ? { code: "accuracy", label: "定位精度", status: "block", message: "±" + acc + " 米，超过 " + max + " 米的限制",
+          advice: "请到室外开阔处，稍候后点“重新定位”" }
+        : { code: "accuracy", label: "定位精度", status: "ok", message: "±" + acc + " 米（要求不超过 " + max + " 米）", advice: "" });
+    }
+    checks.forEach(function (c) { c.status_label = STATUS_LABEL[c.status]; });
+    const blocking = checks.filter(function (c) { return c.status === "block"; });
+    return {
+      offline: true, ready: blocking.length === 0, demo_enrol: false, checks: checks,
+      summary: blocking.map(function (c) { return c.advice || c.message; }).join("；"),
+    };
+  };
+
+  ClockPage.prototype.applyPrecheck = function (res, fix) {
+    const list = $("precheck-list");
+    if (list) {
+      list.innerHTML = res.checks.map(function (c) {
+        return '<li class="check s-' + esc(c.status) + '" data-code="' + esc(c.code) + '" data-status="' + esc(c.status) +
+          '"><span class="check-icon" aria-hidden="true">' + (STATUS_ICON[c.status] || "") + '</span>' +
+          '<span class="check-body"><b class="check-label">' + esc(c.label) + '</b> <span class="check-status">（' +
+          esc(c.status_label || STATUS_LABEL[c.status] || "") + '）</span> <span class="check-msg">' + esc(c.message) + "</span>" +
+          (c.advice ? '<span class="check-advice">' + esc(c.advice) + "</span>" : "") + "</span></li>";
+      }).join("");
+    }
+    this.ready = !!res.ready;
+    const pre = $("precheck");
+    if (pre) {
+      pre.dataset.ready = this.ready ? "1" : "0";
+      pre.dataset.source = res.offline ? "local" : "server";
+    }
+    const demo = $("demo-enrol");
+    if (demo && !res.offline) demo.hidden = !res.demo_enrol;
+    // Demo mode: offer the site's own position when the phone's is not on the demo site.
+    const demoLoc = $("demo-location");
+    const where = res.checks.find(function (c) { return c.code === "location"; });
+    if (demoLoc && !res.offline) {
+      this.demoPoint = res.demo_point || null;
+      demoLoc.hidden = !(this.demoPoint && !(this.fix && this.fix.demo) && where && where.status === "block");
+    }
+    $("start-why").textContent = this.ready ? "" : "不能打卡：" + (res.summary || "请先处理上面标“✗”的项目");
+    if (fix) this.renderFix(fix, res.checks.find(function (c) { return c.code === "location"; }));
+    this.updateStart();
+  };
+
+  ClockPage.prototype.renderFix = function (fix, loc) {
+    const max = this.cfg.maxAccuracyM || 100;
+    const acc = Math.round(fix.accuracy);
     const status = $("loc-status");
     const accEl = $("loc-accuracy");
     accEl.textContent = "±" + acc + " 米";
-    accEl.dataset.accuracy = String(c.accuracy);
-    $("loc-coords").textContent = c.latitude.toFixed(6) + ", " + c.longitude.toFixed(6);
-    if (c.accuracy > max) {
+    accEl.dataset.accuracy = String(fix.accuracy);
+    if (fix.accuracy > max) {
       status.textContent = "定位精度不足（要求不超过 " + max + " 米），请到开阔处稍候";
       status.className = "bad";
       accEl.className = "acc bad";
+      return;
+    }
+    accEl.className = "acc " + (fix.accuracy <= 30 ? "good" : "fair");
+    if (loc && loc.status === "block") {
+      status.textContent = "已定位，但" + loc.message;
+      status.className = "bad";
+    } else if (loc && loc.status === "warn" && loc.code === "location" && loc.message.indexOf("离线") !== 0) {
+      status.textContent = "已定位：" + loc.message;
+      status.className = "fair";
     } else {
       status.textContent = "已定位";
       status.className = "good";
-      accEl.className = "acc " + (c.accuracy <= 30 ? "good" : "fair");
     }
-    $("start-clock").disabled = this.busy;
+  };
+
+  ClockPage.prototype.updateStart = function () {
+    $("start-clock").disabled = this.busy || !this.fix || !this.ready;
   };
 
   // --- challenge
@@ -274,6 +418,7 @@
     const self = this;
     if (this.busy) return;
     if (!this.fix) { this.message("bad", "尚未定位成功，请稍候"); return; }
+    if (!this.ready) { this.message("bad", $("start-why").textContent || "打卡前检查未通过"); return; }
     this.busy = true;
     $("start-clock").disabled = true;
     this.message("", "正在获取活体挑战…");
@@ -286,7 +431,7 @@
       self.setStep("locate");
     }).finally(function () {
       self.busy = false;
-      $("start-clock").disabled = !self.fix;
+      self.updateStart();
     });
   };
 
@@ -431,7 +576,7 @@
       box.className = "result warn";
       $("result-title").textContent = "已保存在手机上";
       $("result-text").textContent = (out.error === "网络不可用" ? "网络不可用：" : (out.error ? out.error + "：" : "")) +
-        "本次打卡（" + new Date(record.capturedAt).toLocaleTimeString("zh-CN", { hour12: false }) +
+        "本次打卡（" + (window.SMZApp ? SMZApp.localTime(record.capturedAt) : record.capturedAt) +
         "）已保存，联网后会自动上传，请勿重复打卡。";
       this.pendingKey = key;
     }
@@ -458,15 +603,80 @@
     const self = this;
     $("start-clock").addEventListener("click", function () { self.onStartClock(); });
     $("start-capture").addEventListener("click", function () { self.onStartCapture(); });
-    $("relocate").addEventListener("click", function () { self.fix = null; self.locate(); });
+    $("relocate").addEventListener("click", function () { self.fix = null; self.checkedFix = null; self.locate(); });
     $("again").addEventListener("click", function () {
       $("result").className = "result";
       self.setStep("locate");
+      self.maybePrecheck(true);
     });
+    const sel = $("project");
+    if (sel && sel.tagName === "SELECT") sel.addEventListener("change", function () { self.maybePrecheck(true); });
+    window.addEventListener("online", function () { self.maybePrecheck(true); });
+    window.addEventListener("offline", function () { self.maybePrecheck(true); });
+    if ($("demo-enrol-start")) $("demo-enrol-start").addEventListener("click", function () { self.onDemoEnrol(); });
+    if ($("demo-location-use")) $("demo-location-use").addEventListener("click", function () { self.useDemoPoint(); });
     if (window.SMZOutbox) SMZOutbox.onChange(function () { self.onOutboxChange(); });
     window.addEventListener("pagehide", function () { Camera.close(); });
     this.setStep("locate");
     this.locate();
+    this.maybePrecheck(true);  // face, roster, project, fence: before the first fix
+  };
+
+  /* Demo mode only: a point inside the demo site's fence (a few metres of jitter: exactly repeated coordinates are a
+     spoofing signal) stands in for the phone's fix; the phone's own position is no longer watched. */
+  ClockPage.prototype.useDemoPoint = function () {
+    if (!this.demoPoint) return;
+    if (this.watch != null) { navigator.geolocation.clearWatch(this.watch); this.watch = null; }
+    const jitter = function () { return (Math.random() - 0.5) * 0.00006; };
+    const lon = this.demoPoint[0] + jitter();
+    const lat = this.demoPoint[1] + jitter();
+    this.fix = { lon: lon, lat: lat, accuracy: 8, at: Date.now(), demo: true };
+    $("loc-coords").textContent = lat.toFixed(6) + ", " + lon.toFixed(6) + "（演示位置）";
+    $("demo-location").hidden = true;
+    this.maybePrecheck(true);
+  };
+
+  /* Demo mode only (the server refuses it otherwise): the demo worker enrols their own face before the first
+     clock-in — one photo from the live camera, sent to /api/clockin/demo-enrol. */
+  ClockPage.prototype.onDemoEnrol = function () {
+    const self = this;
+    const button = $("demo-enrol-start");
+    const box = $("demo-enrol-message");
+    const say = function (kind, text) { box.className = kind ? "msg " + kind : "msg"; box.textContent = text; box.hidden = !text; };
+    if (this.busy) return;
+    this.busy = true;
+    button.disabled = true;
+    this.updateStart();
+    $("demo-camera").hidden = false;
+    say("", "");
+    Camera.open($("demo-preview")).then(function () {
+      return self.countdown($("demo-prompt"));
+    }).then(function () {
+      return Camera.grab($("grab"), 0.9);
+    }).then(function (blob) {
+      Camera.close();
+      say("", "正在采集…");
+      const fd = new FormData();
+      fd.append("photo", blob, "face.jpg");
+      return fetch("/api/clockin/demo-enrol", {
+        method: "POST", body: fd, credentials: "same-origin", headers: { Accept: "application/json" },
+      }).then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (data) {
+          if (!res.ok) throw new Error(data.message || ("采集失败（" + res.status + "）"));
+          say("ok", data.message || "已采集本人人脸");
+          self.baseChecks = self.baseChecks.filter(function (c) { return c.code !== "face"; });
+        });
+      }, function () { throw new Error("网络不可用，请联网后再采集"); });
+    }).catch(function (e) {
+      Camera.close();
+      say("bad", e.message || String(e));
+    }).finally(function () {
+      $("demo-camera").hidden = true;
+      $("demo-prompt").textContent = "";
+      button.disabled = false;
+      self.busy = false;
+      self.maybePrecheck(true);
+    });
   };
 
   // ---------------------------------------------------------------------------- make-up page
