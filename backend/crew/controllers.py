@@ -118,6 +118,16 @@ class RosterCrewController(Controller):
         return out(list[CrewRosterRowOut], await services.roster(user, project_id, active_only=active,
                                                                  missing_contract=missing_contract, q=q))
 
+    @post("/roster/{entry_id:int}/enrolment", status_code=201)
+    async def supplement(self, project_id: int, entry_id: int, request: Request[Any, Any, Any], user: AuthUser,
+                         face: FaceDep) -> RegistrationStartedOut:
+        """采集人脸 / 补录证件 for a person already on the roster (multipart): id_front, id_back (photos),
+        ethnicity, address, issuer, id_valid_from, id_valid_until | id_long_term — the ID number and name are the
+        ones on record.  Starts a registration of this entry: then /challenge, /face and /complete as usual."""
+        form = await request.form()
+        return out(RegistrationStartedOut, await services.start_supplement(
+            user, project_id, entry_id, await forms.id_step(form), face_service=face))
+
     @post("/roster/{entry_id:int}/exit", status_code=200)
     async def exit(self, project_id: int, entry_id: int, request: Request[Any, Any, Any], user: AuthUser) -> ExitedOut:
         """multipart: exited_on, note, confirmation (signed 退场确认书: PDF, JPG or PNG), workload_confirmed and

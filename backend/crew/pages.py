@@ -7,6 +7,7 @@ back as the app's ``<div class="error">`` fragment, which ``crew.js`` lets htmx 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
@@ -43,27 +44,55 @@ async def _editor_page(user: CurrentUser, project_id: int) -> dict[str, Any]:
     return await services.project_brief(project_id)
 
 
-@get("/projects/{project_id:int}/crew", include_in_schema=False)
-async def roster_page(project_id: int, user: AuthUser, active: bool = True, missing_contract: bool = False,
-                      q: str = "") -> Template:
+def _roster_query(project_id: int, f: dict[str, Any], page: int | None = None) -> str:
+    """The query string of a roster view (filters and page), for links and the address bar."""
+    params: dict[str, Any] = {"presence": f["state"]}
+    if f["team"] is not None:
+        params["team"] = f["team"]
+    if f["face"]:
+        params["enrolled"] = f["face"]
+    if f["missing_contract"]:
+        params["missing_contract"] = "true"
+    if f["q"]:
+        params["q"] = f["q"]
+    if page and page > 1:
+        params["page"] = page
+    return urlencode(params)
+
+
+async def _roster_view(user: CurrentUser, project_id: int, *, presence: str, active: bool, team: str, enrolled: str,
+                       missing_contract: bool, q: str, page: int) -> dict[str, Any]:
+    """``team``: a team id, or "" for every team (the filter form sends "" for 全部班组)."""
     await require_project(user, project_id)
     project = await services.project_brief(project_id)
-    rows = await services.roster(user, project_id, active_only=active, missing_contract=missing_contract, q=q)
+    listing = await services.roster_listing(
+        user, project_id, state=presence or ("active" if active else "all"),
+        team=int(team) if team.strip().isdigit() and len(team.strip()) < 12 else None, face=enrolled,
+        missing_contract=missing_contract, q=q[:60], page=page)
+    f = listing["filters"]
+    return _ctx(user, project=project, listing=listing, rows=listing["rows"], can_edit=user.role in services.EDITOR_ROLES,
+                states=services.ROSTER_STATES, face_filters=services.FACE_FILTERS,
+                page_query=lambda n: _roster_query(project_id, f, n), query=_roster_query(project_id, f, listing["page"]))
+
+
+@get("/projects/{project_id:int}/crew", include_in_schema=False)
+async def roster_page(project_id: int, user: AuthUser, active: bool = True, missing_contract: bool = False,
+                      q: str = "", presence: str = "", team: str = "", enrolled: str = "", page: int = 1) -> Template:
+    ctx = await _roster_view(user, project_id, presence=presence, active=active, team=team, enrolled=enrolled,
+                             missing_contract=missing_contract, q=q, page=page)
     regs = await services.list_registrations(user, project_id) if user.role in services.EDITOR_ROLES else []
-    return Template("crew/roster.html", context=_ctx(
-        user, project=project, rows=rows, regs=regs, active=active, missing_contract=missing_contract, q=q,
-        can_edit=user.role in services.EDITOR_ROLES,
-        missing=sum(1 for r in rows if r["contract_state"] != "valid" and not r["exited_on"]),
-    ))
+    return Template("crew/roster.html", context={**ctx, "regs": regs, "q": q,
+                                                 "missing": ctx["listing"]["counts"]["missing_contract"]})
 
 
 @get("/projects/{project_id:int}/crew/table", include_in_schema=False)
 async def roster_table(project_id: int, user: AuthUser, active: bool = True, missing_contract: bool = False,
-                       q: str = "") -> Template:
-    rows = await services.roster(user, project_id, active_only=active, missing_contract=missing_contract, q=q)
-    project = await services.project_brief(project_id)
-    return Template("crew/_roster_table.html", context=_ctx(user, project=project, rows=rows,
-                                                            can_edit=user.role in services.EDITOR_ROLES))
+                       q: str = "", presence: str = "", team: str = "", enrolled: str = "", page: int = 1) -> Template:
+    """The roster fragment (htmx): the address bar follows the filters and the page (``HX-Push-Url``)."""
+    ctx = await _roster_view(user, project_id, presence=presence, active=active, team=team, enrolled=enrolled,
+                             missing_contract=missing_contract, q=q, page=page)
+    return Template("crew/_roster_table.html", context=ctx,
+                    headers={"HX-Push-Url": f"/projects/{project_id}/crew?{ctx['query']}"})
 
 
 @get("/projects/{project_id:int}/crew/register", include_in_schema=False)
@@ -110,6 +139,15 @@ async def entry_page(project_id: int, entry_id: int, user: AuthUser) -> Template
     return Template("crew/entry.html", context=_ctx(
         user, project=project, e=rows[0], contracts=await services.list_contracts(user, project_id, entry_id),
         contract_types=CONTRACT_TYPE, can_edit=user.role in services.EDITOR_ROLES))
+
+
+@get("/projects/{project_id:int}/crew/entries/{entry_id:int}/enrol", include_in_schema=False)
+async def supplement_page(project_id: int, entry_id: int, user: AuthUser) -> Template:
+    """采集人脸 / 补录证件 for a person already on the roster: the card's photos, then the usual 人证核验."""
+    person = await services.supplement_target(user, project_id, entry_id)
+    project = await services.project_brief(project_id)
+    return Template("crew/supplement.html", context=_ctx(user, project=project, p=person, ethnicity=ETHNICITY,
+                                                         genders=GENDER))
 
 
 @post("/projects/{project_id:int}/crew/entries/{entry_id:int}/exit", include_in_schema=False)
@@ -183,6 +221,7 @@ async def review_submit(rid: int, request: Request[Any, Any, Any], user: AuthUse
 
 CREW_PAGES = [
     roster_page, roster_table, register_page, registration_page, complete_submit, cancel_submit, entry_page,
+    supplement_page,
     exit_submit, contract_submit, account_submit, import_page, import_submit, import_progress, reviews_page,
     review_submit,
 ]

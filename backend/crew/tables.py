@@ -91,6 +91,9 @@ class LabourContract(Table, tablename="crew_contract"):
     file = ForeignKey(references=CrewFile, null=False, on_delete=OnDelete.restrict)
     uploaded_by = Integer(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # 计量单位 / 计量单价 (seed 001 §2.9): vocabulary.WageUnit ("" = not stated) and the rate in fen (backend/wages)
+    wage_unit = Varchar(length=8, default="")
+    wage_rate_fen = Integer(null=True, default=None)
 
 
 class ExitConfirmation(Table, tablename="crew_exit"):

@@ -7,7 +7,7 @@ a configured tile server (``SMZ_TILE_URL``) the map is a plain grey canvas with 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar import get
@@ -18,7 +18,7 @@ from backend.auth import AuthUser
 from backend.fences import services
 from backend.org import services as org
 from backend.settings import get_settings
-from backend.vocabulary import Role
+from backend.vocabulary import Role, local_today
 
 # Tile providers whose tiles are in GCJ-02 ("Mars" coordinates): draw and show GCJ-02 by default.
 _GCJ_TILE_HOSTS = ("autonavi", "amap", "gtimg", "tencent", "qq.com", "map.baidu")
@@ -35,7 +35,7 @@ async def fences_page(project_id: int, user: AuthUser) -> Template:
     project = await org.get_project(project_id)
     rules = await org.rules_for_project(project_id)
     tile_url = get_settings().tile_url
-    today = date.today()
+    today = local_today(project.get("timezone"))  # the site's day, not the server's UTC date
     config: dict[str, Any] = {
         "projectId": project_id,
         "projectName": project["name"],

@@ -58,7 +58,14 @@ from backend.crew.services.contracts import (
 from backend.crew.services.export import FULL_ID_REASON_MAX, FULL_ID_ROLES, export_roster, id_access_log
 from backend.crew.services.face_check import issue_challenge, submit_face
 from backend.crew.services.files import get_file
-from backend.crew.services.id_card import IdStep, start_registration
+from backend.crew.services.id_card import (
+    CARD_PHOTO_MESSAGES,
+    IdStep,
+    card_photo_error,
+    start_registration,
+    start_supplement,
+    supplement_target,
+)
 from backend.crew.services.imports import import_status, run_import, start_import
 from backend.crew.services.registrations import (
     cancel_registration,
@@ -68,16 +75,60 @@ from backend.crew.services.registrations import (
     registration_photo,
 )
 from backend.crew.services.review import decide_review, list_reviews
-from backend.crew.services.roster import form_options, project_brief, roster
+from backend.crew.services.roster import (
+    FACE_FILTERS,
+    ROSTER_STATES,
+    form_options,
+    project_brief,
+    roster,
+    roster_listing,
+)
 
 __all__ = [
-    "EDITOR_ROLES", "FULL_ID_REASON_MAX", "FULL_ID_ROLES", "REVIEWER_ROLES",
-    "ContractIn", "IdStep", "RosterStep",
-    "add_contract", "admitted_to_site", "cancel_registration", "complete_registration", "decide_review", "duplicate_photo",
-    "exit_person", "export_roster", "face_index", "face_service", "form_options", "gate_notices", "get_file",
+    "CARD_PHOTO_MESSAGES",
+    "EDITOR_ROLES",
+    "FACE_FILTERS",
+    "FULL_ID_REASON_MAX",
+    "FULL_ID_ROLES",
+    "REVIEWER_ROLES",
+    "ROSTER_STATES",
+    "ContractIn",
+    "IdStep",
+    "RosterStep",
+    "add_contract",
+    "admitted_to_site",
+    "cancel_registration",
+    "card_photo_error",
+    "complete_registration",
+    "decide_review",
+    "duplicate_photo",
+    "exit_person",
+    "export_roster",
+    "face_index",
+    "face_service",
+    "form_options",
+    "gate_notices",
+    "get_file",
     "get_registration",
-    "id_access_log", "import_status", "initial_password", "issue_challenge", "list_contracts",
-    "list_registrations", "list_reviews", "project_brief", "record_exit", "registration_photo",
-    "reset_worker_password", "roster", "run_import", "start_import", "start_registration", "submit_face",
-    "team_people", "upload_exit_document",
+    "id_access_log",
+    "import_status",
+    "initial_password",
+    "issue_challenge",
+    "list_contracts",
+    "list_registrations",
+    "list_reviews",
+    "project_brief",
+    "record_exit",
+    "registration_photo",
+    "reset_worker_password",
+    "roster",
+    "roster_listing",
+    "run_import",
+    "start_import",
+    "start_registration",
+    "start_supplement",
+    "submit_face",
+    "supplement_target",
+    "team_people",
+    "upload_exit_document",
 ]

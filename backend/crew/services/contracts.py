@@ -15,6 +15,7 @@ from backend.crew.tables import CrewFile, ExitConfirmation, LabourContract
 from backend.db import write_transaction
 from backend.errors import Conflict, Forbidden, NotFound, invalid
 from backend.org import services as org
+from backend.outbox import enqueue
 from backend.rules import Rules
 from backend.validators import clean_text
 from backend.vocabulary import Role, local_today
@@ -48,6 +49,7 @@ async def _insert_contract(project_id: int, person_id: int, entry_id: int, c: Co
                          contract_no=c.contract_no.strip(), contract_type=c.contract_type, signed_on=c.signed_on,
                          starts_on=c.starts_on, ends_on=c.ends_on, file=fid, uploaded_by=user_id)
     await row.save()
+    await enqueue("contract", row.id, "add", project_id=project_id)  # platform upload (issue 17), same transaction
     return row.id
 
 

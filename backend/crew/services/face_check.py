@@ -68,15 +68,16 @@ async def submit_face(user: CurrentUser, project_id: int, rid: int, *, nonce: st
     failed = [r for r in result.reasons if r != "face_mismatch"]
     if failed or result.best_frame_index is None:
         failed = failed or ["no_good_frame"]
-        await Registration.update({
+        counted = await Registration.update({
             Registration.liveness_attempts: Registration.liveness_attempts + 1,
             Registration.liveness_passed: False, Registration.liveness_reasons: failed,
             Registration.updated_at: datetime.now(UTC),
-        }).where(Registration.id == rid)
+        }).where(Registration.id == rid).returning(Registration.liveness_attempts)
         texts = [face_message(c) for c in failed]
+        # ``attempts``: the count after this try, for the page's counter (it is not reloaded after a failure)
         raise invalid("frames", "活体检测未通过：" + "；".join(t[0] for t in texts) + "。请重新开始",
                       "Liveness check failed: " + "; ".join(t[1] for t in texts), code="liveness_failed",
-                      reasons=failed)
+                      reasons=failed, attempts=int(counted[0]["liveness_attempts"]) if counted else None)
     best = frames[result.best_frame_index]
     try:
         enrol = await svc.encode(best, purpose="enrol", field="frames", rules=rules,

@@ -50,6 +50,42 @@ async def roster(user: CurrentUser, project_id: int, *, active_only: bool = True
     return out
 
 
+ROSTER_PAGE_SIZE = 25
+ROSTER_STATES = {"active": "在场", "exited": "已退场", "all": "全部"}
+FACE_FILTERS = {"": "全部", "yes": "已采集人脸", "no": "未采集人脸"}
+
+
+async def roster_listing(user: CurrentUser, project_id: int, *, state: str = "active", team: int | None = None,
+                         face: str = "", missing_contract: bool = False, q: str = "", page: int = 1,
+                         per_page: int = ROSTER_PAGE_SIZE) -> dict[str, Any]:
+    """One page of the roster for the tablet: the filters (state 在场/已退场/全部, team, face enrolled or not,
+    without a valid contract, a name or team search), the counts of what the filters found, and paging."""
+    state = state if state in ROSTER_STATES else "active"
+    face = face if face in FACE_FILTERS else ""
+    rows = await roster(user, project_id, active_only=state == "active", missing_contract=missing_contract, q=q)
+    scope = await workforce.team_scope(user.role, user.person_id, project_id)
+    teams = [{"id": t["id"], "name": t["name"]} for t in await org.list_teams(project_id)
+             if scope is None or t["id"] in scope]
+    found = [r for r in rows
+             if (state != "exited" or r["exited_on"] is not None)
+             and (team is None or r["team"] == team)
+             and (face == "" or r["enrolled"] == (face == "yes"))]
+    per_page = max(1, min(per_page, 200))
+    pages = max(1, -(-len(found) // per_page))
+    page = max(1, min(page, pages))
+    on_site = [r for r in found if r["exited_on"] is None]
+    return {
+        "rows": found[(page - 1) * per_page: page * per_page],
+        "total": len(found), "page": page, "pages": pages, "per_page": per_page,
+        "counts": {"on_site": len(on_site), "exited": len(found) - len(on_site),
+                   "enrolled": sum(1 for r in found if r["enrolled"]),
+                   "not_enrolled": sum(1 for r in found if not r["enrolled"]),
+                   "missing_contract": sum(1 for r in on_site if r["contract_state"] != "valid")},
+        "teams": teams,
+        "filters": {"state": state, "team": team, "face": face, "missing_contract": missing_contract, "q": q},
+    }
+
+
 async def _enrolled(persons: list[int]) -> set[int]:
     """Which of these people have a face enrolled (in chunks under the engines' parameter limits)."""
     enrolled: set[int] = set()

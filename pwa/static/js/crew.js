@@ -34,9 +34,11 @@
   async function readError(resp) {
     try {
       var body = await resp.json();
-      return { message: body.message || ("请求失败（" + resp.status + "）"), field: body.field };
+      return { message: body.message || ("请求失败（" + resp.status + "）"), field: body.field, code: body.code,
+               extra: body.extra || {} };
     } catch (err) {
-      return { message: resp.status === 413 ? "上传内容过大" : "请求失败（" + resp.status + "）", field: null };
+      return { message: resp.status === 413 ? "上传内容过大" : "请求失败（" + resp.status + "）", field: null,
+               code: null, extra: {} };
     }
   }
 
@@ -59,6 +61,17 @@
     }
   }
 
+  // The birth date (YYYY-MM-DD) and gender ("M"/"F") an 18-character ID number encodes, or null.
+  function idFacts(raw) {
+    var n = String(raw || "").trim().toUpperCase().replace(/[０-９]/g, function (c) { return String.fromCharCode(c.charCodeAt(0) - 0xFEE0); });
+    if (!/^[0-9]{17}[0-9X]$/.test(n)) return null;
+    var y = +n.slice(6, 10), m = +n.slice(10, 12), d = +n.slice(12, 14);
+    var dt = new Date(Date.UTC(y, m - 1, d));
+    if (y < 1900 || dt.getUTCFullYear() !== y || dt.getUTCMonth() !== m - 1 || dt.getUTCDate() !== d) return null;
+    return { birth: n.slice(6, 10) + "-" + n.slice(10, 12) + "-" + n.slice(12, 14), gender: (+n[16]) % 2 === 1 ? "M" : "F" };
+  }
+  window.smzIdFacts = idFacts;  // for tests and other pages
+
   // ------------------------------------------------------------------ step 1: the ID card
   var idForm = document.getElementById("id-form");
   if (idForm) {
@@ -68,6 +81,15 @@
         var f = input.files && input.files[0];
         if (img && f && /^image\//.test(f.type)) { img.src = URL.createObjectURL(f); img.hidden = false; }
       });
+    });
+    // 出生日期 and 性别 from the ID number (GB 11643: digits 7–14 the birth date, the 17th odd = male); the
+    // server checks the same (backend/validators.py cross_check_id).
+    var idNumber = idForm.elements["id_number"];
+    if (idNumber) idNumber.addEventListener("input", function () {
+      var facts = idFacts(idNumber.value);
+      if (!facts) return;
+      if (idForm.elements["birth_date"]) idForm.elements["birth_date"].value = facts.birth;
+      if (idForm.elements["gender"]) idForm.elements["gender"].value = facts.gender;
     });
     var longTerm = idForm.elements["id_long_term"];
     if (longTerm) longTerm.addEventListener("change", function () {
@@ -174,6 +196,13 @@
       return new Promise(function (res) { c.toBlob(res, "image/jpeg", 0.85); });
     }
 
+    var attempts = document.getElementById("liveness-attempts");
+    // One primary action at a time: either "开始活体检测" or "准备好了，开始采集", never both.
+    function showAction(button) {
+      [start, capture].forEach(function (b) { b.hidden = b !== button; b.disabled = b !== button; });
+      live.dataset.action = button === start ? "start" : "capture";
+    }
+
     start.addEventListener("click", async function () {
       start.disabled = true;
       msg.innerHTML = "";
@@ -185,8 +214,7 @@
         challenge.labels.forEach(function (label) { var li = document.createElement("li"); li.textContent = label; list.appendChild(li); });
         list.dataset.actions = challenge.actions.join(",");
         prompt.textContent = challenge.prompt;
-        capture.disabled = false;
-        capture.hidden = false;
+        showAction(capture);
       } catch (e) {
         showMessage(msg, "网络错误，请重试", false);
         start.disabled = false;
@@ -229,16 +257,19 @@
           return;
         }
         prompt.textContent = "";
-        showMessage(msg, (await readError(resp)).message, false);
+        var err = await readError(resp);
+        showMessage(msg, err.message, false);
+        if (attempts && typeof err.extra.attempts === "number") attempts.textContent = String(err.extra.attempts);
       } catch (e) {
         closeCamera();
         prompt.textContent = "";
         showMessage(msg, e && e.message ? e.message : "网络错误，请重试", false);
       }
-      capture.hidden = true;
-      start.disabled = false;  // a new challenge for the next try
+      list.innerHTML = "";
+      start.textContent = "重新开始活体检测";
+      showAction(start);  // a new challenge for the next try
     });
-    start.disabled = false;
+    showAction(start);
   }
 
   // ------------------------------------------------------------------ step 3: roster fields

@@ -42,13 +42,22 @@
   function crsLabel() { return cfg.crsLabels[state.crs] || state.crs; }
 
   function setCrsLabels() {
-    $("#crs-badge").textContent = crsLabel();
+    if ($("#crs-badge")) $("#crs-badge").textContent = crsLabel();
     document.querySelectorAll(".crs-label").forEach(function (el) { el.textContent = crsLabel(); });
   }
 
-  map.on("mousemove", function (e) {
-    $("#cursor-pos").textContent = crsLabel() + "  经度 " + e.latlng.lng.toFixed(6) + "，纬度 " + e.latlng.lat.toFixed(6);
-  });
+  // Where the pointer is (mouse) or where the map was tapped (touch screens have no hover).
+  function showPosition(e) {
+    var prefix = cfg.canEdit ? crsLabel() + "  " : "";
+    $("#cursor-pos").textContent = prefix + "经度 " + e.latlng.lng.toFixed(6) + "，纬度 " + e.latlng.lat.toFixed(6);
+  }
+  (function () {
+    var pos = $("#cursor-pos");
+    var touch = window.matchMedia && window.matchMedia("(hover: none)").matches;
+    if (pos && pos.dataset.mouse) pos.textContent = touch ? pos.dataset.touch : pos.dataset.mouse;
+  })();
+  map.on("mousemove", showPosition);
+  map.on("click", showPosition);
 
   // --- messages ----------------------------------------------------------------------------------
   function show(box, text, kind) {

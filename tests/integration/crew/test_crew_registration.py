@@ -441,6 +441,8 @@ async def test_reissue_initial_password(client, world, camera, my_people):
 
 
 async def test_pages_render(client, world, camera, my_people):
+    from backend.static_assets import static_url
+
     done = await register(client, world, my_people)
     h = await login(client, world.users["foreman_a"])
     for url in (f"/projects/{world.project_a}/crew", f"/projects/{world.project_a}/crew/register",
@@ -448,7 +450,7 @@ async def test_pages_render(client, world, camera, my_people):
                 f"/projects/{world.project_a}/crew/registrations/{done['rid']}"):
         r = await client.get(url, headers=h)
         assert r.status_code == 200, (url, r.text[:300])
-        assert "crew.js" in r.text
+        assert static_url("js/crew.js") in r.text  # content-hashed name (backend/static_assets.py)
     table = await client.get(f"/projects/{world.project_a}/crew/table?q={done['name']}", headers=h)
     assert done["name"] in table.text
 

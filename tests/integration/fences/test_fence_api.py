@@ -511,10 +511,13 @@ async def test_page_renders_map_shell(client, admin_h, site):
     r = await client.get(f"/projects/{site.project_id}/fences", headers=admin_h)
     assert r.status_code == 200
     html = r.text
-    assert "/static/vendor/leaflet/leaflet.js" in html and "/static/js/fences.js" in html
-    assert "/static/css/fences.css" in html and "WGS-84" in html and "GCJ-02" in html
+    from backend.static_assets import static_url  # content-hashed names (backend/static_assets.py)
+
+    hashed = [static_url(a) for a in ("vendor/leaflet/leaflet.js", "js/fences.js", "css/fences.css")]
+    assert all(h in html for h in hashed), hashed
+    assert "WGS-84" in html and "GCJ-02" in html
     assert "http://" not in html.replace("http://www.w3.org", "")  # no CDN
-    for asset in ("/static/js/fences.js", "/static/css/fences.css", "/static/vendor/leaflet/leaflet.js"):
+    for asset in ("/static/js/fences.js", "/static/css/fences.css", "/static/vendor/leaflet/leaflet.js", *hashed):
         assert (await client.get(asset)).status_code == 200
 
 
