@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -58,9 +59,17 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SSE_KEEPALIVE_S = 15.0
 
 
+_FILENAME_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
 def xlsx_response(content: bytes, filename: str) -> Response[bytes]:
+    """An .xlsx download: the Chinese name as RFC 5987 ``filename*`` (UTF-8), an ASCII ``filename`` for old clients."""
+    filename = _FILENAME_UNSAFE.sub("_", filename).strip() or "export.xlsx"
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_.") or "export"
+    if not ascii_name.lower().endswith(".xlsx"):
+        ascii_name += ".xlsx"
     return Response(content, media_type=XLSX, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"})
 
 
 def _month(month: str | None) -> str:
@@ -130,7 +139,10 @@ class SupervisionController(Controller):
         ids = await scope(user, project_id=project_id, district_id=district_id)
         m = await services.monthly_matrix(ids, _month(month), team_id=team_id, work_role=work_role, post=post, q=q)
         content = await asyncio.to_thread(excel.matrix_workbook, m)
-        return xlsx_response(content, f"月考勤_{m.month}.xlsx")
+        # the project's name in the file name (several projects: the district's or "全部项目")
+        names = sorted({r.project_name for r in m.rows}) or sorted(m.projects.values())
+        label = names[0] if len(names) == 1 else "全部项目"
+        return xlsx_response(content, f"{label}_月考勤_{m.month}.xlsx")
 
     @get("/attendance/detail")
     async def detail(self, user: AuthUser, day_from: date | None = None, day_to: date | None = None,

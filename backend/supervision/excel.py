@@ -50,9 +50,18 @@ def sheet_title(name: str, taken: set[str]) -> str:
     return title
 
 
-def _cell_xml(ref: str, value: Any) -> str:
+class Percent(float):
+    """A ratio written as a number in a percent format (0.857 shows as 85.7%; sums and filters still work)."""
+
+
+PERCENT_FORMAT = "0.0%"
+
+
+def _cell_xml(ref: str, value: Any, percent_style: int = 0) -> str:
     if value is None or value == "":
         return ""
+    if isinstance(value, Percent):
+        return f'<c r="{ref}" s="{percent_style}"><v>{float(value)!r}</v></c>' if math.isfinite(value) else ""
     if isinstance(value, bool):
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int):
@@ -64,12 +73,12 @@ def _cell_xml(ref: str, value: Any) -> str:
     return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
-def _rows_xml(rows: Iterable[Sequence[Any]], first_row: int) -> bytes:
+def _rows_xml(rows: Iterable[Sequence[Any]], first_row: int, percent_style: int = 0) -> bytes:
     out: list[str] = []
     cols = _COLUMNS
     for r, row in enumerate(rows, start=first_row):
         n = str(r)
-        out.append(f'<row r="{n}">' + "".join(_cell_xml(cols[i] + n, v) for i, v in enumerate(row)) + "</row>")
+        out.append(f'<row r="{n}">' + "".join(_cell_xml(cols[i] + n, v, percent_style) for i, v in enumerate(row)) + "</row>")
     return "".join(out).encode("utf-8")
 
 
@@ -80,12 +89,24 @@ class Book:
         self.wb = Workbook(write_only=True)
         self.taken: set[str] = set()
         self.bodies: list[list[Sequence[Any]]] = []
+        self.percent_style = 0  # the workbook's style index of PERCENT_FORMAT (cellXfs), once a sheet exists
 
-    def sheet(self, title: str, headers: Sequence[str], widths: Sequence[float]) -> list[Sequence[Any]]:
+    def sheet(self, title: str, headers: Sequence[str], widths: Sequence[float], *, freeze: str = "A2",
+              landscape: bool = False) -> list[Sequence[Any]]:
+        """A sheet: header row, ``freeze`` (the first cell that scrolls), print set-up (``landscape``: landscape,
+        fit to the page width, header row repeated on every page)."""
         if len(headers) >= len(_COLUMNS):
             raise ValueError("too many columns")
         ws = self.wb.create_sheet(sheet_title(title, self.taken))
-        _header(ws, headers, widths)
+        if landscape:  # before the header row: a write-only sheet writes its properties with the first row
+            ws.page_setup.orientation = "landscape"
+            ws.page_setup.paperSize = "9"  # A4
+            ws.page_setup.fitToWidth = 1
+            ws.page_setup.fitToHeight = 0
+            ws.sheet_properties.pageSetUpPr.fitToPage = True
+            ws.print_title_rows = "1:1"
+        _header(ws, headers, widths, freeze)
+        self.percent_style = _register_percent(ws)
         body: list[Sequence[Any]] = []
         self.bodies.append(body)
         return body
@@ -100,7 +121,8 @@ class Book:
                 data = src.read(info.filename)
                 m = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
                 if m and self.bodies[int(m.group(1)) - 1]:
-                    body = _rows_xml(self.bodies[int(m.group(1)) - 1], first_row=2)
+                    body = _rows_xml(self.bodies[int(m.group(1)) - 1], first_row=2,
+                                     percent_style=self.percent_style)
                     if b"</sheetData>" not in data:
                         raise RuntimeError(f"unexpected worksheet XML in {info.filename}")
                     data = data.replace(b"</sheetData>", body + b"</sheetData>", 1)
@@ -108,10 +130,17 @@ class Book:
         return out.getvalue()
 
 
-def _header(ws: WriteOnlyWorksheet, names: Sequence[str], widths: Sequence[float]) -> None:
+def _register_percent(ws: WriteOnlyWorksheet) -> int:
+    """The workbook's style index of a percent cell (openpyxl registers a cell's style in the workbook)."""
+    probe = WriteOnlyCell(ws, value=0.0)
+    probe.number_format = PERCENT_FORMAT
+    return int(probe.style_id)
+
+
+def _header(ws: WriteOnlyWorksheet, names: Sequence[str], widths: Sequence[float], freeze: str = "A2") -> None:
     for i, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = w
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = freeze
     cells = []
     for name in names:
         c = WriteOnlyCell(ws, value=name)
@@ -132,14 +161,15 @@ def matrix_workbook(matrix: Any) -> bytes:
     for r in matrix.rows:
         groups.setdefault((r.project_id, r.team_id), []).append(r)
     if not groups:
-        book.sheet("考勤", names, widths)
+        book.sheet("考勤", names, widths, freeze="D2", landscape=True)
     for rows in groups.values():
         first = rows[0]
-        body = book.sheet(f"{first.project_name}-{first.team_name}" if several else first.team_name, names, widths)
+        body = book.sheet(f"{first.project_name}-{first.team_name}" if several else first.team_name, names, widths,
+                          freeze="D2", landscape=True)  # 序号, 项目名称, 姓名 and the header stay in view
         for i, r in enumerate(rows, start=1):
             meets = r.meets
             body.append([i, r.project_name, r.name, r.id_masked, r.team_name, r.role_label, r.job_label, *r.cells,
-                         r.valid_days, r.required_days, pct(r.rate),
+                         r.valid_days, r.required_days, None if r.rate is None else Percent(r.rate),
                          None if meets is None else ("达标" if meets else "不达标")])
     legend = book.sheet("说明", ["符号", "含义"], [8, 70])
     legend.extend([mark, meaning] for mark, meaning in CELL_LEGEND.items())

@@ -51,7 +51,8 @@ NAV = [
 
 async def _ctx(user: CurrentUser, active: str, **extra: Any) -> dict[str, Any]:
     authority = user.role in (Role.admin, *AUTHORITY_ROLES)
-    nav = NAV + ([("settings", "/supervision/settings", "通知设置")] if authority else [])
+    reader = user.role in (Role.admin, *READ_ROLES)  # vendors and workers reach only their messages here
+    nav = (NAV + ([("settings", "/supervision/settings", "通知设置")] if authority else [])) if reader else []
     return {
         "user": user, "role_label": ROLES[user.role], "nav": nav, "nav_active": active, "authority": authority,
         "unread": await services.unread_count(user.id), "pct": pct, "key_posts": KEY_POSTS,
@@ -296,16 +297,29 @@ async def recipient_remove(request: Request[Any, Any, Any], user: AuthUser, dist
 
 # --- in-site messages --------------------------------------------------------------------------------
 
-@get("/supervision/messages", include_in_schema=False, guards=GUARD)
+# Every role has its 站内消息 (a foreman reads the warnings sent about their project): /messages, linked with the
+# unread count from every page's header (pwa/templates/base.html); /supervision/messages is the same page.
+
+@get(["/messages", "/supervision/messages"], include_in_schema=False)
 async def messages_page(user: AuthUser) -> Template:
-    return Template("supervision/messages.html", context=await _ctx(
-        user, "messages", messages=await services.list_messages(user.id)))
+    ctx = await _ctx(user, "messages", messages=await services.list_messages(user.id))
+    # a message about a project shows the project's zone; any other, the user's district's (else China's)
+    own = [d for d in ctx["districts"] if d["id"] in set(user.district_ids)]
+    ctx["tz"] = own[0]["timezone"] if own else None
+    return Template("supervision/messages.html", context=ctx)
 
 
-@post("/supervision/messages/read", include_in_schema=False, guards=GUARD)
+@get("/messages/unread", include_in_schema=False)
+async def messages_unread(user: AuthUser) -> Template:
+    """The header's unread badge (htmx fragment; pages whose context has no ``unread`` load it)."""
+    return Template("supervision/_unread.html", context={"unread": await services.unread_count(user.id)},
+                    headers={"Cache-Control": "no-store"})
+
+
+@post(["/messages/read", "/supervision/messages/read"], include_in_schema=False)
 async def messages_read(request: Request[Any, Any, Any], user: AuthUser, data: FormBody) -> Response[Any]:
     await services.mark_read(user.id, _int(data.get("message_id")))
-    return _hx_redirect(request, "/supervision/messages")
+    return _hx_redirect(request, "/messages")
 
 
 # --- a project's monthly rule lines (the project page; ``smz rules explain PROJECT --month``) ---------------
@@ -327,5 +341,5 @@ async def project_month_rules(user: AuthUser, project_id: int, month: str | None
 PAGES = [
     project_month_rules, index, map_page, map_project_today, execution_page, quality_page, managers_page, attendance_page, detail_page,
     warnings_page, warning_page, warning_action, warnings_evaluate, settings_page, settings_save, recipient_add,
-    recipient_remove, messages_page, messages_read,
+    recipient_remove, messages_page, messages_unread, messages_read,
 ]

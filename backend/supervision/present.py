@@ -100,6 +100,9 @@ def trend_svg(s: ProjectManagers) -> str:
 
 
 def attendance_svg(m: Matrix) -> str:
+    """The month's bars up to the statistics day; "" when nobody has a valid day yet (the page says so)."""
+    if not any(n for d, n in zip(m.days, m.day_valid, strict=True) if d <= m.as_of):
+        return ""
     bars = []
     for i, d in enumerate(m.days):
         if d > m.as_of:

@@ -447,6 +447,7 @@ class MapProjectOut(Out):
     lon: float | None
     lat: float | None
     today: TodayCountsOut
+    timezone: str = "Asia/Shanghai"  # the feed shows the project's punches in this zone
 
 
 class MapTerminalOut(Out):

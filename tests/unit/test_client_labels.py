@@ -31,9 +31,11 @@ def test_no_script_keeps_its_own_chinese_map_of_verdicts_or_sources():
 def test_the_live_map_page_embeds_the_labels_its_script_reads():
     page = (ROOT / "pwa" / "templates" / "supervision" / "map.html").read_text(encoding="utf-8")
     script = (ROOT / "pwa" / "static" / "js" / "supervision.js").read_text(encoding="utf-8")
-    assert '<script type="application/json" id="sup-labels">{{ labels_of("PunchVerdict", "Source") | tojson }}' in page
+    # Reason: the live feed's line names a rejected punch's reasons (issue 19 §8)
+    assert ('<script type="application/json" id="sup-labels">{{ labels_of("PunchVerdict", "Source", "Reason") '
+            '| tojson }}') in page
     assert "getElementById('sup-labels')" in script
-    assert {m.group(1) for m in re.finditer(r"label\('(\w+)'", script)} <= {"PunchVerdict", "Source"}
+    assert {m.group(1) for m in re.finditer(r"label\('(\w+)'", script)} <= {"PunchVerdict", "Source", "Reason"}
 
 
 def test_map_tooltips_escape_what_users_typed() -> None:
@@ -43,3 +45,4 @@ def test_map_tooltips_escape_what_users_typed() -> None:
     calls = re.findall(r"bindTooltip\((.*)\);", script)
     assert calls and all(c.startswith(("esc(", "projectTooltip(")) for c in calls), calls
     assert "return esc(p.name" in script
+    assert "'<span>' + esc(p.name) + '</span>'" in script  # the always-shown project label (a divIcon) too

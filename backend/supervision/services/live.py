@@ -90,7 +90,7 @@ async def map_overview(project_ids: set[int] | None, day: date, *,
     today = await fetch_today_counters(ids, day)
     projects = [{
         "id": c.id, "name": c.name, "district": c.district_name, "status": c.status, "status_label": c.status_label,
-        "lon": c.lon, "lat": c.lat, "today": today[c.id],
+        "lon": c.lon, "lat": c.lat, "today": today[c.id], "timezone": c.timezone or DEFAULT_TZ,
     } for c in ctxs.values()]
     terminals = await fetch_map_terminals(ids)
     recent = await _punch_events(_ids_in(Punch.project, ids) & (Punch.local_date == _iso(day)), RECENT_PUNCHES) \

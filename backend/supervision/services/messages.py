@@ -12,9 +12,11 @@ async def list_messages(user_id: int, *, unread_only: bool = False, limit: int =
     where = InSiteMessage.user == user_id
     if unread_only:
         where &= InSiteMessage.read_at.is_null()
+    # ``tz``: the project's zone, so a person reads the message's time as the project's pages show times.
     return await InSiteMessage.select(
         InSiteMessage.id, InSiteMessage.project, InSiteMessage.warning, InSiteMessage.title, InSiteMessage.body,
-        InSiteMessage.created_at, InSiteMessage.read_at,
+        InSiteMessage.created_at, InSiteMessage.read_at, InSiteMessage.project.name.as_alias("project_name"),
+        InSiteMessage.project.timezone.as_alias("tz"),
     ).where(where).order_by(InSiteMessage.id, ascending=False).limit(max(1, min(limit, 500)))
 
 
@@ -28,4 +30,15 @@ async def mark_read(user_id: int, message_id: int | None = None) -> int:
         where &= InSiteMessage.id == message_id
     rows = await InSiteMessage.update({InSiteMessage.read_at: datetime.now(UTC)}).where(where).returning(
         InSiteMessage.id)
+    return len(rows)
+
+
+async def send_message(user_ids: list[int] | set[int], title: str, body: str = "", *,
+                       project_id: int | None = None) -> int:
+    """Store one 站内消息 per user (duplicates ignored); returns how many were stored."""
+    ids = sorted({int(u) for u in user_ids})
+    if not ids:
+        return 0
+    rows = [InSiteMessage(user=u, project=project_id, title=title[:200], body=body) for u in ids]
+    await InSiteMessage.insert(*rows)
     return len(rows)

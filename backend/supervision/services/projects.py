@@ -102,7 +102,7 @@ async def project_ids_in_district(district_id: int) -> set[int]:
 
 
 async def list_scope_districts(district_ids: set[int] | None) -> list[dict[str, Any]]:
-    q = District.select(District.id, District.name, District.code).order_by(District.code)
+    q = District.select(District.id, District.name, District.code, District.timezone).order_by(District.code)
     if district_ids is not None:
         if not district_ids:
             return []

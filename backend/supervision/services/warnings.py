@@ -32,6 +32,10 @@ from backend.supervision.tables import WarningCase, WarningEvent
 from backend.vocabulary import WarningAction, WarningKind, WarningLevel, WarningStatus
 
 BATCH = 500  # rows per bulk INSERT
+# Kinds another domain detects and reconciles itself (``apply_findings``); the nightly attendance evaluation
+# leaves their cases alone.
+EXTERNAL_KINDS = frozenset({WarningKind.wage_account_missing, WarningKind.wage_deposit_missing, WarningKind.wage_unpaid,
+                            WarningKind.wage_mismatch})
 
 
 @dataclass(slots=True)
@@ -407,7 +411,33 @@ async def evaluate_warnings(today: date | None = None, project_ids: set[int] | N
     events = EventLog(datetime.now(UTC))
     by_topic = {f.topic: f for f in findings}
     async with write_transaction():
-        cases = await fetch_cases(ctxs)
+        cases = [c for c in await fetch_cases(ctxs) if c["kind"] not in EXTERNAL_KINDS]
+        live = {c["topic"]: c for c in cases if c["status"] != WarningStatus.closed}
+        closed_topics = {c["topic"] for c in cases if c["status"] == WarningStatus.closed}
+        await _reconcile(plan_cases(by_topic, live, closed_topics), live, today, events.now, summary, events)
+        await _advance(live, set(by_topic), ctxs, today, events.now, summary, events)
+        for i in range(0, len(events.rows), BATCH):
+            await WarningEvent.insert(*events.rows[i:i + BATCH])
+    if notify:
+        if summary.opened:
+            summary.notifications += await notify_cases(summary.opened, reason=WarningAction.opened, sender=sender)
+        if summary.escalated:
+            summary.notifications += await notify_cases(summary.escalated, reason=WarningAction.escalated,
+                                                          sender=sender)
+    return summary
+
+
+async def apply_findings(findings: list[Finding], ctxs: dict[int, ProjectCtx], today: date, *, kinds: frozenset[str],
+                         notify: bool = True, sender: SmsSender | None = None) -> EvaluationSummary:
+    """The case lifecycle of ``evaluate_warnings`` for findings of ``kinds`` that another domain detected (wages):
+    the cases of those kinds of the projects in ``ctxs`` are opened, updated, escalated (seed 000 §三: red when not
+    fixed within ``warning_red_after_days``), rectified or reopened against ``findings``."""
+    summary = EvaluationSummary(today=today, as_of=today - timedelta(days=1), projects=len(ctxs),
+                                findings=len(findings))
+    events = EventLog(datetime.now(UTC))
+    by_topic = {f.topic: f for f in findings if f.project_id in ctxs}
+    async with write_transaction():
+        cases = [c for c in await fetch_cases(ctxs) if c["kind"] in kinds]
         live = {c["topic"]: c for c in cases if c["status"] != WarningStatus.closed}
         closed_topics = {c["topic"] for c in cases if c["status"] == WarningStatus.closed}
         await _reconcile(plan_cases(by_topic, live, closed_topics), live, today, events.now, summary, events)

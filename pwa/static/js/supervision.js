@@ -47,9 +47,11 @@
       el.classList.add('no-tiles'); // fences and markers on a plain background: no internet needed
     }
     map.setView([30, 114], 5);
+    L.control.scale({ imperial: false, metric: true, maxWidth: 160 }).addTo(map); // distances without a base map
 
     var fenceLayer = L.featureGroup().addTo(map);
     var projectLayer = L.featureGroup().addTo(map);
+    var labelLayer = L.layerGroup().addTo(map); // project names, always shown (no base map to read them from)
     var terminalLayer = L.featureGroup().addTo(map);
     var punchLayer = L.featureGroup().addTo(map);
     var projects = {};
@@ -74,6 +76,7 @@
     function draw(data) {
       fenceLayer.clearLayers();
       projectLayer.clearLayers();
+      labelLayer.clearLayers();
       terminalLayer.clearLayers();
       projects = {};
       // Circles and corridors come with their area as properties.outline (fence store): draw that.
@@ -101,6 +104,10 @@
         m.on('click', function () { showProject(p.id); });
         m.addTo(projectLayer);
         p.marker = m;
+        L.marker([p.lat, p.lon], {
+          icon: L.divIcon({ className: 'smz-label', html: '<span>' + esc(p.name) + '</span>', iconSize: null, iconAnchor: [-12, 9] }),
+          interactive: false, keyboard: false
+        }).addTo(labelLayer);
       });
       var perProject = {};
       data.terminals.forEach(function (t) {
@@ -119,8 +126,9 @@
       var box = document.getElementById('sup-unlocated');
       if (box) box.textContent = unlocated.length ? '未定位项目：' + unlocated.join('、') : '';
       if (!fitted) {
+        // the view fitted to the projects (and fences) the user may see: their district
         var b = L.featureGroup([fenceLayer, projectLayer]).getBounds();
-        if (b.isValid()) { map.fitBounds(b.pad(0.2), { maxZoom: 17 }); fitted = true; }
+        if (b.isValid()) { map.fitBounds(b.pad(0.25), { maxZoom: 16 }); fitted = true; }
       }
     }
 
@@ -137,6 +145,23 @@
           el.dataset.loaded = '1';
         })
         .catch(function (err) { if (statusEl) statusEl.textContent = '地图数据加载失败：' + err.message; });
+    }
+
+    // HH:MM:SS of a stored (UTC, ISO) time in the project's zone — the panel's and the punch pages' clock.
+    function clock(iso, p) {
+      var at = new Date(iso);
+      if (isNaN(at)) return '';
+      return at.toLocaleTimeString('zh-CN', { hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit',
+        timeZone: (p && p.timezone) || 'Asia/Shanghai' });
+    }
+
+    // The verdict's label, then the reasons (rejected) or flags (accepted for review) — each once, in Chinese.
+    function verdictText(ev) {
+      var codes = (ev.reasons || []).concat(ev.flags || []);
+      var seen = {}, parts = [];
+      codes.forEach(function (c) { var t = label('Reason', c); if (!seen[t]) { seen[t] = true; parts.push(t); } });
+      var head = label('PunchVerdict', ev.verdict);
+      return parts.length ? head + '：' + parts.join('；') : head;
     }
 
     var shown = {};
@@ -161,18 +186,25 @@
         if (p.marker) p.marker.setTooltipContent(projectTooltip(p));
       }
       if (feed) {
+        // One line per punch: time (the project's zone) · name · project · source · verdict (reasons, if any).
         var li = text('li', 'punch ' + ev.verdict);
         li.dataset.punchId = ev.id;
-        var time = (ev.captured_at || '').replace('T', ' ');
-        var local = new Date(ev.captured_at);
-        if (!isNaN(local)) time = local.toLocaleTimeString('zh-CN', { hour12: false, timeZone: (p && p.timezone) || 'Asia/Shanghai' });
-        li.appendChild(text('span', 'time', time));
+        li.tabIndex = 0;
+        li.appendChild(text('span', 'time', clock(ev.captured_at, p)));
+        li.appendChild(document.createTextNode(' '));
         li.appendChild(text('b', 'name', ev.name || '（未识别）'));
-        li.appendChild(text('span', 'where', (p ? p.name : '项目 ' + ev.project_id) + ' · ' + label('Source', ev.source)));
-        li.appendChild(text('span', 'verdict', label('PunchVerdict', ev.verdict) + (ev.message ? '：' + ev.message : '')));
+        li.appendChild(document.createTextNode(' · '));
+        li.appendChild(text('span', 'where', p ? p.name : '项目 ' + ev.project_id));
+        li.appendChild(document.createTextNode(' · '));
+        li.appendChild(text('span', 'source', label('Source', ev.source)));
+        li.appendChild(document.createTextNode(' · '));
+        li.appendChild(text('span', 'verdict', verdictText(ev)));
         li.addEventListener('click', function () { showProject(ev.project_id); });
+        li.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); showProject(ev.project_id); } });
         feed.insertBefore(li, feed.firstChild);
         while (feed.children.length > 50) feed.removeChild(feed.lastChild);
+        var empty = document.getElementById('sup-feed-empty');
+        if (empty) empty.hidden = true;
       }
       if (!initial && openProject === ev.project_id) showProject(ev.project_id);
     }

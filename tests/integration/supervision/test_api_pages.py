@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, time
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
@@ -102,12 +103,18 @@ async def test_monthly_matrix_api_and_xlsx_one_sheet_per_team_frozen_chinese_hea
     wb = load_workbook(io.BytesIO(r.content))
     assert set(wb.sheetnames) == {"钢筋班组", "总承包单位项目部", "说明"}
     ws = wb["钢筋班组"]
-    assert ws.freeze_panes == "A2"
+    assert ws.freeze_panes == "D2"  # the header row and 序号/项目名称/姓名 stay in view (issue 19 §5)
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+    assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+    disposition = r.headers["content-disposition"]
+    assert "filename*=UTF-8''" in disposition and quote(site.name) in disposition and 'filename="' in disposition
     header = [c.value for c in ws[1]]
     assert header[:7] == ["序号", "项目名称", "姓名", "身份证号", "班组", "人员类型", "岗位/工种"]
     assert header[7] == "1日" and header[37] == "31日" and header[-4:] == ["有效考勤天数", "应出勤天数", "到岗率", "是否达标"]
     row = [c.value for c in ws[2]]
     assert row[2] == "吴钢筋" and row[7 + 14] == "√" and "*" in row[3]
+    rate = ws.cell(row=2, column=len(header) - 1)  # 到岗率: a number shown as a percentage
+    assert isinstance(rate.value, float) and 0 <= rate.value <= 1 and rate.number_format == "0.0%"
     r = await client.get("/api/supervision/attendance/matrix", params={**params, "q": site.people["id_of_wu"]},
                          headers=h)
     assert [x["name"] for x in r.json()["rows"]] == ["吴钢筋"]  # search by full ID number (hash), shown masked
