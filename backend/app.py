@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import pass_context
 from litestar import Litestar, Request, Response, get
@@ -16,12 +17,12 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect
-from litestar.static_files import create_static_files_router
+from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from backend import db
 from backend.accounts.controllers import AuthController, UserController
+from backend.accounts.roles import ROLES
 from backend.accounts.services import CurrentUser
 from backend.auth import auth_middleware, current_user
 from backend.clockin.controllers import ClockInController, MakeupController
@@ -37,7 +38,8 @@ from backend.org.controllers import (
 from backend.pages import PAGE_HANDLERS
 from backend.routes import discover_routes
 from backend.runtime import SERVICE_DEPENDENCIES, AppServices
-from backend.vocabulary import LOCAL_TIME_FORMAT, label, labels_of, local_time
+from backend.static_assets import static_file, static_url
+from backend.vocabulary import LOCAL_TIME_FORMAT, Role, label, labels_of, local_time
 from backend.workforce.controllers import RosterController
 
 log = logging.getLogger("smz.app")
@@ -57,7 +59,45 @@ def _error_response(request: Request[Any, Any, Any], exc: AppError) -> Response[
         # htmx fragments: a small message box the page swaps in (htmx swaps 4xx when configured to).
         html = f'<div class="error" role="alert">{_escape(exc.zh)}</div>'
         return Response(html, status_code=exc.status_code, media_type="text/html")
+    if _wants_html(request):
+        return _error_page(request, exc)
     return Response(exc.to_dict(), status_code=exc.status_code)
+
+
+# A browser navigation that fails gets a page, in Chinese with the English line, and a way back.
+_ERROR_TITLES = {400: "请求内容有误", 401: "请先登录", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作",
+                 409: "操作冲突", 413: "上传内容过大", 500: "服务器出错了"}
+_ERROR_HINTS = {403: "此页面不属于您可以查看的项目或功能。如需访问，请联系项目管理员。",
+                404: "网址可能有误，或该记录已被删除，或不在您可以查看的范围内。",
+                409: "数据已被他人修改或状态已变化，请返回刷新后再试。",
+                500: "请稍后重试；如果一直出现，请联系系统管理员。"}
+
+
+def _same_origin_referer(request: Request[Any, Any, Any]) -> str | None:
+    """The page the browser came from, as a path — only when it is this site's and not this very page."""
+    ref = request.headers.get("referer", "")
+    if not ref:
+        return None
+    parts = urlsplit(ref)
+    if parts.netloc and parts.netloc != request.url.netloc:
+        return None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not path.startswith("/") or path.startswith("//") or parts.path == request.url.path:
+        return None
+    return path
+
+
+def _error_page(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    status = exc.status_code
+    user = request.scope.get("user")
+    user = user if isinstance(user, CurrentUser) else None
+    role_label = ROLES.get(user.role) if user is not None else None
+    home = "/m/" if request.url.path.startswith("/m/") or (user is not None and user.role == Role.worker) else "/"
+    return Template("error.html", status_code=status, context={
+        "status": status, "code": exc.code, "zh": exc.zh, "en": exc.en,
+        "title": _ERROR_TITLES.get(status, "请求无法完成"), "hint": _ERROR_HINTS.get(status),
+        "back": _same_origin_referer(request), "home": home, "user": user, "role_label": role_label,
+    }, headers={"Cache-Control": "no-store"})
 
 
 def _escape(text: str) -> str:
@@ -183,6 +223,7 @@ def template_helpers(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["local_time"] = local_time_filter
     engine.engine.globals["label"] = label
     engine.engine.globals["labels_of"] = labels_of  # label maps a page's script needs (as JSON, one copy)
+    engine.engine.globals["static_url"] = static_url  # content-hashed /static URLs (backend/static_assets.py)
 
 
 def create_app(*, services: AppServices | None = None,
@@ -215,7 +256,7 @@ def create_app(*, services: AppServices | None = None,
             ChangeRequestController,
             RosterController, VendorController, TerminalController, ClockInController, MakeupController,
             *PAGE_HANDLERS, *CLOCKIN_PAGES, *discover_routes(),
-            create_static_files_router(path="/static", directories=[PWA_DIR / "static"], include_in_schema=False),
+            static_file,
         ],
         middleware=[auth_middleware],
         dependencies={"user": Provide(provide_user, sync_to_thread=False), **SERVICE_DEPENDENCIES},

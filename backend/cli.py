@@ -61,13 +61,20 @@ def uvicorn_proxy_options(trusted_proxies: tuple[str, ...]) -> dict[str, bool | 
     return {"proxy_headers": True, "forwarded_allow_ips": list(trusted_proxies)}
 
 
-async def _serve(host: str, port: int, gate_port: int | None) -> None:
+async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: bool = False) -> None:
     import uvicorn
 
     from backend.app import create_app
-    from backend.runtime import gate_lifespan
+    from backend.runtime import gate_lifespan, uploader_lifespan
 
-    app = create_app(extra_lifespan=[gate_lifespan(gate_port)] if gate_port else None)
+    extra = [gate_lifespan(gate_port)] if gate_port else []
+    if demo_platform:  # the demo's provincial platform: the simulator, every district pointed at it (issue 17)
+        from backend.platform.demo import demo_platform_lifespan
+
+        extra.append(demo_platform_lifespan())
+    if get_settings().uploader_in_serve:  # SMZ_UPLOADER=0: run `smz uploader` separately (or not at all)
+        extra.append(uploader_lifespan())
+    app = create_app(extra_lifespan=extra or None)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
                                            **uvicorn_proxy_options(get_settings().trusted_proxies)))  # type: ignore[arg-type]
     await server.serve()
@@ -133,7 +140,11 @@ def demo_cmd(no_serve: bool, people: int) -> None:
     if no_serve:
         return
     console.print(f"打开 / open: http://{s.host}:{s.port}    闸机端口 / gate TCP port: {s.gate_port or '关闭 off'}")
-    asyncio.run(_serve(s.host, s.port, s.gate_port))
+    # Demo mode (Settings.demo_mode): the demo worker may enrol their own face at the first phone clock-in.
+    os.environ["SMZ_DEMO_MODE"] = "1"
+    get_settings.cache_clear()
+    console.print("省平台模拟器 / platform simulator: http://127.0.0.1:9850/api（上传省厅结果查询: /platform/results）")
+    asyncio.run(_serve(s.host, s.port, s.gate_port, demo_platform=True))
 
 
 @main.command("create-user")
@@ -367,6 +378,22 @@ def nightly_cmd(loop: bool, at: str) -> None:
     cli_nightly(console, loop, at)
 
 
+@main.command("wages")
+@click.option("--today", default=None, type=click.DateTime(["%Y-%m-%d"]), help="run as of this day (default today)")
+@click.option("--notify/--no-notify", default=True, help="send in-site messages and SMS for new and red warnings")
+def wages_cmd(today: object, notify: bool) -> None:
+    """Wages (issue 16): reconcile the recent months of every project with attendance and the wage warnings
+    (no approved special account / no deposit, unpaid wages; seed 000 §三, §七).  Run it after ``smz nightly``."""
+    from datetime import datetime as _dt
+
+    from backend.supervision.jobs import run_job
+    from backend.wages.reconcile import run_wages
+
+    day = today.date() if isinstance(today, _dt) else None
+    out = run_job(lambda: run_wages(day, notify=notify))
+    console.print(f"工资核对：{out['projects']} 个项目，发现 {out['findings']} 个问题")
+
+
 # --- Districts and rule profiles (backend/rules.py PROFILES; docs/rules.md) -----------------------------------
 
 
@@ -425,6 +452,110 @@ def rules_explain_cmd(project_id: int, month: str | None) -> None:
     for line in e.lines:
         console.print(f"- [bold]{line.rule}[/bold] ({line.clause}): {line.verdict}")
         console.print("    " + ", ".join(f"{k}={v}" for k, v in line.inputs.items()), markup=False)
+
+
+# --- Worker platform simulator (issue 17) ---------------------------------------------------------------
+
+
+async def _run_platform_sim(host: str, port: int, cfg: dict[str, Any]) -> None:
+    import signal
+
+    from backend.platform.simulator import start_simulator
+
+    handle = await start_simulator(host, port, **cfg)
+    console.print(f"[green]省平台模拟器已启动 / platform simulator listening: {handle.url}[/green]"
+                  f"（appid {cfg['appid']}，处理延时 {cfg['delay']:g} 秒；Ctrl+C 停止 / to stop）")
+    console.print(f"切换模式 / switch mode: curl -X POST -d '{{\"mode\": \"drop\"}}' "
+                  f"http://{handle.host}:{handle.port}/__sim/mode ；统计 / stats: "
+                  f"http://{handle.host}:{handle.port}/__sim/stats")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await handle.stop()
+
+
+@main.command("platform-sim")
+@click.option("--port", default=9850, type=int, show_default=True, help="listen port (0 = any free port)")
+@click.option("--host", default="127.0.0.1", show_default=True, help="listen address")
+@click.option("--appid", required=True, help="the appid the simulator accepts")
+@click.option("--appsecret", required=True, help="its appsecret (signs every request)")
+@click.option("--delay", default=2.0, type=float, show_default=True, help="seconds until an accepted write is processed")
+@click.option("--fail-rate", default=0.0, type=float, show_default=True, help="share of writes that fail asynchronously")
+@click.option("--drop-rate", default=0.0, type=float, show_default=True,
+              help="share of requests done but answered by closing the connection")
+@click.option("--error-rate", default=0.0, type=float, show_default=True, help="share of requests answered HTTP 503")
+@click.option("--rate-limit", default=0.0, type=float, show_default=True,
+              help="calls per second per appid before -5 访问超过限制 (0 = no limit)")
+@click.option("--mode", default="normal", show_default=True,
+              type=click.Choice(["normal", "fail", "timeout", "drop", "5xx", "html", "garbage"]))
+def platform_sim_cmd(port: int, host: str, appid: str, appsecret: str, delay: float, fail_rate: float,
+                     drop_rate: float, error_rate: float, rate_limit: float, mode: str) -> None:
+    """Run a local provincial/national worker platform (seed 003 interface) for demos and tests."""
+    for name, rate in (("--fail-rate", fail_rate), ("--drop-rate", drop_rate), ("--error-rate", error_rate)):
+        if not 0 <= rate <= 1:
+            raise click.BadParameter("must be between 0 and 1", param_hint=name)
+    cfg = {"appid": appid, "appsecret": appsecret, "delay": delay, "fail_rate": fail_rate, "drop_rate": drop_rate,
+           "error_rate": error_rate, "rate_limit": rate_limit, "mode": mode}
+    try:
+        asyncio.run(_run_platform_sim(host, port, cfg))
+    except OSError as exc:
+        raise click.ClickException(f"无法监听 {host}:{port} / cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+# --- Upload to the worker platform (issue 17) ----------------------------------------------------------------
+
+
+async def _run_uploader(drain: bool) -> None:
+    import signal
+
+    from backend.platform import services as platform_services
+    from backend.platform.uploader import Uploader
+
+    await db.start_pool()
+    try:
+        uploader = Uploader()
+        if drain:  # work until the outbox is empty (scripts, the benchmark)
+            try:
+                await uploader.drain(timeout_s=24 * 3600)
+            finally:
+                await uploader.aclose()
+            console.print(f"[green]上传队列已清空 / outbox drained: {await platform_services.task_counts()}[/green]")
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        console.print("[green]省平台上传服务已启动 / uploader running[/green]（Ctrl+C 停止 / to stop）")
+        await uploader.run(stop)
+    finally:
+        await db.close_pool()
+
+
+@main.command("uploader")
+@click.option("--drain", is_flag=True, help="exit when no upload task is open (default: run until stopped)")
+def uploader_cmd(drain: bool) -> None:
+    """Upload changes to the provincial/national worker platform (one leader among processes)."""
+    asyncio.run(migrate())
+    asyncio.run(_run_uploader(drain))
+
+
+@main.command("platform-account")
+@click.option("--district", "district_id", required=True, type=int, help="district id")
+@click.option("--project", "project_id", default=None, type=int, help="only for this project (default: the district)")
+@click.option("--url", required=True, help="the platform's endpoint, e.g. https://…/api")
+@click.option("--appid", required=True)
+@click.option("--appsecret", envvar="SMZ_PLATFORM_APPSECRET", prompt=True, hide_input=True,
+              help="the appsecret (or SMZ_PLATFORM_APPSECRET; prompted when neither)")
+def platform_account_cmd(district_id: int, project_id: int | None, url: str, appid: str, appsecret: str) -> None:
+    """Store the platform account (appid + encrypted appsecret) of a district or project."""
+    from backend.platform.services import set_credentials
+
+    _run_db(set_credentials(district_id, url, appid, appsecret, project_id=project_id))
+    console.print(f"[green]已保存省平台账号 / platform account saved: district {district_id}, appid {appid}[/green]")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.accounts import services as accounts
+from backend.approvals.demo import demo_applications
 from backend.attendance.services import PunchIn, record_punch
 from backend.clockin.services import request_makeup
 from backend.crew.enrolment import save_enrolment
@@ -23,11 +25,13 @@ from backend.demo_faces import demo_portrait, demo_template
 from backend.devices import services as devices
 from backend.fences import services as fences
 from backend.org import services as org
+from backend.org.demo_lifecycle import demo_lifecycle
 from backend.settings import get_settings
 from backend.supervision import services as supervision
 from backend.supervision.sms import NullSender
 from backend.validators import id_check_char, uscc_check_char
 from backend.vocabulary import ChangeKind, EnrolmentSource, ProjectStatus, Reason, Role, Source
+from backend.wages.demo import demo_wages
 from backend.workforce import services as workforce
 
 DEMO_PASSWORD = "demo2026"
@@ -469,4 +473,24 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
 
     assert worker_person_for_account is not None
     await _demo_attendance(rng, step, projects, members, gates, worker_user, worker_person_for_account)
+    # 项目申报 (seed 001 §2.1): one pending and one returned application of 粤建集团 for jianguan, one passed (a 筹备
+    # project with its staff account xm<id>, password demo2026, to be changed at first login).
+    await demo_applications(applicant_user_id=contractor, authority_user_id=authority, district_id=district,
+                            staff_password=DEMO_PASSWORD)
+    step("项目申报", 3)
+    # The lifecycle queues (issue 15): a project in each state, a pending request of each kind, pending make-ups
+    # with evidence for the authority's make-up queue.
+    worker = await accounts.load_user(worker_user)
+    worker_person = worker_person_for_account
+
+    async def makeup(**kw: Any) -> Any:
+        return await request_makeup(worker, person_id=worker_person, project_id=projects["road"], **kw)
+
+    await demo_lifecycle(district_id=district, projects=projects, enterprises=ent, requester_user_id=contractor,
+                         today=today, rng=rng, request_makeup=makeup)
+    step("项目状态与补卡", 1)
+    # Wages (issue 16): the road project's special account, deposit and two months of payroll with a few
+    # deliberate mismatches, so the reconciliation page is not empty.
+    await demo_wages(projects["road"], today=today)
+    step("工资", 1)
     return accounts_made

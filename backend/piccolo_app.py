@@ -12,6 +12,7 @@ from backend.org.tables import (
     District,
     Enterprise,
     Project,
+    ProjectChangeEvidence,
     ProjectChangeRequest,
     ProjectStatusChange,
     ProjectUnit,
@@ -20,7 +21,7 @@ from backend.org.tables import (
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 
 TABLES = [
-    District, Enterprise, Project, ProjectChangeRequest, ProjectStatusChange, ProjectUnit, Team,
+    District, Enterprise, Project, ProjectChangeRequest, ProjectChangeEvidence, ProjectStatusChange, ProjectUnit, Team,
     Person, RosterEntry, Enrolment,
     Vendor, Terminal, TerminalAlarm,
     User, UserDistrict, UserProject, AuthToken,

@@ -78,6 +78,11 @@ class Rules:
     gate_punch_photo_max_bytes: int = 50 * 1024
     # seed 001 附件3 §1.2.6 (852): 身份证照片 ≤ 30kb.
     gate_id_photo_max_bytes: int = 30 * 1024
+
+    # --- Platform upload (issue 17) -------------------------------------------------------
+    # seed 001 §2.3 项目合格规则 3: 当前项目下1%在职人员均处于上传成功状态 — our reading: at least 1 % of the people
+    # on the roster (rounded up) are 上传成功 (docs/rules.md).
+    qualified_people_uploaded_share: float = 0.01
     # seed 001 附件4 §3 / seed 002 附件1 §二(10): 误识率不超过 0.01% (certified terminals).
     terminal_max_false_accept_rate: float = 0.0001
 
@@ -193,6 +198,20 @@ class Rules:
     # attendance record for this many consecutive construction days lacks attendance data → yellow warning.
     # Our choice of 1 day (the statistics are daily, "统计截止前一日", seed 001 §2.11.3).
     no_attendance_warning_days: int = 1
+
+    # --- Wages (issue 16; backend/wages) ------------------------------------------------------------------
+    # seed 000 §七 (工资发放信息应按月及时录入平台) and 《保障农民工工资支付条例》 §12 (按月足额支付) give no day of
+    # the month: our choice — a month's payroll (工资发放表) is submitted by this day of the next month …
+    wage_payroll_deadline_day: int = 10
+    # … and its wages are paid by this day of the next month (the district's pay day; later = 逾期发放).
+    wage_pay_day: int = 15
+    # seed 000 §七 (与…考勤信息保持一致): a worker with at least this many valid days in a month must be on that
+    # month's payroll (our choice: any valid day).
+    wage_min_valid_days: int = 1
+    # Upload bounds of the payroll import and the bank result file (.xlsx / .csv), and the deposit voucher.
+    wage_import_max_bytes: int = 5 * 1024 * 1024
+    wage_import_max_rows: int = 5_000
+    wage_voucher_max_bytes: int = 5 * 1024 * 1024
 
     # --- Electronic fence store (issue "electronic fence"; seed 001 §五(十一) 可采用电子围栏等方式实施考勤管理,
     # seed 004 §四(一) 移动设备（需支持……地理位置定位）) — our limits, not regulation ---------------------------
@@ -362,6 +381,9 @@ POSITIVE_RULES = frozenset({
     "crew_import_max_sheet_rows", "crew_import_max_columns", "crew_import_max_seconds",
     "fence_import_max_unpacked_bytes", "fence_import_max_features", "fence_import_max_feature_vertices",
     "fence_import_max_vertices", "fence_import_max_seconds",
+    # wages
+    "wage_payroll_deadline_day", "wage_pay_day", "wage_min_valid_days", "wage_import_max_bytes",
+    "wage_import_max_rows", "wage_voucher_max_bytes",
 })
 
 DEFAULT_RULES = Rules()

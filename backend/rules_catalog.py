@@ -51,6 +51,17 @@ RULE_DOCS: dict[str, RuleDoc] = {
                                            "a late record is still an uploaded record (kept and flagged)"),
     "no_attendance_warning_days": RuleDoc("seed 000 §三", "`supervision.services.warnings`",
                                           "our choice of 1 day (statistics are daily, seed 001 §2.11.3)"),
+    # wages
+    "wage_payroll_deadline_day": RuleDoc("seed 000 §七", "`wages.reconcile`",
+                                         "按月及时录入: no day given; our choice — by the 10th of the next month"),
+    "wage_pay_day": RuleDoc("seed 000 §七 + 《保障农民工工资支付条例》 §12", "`wages.reconcile`",
+                            "按月足额支付: no day given; the district's pay day, our default the 15th of the next "
+                            "month; a later bank payment is 逾期发放"),
+    "wage_min_valid_days": RuleDoc("seed 000 §七", "`wages.reconcile`",
+                                   "与考勤信息保持一致: our choice — one valid day puts a worker on the month's payroll"),
+    "wage_import_max_bytes": RuleDoc(OURS, "`wages.services`", "payroll import and bank result file"),
+    "wage_import_max_rows": RuleDoc(OURS, "`wages.xlsx`", "payroll import and bank result file"),
+    "wage_voucher_max_bytes": RuleDoc(OURS, "`wages.services`", "工资保证金缴纳凭证 (seed 000 §三)"),
     # latency
     "mobile_max_latency_s": RuleDoc("seed 000 附件3 §三.4", "`Rules.max_latency_s`",
                                     "seeds 001/002/004 give no phone limit: inherited"),
@@ -59,6 +70,8 @@ RULE_DOCS: dict[str, RuleDoc] = {
                                   "recognition speed, not upload): inherited"),
     # devices
     "device_outage_max_days": RuleDoc("seed 001 §六(十八)", "`devices.services`, `supervision.services.warnings`"),
+    "qualified_people_uploaded_share": RuleDoc("seed 001 §2.3 项目合格规则 3", "`platform.services.upload_qualification`",
+                                               "at least this share of the people on the roster 上传成功, rounded up"),
     "terminal_storage_min_days": RuleDoc("seed 002 附件1 §二(18), §三(10)", NOT_READ),
     "gate_punch_photo_max_bytes": RuleDoc("seed 001 附件3 §1.2.4 (848)", "`device_tcp.messages`, `devices.gate`"),
     "gate_id_photo_max_bytes": RuleDoc("seed 001 附件3 §1.2.6 (852)", "`device_tcp.messages`, `devices.gate`"),

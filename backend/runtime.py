@@ -20,6 +20,7 @@ from typing import Any
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from backend.accounts.principals import PrincipalCache
 from backend.accounts.services import LoginLimiter
 from backend.attendance.live import LiveFeed
 from backend.bounded import PRELOAD, BoundedRunner
@@ -27,6 +28,7 @@ from backend.crew.services.imports import ImportTasks
 from backend.devices.gate import AppGateServer, GateRegistry, start_gate_server
 from backend.devices.services import TerminalChanges
 from backend.face.service import FaceService
+from backend.platform.uploader import Uploader
 from backend.settings import Settings, get_settings
 from backend.supervision.live_bridge import LiveBridge
 from backend.supervision.services.live import FenceSource
@@ -60,6 +62,7 @@ class AppServices:
     live_bridge: LiveBridge
     terminal_changes: TerminalChanges
     gates: GateRegistry
+    principals: PrincipalCache
     # The live map's fence source; None: ``backend.fences.services.map_features`` (tests give another).
     fence_source: FenceSource | None = None
 
@@ -78,6 +81,7 @@ class AppServices:
             "live_bridge": lambda: LiveBridge(live_feed),
             "terminal_changes": TerminalChanges,
             "gates": GateRegistry,
+            "principals": lambda: PrincipalCache(s.auth_cache_ttl_s),
         }
         parts = {name: given[name] if name in given else make() for name, make in factories.items()}
         if "fence_source" in given:
@@ -92,6 +96,7 @@ class AppServices:
         Idempotent."""
         try:
             await self.live_bridge.stop()
+            await self.principals.aclose()
             await self.import_tasks.cancel_all()
         finally:
             self.runner.close()
@@ -149,5 +154,29 @@ def gate_lifespan(port: int | None, host: str | None = None) -> Callable[[Any], 
             yield
         finally:
             await server.close()
+
+    return lifespan
+
+
+def uploader_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """Lifespan part that runs the platform uploader (issue 17) while the app runs (``smz serve``; off with
+    SMZ_UPLOADER=0).  Several server processes may run it: one leads at a time (advisory lock / lease)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        uploader = Uploader()
+        task = asyncio.create_task(uploader.run(stop))
+        app.state.uploader = uploader
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, 10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            except Exception:
+                log.exception("uploader stopped with an error")
 
     return lifespan

@@ -17,6 +17,11 @@
 - ``SMZ_TILE_URL``: optional map tile URL template for operators with a tile server.
 - ``SMZ_COOKIE_SECURE``: ``1`` when served over HTTPS (behind a TLS proxy).
 - ``SMZ_PARSE_MEMORY_MB``: memory (address space) cap of an upload-parsing worker process (default 1024).
+- ``SMZ_DEMO_MODE``: ``1`` when the app serves the demo data (set by ``smz demo``): a demo worker without an
+  enrolled face may enrol their own face at the first phone clock-in (clearly labelled; refused otherwise).
+- ``SMZ_UPLOADER``: ``0`` stops ``smz serve`` from running the platform uploader (``smz uploader`` runs it alone);
+  ``SMZ_UPLOAD_CONCURRENCY`` / ``_RATE_PER_S`` / ``_POLL_INTERVAL_S`` / ``_GIVE_UP_S`` / ``_CIRCUIT_AFTER_S`` /
+  ``_LEASE_S`` / ``_MAX_ATTEMPTS`` / ``_BACKOFF_BASE_S`` / ``_TIMEOUT_S`` tune it (see ``Settings``).
 - ``SMZ_TRUSTED_PROXIES``: comma-separated addresses or networks (``127.0.0.1,10.0.0.0/8``) of reverse proxies
   whose ``X-Forwarded-For`` is believed; default empty = believe nobody (the peer address is the client).
 """
@@ -63,6 +68,10 @@ class Settings:
     tile_url: str = ""
     cookie_secure: bool = False
     session_hours: int = 12
+    # Who-is-asking cache (backend/accounts/principals.py): how long a token's account is kept without asking the
+    # database.  Changes invalidate it at once in this process and, on PostgreSQL, in every process (NOTIFY); the
+    # TTL only bounds a change made by another process on SQLite (a CLI command).  0 turns the cache off.
+    auth_cache_ttl_s: float = 10.0
     # Login limiter (backend.accounts.services.LoginLimiter), failures per sliding window of login_window_s:
     # - login_max_failures per username *and* client address: room for a person's typos (5 is the usual
     #   lockout figure; GB/T 22239-2019 asks for 登录失败处理 / 限制非法登录次数 without a number), then
@@ -84,6 +93,22 @@ class Settings:
     parse_workers: int = 2
     # Reverse proxies whose X-Forwarded-For is believed (SMZ_TRUSTED_PROXIES): IPs or CIDR networks.
     trusted_proxies: tuple[str, ...] = ()
+    # The demo (``smz demo``): demo-only conveniences such as self-enrolment at the first phone clock-in.
+    demo_mode: bool = False
+    # Upload to the provincial/national worker platform (backend.platform.uploader; issue 17).  ``smz serve``
+    # runs the uploader unless SMZ_UPLOADER=0; apps built by tests do not.  Per platform endpoint: requests at
+    # once and per second (our choice: polite to a shared government service), result polling interval and
+    # give-up time, how long failing before the circuit opens, the SQLite leader lease, retries before 上传失败.
+    uploader_in_serve: bool = True
+    upload_concurrency: int = 8
+    upload_rate_per_s: float = 50.0
+    upload_poll_interval_s: float = 5.0
+    upload_give_up_s: float = 6 * 3600.0
+    upload_circuit_after_s: float = 120.0
+    upload_lease_s: float = 30.0
+    upload_max_attempts: int = 30
+    upload_backoff_base_s: float = 2.0
+    upload_timeout_s: float = 15.0
 
     @property
     def is_postgres(self) -> bool:
@@ -143,6 +168,18 @@ def get_settings() -> Settings:
         cookie_secure=_env("SMZ_COOKIE_SECURE", "0") == "1",
         parse_worker_memory_mb=int(_env("SMZ_PARSE_MEMORY_MB", "1024")),
         trusted_proxies=_trusted_proxies(_env("SMZ_TRUSTED_PROXIES", "")),
+        demo_mode=_env("SMZ_DEMO_MODE", "0") == "1",
+        auth_cache_ttl_s=float(_env("SMZ_AUTH_CACHE_TTL_S", "10")),
+        uploader_in_serve=_env("SMZ_UPLOADER", "1") == "1",
+        upload_concurrency=int(_env("SMZ_UPLOAD_CONCURRENCY", "8")),
+        upload_rate_per_s=float(_env("SMZ_UPLOAD_RATE_PER_S", "50")),
+        upload_poll_interval_s=float(_env("SMZ_UPLOAD_POLL_INTERVAL_S", "5")),
+        upload_give_up_s=float(_env("SMZ_UPLOAD_GIVE_UP_S", str(6 * 3600))),
+        upload_circuit_after_s=float(_env("SMZ_UPLOAD_CIRCUIT_AFTER_S", "120")),
+        upload_lease_s=float(_env("SMZ_UPLOAD_LEASE_S", "30")),
+        upload_max_attempts=int(_env("SMZ_UPLOAD_MAX_ATTEMPTS", "30")),
+        upload_backoff_base_s=float(_env("SMZ_UPLOAD_BACKOFF_BASE_S", "2")),
+        upload_timeout_s=float(_env("SMZ_UPLOAD_TIMEOUT_S", "15")),
     )
 
 

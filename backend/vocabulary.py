@@ -242,6 +242,37 @@ CHANGE_REQUEST_STATUS_ZH: dict[str, str] = {
 }
 
 
+class ChangeFormKind(StrEnum):
+    """What a person asks for on the change-request page (issue 15; seed 004 §三(八)–(十)): each maps to a
+    ``ChangeKind`` and, for a status, its target (``backend.org.services.FORM_KINDS``)."""
+
+    planned_start = "planned_start"
+    suspend = "suspend"
+    resume = "resume"
+    finish = "finish"
+    accept = "accept"
+
+
+CHANGE_FORM_KIND_ZH: dict[str, str] = {
+    ChangeFormKind.planned_start: "变更拟开工日期", ChangeFormKind.suspend: "停工", ChangeFormKind.resume: "复工",
+    ChangeFormKind.finish: "完工", ChangeFormKind.accept: "竣工验收",
+}
+
+
+class Level1Holder(StrEnum):
+    """Who decides level 1 of a district's project change requests (District.change_level1; 二级审批, seed 004
+    §三(八)–(十)); level 2 is always the district's authority."""
+
+    units = "units"
+    district = "district"
+
+
+LEVEL1_HOLDER_ZH: dict[str, str] = {
+    Level1Holder.units: "项目的建设单位或监理单位",
+    Level1Holder.district: "区县主管部门（须与二级审批为不同人员）",
+}
+
+
 class ProjectCategory(StrEnum):
     building = "building"
     municipal = "municipal"
@@ -454,6 +485,12 @@ class WarningKind(StrEnum):
     composite_rate = "composite_rate"
     device_outage = "device_outage"
     non_face_punch = "non_face_punch"
+    # wages (backend/wages; seed 000 §三 missing items, §七 未及时足额支付): evaluated by wages, not by the nightly
+    # attendance detection (supervision.services.warnings.EXTERNAL_KINDS)
+    wage_account_missing = "wage_account_missing"
+    wage_deposit_missing = "wage_deposit_missing"
+    wage_unpaid = "wage_unpaid"
+    wage_mismatch = "wage_mismatch"
 
 
 WARNING_KIND_ZH: dict[str, str] = {
@@ -463,6 +500,10 @@ WARNING_KIND_ZH: dict[str, str] = {
     WarningKind.composite_rate: "综合到岗率不达标",
     WarningKind.device_outage: "考勤设备离线",
     WarningKind.non_face_punch: "未落实实名制管理（非人脸方式进场）",
+    WarningKind.wage_account_missing: "未开设（或未核准）农民工工资专户",
+    WarningKind.wage_deposit_missing: "未缴纳工资保证金",
+    WarningKind.wage_unpaid: "未及时足额支付工资",
+    WarningKind.wage_mismatch: "工资发放与考勤不一致",
 }
 
 
@@ -525,6 +566,174 @@ class SmsStatus(StrEnum):
 SMS_STATUS_ZH: dict[str, str] = {SmsStatus.sent: "已发送", SmsStatus.failed: "失败", SmsStatus.skipped: "未发送"}
 
 
+class ApplicationStatus(StrEnum):
+    """A project application's state (项目申报, seed 001 §2.2 / §2.11.2; backend/approvals)."""
+
+    pending = "pending"  # submitted or resubmitted, waiting for the district authority
+    returned = "returned"  # 退回: the applicant may correct it and resubmit
+    passed = "passed"  # 审核通过: the project exists and its project-staff account was issued
+
+
+APPLICATION_STATUS_ZH: dict[str, str] = {
+    ApplicationStatus.pending: "待审核", ApplicationStatus.returned: "已退回", ApplicationStatus.passed: "已通过",
+}
+
+
+class ApplicationAction(StrEnum):
+    """One round of a project application's history (project_application_round.action)."""
+
+    submitted = "submitted"
+    resubmitted = "resubmitted"
+    returned = "returned"
+    passed = "passed"
+
+
+APPLICATION_ACTION_ZH: dict[str, str] = {
+    ApplicationAction.submitted: "提交申报", ApplicationAction.resubmitted: "修改后重新提交",
+    ApplicationAction.returned: "退回", ApplicationAction.passed: "审核通过",
+}
+
+
+# --- Wages (backend/wages) ---------------------------------------------------------------------------------------
+
+
+class WageAccountStatus(StrEnum):
+    """Registration of a project's special wage account (seed 002 专户 notes §一.4: 网上提交并核准)."""
+
+    submitted = "submitted"
+    approved = "approved"
+    returned = "returned"
+
+
+WAGE_ACCOUNT_STATUS_ZH: dict[str, str] = {
+    WageAccountStatus.submitted: "已提交待核准", WageAccountStatus.approved: "已核准", WageAccountStatus.returned: "已退回",
+}
+
+
+class WageUnit(StrEnum):
+    """计量单位 of a labour contract (seed 001 §2.9; the seed lists no values: ours)."""
+
+    day = "day"
+    month = "month"
+    piece = "piece"
+
+
+WAGE_UNIT_ZH: dict[str, str] = {WageUnit.day: "按日", WageUnit.month: "按月", WageUnit.piece: "按件（计量）"}
+
+
+class PayrollStatus(StrEnum):
+    """A monthly payroll version (工资发放表, seed 000 §七)."""
+
+    draft = "draft"
+    submitted = "submitted"
+    superseded = "superseded"
+
+
+PAYROLL_STATUS_ZH: dict[str, str] = {
+    PayrollStatus.draft: "草稿", PayrollStatus.submitted: "已提交（锁定）", PayrollStatus.superseded: "已被更正版本替代",
+}
+
+
+class BankStatus(StrEnum):
+    """A payroll line's bank payment (代发) state."""
+
+    none = "none"
+    pending = "pending"
+    paid = "paid"
+    failed = "failed"
+
+
+BANK_STATUS_ZH: dict[str, str] = {
+    BankStatus.none: "未代发", BankStatus.pending: "已导出待银行回盘", BankStatus.paid: "银行代发成功",
+    BankStatus.failed: "银行代发失败",
+}
+
+
+class WageFindingKind(StrEnum):
+    """A reconciliation mismatch of a project's month (backend/wages/reconcile.py)."""
+
+    attended_not_on_payroll = "attended_not_on_payroll"
+    on_payroll_no_attendance = "on_payroll_no_attendance"
+    underpaid = "underpaid"
+    paid_late = "paid_late"
+    card_not_own = "card_not_own"
+    payroll_not_submitted = "payroll_not_submitted"
+    exit_unsettled = "exit_unsettled"
+    bank_failed = "bank_failed"
+    not_received = "not_received"
+
+
+WAGE_FINDING_KIND_ZH: dict[str, str] = {
+    WageFindingKind.attended_not_on_payroll: "有考勤未列入工资表",
+    WageFindingKind.on_payroll_no_attendance: "列入工资表但当月无考勤",
+    WageFindingKind.underpaid: "实发少于应发",
+    WageFindingKind.paid_late: "逾期发放",
+    WageFindingKind.card_not_own: "工资卡非本人",
+    WageFindingKind.payroll_not_submitted: "工资表逾期未提交",
+    WageFindingKind.exit_unsettled: "退场未结清工资",
+    WageFindingKind.bank_failed: "银行代发失败",
+    WageFindingKind.not_received: "工人反映未收到工资",
+}
+
+
+class WageFindingStatus(StrEnum):
+    open = "open"
+    resolved = "resolved"
+
+
+WAGE_FINDING_STATUS_ZH: dict[str, str] = {WageFindingStatus.open: "未解决", WageFindingStatus.resolved: "已解决"}
+
+
+class PrecheckItem(StrEnum):
+    """What the phone checks before the camera starts (GET /api/clockin/precheck, issue 19 item 1)."""
+
+    face = "face"
+    roster = "roster"
+    project = "project"
+    fence = "fence"
+    location = "location"
+    accuracy = "accuracy"
+
+
+PRECHECK_ITEM_ZH: dict[str, str] = {
+    PrecheckItem.face: "人脸采集", PrecheckItem.roster: "今日在场", PrecheckItem.project: "项目状态",
+    PrecheckItem.fence: "电子围栏", PrecheckItem.location: "所在位置", PrecheckItem.accuracy: "定位精度",
+}
+
+
+class PrecheckStatus(StrEnum):
+    """One pre-check's outcome: ``block`` = the punch would be refused, ``warn`` = recorded but flagged."""
+
+    ok = "ok"
+    warn = "warn"
+    block = "block"
+    pending = "pending"
+
+
+PRECHECK_STATUS_ZH: dict[str, str] = {
+    PrecheckStatus.ok: "通过", PrecheckStatus.warn: "注意", PrecheckStatus.block: "不能打卡",
+    PrecheckStatus.pending: "待检查",
+}
+
+
+
+class UploadState(StrEnum):
+    """Per-entity state of the upload to the provincial/national worker platform (issue 17; seed 001 §2.9
+    上传省厅结果查询).  No row yet = ``not_uploaded``."""
+
+    not_uploaded = "not_uploaded"
+    uploading = "uploading"
+    processing = "processing"
+    succeeded = "succeeded"
+    failed = "failed"
+    waiting_parent = "waiting_parent"
+
+
+UPLOAD_STATE_ZH: dict[str, str] = {
+    UploadState.not_uploaded: "未上传", UploadState.uploading: "上传中", UploadState.processing: "处理中",
+    UploadState.succeeded: "上传成功", UploadState.failed: "上传失败", UploadState.waiting_parent: "等待上级",
+}
+
 # --- Lookup ------------------------------------------------------------------------------------------------------
 
 LABELS: dict[type[StrEnum], dict[str, str]] = {
@@ -540,6 +749,8 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     ProjectStatus: PROJECT_STATUS_ZH,
     ChangeKind: CHANGE_KIND_ZH,
     ChangeRequestStatus: CHANGE_REQUEST_STATUS_ZH,
+    ChangeFormKind: CHANGE_FORM_KIND_ZH,
+    Level1Holder: LEVEL1_HOLDER_ZH,
     ProjectCategory: PROJECT_CATEGORY_ZH,
     UnitType: UNIT_TYPE_ZH,
     TeamKind: TEAM_KIND_ZH,
@@ -554,8 +765,19 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     WarningStatus: WARNING_STATUS_ZH,
     WarningAction: WARNING_ACTION_ZH,
     SmsStatus: SMS_STATUS_ZH,
+    ApplicationStatus: APPLICATION_STATUS_ZH,
+    ApplicationAction: APPLICATION_ACTION_ZH,
     AlarmKind: ALARM_KIND_ZH,
     FenceKind: FENCE_KIND_ZH,
+    WageAccountStatus: WAGE_ACCOUNT_STATUS_ZH,
+    WageUnit: WAGE_UNIT_ZH,
+    PayrollStatus: PAYROLL_STATUS_ZH,
+    BankStatus: BANK_STATUS_ZH,
+    WageFindingKind: WAGE_FINDING_KIND_ZH,
+    WageFindingStatus: WAGE_FINDING_STATUS_ZH,
+    PrecheckItem: PRECHECK_ITEM_ZH,
+    PrecheckStatus: PRECHECK_STATUS_ZH,
+    UploadState: UPLOAD_STATE_ZH,
 }
 _BY_NAME: dict[str, type[StrEnum]] = {e.__name__: e for e in LABELS}
 

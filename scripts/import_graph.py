@@ -185,7 +185,7 @@ GATE_ADAPTER = ("backend.devices.gate", "backend.devices.domain", "backend.devic
 
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("base", frozenset({"settings", "errors", "rules", "rules_catalog", "validators", "crypto", "db", "children", "bounded",
-                        "limits", "xlsx_safe", "schemas", "vocabulary"})),
+                        "limits", "xlsx_safe", "schemas", "vocabulary", "outbox"})),
     ("org", frozenset({"org", "face"})),
     ("workforce", frozenset({"workforce"})),
     ("devices", frozenset({"devices"})),
@@ -194,9 +194,12 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("fences", frozenset({"fences"})),
     ("clockin", frozenset({"clockin"})),
     ("crew", frozenset({"crew"})),
+    ("platform", frozenset({"platform"})),  # upload to the provincial/national worker platform (issue 17)
     ("supervision", frozenset({"supervision"})),
-    ("adapters", frozenset({"auth", "devices.gate"})),  # + every <pkg>.web
-    ("entry", frozenset({"app", "cli", "demo", "pages", "routes", "piccolo_app", "runtime"})),
+    ("approvals", frozenset({"approvals"})),  # project application, notifications, audit trail
+    ("wages", frozenset({"wages"})),  # special account, payroll, bank batches, reconciliation (issue 16)
+    ("adapters", frozenset({"auth", "devices.gate", "static_assets"})),  # + every <pkg>.web
+    ("entry", frozenset({"app", "cli", "demo", "demo_faces", "pages", "routes", "piccolo_app", "runtime"})),
 )
 PEER_LAYERS = frozenset({"base", "org", "adapters", "entry"})
 

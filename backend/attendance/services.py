@@ -22,6 +22,7 @@ from backend.db import write_transaction
 from backend.errors import NotFound, invalid
 from backend.org.services import rules_for_district
 from backend.org.tables import Project
+from backend.outbox import enqueue
 from backend.rules import Rules
 from backend.vocabulary import ProjectStatus, PunchVerdict, Reason, Source, WorkRole
 from backend.workforce.services import on_roster
@@ -240,6 +241,8 @@ async def _store(p: PunchIn, facts: PunchFacts, verdict: str, reasons: list[str]
             await row.save()
             if p.photo:
                 await PunchPhoto(punch=row.id, data=p.photo, content_type=p.photo_type).save()
+            if verdict != PunchVerdict.rejected and p.person_id is not None:
+                await enqueue("attendance", row.id, "add", project_id=p.project_id)  # platform upload: one insert
     except Exception:
         # A concurrent request with the same key won the unique index: answer with its verdict.
         again = await find_by_key(p.idempotency_key)

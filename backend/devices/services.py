@@ -19,7 +19,7 @@ from backend.db import write_transaction
 from backend.devices.tables import Terminal, TerminalAlarm, Vendor
 from backend.errors import Conflict, NotFound, invalid
 from backend.org.dictionaries import PROJECT_STATUS
-from backend.org.services import rules_for_district
+from backend.org.services import ensure_project_writable, rules_for_district
 from backend.org.tables import Enterprise, Project
 from backend.validators import parse_phone
 from backend.vocabulary import ALARM_KIND_ZH, Direction, ProjectStatus, Role
@@ -208,6 +208,7 @@ async def register_terminal(project_id: int, serial: str, vendor_id: int, channe
         raise invalid("vendor_id", "设备厂商不存在", "Vendor does not exist")
     if not await Project.exists().where(Project.id == project_id):
         raise NotFound("项目不存在", "Project not found", field="project_id")
+    await ensure_project_writable(project_id, "登记考勤设备")
     if await Terminal.exists().where(Terminal.serial == serial):
         raise Conflict("该设备序列号已登记", "This serial is already registered", field="serial")
     t = Terminal(serial=serial, vendor=vendor_id, project=project_id, channel=channel, direction=direction,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,11 +24,13 @@ from backend.org.tables import (
     District,
     Enterprise,
     Project,
+    ProjectChangeEvidence,
     ProjectChangeRequest,
     ProjectStatusChange,
     ProjectUnit,
     Team,
 )
+from backend.outbox import enqueue
 from backend.rules import (
     BASELINE,
     PROFILE_SEEDS,
@@ -40,11 +42,14 @@ from backend.rules import (
 )
 from backend.validators import clean_text, parse_phone, parse_uscc
 from backend.vocabulary import (
+    CHANGE_FORM_KIND_ZH,
     CHANGE_KIND_ZH,
     CHANGE_REQUEST_STATUS_ZH,
     DEFAULT_TZ,
+    LEVEL1_HOLDER_ZH,
     ChangeKind,
     ChangeRequestStatus,
+    Level1Holder,
     ProjectStatus,
     Role,
     TeamKind,
@@ -162,6 +167,11 @@ async def create_enterprise(
     return e.id
 
 
+async def enterprise_by_uscc(uscc: str) -> dict[str, Any] | None:
+    """The enterprise registered under this USCC (already checked by ``parse_uscc``), or None."""
+    return await Enterprise.select().where(Enterprise.uscc == uscc).first()
+
+
 async def list_enterprises() -> list[dict[str, Any]]:
     return await Enterprise.select().order_by(Enterprise.name)
 
@@ -206,6 +216,7 @@ async def create_project(
         await ProjectStatusChange(
             project=p.id, from_status=None, to_status=status, effective_on=today, note="登记"
         ).save()
+        await enqueue("project", p.id, "add", project_id=p.id)  # platform upload (issue 17)
     return p.id
 
 
@@ -279,6 +290,7 @@ async def update_project(project_id: int, changes: dict[str, Any], *, user_id: i
         if key in changes:
             changes[key] = clean_text(changes[key], key, label, max_len=size)
     current = await get_project(project_id)
+    await ensure_project_writable(project_id, "修改项目信息")
     _check_amounts(changes.get("floor_area_m2"), changes.get("contract_value_yuan"))
     _check_lon_lat(changes.get("lon", current["lon"]), changes.get("lat", current["lat"]))
     new_start = changes.pop("planned_start", current["planned_start"])
@@ -292,7 +304,24 @@ async def update_project(project_id: int, changes: dict[str, Any], *, user_id: i
         if changes:
             await Project.update({getattr(Project, k): v for k, v in changes.items()}).where(
                 Project.id == project_id)
+            await enqueue("project", project_id, "update", project_id=project_id)
     return request
+
+
+# --- Completion read-only (workflow 5; seed 004 §三(十一) 完工 / seed 000 §三) ------------------------------------------
+# Once a project is 完工 or 竣工 (an approved status change), it is read-only except for exits and wages: no roster
+# entries, no new units or teams, no fence or terminal changes, no project edits.  Every such write service calls this.
+READ_ONLY_STATUSES = frozenset({ProjectStatus.finished, ProjectStatus.accepted})
+
+
+async def ensure_project_writable(project_id: int, purpose: str = "修改项目数据") -> None:
+    """409 ``project_read_only`` when the project is finished or accepted; ``purpose`` (Chinese) names the refused
+    write.  A missing project is left to the caller's own check."""
+    row = await Project.select(Project.status).where(Project.id == project_id).first()
+    if row is not None and row["status"] in READ_ONLY_STATUSES:
+        raise Conflict(f"项目已{PROJECT_STATUS[row['status']]}，只能办理退场和工资，不能{purpose}",
+                       f"The project is {row['status']}: only exits and wages may still be handled",
+                       field="project_id", code="project_read_only")
 
 
 def check_transition(current: str, target: str) -> None:
@@ -519,10 +548,45 @@ async def level1_enterprise_ids(project_id: int) -> set[int]:
     return preferred or {r["enterprise"] for r in rows}
 
 
+async def _level1_holder(project_id: int) -> str:
+    """Who decides level 1 in the project's district (``District.change_level1``, default: the units)."""
+    row = await Project.select(Project.district.change_level1.as_alias("holder")).where(
+        Project.id == project_id).first()
+    return (row or {}).get("holder") or Level1Holder.units
+
+
+async def set_change_level1(district_id: int, holder: str) -> None:
+    """Choose who decides level 1 of the district's change requests (``Level1Holder``); level 2 stays the
+    district's authority, and the two levels always need different people."""
+    if holder not in LEVEL1_HOLDER_ZH:
+        raise invalid("change_level1", "一级审批人应为 units（建设/监理单位）或 district（主管部门）",
+                      "The level-1 holder must be units or district")
+    done = await District.update({District.change_level1: holder}).where(District.id == district_id).returning(
+        District.id)
+    if not done:
+        raise NotFound("区县不存在", "District not found", field="district_id")
+
+
+async def change_level1_settings(ids: set[int] | None) -> list[dict[str, Any]]:
+    """Each district's level-1 holder with its label (``None``: every district)."""
+    q = District.select(District.id, District.name, District.change_level1).order_by(District.code)
+    if ids is not None:
+        q = q.where(District.id.is_in(sorted(ids) or [-1]))
+    rows = await q
+    for r in rows:
+        r["label"] = LEVEL1_HOLDER_ZH.get(r["change_level1"], r["change_level1"])
+    return rows
+
+
 async def check_decider(req: dict[str, Any], level: int, *, user_id: int, role: str, enterprise_id: int | None,
                         district_ids: frozenset[int] | set[int]) -> None:
     """403 unless this user may decide ``req`` at ``level`` (see the reading above)."""
-    if level == 1:
+    if level == 1 and await _level1_holder(req["project"]) == Level1Holder.district:
+        district = (await Project.select(Project.district).where(Project.id == req["project"]).first() or {}).get(
+            "district")
+        ok = role == Role.supervisor and district in district_ids
+        who = "项目所在区县的主管部门监管人员（本区县设定）"
+    elif level == 1:
         ok = role == Role.enterprise and enterprise_id is not None and enterprise_id in await level1_enterprise_ids(
             req["project"])
         who = "建设单位或监理单位人员"
@@ -625,6 +689,7 @@ async def _apply(req: dict[str, Any], effective: date, user_id: int | None) -> N
         check_start_extension(row["planned_start"], target, await _start_extensions(project_id, exclude=req["id"]),
                               rules)
         await Project.update({Project.planned_start: target}).where(Project.id == project_id)
+        await enqueue("project", project_id, "update", project_id=project_id)
         return
     if req["kind"] == ChangeKind.actual_start:
         if row["status"] != ProjectStatus.preparing:
@@ -648,6 +713,7 @@ async def _write_status(project_id: int, current: str, target: str, effective_on
         project=project_id, from_status=current, to_status=target, effective_on=effective_on, note=note,
         changed_by=user_id, request=request_id,
     ).save()
+    await enqueue("project", project_id, "update", project_id=project_id)
 
 
 # --- Approved status periods: what the rules engine reads -------------------------------------------------------
@@ -725,6 +791,7 @@ async def add_unit(project_id: int, enterprise_id: int, unit_type: str, entered_
     if not await Enterprise.exists().where(Enterprise.id == enterprise_id):
         raise invalid("enterprise_id", "企业不存在，请先在企业库登记", "Enterprise does not exist; register it first")
     await get_project(project_id)
+    await ensure_project_writable(project_id, "添加参建单位")
     active = await ProjectUnit.exists().where(
         (ProjectUnit.project == project_id) & (ProjectUnit.enterprise == enterprise_id)
         & (ProjectUnit.unit_type == unit_type) & ProjectUnit.exited_on.is_null()
@@ -736,10 +803,13 @@ async def add_unit(project_id: int, enterprise_id: int, unit_type: str, entered_
     async with write_transaction():
         unit = ProjectUnit(project=project_id, enterprise=enterprise_id, unit_type=unit_type, entered_on=entered_on)
         await unit.save()
-        await Team(
+        team = Team(
             project=project_id, unit=unit.id, name=MANAGEMENT_TEAM_NAME[unit_type], kind=TeamKind.management,
             entered_on=entered_on, is_auto=True,
-        ).save()
+        )
+        await team.save()
+        await enqueue("project_unit", unit.id, "add", project_id=project_id)
+        await enqueue("team", team.id, "add", project_id=project_id)
     return unit.id
 
 
@@ -771,6 +841,7 @@ async def create_team(
         raise invalid("kind", "班组类型应为 worker（普通工人）或 other（其他人员）；管理人员班组由系统自动创建",
                       "Team kind must be worker or other; management teams are created automatically")
     name = clean_text(name, "name", "班组名称", max_len=100, required=True) or ""
+    await ensure_project_writable(project_id, "新建班组")
     unit = await unit_in_project(unit_id, project_id)
     if unit["exited_on"] is not None:
         raise Conflict("参建单位已退场，不能添加班组", "The unit has exited; it cannot get new teams", field="unit_id")
@@ -778,7 +849,9 @@ async def create_team(
         raise Conflict("本项目已有同名班组", "A team of this name already exists on the project", field="name")
     t = Team(project=project_id, unit=unit_id, name=name.strip(), kind=kind, leader=leader_person_id,
              entered_on=entered_on or local_today())
-    await t.save()
+    async with write_transaction():
+        await t.save()
+        await enqueue("team", t.id, "add", project_id=project_id)
     return t.id
 
 
@@ -797,3 +870,175 @@ async def team_in_project(team_id: int, project_id: int) -> dict[str, Any]:
     if row is None:
         raise invalid("team_id", "班组不属于该项目", "Team does not belong to this project")
     return row
+
+
+# --- Ending a team or a unit on the project (issue 15; seed 001 §2.6–2.7) ----------------------------------------
+#
+# A team or a unit leaves the project only when nobody is on it any more: the roster (workforce, a layer above
+# org) says who is; the caller passes ``still_on``, awaited inside the write transaction, which returns the names
+# of the people with active roster entries in the team (or the unit).
+
+
+async def end_team(project_id: int, team_id: int, *, ended_on: date | None = None,
+                   still_on: Callable[[], Awaitable[list[str]]]) -> None:
+    """Mark a worker team as exited (退场) on ``ended_on`` (default: today in China).  409 ``team_not_empty`` with
+    the names of who is still on it; a management team ends with its unit only."""
+    team = await team_in_project(team_id, project_id)
+    if team["exited_on"] is not None:
+        raise Conflict("该班组已退场", "The team has already exited", field="team_id", code="already_exited")
+    if team["kind"] == TeamKind.management:
+        raise Conflict("管理人员班组随参建单位退场，不能单独结束", "A management team ends with its unit",
+                       field="team_id", code="management_team")
+    day = ended_on or local_today()
+    async with write_transaction():
+        names = await still_on()
+        if names:
+            raise _still_on("班组", names)
+        await Team.update({Team.exited_on: day}).where((Team.id == team_id) & Team.exited_on.is_null())
+        await enqueue("team", team_id, "update", project_id=project_id)
+
+
+async def end_unit(project_id: int, unit_id: int, *, ended_on: date | None = None,
+                   still_on: Callable[[], Awaitable[list[str]]]) -> None:
+    """Mark a participant unit and all its teams (the management team included) as exited.  409
+    ``unit_not_empty`` with the names of who is still on any of its teams."""
+    unit = await unit_in_project(unit_id, project_id)
+    if unit["exited_on"] is not None:
+        raise Conflict("该参建单位已退场", "The unit has already exited", field="unit_id", code="already_exited")
+    day = ended_on or local_today()
+    async with write_transaction():
+        names = await still_on()
+        if names:
+            raise _still_on("参建单位", names)
+        ended = await Team.select(Team.id).where((Team.unit == unit_id) & Team.exited_on.is_null())
+        await Team.update({Team.exited_on: day}).where((Team.unit == unit_id) & Team.exited_on.is_null())
+        await ProjectUnit.update({ProjectUnit.exited_on: day}).where(ProjectUnit.id == unit_id)
+        await enqueue("project_unit", unit_id, "update", project_id=project_id)
+        for t in ended:
+            await enqueue("team", t["id"], "update", project_id=project_id)
+
+
+def _still_on(what: str, names: list[str]) -> Conflict:
+    shown = "、".join(names[:20]) + (f" 等 {len(names)} 人" if len(names) > 20 else "")
+    code = "team_not_empty" if what == "班组" else "unit_not_empty"
+    return Conflict(f"该{what}仍有 {len(names)} 人在场，须先办理退场：{shown}",
+                    f"{len(names)} people are still on it; they must exit first", field="id", code=code,
+                    extra={"people": names})
+
+
+# --- Evidence of change requests, and the deciders' queue (issue 15) ----------------------------------------------
+
+EVIDENCE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}
+MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
+
+
+def check_evidence(data: bytes | None, *, required: bool = True) -> str | None:
+    """The evidence file's type, sniffed from its bytes: JPG, PNG or PDF, at most 5 MB."""
+    if not data:
+        if required:
+            raise invalid("evidence", "请上传证明材料（JPG、PNG 或 PDF，不超过 5 MB）", "Evidence file required",
+                          code="file_required")
+        return None
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise invalid("evidence", "证明材料不能超过 5 MB", "Evidence must be at most 5 MB", code="file_too_large")
+    for magic, kind in EVIDENCE_TYPES.items():
+        if bytes(data[:8]).startswith(magic):
+            return kind
+    raise invalid("evidence", "证明材料须为 JPG、PNG 或 PDF 文件（按文件内容识别）",
+                  "Evidence must be a JPG, PNG or PDF file (judged by its content)", code="bad_file_type")
+
+
+async def request_change_with_evidence(
+    project_id: int, kind: str, target: str, *, effective_on: date | None = None, reason: str = "",
+    user_id: int | None, evidence: bytes | None, filename: str = "", now: datetime | None = None,
+) -> dict[str, Any]:
+    """``request_change`` and its evidence file, in one transaction (a refused file stores no request)."""
+    content_type = check_evidence(evidence)
+    if not reason.strip():
+        raise invalid("reason", "请填写申请理由", "A reason is required", code="reason_required")
+    name = (clean_text(filename, "filename", "文件名", max_len=200) or "")[:200]
+    async with write_transaction():
+        req = await request_change(project_id, kind, target, effective_on=effective_on, reason=reason,
+                                   user_id=user_id, now=now)
+        await ProjectChangeEvidence(request=req["id"], filename=name, content_type=content_type or "",
+                                    size=len(evidence or b""), data=evidence).save()
+    req["has_evidence"] = True
+    return req
+
+
+async def change_evidence(request_id: int) -> dict[str, Any]:
+    row = await ProjectChangeEvidence.select().where(ProjectChangeEvidence.request == request_id).first()
+    if row is None:
+        raise NotFound("该申请没有证明材料", "No evidence for this request", field="request_id")
+    return row
+
+
+async def search_change_requests(
+    project_ids: set[int] | None, *, district_id: int | None = None, project_id: int | None = None,
+    kind: str | None = None, status: str | None = None, since: date | None = None, until: date | None = None,
+    page: int = 1, per_page: int = 20,
+) -> tuple[list[dict[str, Any]], int]:
+    """Change requests of the visible projects (``None``: all), newest first, filtered by the request's local date
+    (``requested_on``); one page and the total count.  ``kind`` is a form kind (see ``FORM_KINDS``) or a
+    ``ChangeKind``; ``status`` ``open`` means pending or level-1 approved."""
+    T = ProjectChangeRequest
+    where: Any = T.id > 0
+    if project_ids is not None:
+        if not project_ids:
+            return [], 0
+        where &= T.project.is_in(sorted(project_ids))
+    if district_id is not None:
+        where &= T.project.district == district_id
+    if project_id is not None:
+        where &= T.project == project_id
+    if kind in FORM_KINDS:
+        k, target = FORM_KINDS[kind]
+        where &= T.kind == k
+        if target:
+            where &= T.target == target
+    elif kind:
+        where &= T.kind == kind
+    if status == "open":
+        where &= T.status.is_in(list(OPEN_REQUEST))
+    elif status:
+        where &= T.status == status
+    if since is not None:
+        where &= T.requested_on >= since
+    if until is not None:
+        where &= T.requested_on <= until
+    total = await T.count().where(where)
+    per_page = max(1, min(per_page, 100))
+    page = max(1, page)
+    rows = await T.select(
+        *T.all_columns(), T.project.name.as_alias("project_name"), T.project.district.as_alias("district"),
+        T.project.district.name.as_alias("district_name"), T.project.status.as_alias("project_status"),
+    ).where(where).order_by(T.id, ascending=False).limit(per_page).offset((page - 1) * per_page)
+    with_evidence = {r["request"] for r in await ProjectChangeEvidence.select(ProjectChangeEvidence.request).where(
+        ProjectChangeEvidence.request.is_in([r["id"] for r in rows] or [-1]))}
+    for r in rows:
+        _label_request(r)
+        r["has_evidence"] = r["id"] in with_evidence
+        r["project_status_label"] = PROJECT_STATUS.get(r["project_status"], r["project_status"])
+    return rows, total
+
+
+# What a person files (the page's choices): form kind → (ChangeKind, status target or None for a date).
+FORM_KINDS: dict[str, tuple[str, str | None]] = {
+    "planned_start": (ChangeKind.planned_start, None),
+    "suspend": (ChangeKind.status, ProjectStatus.suspended),
+    "resume": (ChangeKind.status, ProjectStatus.under_construction),
+    "finish": (ChangeKind.status, ProjectStatus.finished),
+    "accept": (ChangeKind.status, ProjectStatus.accepted),
+}
+FORM_KIND_ZH: dict[str, str] = CHANGE_FORM_KIND_ZH  # backend/vocabulary.py ChangeFormKind
+
+
+def form_kind_of(req: dict[str, Any]) -> str:
+    """The form kind of a stored request (resume vs. start: both move to 在建; a start from 筹备 is 开工)."""
+    if req["kind"] == ChangeKind.status:
+        if req["target"] == ProjectStatus.under_construction and req.get("from_value") == ProjectStatus.preparing:
+            return "start"
+        for name, (k, target) in FORM_KINDS.items():
+            if k == ChangeKind.status and target == req["target"]:
+                return name
+    return req["kind"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from piccolo.columns import (
     JSON,
     Boolean,
+    Bytea,
     Date,
     DoublePrecision,
     ForeignKey,
@@ -20,6 +21,7 @@ from piccolo.table import Table
 from backend.vocabulary import (
     ChangeKind,
     ChangeRequestStatus,
+    Level1Holder,
     ProjectCategory,
     ProjectStatus,
     TeamKind,
@@ -36,6 +38,8 @@ class District(Table, tablename="district"):
     rule_profile = Varchar(length=32, default="baseline")  # a key of backend.rules.PROFILES
     rule_overrides = JSON(default="{}")  # see backend/rules.py
     timezone = Varchar(length=40, default="Asia/Shanghai")
+    # Who decides level 1 of change requests (二级审批): the project's owner / supervision firm, or the authority
+    change_level1 = Varchar(length=width(Level1Holder, 16), default="units")
 
 
 class Enterprise(Table, tablename="enterprise"):
@@ -89,6 +93,18 @@ class ProjectChangeRequest(Table, tablename="project_change_request"):
     approved_effective_on = Date(null=True, default=None)
     backdated_reason = Text(default="")  # set by the level-2 approver when approved_effective_on < requested_on
     applied_at = Timestamptz(null=True, default=None)
+
+
+class ProjectChangeEvidence(Table, tablename="project_change_evidence"):
+    """The evidence file of a change request (证明材料: a JPG, PNG or PDF; ``content_type`` is sniffed from the
+    bytes).  Kept apart from the request row so that lists of requests never read the bytes."""
+
+    request = ForeignKey(references=ProjectChangeRequest, null=False, unique=True, on_delete=OnDelete.restrict)
+    filename = Varchar(length=200, default="")
+    content_type = Varchar(length=40)  # image/jpeg | image/png | application/pdf
+    size = Integer()
+    data = Bytea()
+    uploaded_at = Timestamptz(default=TimestamptzNow())
 
 
 class ProjectStatusChange(Table, tablename="project_status_change"):

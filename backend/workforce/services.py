@@ -13,6 +13,7 @@ from backend.db import write_transaction
 from backend.errors import Conflict, NotFound, invalid
 from backend.org import services as org
 from backend.org.tables import Project, Team
+from backend.outbox import enqueue
 from backend.rules import Rules
 from backend.validators import (
     clean_text,
@@ -122,7 +123,9 @@ async def set_team_leader(project_id: int, team_id: int, person_id: int | None) 
     await org.team_in_project(team_id, project_id)
     if person_id is not None:
         await check_team_leader(project_id, person_id)
-    await Team.update({Team.leader: person_id}).where(Team.id == team_id)
+    async with write_transaction():
+        await Team.update({Team.leader: person_id}).where(Team.id == team_id)
+        await enqueue("team", team_id, "update", project_id=project_id)  # the leader is part of the team record
 
 
 async def find_person_id(id_number: str) -> int | None:
@@ -291,6 +294,7 @@ async def enter_roster(
 ) -> int:
     """人员进场: the unit and team must be on the project and not exited (seed 001 §2.7.4)."""
     check_entry_fields(work_role, post, work_type)
+    await org.ensure_project_writable(project_id, "办理人员进场")
     unit = await org.unit_in_project(unit_id, project_id)
     team = await org.team_in_project(team_id, project_id)
     if team["unit"] != unit_id:
@@ -309,6 +313,8 @@ async def enter_roster(
             work_type=work_type, entered_on=entered_on or local_today(),
         )
         await e.save()
+        await enqueue("worker", e.id, "add", project_id=project_id)  # platform upload (issue 17)
+        await enqueue("worker_entry", e.id, "add", project_id=project_id)
     return e.id
 
 
@@ -382,6 +388,7 @@ async def exit_roster(project_id: int, entry_id: int, exit: ExitIn) -> None:
         await RosterEntry.update({RosterEntry.exited_on: exit.exited_on, RosterEntry.exit_note: note}).where(
             RosterEntry.id == entry_id
         )
+        await enqueue("worker_exit", entry_id, "add", project_id=project_id)
 
 
 async def active_elsewhere(person_id: int, project_id: int, visible: set[int] | None = None) -> list[dict[str, Any]]:

@@ -178,15 +178,26 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
 
     assert await db.count("district") == 1
     assert (await db.rows("SELECT code FROM district"))[0]["code"] == "440703"
-    assert await db.count("project") == 3
-    assert await db.count("enterprise") == 6
+    # 3 + the passed demo application's project (backend/approvals/demo.py) + a 筹备, a 完工 and a 竣工 project
+    # (backend/org/demo_lifecycle.py)
+    assert await db.count("project") == 7
+    assert await db.count("enterprise") == 7  # 6 + that application's supervision firm
     assert await db.count("terminal") == 2
     assert await db.count("roster_entry") == expected_roster_entries(PEOPLE)
     users = {r["username"]: r for r in await db.rows("SELECT username, role, password_hash FROM app_user")}
     assert {u: users[u]["role"] for u in ACCOUNTS} == ROLES
     assert all(users[u]["password_hash"].startswith("$argon2id$") for u in ACCOUNTS)
     statuses = sorted(r["status"] for r in await db.rows("SELECT status FROM project"))
-    assert statuses == ["suspended", "under_construction", "under_construction"]
+    assert statuses == ["accepted", "finished", "preparing", "preparing", "suspended", "under_construction",
+                        "under_construction"]
+    # a pending request of each kind for the approval queues (seed 004 §三(八)–(十))
+    kinds = {(r["kind"], r["target"]) for r in await db.rows(
+        "SELECT kind, target FROM project_change_request WHERE status NOT IN ('approved', 'rejected')")}
+    assert {("status", "suspended"), ("status", "under_construction"), ("status", "finished")} <= kinds, kinds
+    assert any(k == "planned_start" for k, _ in kinds), kinds
+    # two months of payroll with deliberate mismatches: the reconciliation page is not empty
+    assert await db.count("payroll") >= 2 and await db.count("wage_finding") > 0
+    assert await db.count("project_application") == 3
     # every roster person is valid and stored encrypted: no column holds an ID number in clear
     from backend.validators import id_check_char
 
@@ -243,7 +254,7 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
     assert "数据库已有数据" in out
     for username in ACCOUNTS:
         assert re.search(rf"\b{username}\b", out), (username, out)
-    assert await db.count("project") == 3
+    assert await db.count("project") == 7
 
 
 async def check_attendance_history(env: dict[str, str], db: Db) -> None:
@@ -278,7 +289,8 @@ async def check_attendance_history(env: dict[str, str], db: Db) -> None:
     assert await db.count("sup_person_day") > 0  # the daily rollups
     pending = await db.rows(
         "SELECT m.status FROM makeup_request m JOIN app_user u ON u.person = m.person WHERE u.username = 'gongren'")
-    assert [m["status"] for m in pending] == ["pending"]  # for the authority (jianguan) to decide
+    # for the authority (jianguan) to decide: the history's one and the lifecycle demo's four, with evidence
+    assert [m["status"] for m in pending] == ["pending"] * 5
 
     probe = await run_probe(env)
     by_post = {v["post"]: v["verdict"] for v in probe["verdicts"]}

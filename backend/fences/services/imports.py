@@ -15,7 +15,7 @@ from backend.fences.services.features import _summary
 from backend.fences.services.versions import _FENCES
 from backend.fences.tables import ProjectFence, ProjectFenceVersion
 from backend.fences.upload import PreparedFence, UploadLimits, decode_upload, prepare_import
-from backend.org.services import rules_for_project
+from backend.org.services import ensure_project_writable, rules_for_project
 
 log = logging.getLogger("smz.fences")
 
@@ -64,6 +64,7 @@ def _relabelled(fence: geofence.Fence, fence_id: str) -> geofence.Fence:
 async def _store_prepared(project: dict[str, Any], prepared: list[PreparedFence], crs: str, created_by: int | None,
                           note: str) -> list[dict[str, Any]]:
     """Like ``_store_new`` for fences the worker prepared: only the rows are written here."""
+    await ensure_project_writable(project["id"], "修改电子围栏")
     now = datetime.now(UTC)
     out = []
     async with write_transaction():

@@ -16,7 +16,7 @@ from backend.fences.services.spec import FenceSpec, build_fence_bounded
 from backend.fences.services.versions import _FENCES, _VERSION_COLUMNS, _active, fences_for
 from backend.fences.tables import ProjectFence, ProjectFenceVersion
 from backend.fences.upload import fence_warnings
-from backend.org.services import rules_for_project
+from backend.org.services import ensure_project_writable, rules_for_project
 
 log = logging.getLogger("smz.fences")
 
@@ -34,6 +34,7 @@ async def create_fence(project_id: int, *, name: str, kind: str, geometry: dict[
 
 async def _store_new(project: dict[str, Any], items: list[tuple[FenceSpec, geofence.Fence]], created_by: int | None,
                      valid_from: datetime | None, note: str) -> list[dict[str, Any]]:
+    await ensure_project_writable(project["id"], "修改电子围栏")
     now = datetime.now(UTC)
     start = _aware(valid_from).astimezone(UTC) if valid_from is not None else now  # type: ignore[union-attr]
     out = []
@@ -81,6 +82,7 @@ async def update_fence(project_id: int, fence_id: int, *, name: str, kind: str, 
     """Close the current version (valid_to = now) and open the next one.  ``expected_version`` (the
     version the editor started from) turns a concurrent edit into 409 instead of a silent overwrite."""
     project = await _project(project_id)
+    await ensure_project_writable(project_id, "修改电子围栏")
     spec = FenceSpec(name=name, kind=kind, geometry=geometry, crs=crs, radius_m=radius_m, width_m=width_m)
     fence = await build_fence_bounded(spec, await rules_for_project(project_id), str(fence_id), runner=runner)
     now = datetime.now(UTC)
@@ -125,6 +127,7 @@ async def update_fence(project_id: int, fence_id: int, *, name: str, kind: str, 
 async def delete_fence(project_id: int, fence_id: int, *, deleted_by: int | None = None) -> dict[str, Any]:
     """Close the current version; the fence stays in the history (punches before now keep being judged
     against it)."""
+    await ensure_project_writable(project_id, "修改电子围栏")
     now = datetime.now(UTC)
     async with write_transaction():
         row = await _fence_row(project_id, fence_id)
