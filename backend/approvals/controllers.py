@@ -23,7 +23,7 @@ from backend.approvals.schemas import (
     RoundOut,
     UnitOut,
 )
-from backend.auth import AuthUser
+from backend.auth import AuthUser, SmsDep
 from backend.errors import invalid
 from backend.schemas import Created, out
 
@@ -81,12 +81,12 @@ class ApplicationController(Controller):
 
     @post("/{application_id:int}/return", status_code=HTTP_200_OK)
     async def return_application(self, user: AuthUser, application_id: int, data: JSONBody[ReturnIn],
-                                 sms: Any) -> ApplicationOut:
+                                 sms: SmsDep) -> ApplicationOut:
         await services.return_application(user, application_id, data.reason, sms=sms)
         return application_out(await services.get_application(user, application_id))
 
     @post("/{application_id:int}/pass", status_code=HTTP_200_OK)
-    async def pass_application(self, user: AuthUser, application_id: int, sms: Any) -> Response[PassedOut]:
+    async def pass_application(self, user: AuthUser, application_id: int, sms: SmsDep) -> Response[PassedOut]:
         """The response holds the issued account's one-time password: shown once, never stored (nor cached)."""
         issued = out(PassedOut, await services.pass_application(user, application_id, sms=sms))
         return Response(issued, headers={"Cache-Control": "no-store"})

@@ -16,14 +16,13 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from backend.accounts import services as accounts
 from backend.accounts.roles import ROLES
 from backend.accounts.services import CurrentUser, require_project, visible_project_ids
 from backend.approvals.notify import notify, users_of
-from backend.auth import AuthUser, roles
+from backend.auth import AuthUser, SmsDep, roles
 from backend.crew.services.accounts import initial_password
 from backend.errors import AppError, Forbidden, invalid
 from backend.org import services as org
@@ -48,7 +47,6 @@ UNIT_EDITORS = frozenset({Role.admin, Role.enterprise, Role.project_staff})
 DECIDER_ROLES = frozenset({Role.enterprise, Role.supervisor})
 PER_PAGE = 20
 # The app's SMS sender (``backend.runtime``), by name; typed loosely: the sender is a Protocol msgspec cannot check.
-SmsDep = NamedDependency[Any]
 
 
 def _ctx(user: CurrentUser, **kw: Any) -> dict[str, Any]:

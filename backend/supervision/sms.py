@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import aiohttp
 
@@ -34,6 +34,7 @@ class SmsResult:
     error: str | None = None
 
 
+@runtime_checkable  # Litestar checks a NamedDependency's value with isinstance
 class SmsSender(Protocol):
     async def send(self, phone: str, text: str) -> SmsResult: ...
 
