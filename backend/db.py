@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlparse
@@ -186,3 +187,40 @@ async def migrate() -> None:
     result = await run_forwards(app_name="all")
     if not result.success:
         raise MigrationFailed(f"数据库迁移失败 / migration failed: {result.message}")
+
+
+LISTEN_RECONNECT_MAX_S = 30.0
+_listen_log = logging.getLogger("smz.db.listen")
+
+
+async def listen_forever(channel: str, on_payload: Callable[[str], None], *, on_up: Callable[[], None],
+                         on_down: Callable[[], None], what: str) -> None:
+    """PostgreSQL ``LISTEN channel`` on a connection of its own, for as long as the task runs: ``on_payload`` for
+    each notification, ``on_up`` once listening, ``on_down`` whenever the connection is lost (then it reconnects,
+    waiting 1 s, 2 s, … up to 30 s).  Survives a database restart; ``what`` names the listener in the log."""
+    import asyncpg
+
+    config = dict(engine().config)  # type: ignore[attr-defined]
+    delay = 1.0
+    while True:
+        conn: Any = None
+        try:
+            conn = await asyncpg.connect(**config)
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+            await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: on_payload(payload))
+            on_up()
+            delay = 1.0
+            await lost.wait()
+            _listen_log.warning("%s: LISTEN connection lost; reconnecting", what)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _listen_log.warning("%s: LISTEN failed (%s); retrying in %.0f s", what, exc, delay)
+        finally:
+            on_down()
+            if conn is not None and not conn.is_closed():
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, LISTEN_RECONNECT_MAX_S)

@@ -28,12 +28,12 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from piccolo.engine.postgres import PostgresEngine
 
 from backend.accounts.tables import User
-from backend.db import engine
+from backend.db import engine, listen_forever
 
 if TYPE_CHECKING:
     from backend.accounts.services import CurrentUser
@@ -42,7 +42,6 @@ log = logging.getLogger("smz.accounts.principals")
 
 AUTH_CHANNEL = "smz_auth"
 MAX_ENTRIES = 20_000  # ~1 KB each: a few MB at most
-RECONNECT_MAX_S = 30.0
 
 _CACHES: weakref.WeakSet[PrincipalCache] = weakref.WeakSet()  # every cache of this process (for invalidation)
 
@@ -132,44 +131,24 @@ class PrincipalCache:
             self._task = loop.create_task(self._listener(), name="smz-auth-listen")
 
     async def _listener(self) -> None:
-        import asyncpg
-
-        config = dict(engine().config)  # type: ignore[attr-defined]
-        delay = 1.0
-        while True:
-            conn: Any = None
-            try:
-                conn = await asyncpg.connect(**config)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-
-                def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-                    kind, _, value = payload.partition(":")
-                    if kind == "user" and value.isdigit():
-                        self.drop_user(int(value))
-                    elif kind == "token" and value:
-                        self.drop_token(value)
-                    else:
-                        self.clear()
-
-                await conn.add_listener(AUTH_CHANNEL, on_notify)
-                self.clear()  # whatever happened while nobody listened
-                self._listening = True
-                delay = 1.0
-                await lost.wait()
-                log.warning("auth LISTEN connection lost; the session cache is off until it is back")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("auth LISTEN failed (%s); retrying in %.0f s", exc, delay)
-            finally:
-                self._listening = False
+        def on_payload(payload: str) -> None:
+            kind, _, value = payload.partition(":")
+            if kind == "user" and value.isdigit():
+                self.drop_user(int(value))
+            elif kind == "token" and value:
+                self.drop_token(value)
+            else:
                 self.clear()
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_S)
+
+        def up() -> None:
+            self.clear()  # whatever happened while nobody listened
+            self._listening = True
+
+        def down() -> None:
+            self._listening = False  # the cache is off until LISTEN is back
+            self.clear()
+
+        await listen_forever(AUTH_CHANNEL, on_payload, on_up=up, on_down=down, what="who-is-asking cache")
 
     async def aclose(self) -> None:
         task, self._task = self._task, None

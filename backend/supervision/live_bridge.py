@@ -23,14 +23,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from backend.attendance import live
-from backend.db import engine
+from backend.db import engine, listen_forever
 from backend.supervision.services import LIVE_CHANNEL, punch_event
 
 log = logging.getLogger("smz.supervision.live")
 
 QUEUE_SIZE = 500
 RECENT_IDS = 4096
-RECONNECT_MAX_S = 30.0
 
 
 class Hub(live.LiveFeed):
@@ -112,44 +111,19 @@ class LiveBridge:
                 self.hub.fanout(await q.get())
 
     async def _pg_listener(self) -> None:
-        import asyncpg
-
-        config = dict(engine().config)  # type: ignore[attr-defined]
-        delay = 1.0
-        while True:
-            conn: Any = None
+        def on_payload(payload: str) -> None:
             try:
-                conn = await asyncpg.connect(**config)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                event = json.loads(payload)
+            except ValueError:
+                log.warning("ignored malformed live payload: %.80s", payload)
+                return
+            if event.get("ref"):  # too large for NOTIFY: load it
+                asyncio.get_running_loop().create_task(self._fetch_and_fanout(punch_event, event.get("id")))
+            else:
+                self.hub.fanout(event)
 
-                def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-                    try:
-                        event = json.loads(payload)
-                    except ValueError:
-                        log.warning("ignored malformed live payload: %.80s", payload)
-                        return
-                    if event.get("ref"):  # too large for NOTIFY: load it
-                        asyncio.get_running_loop().create_task(self._fetch_and_fanout(punch_event, event.get("id")))
-                    else:
-                        self.hub.fanout(event)
-
-                await conn.add_listener(LIVE_CHANNEL, on_notify)
-                self._listening.set()
-                delay = 1.0
-                await lost.wait()
-                log.warning("live LISTEN connection lost; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the map must survive a database restart
-                log.warning("live LISTEN failed (%s); retrying in %.0f s", exc, delay)
-            finally:
-                self._listening.clear()
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_S)
+        await listen_forever(LIVE_CHANNEL, on_payload, on_up=self._listening.set, on_down=self._listening.clear,
+                             what="live map")
 
     async def _fetch_and_fanout(self, loader: Any, punch_id: Any) -> None:
         try:
