@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from backend.runtime import AppServices
+from backend.static_assets import static_url
 from backend.supervision import services
 from tests.integration.conftest import PASSWORD, login
 from tests.integration.services_fixtures import client_with
@@ -170,7 +171,9 @@ async def test_cookie_login_map_page_includes_vendored_leaflet_and_no_cdn(client
     r = await client.post("/login", data={"username": site.people["supervisor"], "password": PASSWORD, "next": "/"})
     assert r.status_code in (302, 303)
     page = await client.get("/supervision/map")
-    assert "/static/vendor/leaflet/leaflet.js" in page.text and "unpkg" not in page.text and "cdn" not in page.text
+    # vendored, under its content-hashed name (cached for a year: backend/static_assets.py)
+    assert static_url("vendor/leaflet/leaflet.js") in page.text and "unpkg" not in page.text and "cdn" not in page.text
+    assert static_url("vendor/leaflet/leaflet.js") != "/static/vendor/leaflet/leaflet.js"
     await client.post("/logout")
 
 
