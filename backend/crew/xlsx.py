@@ -147,15 +147,15 @@ class ImportLimits:
 
 # What a damaged or hostile workbook makes openpyxl raise (defusedxml's refusals are ValueErrors, expat's
 # ParseError a SyntaxError).
-_UNREADABLE = (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError, EOFError, SyntaxError)
+UNREADABLE = (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError, EOFError, SyntaxError)
 
 
-def _check_archive(data: bytes, limits: ImportLimits) -> None:
+def check_archive(data: bytes, limits: ImportLimits) -> None:
     """Member sizes, count and compression ratio from the zip's directory, before anything is unpacked
     (a 1 MB file can hold a 1 GB shared string).  An unreadable zip passes: the reader reports it."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except _UNREADABLE:
+    except UNREADABLE:
         return
     with zf:
         check_zip(zf, max_total=limits.max_unpacked_bytes, max_member=limits.max_unpacked_bytes,
@@ -179,10 +179,10 @@ def _check_dimension(ws: Any, limits: ImportLimits) -> None:
 def check_limits(data: bytes, limits: ImportLimits) -> None:
     """The cheap checks, before the import is queued: zip members and the first sheet's declared extent.
     A file that is not a readable workbook passes here (the import job reports it, row by row)."""
-    _check_archive(data, limits)
+    check_archive(data, limits)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except _UNREADABLE:
+    except UNREADABLE:
         return
     try:
         if wb.worksheets:
@@ -201,11 +201,11 @@ def read_rows(data: bytes, max_rows: int, limits: ImportLimits | None = None,
     ``<row r="20000000"/>`` costs nothing — and ``limits.max_columns`` columns.  Run it in a worker process
     (``backend.bounded``) for the time and memory caps."""
     limits = limits or ImportLimits.from_rules(DEFAULT_RULES, max_rows)
-    _check_archive(data, limits)
+    check_archive(data, limits)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         ws = wb.worksheets[0]
-    except _UNREADABLE as e:
+    except UNREADABLE as e:
         raise invalid("file", "无法读取该 Excel 文件，请使用下载的模板（.xlsx）",
                       f"The file is not a readable .xlsx workbook ({type(e).__name__})", code="bad_xlsx") from None
     try:

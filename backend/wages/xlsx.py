@@ -16,13 +16,11 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 
-from backend.bounded import check_zip
-from backend.crew.xlsx import ImportLimits
+from backend.crew.xlsx import UNREADABLE, ImportLimits, check_archive
 from backend.errors import invalid
 from backend.xlsx_safe import safe_row
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_UNREADABLE = (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError, EOFError, SyntaxError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +97,6 @@ def payroll_template_bytes(month: str, rows: Iterable[dict[str, Any]] = ()) -> b
     return buf.getvalue()
 
 
-def _check_archive(data: bytes, limits: ImportLimits) -> None:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except _UNREADABLE:
-        return
-    with zf:
-        check_zip(zf, max_total=limits.max_unpacked_bytes, max_member=limits.max_unpacked_bytes,
-                  max_ratio=limits.max_ratio, max_members=limits.max_members, what_zh="Excel 文件", what_en="workbook")
-
-
 def _rows_from(it: Iterable[Sequence[Any]], columns: Sequence[Column], max_rows: int, max_sheet_rows: int,
                ) -> list[tuple[int, dict[str, Any]]]:
     by_header = _key_map(columns)
@@ -159,11 +147,11 @@ def read_table(data: bytes, kind: str, max_rows: int, limits: ImportLimits) -> l
                           code="bad_encoding")
         reader = csv.reader(io.StringIO(text))
         return _rows_from(([c[:limits.max_columns] for c in reader]), columns, max_rows, limits.max_sheet_rows)
-    _check_archive(data, limits)
+    check_archive(data, limits)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         ws = wb.worksheets[0]
-    except _UNREADABLE as e:
+    except UNREADABLE as e:
         raise invalid("file", "无法读取该 Excel 文件，请使用下载的模板（.xlsx）",
                       f"The file is not a readable .xlsx workbook ({type(e).__name__})", code="bad_xlsx") from None
     try:
