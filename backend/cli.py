@@ -371,11 +371,17 @@ def warnings_cmd(today: object, district: int | None, notify: bool) -> None:
 @click.option("--loop", is_flag=True, help="keep running: one run every day at --at (a scheduler process)")
 @click.option("--at", "at", default="01:00", show_default=True, help="local time of the daily run (HH:MM)")
 def nightly_cmd(loop: bool, at: str) -> None:
-    """Nightly job: rollups of yesterday (and late uploads), then warnings and notifications.  Run it from cron
+    """Nightly job: rollups of yesterday (and late uploads), then warnings and notifications, then the wages
+    reconciliation (issue 16) and the later layers' steps.  Run it from cron
     (``0 1 * * * smz nightly``) or keep it running with --loop."""
     from backend.supervision.jobs import cli_nightly
+    from backend.wages.reconcile import run_wages
 
-    cli_nightly(console, loop, at)
+    async def wages() -> str:
+        out = await run_wages()
+        return f"工资核对：{out['projects']} 个项目，发现 {out['findings']} 个问题"
+
+    cli_nightly(console, loop, at, after=[("正在核对工资与考勤…", wages)])
 
 
 @main.command("wages")
@@ -383,7 +389,7 @@ def nightly_cmd(loop: bool, at: str) -> None:
 @click.option("--notify/--no-notify", default=True, help="send in-site messages and SMS for new and red warnings")
 def wages_cmd(today: object, notify: bool) -> None:
     """Wages (issue 16): reconcile the recent months of every project with attendance and the wage warnings
-    (no approved special account / no deposit, unpaid wages; seed 000 §三, §七).  Run it after ``smz nightly``."""
+    (no approved special account / no deposit, unpaid wages; seed 000 §三, §七).  ``smz nightly`` runs it too."""
     from datetime import datetime as _dt
 
     from backend.supervision.jobs import run_job

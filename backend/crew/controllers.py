@@ -33,6 +33,7 @@ from backend.crew.validation import parse_date
 from backend.crew.xlsx import XLSX_TYPE, template_bytes
 from backend.org.services import rules_for_project
 from backend.schemas import Created, StatusOut, out
+from backend.wages.exits import exit_with_settlement
 
 
 def file_response(data: bytes, media_type: str, filename: str, *, inline: bool = True) -> Response[bytes]:
@@ -131,13 +132,17 @@ class RosterCrewController(Controller):
     @post("/roster/{entry_id:int}/exit", status_code=200)
     async def exit(self, project_id: int, entry_id: int, request: Request[Any, Any, Any], user: AuthUser) -> ExitedOut:
         """multipart: exited_on, note, confirmation (signed 退场确认书: PDF, JPG or PNG), workload_confirmed and
-        wages_settled (both "true": seed 004 §三(五)); anything missing → 400 naming it, nothing stored."""
+        wages_settled (both "true": seed 004 §三(五)); anything missing → 400 naming it, nothing stored.  With
+        wages still owed on the payroll, ``unpaid_reason`` is required (400 ``wages_owed``) and a finding is raised."""
+        await services.require_editor(user, project_id)
         form = await request.form()
         data, name = await forms.upload(form, "confirmation")
-        return out(ExitedOut, await services.exit_person(
-            user, project_id, entry_id, exited_on=parse_date(forms.text(form, "exited_on", 20), "exited_on", "退场日期"),
-            note=forms.text(form, "note", 500), confirmation=data, filename=name,
-            workload_confirmed=forms.flag(form, "workload_confirmed"), wages_settled=forms.flag(form, "wages_settled")))
+        exited_on = parse_date(forms.text(form, "exited_on", 20), "exited_on", "退场日期")
+        return out(ExitedOut, await exit_with_settlement(
+            project_id, entry_id, forms.text(form, "unpaid_reason", 500), lambda: services.exit_person(
+                user, project_id, entry_id, exited_on=exited_on, note=forms.text(form, "note", 500), confirmation=data,
+                filename=name, workload_confirmed=forms.flag(form, "workload_confirmed"),
+                wages_settled=forms.flag(form, "wages_settled")), exited_on))
 
     @post("/exit-documents", status_code=201)
     async def exit_document(self, project_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Created:

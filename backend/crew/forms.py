@@ -8,11 +8,12 @@ from typing import Any
 
 from litestar.datastructures import UploadFile
 
+from backend import money
 from backend.crew import validation as v
 from backend.crew.services import ContractIn, IdStep, RosterStep
 from backend.errors import invalid
 from backend.validators import check_plain_text
-from backend.vocabulary import WorkRole
+from backend.vocabulary import WAGE_UNIT_ZH, WorkRole
 
 
 def text(form: Any, name: str, max_len: int = 200) -> str:
@@ -107,7 +108,20 @@ async def contract(form: Any, *, required: bool) -> ContractIn | None:
         ends_on=v.parse_date(text(form, "ends_on", 20), "ends_on", "合同结束日期"),
         signed_on=v.parse_date(text(form, "signed_on", 20), "signed_on", "签订日期"),
         contract_no=text(form, "contract_no", 60), data=data, filename=filename,
+        **wage_terms(text(form, "wage_unit", 8), text(form, "wage_rate", 20)),
     )
+
+
+def wage_terms(unit: str, rate: str) -> dict[str, Any]:
+    """计量单位 / 计量单价 of a labour contract (seed 001 §2.9), both or neither: the rate as exact fen."""
+    if not unit and not rate:
+        return {}
+    if unit not in WAGE_UNIT_ZH:
+        raise invalid("wage_unit", "请选择计量单位：" + " / ".join(WAGE_UNIT_ZH.values()),
+                      "Choose the wage unit: " + ", ".join(WAGE_UNIT_ZH), code="wage_unit_missing")
+    if not rate:
+        raise invalid("wage_rate", "已选计量单位，请填写计量单价（元）", "A wage unit needs its rate (yuan)")
+    return {"wage_unit": unit, "wage_rate_fen": money.to_fen(rate, field="wage_rate", label="计量单价")}
 
 
 async def roster_step(form: Any) -> RosterStep:

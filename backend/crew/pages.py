@@ -21,7 +21,8 @@ from backend.crew.validation import parse_date
 from backend.errors import Forbidden, NotFound, invalid
 from backend.org import services as org
 from backend.validators import ETHNICITY
-from backend.vocabulary import RegistrationStatus
+from backend.vocabulary import WAGE_UNIT_ZH, RegistrationStatus
+from backend.wages.exits import exit_with_settlement, owed_for_entry
 from backend.workforce import services as workforce
 
 
@@ -136,9 +137,11 @@ async def entry_page(project_id: int, entry_id: int, user: AuthUser) -> Template
     if not rows:
         raise NotFound("花名册记录不存在", "Roster entry not found", field="entry_id")
     project = await services.project_brief(project_id)
+    can_edit = user.role in services.EDITOR_ROLES
+    owed = await owed_for_entry(project_id, entry_id) if can_edit and not rows[0]["exited_on"] else None
     return Template("crew/entry.html", context=_ctx(
         user, project=project, e=rows[0], contracts=await services.list_contracts(user, project_id, entry_id),
-        contract_types=CONTRACT_TYPE, can_edit=user.role in services.EDITOR_ROLES))
+        contract_types=CONTRACT_TYPE, wage_units=WAGE_UNIT_ZH, can_edit=can_edit, owed=owed))
 
 
 @get("/projects/{project_id:int}/crew/entries/{entry_id:int}/enrol", include_in_schema=False)
@@ -152,13 +155,14 @@ async def supplement_page(project_id: int, entry_id: int, user: AuthUser) -> Tem
 
 @post("/projects/{project_id:int}/crew/entries/{entry_id:int}/exit", include_in_schema=False)
 async def exit_submit(project_id: int, entry_id: int, request: Request[Any, Any, Any], user: AuthUser) -> Response[str]:
+    await _editor_page(user, project_id)
     form = await request.form()
     data, name = await forms.upload(form, "confirmation")
-    await services.exit_person(user, project_id, entry_id,
-                               exited_on=parse_date(forms.text(form, "exited_on", 20), "exited_on", "退场日期"),
-                               note=forms.text(form, "note", 500), confirmation=data, filename=name,
-                               workload_confirmed=forms.flag(form, "workload_confirmed"),
-                               wages_settled=forms.flag(form, "wages_settled"))
+    exited_on = parse_date(forms.text(form, "exited_on", 20), "exited_on", "退场日期")
+    await exit_with_settlement(project_id, entry_id, forms.text(form, "unpaid_reason", 500), lambda: services.exit_person(
+        user, project_id, entry_id, exited_on=exited_on, note=forms.text(form, "note", 500), confirmation=data,
+        filename=name, workload_confirmed=forms.flag(form, "workload_confirmed"),
+        wages_settled=forms.flag(form, "wages_settled")), exited_on)
     return Response("", headers={"HX-Refresh": "true"}, media_type="text/html")
 
 

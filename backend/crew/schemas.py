@@ -221,6 +221,9 @@ class ContractOut(Out):
     content_type: str
     created_at: datetime
     current: bool
+    wage_unit: str = ""  # 计量单位 (seed 001 §2.9), "" when not stated
+    wage_rate_fen: int | None = None  # 计量单价 in fen
+    wage_terms: str = ""  # e.g. "按日 350.00 元"
 
 
 class AccountIssuedOut(Out):

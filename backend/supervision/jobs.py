@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from backend.errors import AppError
 from backend.supervision import services as sup
 
 T = TypeVar("T")
+log = logging.getLogger("smz.jobs")
 
 
 def run_job(factory: Callable[[], Awaitable[T]]) -> T:
@@ -89,7 +91,12 @@ def cli_warnings(console: Console, today: object, district: int | None, notify: 
     return summary
 
 
-def cli_nightly(console: Console, loop: bool, at: str) -> None:
+# A later nightly step: (what the console shows while it runs, the job; it returns the line to print).  The
+# command line passes the steps of the layers above supervision (wages reconciliation, device upkeep, retention).
+NightlyStep = tuple[str, Callable[[], Awaitable[str]]]
+
+
+def cli_nightly(console: Console, loop: bool, at: str, after: Sequence[NightlyStep] = ()) -> None:
     try:
         hour, minute = (int(x) for x in at.split(":"))
         datetime.now().replace(hour=hour, minute=minute)
@@ -101,10 +108,19 @@ def cli_nightly(console: Console, loop: bool, at: str) -> None:
             rolled = await sup.nightly_rollup(trigger="nightly")
         console.print(f"已汇总 {rolled.days} 天（{'、'.join(rolled.day_list) or '无'}），{rolled.rows} 条人员日记录")
         with console.status("正在检测预警…"):
-            return await sup.evaluate_warnings()
+            summary = await sup.evaluate_warnings()
+        print_evaluation(console, summary)
+        for label, step in after:  # each after the warnings: a failing one is reported, the others still run
+            with console.status(label):
+                try:
+                    console.print(await step())
+                except Exception as exc:  # noqa: BLE001 - a nightly step must not stop the next one
+                    log.exception("nightly step failed: %s", label)
+                    console.print(f"[red]{label} 失败 / failed: {exc}[/red]")
+        return summary
 
     while True:
-        print_evaluation(console, run_job(job))
+        run_job(job)
         if not loop:
             return
         now = datetime.now()

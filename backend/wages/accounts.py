@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from backend import money
 from backend.accounts.services import CurrentUser
 from backend.crew.validation import check_upload
 from backend.crypto import decrypt_text, encrypt_text
@@ -15,7 +16,7 @@ from backend.org import services as org
 from backend.org.tables import Project, ProjectUnit
 from backend.validators import sanitize_filename
 from backend.vocabulary import WageAccountStatus, label, local_today
-from backend.wages import access, money
+from backend.wages import access
 from backend.wages.tables import WageAccount, WageBank, WageDeposit
 
 ACCOUNT_AAD = b"wage_account_no"

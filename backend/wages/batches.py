@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from backend import money
 from backend.accounts.services import CurrentUser
 from backend.bounded import BoundedRunner
 from backend.crew.tables import IdAccessLog
@@ -17,7 +18,7 @@ from backend.db import write_transaction
 from backend.errors import Conflict, NotFound, PayloadTooLarge, invalid
 from backend.org import services as org
 from backend.vocabulary import BankStatus, PayrollStatus, label, local_today
-from backend.wages import access, money, xlsx
+from backend.wages import access, xlsx
 from backend.wages.payroll import CARD_AAD, versions
 from backend.wages.tables import PayBatch, PayResult, PayrollLine
 

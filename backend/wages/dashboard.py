@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backend import money
 from backend.accounts.services import CurrentUser
 from backend.org.tables import Project
 from backend.vocabulary import PayrollStatus, WageAccountStatus, WageFindingKind, WageFindingStatus, label
-from backend.wages import access, money
+from backend.wages import access
 from backend.wages.reconcile import UNPAID_KINDS, referred
 from backend.wages.tables import PayrollLine, WageAccount, WageDeposit, WageFinding
 

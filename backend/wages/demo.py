@@ -8,6 +8,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
+from backend import money
 from backend.accounts.services import CurrentUser
 from backend.crew.tables import LabourContract
 from backend.crypto import encrypt_text
@@ -15,7 +16,7 @@ from backend.errors import Conflict
 from backend.org.tables import Project, ProjectUnit
 from backend.supervision.days import month_of
 from backend.vocabulary import BankStatus, Role, WageAccountStatus, local_today
-from backend.wages import accounts, batches, money, payroll, reconcile
+from backend.wages import accounts, batches, payroll, reconcile
 from backend.wages.tables import PayrollLine, WageAccount, WageBank
 
 DEMO_BANKS = ("中国工商银行江门分行", "中国建设银行江门分行", "江门农村商业银行")

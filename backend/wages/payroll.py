@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from backend import money
 from backend.accounts.services import CurrentUser
 from backend.bounded import BoundedRunner
 from backend.crew.tables import LabourContract
@@ -23,7 +24,7 @@ from backend.org.tables import Project
 from backend.supervision.days import parse_month
 from backend.supervision.services.monthly import monthly_matrix
 from backend.vocabulary import PayrollStatus, WorkRole, label, local_today
-from backend.wages import access, money, xlsx
+from backend.wages import access, xlsx
 from backend.wages.tables import Payroll, PayrollLine
 from backend.workforce.services import on_roster_between
 from backend.workforce.tables import RosterEntry

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from backend import money
 from backend.accounts.services import CurrentUser
 from backend.db import write_transaction
 from backend.errors import NotFound, invalid
@@ -35,7 +36,7 @@ from backend.vocabulary import (
     label,
     local_today,
 )
-from backend.wages import access, money, xlsx
+from backend.wages import access, xlsx
 from backend.wages.payroll import Attended, effective, month_after, month_attendance, versions
 from backend.wages.tables import PayBatch, PayResult, Payroll, PayrollLine, WageAccount, WageDeposit, WageFinding
 from backend.workforce.services import on_roster_between

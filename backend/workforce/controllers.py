@@ -12,6 +12,7 @@ from backend.errors import Forbidden
 from backend.org.services import rules_for_project
 from backend.schemas import out
 from backend.vocabulary import Role
+from backend.wages.exits import exit_with_settlement
 from backend.workforce import services
 from backend.workforce.schemas import (
     ActiveElsewhereOut,
@@ -59,7 +60,8 @@ class RosterController(Controller):
         """退场 through the one exit rule (``crew.services.record_exit`` → ``workforce.services.check_exit``):
         the signed 退场确认书 (uploaded first) and the confirmations of seed 004 §三(五)."""
         await require_project(user, project_id, write=True)
-        done = await crew.record_exit(
+        done = await exit_with_settlement(project_id, entry_id, data.unpaid_reason, lambda: crew.record_exit(
             project_id, entry_id, exited_on=data.exited_on, note=data.note, document_id=data.confirmation_file_id,
-            workload_confirmed=data.workload_confirmed, wages_settled=data.wages_settled, user_id=user.id)
+            workload_confirmed=data.workload_confirmed, wages_settled=data.wages_settled, user_id=user.id),
+            data.exited_on)
         return out(RosterExitedOut, {"status": "exited", **done})

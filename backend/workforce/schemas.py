@@ -33,6 +33,8 @@ class RosterExitIn(Strict):
     workload_confirmed: bool = False
     wages_settled: bool = False
     note: Text(500) = ""
+    # Wages still owed on the payroll (issue 16 item 5): the exit needs this reason and raises a finding.
+    unpaid_reason: Text(500) = ""
 
 
 # --- responses ---------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from backend.crew.enrolment import face_index
 from backend.crew.services.accounts import initial_password, reset_worker_password
-from backend.crew.services.common import EDITOR_ROLES, REVIEWER_ROLES, face_service, team_people
+from backend.crew.services.common import EDITOR_ROLES, REVIEWER_ROLES, face_service, require_editor, team_people
 from backend.crew.services.completion import RosterStep, complete_registration
 from backend.crew.services.contracts import (
     ContractIn,
@@ -120,6 +120,7 @@ __all__ = [
     "project_brief",
     "record_exit",
     "registration_photo",
+    "require_editor",
     "reset_worker_password",
     "roster",
     "roster_listing",

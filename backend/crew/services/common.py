@@ -49,6 +49,12 @@ async def _editor(user: CurrentUser, project_id: int) -> Rules:
     return await org.rules_for_project(project_id)
 
 
+async def require_editor(user: CurrentUser, project_id: int) -> Rules:
+    """The crew editor's check (role and write access to the project), for callers that must run it before
+    anything else — e.g. the exit's wage-settlement look-up, which must not tell others what is owed."""
+    return await _editor(user, project_id)
+
+
 def _prefixed(err: AppError, zh_prefix: str, en_prefix: str, field: str) -> AppError:
     err.zh, err.en, err.field = f"{zh_prefix}{err.zh}", f"{en_prefix}{err.en}", field
     return err

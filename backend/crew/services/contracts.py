@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from backend import money
 from backend.accounts.services import CurrentUser, require_project
 from backend.crew import validation as v
 from backend.crew.dictionaries import CONTRACT_TYPE, DOCUMENT_TYPES
@@ -18,7 +19,7 @@ from backend.org import services as org
 from backend.outbox import enqueue
 from backend.rules import Rules
 from backend.validators import clean_text
-from backend.vocabulary import Role, local_today
+from backend.vocabulary import WAGE_UNIT_ZH, Role, local_today
 from backend.workforce import services as workforce
 from backend.workforce.services import Notice
 from backend.workforce.tables import RosterEntry
@@ -33,6 +34,8 @@ class ContractIn:
     contract_no: str = ""
     data: bytes | None = None
     filename: str = ""
+    wage_unit: str = ""  # 计量单位 (vocabulary.WageUnit; "" when not stated) — seed 001 §2.9
+    wage_rate_fen: int | None = None  # 计量单价 in fen: the payroll fills 应发 from it and the days attended
 
 
 def _check_contract(c: ContractIn, rules: Rules, today: date) -> str:
@@ -47,7 +50,8 @@ async def _insert_contract(project_id: int, person_id: int, entry_id: int, c: Co
     fid = await _save_file(project_id, "contract", c.data, content_type, c.filename, user_id)
     row = LabourContract(project=project_id, person=person_id, roster_entry=entry_id,
                          contract_no=c.contract_no.strip(), contract_type=c.contract_type, signed_on=c.signed_on,
-                         starts_on=c.starts_on, ends_on=c.ends_on, file=fid, uploaded_by=user_id)
+                         starts_on=c.starts_on, ends_on=c.ends_on, file=fid, uploaded_by=user_id,
+                         wage_unit=c.wage_unit, wage_rate_fen=c.wage_rate_fen)
     await row.save()
     await enqueue("contract", row.id, "add", project_id=project_id)  # platform upload (issue 17), same transaction
     return row.id
@@ -85,6 +89,7 @@ async def list_contracts(user: CurrentUser, project_id: int, entry_id: int | Non
         LabourContract.person.name.as_alias("name"), LabourContract.contract_no, LabourContract.contract_type,
         LabourContract.signed_on, LabourContract.starts_on, LabourContract.ends_on, LabourContract.file,
         LabourContract.file.content_type.as_alias("content_type"), LabourContract.created_at,
+        LabourContract.wage_unit, LabourContract.wage_rate_fen,
     ).where(LabourContract.project == project_id).order_by(LabourContract.id)
     if entry_id is not None:
         q = q.where(LabourContract.roster_entry == entry_id)
@@ -102,6 +107,8 @@ async def list_contracts(user: CurrentUser, project_id: int, entry_id: int | Non
     today = local_today()
     for r in rows:
         r["contract_type_label"] = CONTRACT_TYPE[r["contract_type"]]
+        r["wage_terms"] = (f"{WAGE_UNIT_ZH.get(r['wage_unit'], r['wage_unit'])} {money.yuan_grouped(r['wage_rate_fen'])} 元"
+                           if r["wage_unit"] and r["wage_rate_fen"] is not None else "")
         r["current"] = r["starts_on"] <= today and (r["ends_on"] is None or r["ends_on"] >= today)
     return rows
 

@@ -11,7 +11,7 @@ from backend.crew.tables import ExitConfirmation, LabourContract
 from backend.errors import Forbidden, NotFound
 from backend.org import services as org
 from backend.org.tables import Project
-from backend.vocabulary import Role
+from backend.vocabulary import WAGE_UNIT_ZH, Role
 from backend.workforce import services as workforce
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 
@@ -121,7 +121,7 @@ async def form_options(project_id: int) -> dict[str, Any]:
     units = [u for u in await org.list_units(project_id) if u["exited_on"] is None]
     teams = [t for t in await org.list_teams(project_id) if t["exited_on"] is None]
     return {"units": units, "teams": teams, "posts": POSTS, "work_types": WORK_TYPES, "work_roles": WORK_ROLE,
-            "contract_types": CONTRACT_TYPE}
+            "contract_types": CONTRACT_TYPE, "wage_units": WAGE_UNIT_ZH}
 
 
 async def project_brief(project_id: int) -> dict[str, Any]:

@@ -65,3 +65,12 @@ async def test_smz_rollup_and_warnings_commands(migrated_db):
     assert "预警检测 2025-09-20" in out
     rows, _ = await services.list_cases({site.project})
     assert {r["kind"] for r in rows} >= {"post_missing", "manager_valid_days"}
+
+
+async def test_smz_nightly_runs_the_rollups_the_warnings_and_then_the_wages_reconciliation(migrated_db):
+    """Issue 16: the month's pay is checked against attendance every night, not only when someone types
+    ``smz wages``."""
+    code, out = await _smz("nightly")
+    assert code == 0, out
+    assert "已汇总" in out and "预警检测" in out
+    assert "工资核对：" in out and "个项目" in out

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from backend import money
 from backend.errors import InvalidInput
 from backend.rules import DEFAULT_RULES
-from backend.wages import money
 from backend.wages.payroll import Attended, month_after
 from backend.wages.reconcile import find_mismatches
 
