@@ -520,10 +520,11 @@ async def _run_uploader(drain: bool) -> None:
 
     from backend.platform import services as platform_services
     from backend.platform.uploader import Uploader
+    from backend.wages.upload import PROVIDERS
 
     await db.start_pool()
     try:
-        uploader = Uploader()
+        uploader = Uploader(providers=PROVIDERS)
         if drain:  # work until the outbox is empty (scripts, the benchmark)
             try:
                 await uploader.drain(timeout_s=24 * 3600)

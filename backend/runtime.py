@@ -33,6 +33,7 @@ from backend.settings import Settings, get_settings
 from backend.supervision.live_bridge import LiveBridge
 from backend.supervision.services.live import FenceSource
 from backend.supervision.sms import SmsSender, sender_from_env
+from backend.wages.upload import PROVIDERS as UPLOAD_PROVIDERS
 
 log = logging.getLogger("smz.runtime")
 
@@ -165,7 +166,7 @@ def uploader_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        uploader = Uploader()
+        uploader = Uploader(providers=UPLOAD_PROVIDERS)
         task = asyncio.create_task(uploader.run(stop))
         app.state.uploader = uploader
         try:

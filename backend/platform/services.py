@@ -176,8 +176,11 @@ async def entities_in_projects(kind: str, ids: Iterable[int], project_ids: set[i
         "worker_exit": (RosterEntry, RosterEntry.project), "contract": (LabourContract, LabourContract.project),
         "attendance": (Punch, Punch.project),
     }.get(kind, (None, None))
-    if table is None:
-        return set()
+    if table is None:  # a kind kept above this package (payroll): the project its upload state names
+        rows = await UploadEntityState.select(UploadEntityState.entity_id).where(
+            (UploadEntityState.kind == kind) & UploadEntityState.entity_id.is_in(ids)
+            & UploadEntityState.project_id.is_in(sorted(project_ids)))
+        return {r["entity_id"] for r in rows}
     rows = await table.select(table.id).where(table.id.is_in(ids) & col.is_in(sorted(project_ids)))
     return {r["id"] for r in rows}
 
@@ -268,18 +271,23 @@ async def retry_upload(kind: EntityKind, entity_id: int) -> None:
     """重新上传 (one click on a 上传失败 entity, after the data was fixed): a new task for it."""
     if kind not in ENTITY_KINDS:
         raise invalid("kind", "未知的上传类型", "Unknown upload kind")
-    info = await entity_info(kind, entity_id)
-    if info is None:
+    project_id = await project_of_entity(kind, entity_id)
+    if project_id is None:
         raise NotFound(f"{KIND_ZH.get(kind, kind)}不存在", "Entity not found")
     async with write_transaction():
-        await enqueue(kind, entity_id, "update", project_id=info.project_id)
-        await set_state(kind, entity_id, UploadState.uploading, reason="已重新提交，等待发送",
-                        project_id=info.project_id)
+        await enqueue(kind, entity_id, "update", project_id=project_id)
+        await set_state(kind, entity_id, UploadState.uploading, reason="已重新提交，等待发送", project_id=project_id)
 
 
 async def project_of_entity(kind: EntityKind, entity_id: int) -> int | None:
+    """The entity's project; for a kind whose rows live above this package (payroll), the project its upload
+    state was recorded under (it has one once the uploader saw it)."""
     info = await entity_info(kind, entity_id)
-    return info.project_id if info else None
+    if info is not None:
+        return info.project_id
+    row = await UploadEntityState.select(UploadEntityState.project_id).where(
+        UploadEntityState.entity_key == open_key(kind, entity_id)).first()
+    return row["project_id"] if row else None
 
 
 # --- Project qualification (seed 001 §2.3 项目合格规则) -----------------------------------------------------------

@@ -61,6 +61,16 @@ ADVISORY_KEY = 0x534D5A5550  # "SMZUP": the PostgreSQL advisory lock of the uplo
 
 
 @dataclass(frozen=True)
+class EntityProvider:
+    """A kind whose rows live in a layer above platform (payroll: ``backend.wages.upload``): where its entity
+    belongs and what it waits for (``info``), and its row for the adapter (``load``).  The entry layer passes
+    them to :class:`Uploader`."""
+
+    info: Callable[[int], Awaitable[services.EntityInfo | None]]
+    load: adapter.RowLoader
+
+
+@dataclass(frozen=True)
 class UploaderConfig:
     concurrency: int = 8  # requests at once per platform
     rate_per_s: float = 50.0  # requests a second per platform
@@ -220,8 +230,10 @@ class Uploader:
     """Works the outbox.  ``run(stop)`` as the long-running leader loop; ``run_once()`` for one pass (tests)."""
 
     def __init__(self, config: UploaderConfig | None = None, *, session: aiohttp.ClientSession | None = None,
-                 leadership: Leadership | None = None) -> None:
+                 leadership: Leadership | None = None, providers: dict[str, EntityProvider] | None = None) -> None:
         self.config = config or UploaderConfig.from_settings()
+        self.providers = dict(providers or {})
+        self._loaders = {k: p.load for k, p in self.providers.items()}
         self._session = session
         self._own_session = session is None
         self.gates: dict[str, PlatformGate] = {}
@@ -422,6 +434,8 @@ class Uploader:
         entity_id: int = row["entity_id"]
         if row["state"] == TaskState.polling and row["project_id"] is not None:  # nothing to look up to poll
             info: services.EntityInfo | None = services.EntityInfo(row["project_id"], ())
+        elif kind in self.providers:
+            info = await self.providers[kind].info(entity_id)
         else:
             info = await services.entity_info(kind, entity_id)
         if info is None:
@@ -453,7 +467,7 @@ class Uploader:
                                      district_id=plat.district_id)
             return
         try:
-            req = await adapter.load_request(kind, entity_id, op)  # type: ignore[arg-type]
+            req = await adapter.load_request(kind, entity_id, op, loaders=self._loaders)  # type: ignore[arg-type]
         except NotFound:
             await self._set(row["id"], open_key=None, state=TaskState.cancelled, last_reason="该记录已删除，无需上传")
             return

@@ -19,9 +19,10 @@ from backend.crew import forms
 from backend.crew.validation import parse_date
 from backend.errors import Conflict, InvalidInput, PayloadTooLarge, invalid
 from backend.org import services as org
+from backend.platform.services import states_of as platform_states
 from backend.supervision.days import month_of
 from backend.vocabulary import PayrollStatus, Role, label, local_time, local_today
-from backend.wages import access, accounts, batches, dashboard, payroll, reconcile
+from backend.wages import access, accounts, batches, dashboard, payroll, reconcile, upload
 
 
 def _ctx(user: CurrentUser, **kw: Any) -> dict[str, Any]:
@@ -97,7 +98,10 @@ async def _month_ctx(user: CurrentUser, project_id: int, month: str, version: in
     project = await org.get_project(project_id)
     rules = await org.rules_for_project(project_id)
     keep = user.role in access.KEEPERS
+    entity = await upload.upload_entity(project_id, month)
+    uploaded = (await platform_states("payroll", [entity]))[entity] if entity is not None else None
     return _ctx(user, project=project, month=month, view=view, lines=view["lines"], totals=view["totals"],
+                uploaded=uploaded,
                 payroll=view["payroll"], can_keep=keep,
                 batches=await batches.list_batches(user, project_id, month),
                 findings=await reconcile.month_findings(user, project_id, month),

@@ -16,11 +16,12 @@ from backend.accounts.services import CurrentUser
 from backend.bounded import BoundedRunner
 from backend.crew.tables import LabourContract
 from backend.crew.xlsx import ImportLimits
-from backend.crypto import encrypt_text, lookup_hash
+from backend.crypto import encrypt_text, lookup_hashes
 from backend.db import write_transaction
 from backend.errors import Conflict, NotFound, PayloadTooLarge, invalid
 from backend.org import services as org
 from backend.org.tables import Project
+from backend.outbox import enqueue
 from backend.supervision.days import parse_month
 from backend.supervision.services.monthly import monthly_matrix
 from backend.vocabulary import PayrollStatus, WorkRole, label, local_today
@@ -313,6 +314,10 @@ async def submit(user: CurrentUser, project_id: int, month: str) -> dict[str, An
             (Payroll.project == project_id) & (Payroll.month == month) & (Payroll.status == PayrollStatus.submitted))
         await Payroll.update({Payroll.status: PayrollStatus.submitted, Payroll.submitted_by: user.id,
                               Payroll.submitted_at: now}).where(Payroll.id == draft["id"])
+        # 工资发放记录 to the worker platform (issue 17), in this transaction: the month's upload entity is its
+        # first version (backend/wages/upload.py; a later correction finds the month already there).
+        first = (await versions(project_id, month))[0]["id"]
+        await enqueue("payroll", first, "add", project_id=project_id)
     return await payroll_view(user, project_id, month)
 
 
@@ -387,7 +392,8 @@ async def import_payroll(user: CurrentUser, project_id: int, month: str, data: b
             errors.append(_err(n, H["id_number"], "身份证号被 Excel 存成了数字（末几位会丢失），请将该列设为文本格式后重新填写",
                                "id_not_text"))
             continue
-        who = by_hash.get(lookup_hash(str(idn or ""))) if idn else None
+        # any key of the ring (a person not yet re-hashed by ``smz rotate-key`` is still found)
+        who = next((by_hash[h] for h in lookup_hashes(str(idn or "")) if h in by_hash), None) if idn else None
         if who is None:
             errors.append(_err(n, H["id_number"], f"身份证号不在本项目 {month} 的花名册中", "not_on_roster"))
             continue
