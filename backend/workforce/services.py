@@ -177,7 +177,15 @@ async def update_shared_fields(person_id: int, project_id: int | None, values: d
             kept.append(k)
     if changes:
         await Person.update(changes).where(Person.id == person_id)
+        await person_changed(person_id)
     return tuple(kept)
+
+
+async def person_changed(person_id: int) -> None:
+    """A person's data changed: the platform's ProjectWorker record of each of their roster entries gets the new
+    data (issue 17: an edit goes up as an update).  Joins the caller's transaction, like ``enqueue``."""
+    for r in await RosterEntry.select(RosterEntry.id, RosterEntry.project).where(RosterEntry.person == person_id):
+        await enqueue("worker", r["id"], "update", project_id=r["project"])
 
 
 def kept_message(kept: tuple[str, ...]) -> str:

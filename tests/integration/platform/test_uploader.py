@@ -89,3 +89,22 @@ async def test_an_edit_after_success_goes_up_as_an_update_not_a_second_add(world
     assert sim.stats.by_method["Project.Update"] == 1
     assert sim.stats.by_method["Project.Add"] == 1
     assert sim.stats.duplicates() == {}
+
+
+async def test_a_person_edit_after_success_goes_up_as_a_worker_update(world, sim) -> None:
+    from backend.workforce import services as workforce
+    from backend.workforce.tables import RosterEntry
+
+    kit = await make_project(world, "人员修改工程", 1)
+    await point_districts_at(world, sim.url)
+    await _run_until_done(kit.project_id)
+    assert (await states(kit.project_id))["worker"][kit.entries[0]] == UploadState.succeeded
+    before = dict(sim.stats.by_method)
+    entry = await RosterEntry.select(RosterEntry.person).where(RosterEntry.id == kit.entries[0]).first()
+    kept = await workforce.update_shared_fields(entry["person"], kit.project_id, {"phone": "13800138123"})
+    assert kept == ()
+    await _run_until_done(kit.project_id)
+    after = sim.stats.by_method
+    assert after["ProjectWorker.Update"] - before.get("ProjectWorker.Update", 0) == 1
+    assert after["ProjectWorker.Add"] == before["ProjectWorker.Add"]  # an update, never a second add
+    assert sim.stats.duplicates() == {}
