@@ -27,6 +27,7 @@ from backend.crew.services.accounts import initial_password
 from backend.errors import AppError, Forbidden, invalid
 from backend.org import services as org
 from backend.org.dictionaries import TEAM_KIND, UNIT_TYPE
+from backend.platform import services as platform_services
 from backend.validators import check_plain_text, parse_uscc
 from backend.vocabulary import (
     CHANGE_REQUEST_STATUS_ZH,
@@ -482,5 +483,25 @@ async def end_unit(project_id: int, unit_id: int, user: AuthUser) -> Template | 
     return Redirect(f"/projects/{project_id}/units?ok=unit_end", status_code=303)
 
 
+# --- Enterprises with their 上传省厅 column (seed 001: the enterprise list; issue 17 item 3) ----------------------
+
+ENTERPRISE_READERS = frozenset({Role.admin, Role.supervisor, Role.enterprise, Role.project_staff})
+
+
+@get("/enterprises", include_in_schema=False)
+async def enterprises_page(user: AuthUser, q: str | None = None) -> Template:
+    """参建企业: the enterprises of the projects the user sees (an enterprise user: itself), with the state of
+    their ProjectSubContractor records on the worker platform."""
+    if user.role not in ENTERPRISE_READERS:
+        raise Forbidden("当前角色不能查看企业列表", "Your role may not list enterprises", code="role_forbidden")
+    only = user.enterprise_id if user.role == Role.enterprise else None
+    rows = await org.enterprises_in_scope(await visible_project_ids(user), only)
+    needle = (q or "").strip()[:60]
+    if needle:
+        rows = [r for r in rows if needle in r["name"] or needle.upper() in r["uscc"]]
+    states = await platform_services.enterprise_states([r["id"] for r in rows])
+    return Template("org/enterprises.html", context=_ctx(user, rows=rows, states=states, q=needle))
+
+
 ORG_PAGES: list[Any] = [project_changes, file_change, change_evidence, change_queue, decide, set_level1, units_page,
-                        add_unit, add_team, end_team, end_unit]
+                        add_unit, add_team, end_team, end_unit, enterprises_page]

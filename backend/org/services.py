@@ -176,6 +176,26 @@ async def list_enterprises() -> list[dict[str, Any]]:
     return await Enterprise.select().order_by(Enterprise.name)
 
 
+async def enterprises_in_scope(project_ids: set[int] | None, enterprise_id: int | None = None) -> list[dict[str, Any]]:
+    """Enterprises taking part in the given projects (None = all; ``enterprise_id``: only that one), each with
+    its participations ``units`` (project-unit ids) — the enterprise list with its 上传省厅 column (seed 001)."""
+    q = ProjectUnit.select(ProjectUnit.id, ProjectUnit.project, ProjectUnit.enterprise,
+                           ProjectUnit.enterprise.name.as_alias("name"), ProjectUnit.enterprise.uscc.as_alias("uscc"))
+    if project_ids is not None:
+        if not project_ids:
+            return []
+        q = q.where(ProjectUnit.project.is_in(sorted(project_ids)))
+    if enterprise_id is not None:
+        q = q.where(ProjectUnit.enterprise == enterprise_id)
+    out: dict[int, dict[str, Any]] = {}
+    for r in await q.order_by(ProjectUnit.id):
+        e = out.setdefault(r["enterprise"], {"id": r["enterprise"], "name": r["name"], "uscc": r["uscc"],
+                                             "units": [], "projects": set()})
+        e["units"].append(r["id"])
+        e["projects"].add(r["project"])
+    return sorted(out.values(), key=lambda e: e["name"])
+
+
 # --- Projects ----------------------------------------------------------------------------
 
 

@@ -438,11 +438,14 @@ async def enterprise_states(enterprise_ids: Iterable[int]) -> dict[int, dict[str
     rank = [UploadState.failed, UploadState.waiting_parent, UploadState.uploading, UploadState.processing,
             UploadState.not_uploaded, UploadState.succeeded]
     worst: dict[int, str] = {}
+    done: dict[int, list[int]] = {e: [0, 0] for e in ids}  # enterprise → [上传成功, project units]
     for u in units:
         s = states[u["id"]]["state"]
+        done[u["enterprise"]][0] += s == UploadState.succeeded
+        done[u["enterprise"]][1] += 1
         cur = worst.get(u["enterprise"])
         if cur is None or rank.index(s) < rank.index(cur):  # type: ignore[arg-type]
             worst[u["enterprise"]] = s
     return {e: {"state": worst.get(e, UploadState.not_uploaded),
                 "label": UPLOAD_STATE_ZH[worst.get(e, UploadState.not_uploaded)], "why": "", "kind": "enterprise",
-                "id": e, "retry": False} for e in ids}
+                "id": e, "retry": False, "detail": f"{done[e][0]}/{done[e][1]} 个参建记录上传成功"} for e in ids}

@@ -107,3 +107,26 @@ async def test_the_demo_points_every_district_at_its_simulator(world) -> None:
         assert p["base_url"] == "http://127.0.0.1:9850/api" and p["appid"] == "demo-appid"
     found = await services.platform_for_project(world.project_c)
     assert found is not None and found.creds.appsecret == "demo-appsecret-not-for-production"
+
+
+async def test_enterprise_list_shows_each_enterprise_of_the_scope_with_its_upload_state(client, world) -> None:
+    """Seed 001 draws the enterprise list with a 上传省厅 column: the worst state of the enterprise's project units."""
+    pa, pb = world.project_a, world.project_b
+    await services.set_state("project_unit", world.units[pa]["general_contractor"], UploadState.succeeded,
+                             project_id=pa)
+    await _fail("project_unit", world.units[pb]["general_contractor"], pb, world.district_a, "企业名称与信用代码不符")
+    r = await client.get("/enterprises", headers=await auth(world.users["supervisor_a"]))
+    assert r.status_code == 200, r.text
+    body = r.text.split("<tbody>")[1]
+    assert "测试总包有限公司" in body and "测试监理有限公司" in body
+    assert "别区总包有限公司" not in body  # district B's only
+    gc_row = next(row for row in body.split("<tr") if "测试总包有限公司" in row)
+    assert "上传失败" in gc_row and "1/2 个参建记录上传成功" in gc_row
+
+    r = await client.get("/enterprises", headers=await auth(world.users["enterprise_gc"]))
+    body = r.text.split("<tbody>")[1]
+    assert "测试总包有限公司" in body and "测试监理有限公司" not in body  # an enterprise sees itself
+    r = await client.get("/enterprises", params={"q": "监理"}, headers=await auth(world.users["supervisor_a"]))
+    assert "测试监理有限公司" in r.text and "测试总包有限公司" not in r.text.split("<tbody>")[1]
+    r = await client.get("/enterprises", headers=await auth(world.users["foreman_a"]))
+    assert r.status_code == 403
