@@ -425,21 +425,23 @@ async def team_scope(role: str, person_id: int | None, project_id: int) -> set[i
     return {r["id"] for r in rows}
 
 
+_ROSTER_SQL = ("SELECT r.id, r.person, p.name, p.id_masked, p.gender, r.unit, r.team, t.name AS team_name, r.work_role, "
+               "r.post, r.work_type, r.entered_on, r.exited_on FROM roster_entry r JOIN person p ON p.id = r.person "
+               "LEFT JOIN team t ON t.id = r.team WHERE r.project = {}")
+
+
 async def list_roster(project_id: int, *, active_only: bool = False, teams: set[int] | None = None) -> list[dict[str, Any]]:
     """The project's roster; ``teams`` (see ``team_scope``) limits it to those teams (an empty set: nothing)."""
     if teams is not None and not teams:
         return []
-    q = RosterEntry.select(
-        RosterEntry.id, RosterEntry.person, RosterEntry.person.name.as_alias("name"),
-        RosterEntry.person.id_masked.as_alias("id_masked"), RosterEntry.person.gender.as_alias("gender"),
-        RosterEntry.unit, RosterEntry.team, RosterEntry.team.name.as_alias("team_name"), RosterEntry.work_role,
-        RosterEntry.post, RosterEntry.work_type, RosterEntry.entered_on, RosterEntry.exited_on,
-    ).where(RosterEntry.project == project_id).order_by(RosterEntry.id)
-    if active_only:
-        q = q.where(RosterEntry.exited_on.is_null())
+    # One hand-written statement: the most read list of the API (issue 18: Piccolo building the same joined
+    # select on every request cost more than running it — 2.5 vs 1.0 ms for 110 rows on PostgreSQL).
+    sql = _ROSTER_SQL + (" AND r.exited_on IS NULL" if active_only else "")
+    args: list[Any] = [project_id]
     if teams is not None:
-        q = q.where(RosterEntry.team.is_in(sorted(teams)))
-    rows = await q
+        sql += " AND r.team IN (" + ", ".join("{}" for _ in teams) + ")"
+        args += sorted(teams)
+    rows = await RosterEntry.raw(sql + " ORDER BY r.id", *args)
     for r in rows:
         r["post_label"] = POSTS.get(r["post"] or "", "")
         r["work_type_label"] = WORK_TYPES.get(r["work_type"] or "", "")
