@@ -237,6 +237,7 @@ def create_app(*, services: AppServices | None = None,
             yield
             return
         built = app.state["services"] = AppServices.build()
+        built.limiter_link.start()  # hear the other processes' login failures from the start
         try:
             yield
         finally:

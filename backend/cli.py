@@ -61,13 +61,16 @@ def uvicorn_proxy_options(trusted_proxies: tuple[str, ...]) -> dict[str, bool | 
     return {"proxy_headers": True, "forwarded_allow_ips": list(trusted_proxies)}
 
 
-async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: bool = False) -> None:
+async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: bool = False,
+                 worker: bool = False) -> None:
+    """One server process; ``worker``: one of ``smz serve --workers N`` (ports shared with SO_REUSEPORT; the
+    parent migrated and reset the terminals' online marks)."""
     import uvicorn
 
     from backend.app import create_app
     from backend.runtime import gate_lifespan, uploader_lifespan
 
-    extra = [gate_lifespan(gate_port)] if gate_port else []
+    extra = [gate_lifespan(gate_port, reuse_port=worker, reset_online=not worker)] if gate_port else []
     if demo_platform:  # the demo's provincial platform: the simulator, every district pointed at it (issue 17)
         from backend.platform.demo import demo_platform_lifespan
 
@@ -77,7 +80,12 @@ async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: 
     app = create_app(extra_lifespan=extra or None)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
                                            **uvicorn_proxy_options(get_settings().trusted_proxies)))  # type: ignore[arg-type]
-    await server.serve()
+    if worker:
+        from backend.serving import reuse_port_socket
+
+        await server.serve(sockets=[reuse_port_socket(host, port)])
+    else:
+        await server.serve()
 
 
 @main.command("serve")
@@ -85,13 +93,34 @@ async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: 
 @click.option("--port", default=None, type=int, help="web port (SMZ_PORT, default 8000)")
 @click.option("--gate-port", default=None, type=int, help="gate TCP port (SMZ_GATE_PORT, default 9848; 0 = off)")
 @click.option("--production", is_flag=True, help="refuse to start without SMZ_SECRET_KEY")
-def serve_cmd(host: str | None, port: int | None, gate_port: int | None, production: bool) -> None:
-    """Run the web app and the gate TCP server."""
+@click.option("--workers", default=None, type=int,
+              help="server processes sharing the ports (SMZ_WORKERS, default 1; more than 1 needs PostgreSQL)")
+@click.option("--worker", is_flag=True, hidden=True, help="run as one of --workers N (started by the parent)")
+def serve_cmd(host: str | None, port: int | None, gate_port: int | None, production: bool, workers: int | None,
+              worker: bool) -> None:
+    """Run the web app and the gate TCP server (``--workers N``: N processes, docs/deployment.md)."""
     s = get_settings()
     if production and not s.secret_key_from_env:
         raise click.ClickException("生产模式必须设置 SMZ_SECRET_KEY / set SMZ_SECRET_KEY in production")
+    host, port, gate = host or s.host, port or s.port, s.gate_port if gate_port is None else gate_port
+    if worker:
+        asyncio.run(_serve(host, port, gate, worker=True))
+        return
+    n = workers if workers is not None else int(os.environ.get("SMZ_WORKERS", "1") or 1)
+    if n < 1:
+        raise click.BadParameter("至少 1 个进程 / at least 1", param_hint="--workers")
+    if n > 1 and not s.is_postgres:
+        raise click.ClickException("多进程运行需要 PostgreSQL（SQLite 只支持单进程）/ "
+                                   "--workers above 1 needs PostgreSQL (SQLite is single-process)")
     asyncio.run(migrate())
-    asyncio.run(_serve(host or s.host, port or s.port, s.gate_port if gate_port is None else gate_port))
+    if n == 1:
+        asyncio.run(_serve(host, port, gate))
+        return
+    from backend.devices.services import reset_online
+    from backend.serving import run_workers
+
+    _run_db(reset_online())  # once, here: a worker starting later must not mark its siblings' terminals offline
+    sys.exit(run_workers(n, host, port, gate))
 
 
 @main.command("demo")

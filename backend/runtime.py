@@ -22,6 +22,7 @@ from litestar.di import Provide
 
 from backend.accounts.principals import PrincipalCache
 from backend.accounts.services import LoginLimiter
+from backend.accounts.shared_limits import LimiterLink
 from backend.attendance.live import LiveFeed
 from backend.bounded import PRELOAD, BoundedRunner
 from backend.crew.services.imports import ImportTasks
@@ -64,6 +65,8 @@ class AppServices:
     terminal_changes: TerminalChanges
     gates: GateRegistry
     principals: PrincipalCache
+    # Shares the login limiter's counts with the other server processes (PostgreSQL NOTIFY; issue 18).
+    limiter_link: LimiterLink
     # The live map's fence source; None: ``backend.fences.services.map_features`` (tests give another).
     fence_source: FenceSource | None = None
 
@@ -85,6 +88,7 @@ class AppServices:
             "principals": lambda: PrincipalCache(s.auth_cache_ttl_s),
         }
         parts = {name: given[name] if name in given else make() for name, make in factories.items()}
+        parts["limiter_link"] = given.get("limiter_link") or LimiterLink(parts["login_limiter"])
         if "fence_source" in given:
             parts["fence_source"] = given["fence_source"]
         unknown = set(given) - set(parts)
@@ -98,6 +102,7 @@ class AppServices:
         try:
             await self.live_bridge.stop()
             await self.principals.aclose()
+            await self.limiter_link.aclose()
             await self.import_tasks.cancel_all()
         finally:
             self.runner.close()
@@ -143,13 +148,15 @@ SERVICE_DEPENDENCIES: dict[str, Provide] = {
 }
 
 
-def gate_lifespan(port: int | None, host: str | None = None) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+def gate_lifespan(port: int | None, host: str | None = None,
+                  **options: Any) -> Callable[[Any], AbstractAsyncContextManager[None]]:
     """Lifespan part that runs the gate TCP server (port 0: any free port) while the app runs, with the
-    app's services.  The running server is ``app.state.gate_server`` (its ``port`` is the one bound)."""
+    app's services.  The running server is ``app.state.gate_server`` (its ``port`` is the one bound).
+    ``options``: ``start_gate_server`` keywords (``smz serve --workers``: ``reuse_port``, ``reset_online``)."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        server = await services_of(app.state).start_gate_server(port, host)
+        server = await services_of(app.state).start_gate_server(port, host, **options)
         app.state.gate_server = server
         try:
             yield

@@ -72,6 +72,9 @@ class Settings:
     # database.  Changes invalidate it at once in this process and, on PostgreSQL, in every process (NOTIFY); the
     # TTL only bounds a change made by another process on SQLite (a CLI command).  0 turns the cache off.
     auth_cache_ttl_s: float = 10.0
+    # Server processes share the login limiter's counts (backend/accounts/shared_limits.py; PostgreSQL NOTIFY).
+    # Off only where one process is known to be alone with the database (the test suite's many app instances).
+    login_limits_shared: bool = True
     # Login limiter (backend.accounts.services.LoginLimiter), failures per sliding window of login_window_s:
     # - login_max_failures per username *and* client address: room for a person's typos (5 is the usual
     #   lockout figure; GB/T 22239-2019 asks for 登录失败处理 / 限制非法登录次数 without a number), then
@@ -170,6 +173,7 @@ def get_settings() -> Settings:
         trusted_proxies=_trusted_proxies(_env("SMZ_TRUSTED_PROXIES", "")),
         demo_mode=_env("SMZ_DEMO_MODE", "0") == "1",
         auth_cache_ttl_s=float(_env("SMZ_AUTH_CACHE_TTL_S", "10")),
+        login_limits_shared=_env("SMZ_LOGIN_LIMITS_SHARED", "1") == "1",
         uploader_in_serve=_env("SMZ_UPLOADER", "1") == "1",
         upload_concurrency=int(_env("SMZ_UPLOAD_CONCURRENCY", "8")),
         upload_rate_per_s=float(_env("SMZ_UPLOAD_RATE_PER_S", "50")),

@@ -137,8 +137,10 @@ class GateServer:
         clock: Callable[[], datetime] | None = None,
         login_timeout_s: float | None = 10.0,
         takeover_silence_s: float | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.backend = backend
+        self.reuse_port = reuse_port  # several processes share the port (smz serve --workers N)
         self.host = host
         self.port = port
         self.idle_timeout_s = idle_timeout_s
@@ -168,7 +170,8 @@ class GateServer:
     async def start(self) -> None:
         if self._server is not None:
             return
-        self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
+        self._server = await asyncio.start_server(self._on_connect, self.host, self.port,
+                                                  reuse_port=self.reuse_port or None)
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
         log.info("gate server listening on %s:%s (at most %d connections; login within %s s)", self.host,

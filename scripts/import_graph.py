@@ -199,7 +199,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("approvals", frozenset({"approvals"})),  # project application, notifications, audit trail
     ("wages", frozenset({"wages"})),  # special account, payroll, bank batches, reconciliation (issue 16)
     ("adapters", frozenset({"auth", "devices.gate", "static_assets"})),  # + every <pkg>.web
-    ("entry", frozenset({"app", "cli", "demo", "demo_faces", "pages", "routes", "piccolo_app", "runtime"})),
+    ("entry", frozenset({"app", "cli", "demo", "demo_faces", "pages", "routes", "piccolo_app", "runtime", "serving"})),
 )
 PEER_LAYERS = frozenset({"base", "org", "adapters", "entry"})
 

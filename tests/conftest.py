@@ -36,6 +36,9 @@ os.environ["SMZ_DATA_DIR"] = _TMP
 os.environ.setdefault("SMZ_SECRET_KEY", base64.b64encode(b"test-key-0123456789abcdef-test!!").decode())
 os.environ["PICCOLO_CONF"] = "piccolo_conf"
 os.environ["SMZ_GATE_PORT"] = "0"
+# Many app instances share one test database: each test's login limiter counts alone (the sharing between
+# processes has its own test, tests/integration/security/test_login_limits_shared.py).
+os.environ["SMZ_LOGIN_LIMITS_SHARED"] = "0"
 os.environ["SMZ_STRICT_RESPONSES"] = "1"  # response Structs refuse unknown keys: a service's new key fails a test
 
 _PG = os.environ.get("SMZ_TEST_DATABASE_URL")

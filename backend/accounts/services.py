@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -168,8 +169,9 @@ class LoginLimiter(FailureWindow):
 
     A refused attempt is not counted, so hammering one username from a NAT adds at most ``max_failures``
     to the address's budget and cannot lock out the other people behind it.  In-process memory, one per app
-    (``backend.runtime.AppServices.login_limiter``): a single server process is the deployment of this
-    product; several processes would each count separately (documented in README).
+    (``backend.runtime.AppServices.login_limiter``).  Several server processes (``smz serve --workers N``, or
+    several nodes, on PostgreSQL) hold one count: ``share`` tells the others of each failure and success
+    (``backend.accounts.shared_limits``, NOTIFY), and :meth:`heard` applies theirs.
     """
 
     MAX_KEYS = 50_000  # above this, keys with no failure inside the window are swept (memory stays bounded)
@@ -180,6 +182,20 @@ class LoginLimiter(FailureWindow):
         self.max_failures = max_failures
         self.user_max_failures = user_max_failures or max_failures * 4
         self.address_max_failures = address_max_failures or max_failures * 20
+        # Told of every failure and success here ("failed" | "cleared", keys): the other processes' limiters.
+        self.share: Callable[[str, tuple[str, ...]], None] | None = None
+
+    def failed(self, *keys: str) -> None:
+        super().failed(*keys)
+        if self.share is not None:
+            self.share("failed", keys)
+
+    def heard(self, op: str, keys: tuple[str, ...]) -> None:
+        """Another process's failure or success for these keys (not shared again)."""
+        if op == "failed":
+            super().failed(*keys)
+        elif op == "cleared":
+            self.clear(*keys)
 
     @staticmethod
     def keys(username: str, address: str) -> tuple[str, str, str]:
@@ -206,6 +222,8 @@ class LoginLimiter(FailureWindow):
     def succeeded(self, *keys: str) -> None:
         """The right password from this address: forget this username's failures (per address and overall)."""
         self.clear(*keys)
+        if self.share is not None:
+            self.share("cleared", keys)
 
 
 async def authenticate(username: str, password: str, client: str, *, limiter: LoginLimiter) -> CurrentUser:
