@@ -4,6 +4,13 @@ ID numbers: AES-256-GCM with a random 96-bit nonce (stored as base64 ``nonce|cip
 HMAC-SHA256 for equality look-ups (so a unique index works without decrypting).  Both keys are derived
 from ``SMZ_SECRET_KEY`` with HKDF, so one secret is configured and the two uses never share a key.
 Passwords: argon2id (argon2-cffi).
+
+Key ring (``smz rotate-key``, docs/security.md): ``SMZ_SECRET_KEY`` is the current key, ``SMZ_OLD_SECRET_KEYS`` the
+keys being retired.  A ciphertext made now carries the id of its key (``<kid>:<base64>``, kid = 8 hex characters
+derived from the key, not the key); an unprefixed token is a legacy one (made before key ids existed) and is tried
+under every key of the ring (AES-GCM authenticates, so a wrong key fails, never misreads).  Look-ups accept a hash
+under any key of the ring (``lookup_hashes``, ``keyed_hashes``).  A ``masked:`` token is not a ciphertext: data
+past retention (``smz retention``) keeps only the masked form, and ``decrypt_text`` returns it as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -36,22 +44,87 @@ def _current_keys() -> tuple[AESGCM, bytes]:
     return _keys(get_settings().secret_key)
 
 
+MASKED_PREFIX = "masked:"
+
+
+@lru_cache(maxsize=16)
+def key_id(master: bytes) -> str:
+    """The public id of a master key (8 hex characters, HKDF-derived: it reveals nothing of the key)."""
+    return _derive(master, b"smz key id v1")[:4].hex()
+
+
+def _ring() -> tuple[bytes, ...]:
+    """The current key first, then the old keys being retired (``SMZ_OLD_SECRET_KEYS``)."""
+    s = get_settings()
+    return (s.secret_key, *getattr(s, "old_secret_keys", ()))
+
+
+def current_key_id() -> str:
+    return key_id(get_settings().secret_key)
+
+
+def old_key_ids() -> list[str]:
+    """The ids of the keys being retired (``SMZ_OLD_SECRET_KEYS``), in order."""
+    return [key_id(k) for k in _ring()[1:]]
+
+
+def token_key_id(token: str) -> str | None:
+    """The key id a ciphertext carries; ``None`` for a legacy (unprefixed) token; ``""`` for a masked or empty
+    value (no key at all)."""
+    if not token or token.startswith(MASKED_PREFIX):
+        return ""
+    head, sep, _ = token.partition(":")
+    return head if sep else None
+
+
+def masked_token(masked: str) -> str:
+    """What replaces a ciphertext past retention: the masked form, readable by ``decrypt_text`` as it is."""
+    return MASKED_PREFIX + masked
+
+
 def encrypt_text(plain: str, *, aad: bytes = b"id_number") -> str:
-    aead, _ = _current_keys()
+    master = get_settings().secret_key
+    aead, _ = _keys(master)
     nonce = os.urandom(12)
-    return base64.b64encode(nonce + aead.encrypt(nonce, plain.encode(), aad)).decode()
+    return f"{key_id(master)}:" + base64.b64encode(nonce + aead.encrypt(nonce, plain.encode(), aad)).decode()
 
 
 def decrypt_text(token: str, *, aad: bytes = b"id_number") -> str:
-    aead, _ = _current_keys()
-    raw = base64.b64decode(token)
-    return aead.decrypt(raw[:12], raw[12:], aad).decode()
+    if token.startswith(MASKED_PREFIX):
+        return token.removeprefix(MASKED_PREFIX)
+    kid, sep, body = token.partition(":")
+    ring = _ring()
+    if sep:
+        candidates = [k for k in ring if key_id(k) == kid]
+        if not candidates:
+            raise KeyError(f"ciphertext key {kid} is not configured (SMZ_SECRET_KEY / SMZ_OLD_SECRET_KEYS)")
+    else:  # legacy token: made under whichever key was the only one then
+        body, candidates = token, list(ring)
+    raw = base64.b64decode(body)
+    error: Exception | None = None
+    for master in candidates:
+        try:
+            return _keys(master)[0].decrypt(raw[:12], raw[12:], aad).decode()
+        except InvalidTag as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
+def _hmac_hex(key: bytes, plain: str) -> str:
+    return hmac.new(key, plain.strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
 def lookup_hash(plain: str) -> str:
-    """Keyed hash of a normalised ID number, for unique indexes and searches."""
+    """Keyed hash of a normalised ID number under the current key: what new rows store (unique index)."""
     _, key = _current_keys()
-    return hmac.new(key, plain.strip().upper().encode(), hashlib.sha256).hexdigest()
+    return _hmac_hex(key, plain)
+
+
+def lookup_hashes(plain: str) -> list[str]:
+    """The hash under every key of the ring, current first: a search matches ``id_hash IN (...)``, so a person is
+    found whether or not ``smz rotate-key`` has re-hashed their row yet.  One element without old keys."""
+    return [_hmac_hex(_keys(master)[1], plain) for master in _ring()]
 
 
 def keyed_hash(value: str, purpose: str) -> str:
@@ -59,6 +132,13 @@ def keyed_hash(value: str, purpose: str) -> str:
     ``SMZ_SECRET_KEY`` for this ``purpose`` only.  Compare results with ``hmac.compare_digest``."""
     key = _purpose_key(get_settings().secret_key, purpose.encode())
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_hashes(value: str, purpose: str) -> list[str]:
+    """``keyed_hash`` under every key of the ring, current first (a stored hash made before a key rotation still
+    matches while its key is listed in ``SMZ_OLD_SECRET_KEYS``)."""
+    return [hmac.new(_purpose_key(master, purpose.encode()), value.encode(), hashlib.sha256).hexdigest()
+            for master in _ring()]
 
 
 @lru_cache(maxsize=8)

@@ -6,6 +6,9 @@
 - ``SMZ_SECRET_KEY``: base64 of 32 random bytes; the key for ID-number encryption (AES-GCM) and the
   keyed look-up hash.  Without it a development key is created in the data dir with a warning —
   production must set it (``smz serve --production`` refuses to start without it).
+- ``SMZ_OLD_SECRET_KEYS``: comma-separated base64 keys being retired by ``smz rotate-key`` (docs/security.md):
+  still read (ciphertexts carry their key id), never used to write; remove one when ``smz rotate-key --check``
+  reports nothing left under it.
 - ``SMZ_HOST`` / ``SMZ_PORT``: web server (default 127.0.0.1:8000).
 - ``SMZ_GATE_HOST`` / ``SMZ_GATE_PORT``: gate terminal TCP server (default 127.0.0.1:9848; 0 = off).
   The gate protocol is cleartext: in production listen on the site VPN's address or behind a
@@ -112,6 +115,8 @@ class Settings:
     upload_max_attempts: int = 30
     upload_backoff_base_s: float = 2.0
     upload_timeout_s: float = 15.0
+    # Key ring (backend.crypto, ``smz rotate-key``): keys being retired, read-only (SMZ_OLD_SECRET_KEYS).
+    old_secret_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -184,7 +189,23 @@ def get_settings() -> Settings:
         upload_max_attempts=int(_env("SMZ_UPLOAD_MAX_ATTEMPTS", "30")),
         upload_backoff_base_s=float(_env("SMZ_UPLOAD_BACKOFF_BASE_S", "2")),
         upload_timeout_s=float(_env("SMZ_UPLOAD_TIMEOUT_S", "15")),
+        old_secret_keys=_old_keys(_env("SMZ_OLD_SECRET_KEYS", ""), key),
     )
+
+
+def _old_keys(raw: str, current: bytes) -> tuple[bytes, ...]:
+    """``SMZ_OLD_SECRET_KEYS``: comma-separated base64 32-byte keys (the current key, if listed, is skipped)."""
+    keys: list[bytes] = []
+    for item in (p.strip() for p in raw.split(",") if p.strip()):
+        try:
+            key = base64.b64decode(item, validate=True)
+        except ValueError as exc:
+            raise SystemExit("SMZ_OLD_SECRET_KEYS: not base64 / 旧密钥不是 base64") from exc
+        if len(key) != 32:
+            raise SystemExit("SMZ_OLD_SECRET_KEYS: a key must decode to 32 bytes / 旧密钥长度必须为 32 字节")
+        if key != current and key not in keys:
+            keys.append(key)
+    return tuple(keys)
 
 
 def _trusted_proxies(raw: str) -> tuple[str, ...]:

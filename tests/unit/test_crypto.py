@@ -24,6 +24,17 @@ from backend.settings import get_settings
 NUMBER = "11010519491231002X"
 
 
+def _raw(token: str) -> bytes:
+    """nonce|ciphertext|tag of a token ``<key id>:<base64>`` (the key id prefix since issue 20's key ring)."""
+    kid, sep, body = token.partition(":")
+    assert sep and len(kid) == 8
+    return base64.b64decode(body, validate=True)
+
+
+def _token(raw: bytes) -> str:
+    return encrypt_text("x").partition(":")[0] + ":" + base64.b64encode(raw).decode()
+
+
 def test_encrypt_decrypt_round_trip():
     token = encrypt_text(NUMBER)
     assert decrypt_text(token) == NUMBER
@@ -37,29 +48,29 @@ def test_encrypt_round_trip_unicode():
 def test_ciphertexts_differ_for_same_plaintext_random_nonce():
     tokens = {encrypt_text(NUMBER) for _ in range(20)}
     assert len(tokens) == 20
-    nonces = {base64.b64decode(t)[:12] for t in tokens}
+    nonces = {_raw(t)[:12] for t in tokens}
     assert len(nonces) == 20
     assert all(decrypt_text(t) == NUMBER for t in tokens)
 
 
 def test_ciphertext_layout_nonce_12_bytes_plus_gcm_tag():
-    raw = base64.b64decode(encrypt_text(NUMBER))
+    raw = _raw(encrypt_text(NUMBER))
     assert len(raw) == 12 + len(NUMBER) + 16
 
 
 def test_tampered_ciphertext_fails_authentication():
-    raw = bytearray(base64.b64decode(encrypt_text(NUMBER)))
+    raw = bytearray(_raw(encrypt_text(NUMBER)))
     for pos in (0, 12, len(raw) - 1):  # nonce, ciphertext, tag
         bad = bytearray(raw)
         bad[pos] ^= 0x01
         with pytest.raises(InvalidTag):
-            decrypt_text(base64.b64encode(bytes(bad)).decode())
+            decrypt_text(_token(bytes(bad)))
 
 
 def test_truncated_ciphertext_fails():
-    raw = base64.b64decode(encrypt_text(NUMBER))
+    raw = _raw(encrypt_text(NUMBER))
     with pytest.raises(InvalidTag):
-        decrypt_text(base64.b64encode(raw[:-1]).decode())
+        decrypt_text(_token(raw[:-1]))
 
 
 def test_ciphertext_bound_to_its_purpose_aad():
