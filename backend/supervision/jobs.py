@@ -114,7 +114,7 @@ def cli_nightly(console: Console, loop: bool, at: str, after: Sequence[NightlySt
             with console.status(label):
                 try:
                     console.print(await step())
-                except Exception as exc:  # noqa: BLE001 - a nightly step must not stop the next one
+                except Exception as exc:  # a nightly step must not stop the next one
                     log.exception("nightly step failed: %s", label)
                     console.print(f"[red]{label} 失败 / failed: {exc}[/red]")
         return summary
