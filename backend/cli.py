@@ -68,7 +68,7 @@ async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: 
     import uvicorn
 
     from backend.app import create_app
-    from backend.runtime import gate_lifespan, uploader_lifespan
+    from backend.runtime import gate_lifespan, upkeep_lifespan, uploader_lifespan
 
     extra = [gate_lifespan(gate_port, reuse_port=worker, reset_online=not worker)] if gate_port else []
     if demo_platform:  # the demo's provincial platform: the simulator, every district pointed at it (issue 17)
@@ -77,6 +77,7 @@ async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: 
         extra.append(demo_platform_lifespan())
     if get_settings().uploader_in_serve:  # SMZ_UPLOADER=0: run `smz uploader` separately (or not at all)
         extra.append(uploader_lifespan())
+    extra.append(upkeep_lifespan())  # device faults, repair escalation, late acceptances every minute (issue 20)
     app = create_app(extra_lifespan=extra or None)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
                                            **uvicorn_proxy_options(get_settings().trusted_proxies)))  # type: ignore[arg-type]
@@ -410,7 +411,57 @@ def nightly_cmd(loop: bool, at: str) -> None:
         out = await run_wages()
         return f"工资核对：{out['projects']} 个项目，发现 {out['findings']} 个问题"
 
-    cli_nightly(console, loop, at, after=[("正在核对工资与考勤…", wages)])
+    from backend.privacy.retention import nightly_step as retention_step
+    from backend.upkeep.jobs import nightly_step as upkeep_step
+
+    cli_nightly(console, loop, at, after=[("正在核对工资与考勤…", wages), ("正在清理保存期满的个人信息…", retention_step),
+                                        ("正在检查设备故障与运维时限…", upkeep_step)])
+
+
+# --- Privacy: retention and key rotation (backend/privacy; issue 20 B.2, B.5; docs/security.md) -------------
+
+
+@main.command("retention")
+@click.option("--dry-run", is_flag=True, help="only report what would be deleted or masked (changes nothing)")
+@click.option("--today", default=None, type=click.DateTime(["%Y-%m-%d"]), help="run as of this day (default today)")
+def retention_cmd(dry_run: bool, today: object) -> None:
+    """Delete faces, templates, punch photos and ID scans, and mask ID and bank card numbers, of projects past the
+    district's retention after 竣工 (seed 002 §三(二)2, seed 004 §三(五)); attendance and wage facts stay."""
+    from datetime import datetime as _dt
+
+    from backend.privacy.retention import report_lines, run_retention
+
+    day = today.date() if isinstance(today, _dt) else None
+    items = _run_db(run_retention(day, dry_run=dry_run))
+    for line in report_lines(items, dry_run=dry_run):
+        console.print(line)
+
+
+@main.command("rotate-key")
+@click.option("--check", is_flag=True, help="only count what is still under an old key (changes nothing)")
+def rotate_key_cmd(check: bool) -> None:
+    """Re-encrypt every ID, account and card number (and re-hash ID look-ups) under SMZ_SECRET_KEY, in batches,
+    while the app keeps serving; --check reports what still needs an old key of SMZ_OLD_SECRET_KEYS."""
+    from backend.privacy import rotate
+
+    rep = _run_db(rotate.check() if check else rotate.rotate_key())
+    for line in rotate.report_lines(rep, checking=check):
+        console.print(line)
+    if check and (rep.left or rep.vendors_to_reissue):
+        sys.exit(1)
+
+
+@main.command("upkeep")
+def upkeep_cmd() -> None:
+    """Device upkeep (issue 20), once: fault detection → repair tickets (seed 002 §五.1), escalation of repairs not
+    done within 24 h (§五.4), late compliance acceptances (§四.5).  `smz serve` runs it every minute."""
+    from backend.supervision.jobs import run_job
+    from backend.supervision.sms import sender_from_env
+    from backend.upkeep.jobs import run_once
+
+    s = run_job(lambda: run_once(sms=sender_from_env()))
+    console.print(f"设备运维：检查 {s.terminals} 台设备，新维修工单 {len(s.opened)}，维修超时 {len(s.escalated)}，"
+                  f"合规验收逾期 {len(s.acceptances_late)}")
 
 
 @main.command("wages")

@@ -24,14 +24,26 @@ from backend.db import write_transaction
 from backend.demo_faces import demo_portrait, demo_template
 from backend.devices import services as devices
 from backend.fences import services as fences
+from backend.onboarding.demo import seed as onboarding_seed
 from backend.org import services as org
 from backend.org.demo_lifecycle import demo_lifecycle
 from backend.settings import get_settings
 from backend.supervision import services as supervision
 from backend.supervision.sms import NullSender
+from backend.upkeep.demo import seed as demo_upkeep
 from backend.validators import id_check_char, uscc_check_char
-from backend.vocabulary import ChangeKind, EnrolmentSource, ProjectStatus, Reason, Role, Source
+from backend.vocabulary import (
+    ChangeKind,
+    ConsentAction,
+    ConsentChannel,
+    EnrolmentSource,
+    ProjectStatus,
+    Reason,
+    Role,
+    Source,
+)
 from backend.wages.demo import demo_wages
+from backend.workforce import consent
 from backend.workforce import services as workforce
 
 DEMO_PASSWORD = "demo2026"
@@ -174,6 +186,7 @@ async def _demo_enrolments(members: list[_Member], today: date) -> int:
     people = [m.person for m in members if m.person not in skip]
     async with write_transaction():
         for person in people:
+            await consent.record(person, ConsentAction.given, channel=ConsentChannel.tablet)  # 单独同意 first
             await save_enrolment(person, demo_template(person), demo_portrait(person), None, EnrolmentSource.demo)
     return len(people)
 
@@ -478,6 +491,8 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     await demo_applications(applicant_user_id=contractor, authority_user_id=authority, district_id=district,
                             staff_password=DEMO_PASSWORD)
     step("项目申报", 3)
+    step("设备接入申请", len(await onboarding_seed(vendor_id=vendor, authority_user_id=authority, district_id=district,
+                                                 project_id=projects["building"])))  # issue 20 A: one per access step
     # The lifecycle queues (issue 15): a project in each state, a pending request of each kind, pending make-ups
     # with evidence for the authority's make-up queue.
     worker = await accounts.load_user(worker_user)
@@ -493,4 +508,5 @@ async def load_demo(progress: Callable[[str, int], None] | None = None, people: 
     # deliberate mismatches, so the reconciliation page is not empty.
     await demo_wages(projects["road"], today=today)
     step("工资", 1)
+    await demo_upkeep(terminals=gates, reporter_user_id=site_staff)  # repair tickets: open, overdue, repaired (issue 20)
     return accounts_made

@@ -18,11 +18,11 @@ from backend.org.tables import (
     ProjectUnit,
     Team,
 )
-from backend.workforce.tables import Enrolment, Person, RosterEntry
+from backend.workforce.tables import ConsentRecord, Enrolment, Person, PersonCorrection, RosterEntry
 
 TABLES = [
     District, Enterprise, Project, ProjectChangeRequest, ProjectChangeEvidence, ProjectStatusChange, ProjectUnit, Team,
-    Person, RosterEntry, Enrolment,
+    Person, RosterEntry, Enrolment, ConsentRecord, PersonCorrection,
     Vendor, Terminal, TerminalAlarm,
     User, UserDistrict, UserProject, AuthToken,
     Punch, PunchPhoto,

@@ -73,7 +73,26 @@ class Rules:
     device_outage_max_days: int = 2
     # seed 002 附件1 §二(18), §三(10): 考勤数据本地存储 60 天以上.
     terminal_storage_min_days: int = 60
-    # (seed 002 §五.4 "接到报障后 24 小时内修复完成" is not held here: nothing applies it yet — issue 20.)
+    # seed 002 §五.4: 运行服务商……应在接到报障后 24 小时内修复完成 (a repair ticket not closed by then escalates to the
+    # district; backend/upkeep).
+    repair_max_hours: int = 24
+    # seed 002 §四.5: 确实需要拆除或移动的，施工单位应提前 3 个工作日报知项目所在地质安监机构 (working days of the
+    # Chinese holiday calendar, 调休 included; backend/upkeep/deadlines.py).
+    removal_notice_min_working_days: int = 3
+    # seed 002 §四.5: 完成设备拆除或移动后，设备供应服务商应在 1 个工作日内报……进行合规性验收.
+    removal_acceptance_working_days: int = 1
+    # seed 002 §五.1 设备故障应实时诊断自动告警 gives no numbers — our choices (backend/upkeep/faults.py): a terminal
+    # offline this long, or recorded online with no sign of life this long (a heartbeat gap), is a fault …
+    fault_offline_minutes: int = 30
+    fault_heartbeat_gap_minutes: int = 10
+    # … and so are, within a window of this many minutes, this many rejected gate punches of one terminal, this
+    # many gate alarms of one terminal (TerminalAlarm), or at least this many gate punches whose capture time is
+    # this far off the server clock (device ahead; or every punch of the window behind by more).
+    fault_window_minutes: int = 30
+    fault_punch_failures: int = 10
+    fault_gate_alarms: int = 3
+    fault_clock_drift_s: float = 120.0
+    fault_clock_min_punches: int = 3
     # seed 001 附件3 §1.2.4 (848): 考勤照片不能超过 50kb.
     gate_punch_photo_max_bytes: int = 50 * 1024
     # seed 001 附件3 §1.2.6 (852): 身份证照片 ≤ 30kb.
@@ -104,8 +123,12 @@ class Rules:
     start_date_extension_max_months: int = 3
     start_date_extension_max_count: int = 2
 
-    # (Data retention "工程竣工后 2 年" — seed 002 §三(二)2, seed 004 §三(五) — is not held here: nothing applies
-    # it yet, issue 20.)
+    # --- Data retention (issue 20 B.2; backend/privacy/retention.py) ----------------------------------------
+    # seed 002 §三(二)2: 考勤数据……存储信息时长为工程竣工后2年; seed 004 §三(五): ……书面记录材料，施工企业应在工程
+    # 竣工验收后保存2年以上备查.  Read as: the biometric data (faces, templates, punch photos, ID scans) and full
+    # ID / bank card numbers are kept until this many years after 竣工 (acceptance) and deleted or masked the day
+    # after the anniversary (PIPL §19/§47: no longer than needed); attendance and wage facts are kept.
+    retention_years: int = 2
 
     # --- Face capture quality (seed 002 附件1 §一.2) ----------------------------------
     # 640*480 左右; 两眼之间的距离不小于 64 像素; 脸部大小介于 150*150 与 250*250 之间 (enrolment);
@@ -293,6 +316,11 @@ class Rules:
         """The last day a yellow warning may be rectified before it turns red (``red_on`` − 1)."""
         return self.red_on(opened_on) - timedelta(days=1)
 
+    @property
+    def retention_years_after_completion(self) -> int:
+        """``retention_years`` under the name tests/unit/test_seed_readings.py reads (seed 002 §三(二)2)."""
+        return self.retention_years
+
     def max_latency_s(self, source: str) -> float | None:
         """Upload latency limit for a punch source (``gate`` | ``mobile``); none for make-ups."""
         return {Source.gate: self.gate_max_latency_s, Source.mobile: self.mobile_max_latency_s}.get(source)
@@ -381,9 +409,15 @@ POSITIVE_RULES = frozenset({
     "crew_import_max_sheet_rows", "crew_import_max_columns", "crew_import_max_seconds",
     "fence_import_max_unpacked_bytes", "fence_import_max_features", "fence_import_max_feature_vertices",
     "fence_import_max_vertices", "fence_import_max_seconds",
+    # device upkeep (issue 20)
+    "repair_max_hours", "removal_notice_min_working_days", "removal_acceptance_working_days", "fault_offline_minutes",
+    "fault_heartbeat_gap_minutes", "fault_window_minutes", "fault_punch_failures", "fault_gate_alarms",
+    "fault_clock_drift_s", "fault_clock_min_punches",
     # wages
     "wage_payroll_deadline_day", "wage_pay_day", "wage_min_valid_days", "wage_import_max_bytes",
     "wage_import_max_rows", "wage_voucher_max_bytes",
+    # retention (issue 20)
+    "retention_years",
 })
 
 DEFAULT_RULES = Rules()

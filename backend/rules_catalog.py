@@ -69,6 +69,10 @@ RULE_DOCS: dict[str, RuleDoc] = {
                                   "seeds 000/001/004 give no gate upload limit (seed 000 附件3 §一.2 ≤ 3 s is "
                                   "recognition speed, not upload): inherited"),
     # devices
+    "retention_years": RuleDoc("seed 002 §三(二)2; seed 004 §三(五)", "`privacy.retention.run_retention` (`smz retention`)",
+                               "工程竣工后2年 / 竣工验收后保存2年以上: the clock starts at 竣工 (status accepted); due "
+                               "the day after the anniversary (Feb 29 → Feb 28); faces, templates, punch photos, ID "
+                               "scans deleted, ID and card numbers masked; attendance and wage facts kept"),
     "device_outage_max_days": RuleDoc("seed 001 §六(十八)", "`devices.services`, `supervision.services.warnings`"),
     "qualified_people_uploaded_share": RuleDoc("seed 001 §2.3 项目合格规则 3", "`platform.services.upload_qualification`",
                                                "at least this share of the people on the roster 上传成功, rounded up"),
@@ -76,9 +80,32 @@ RULE_DOCS: dict[str, RuleDoc] = {
     "gate_punch_photo_max_bytes": RuleDoc("seed 001 附件3 §1.2.4 (848)", "`device_tcp.messages`, `devices.gate`"),
     "gate_id_photo_max_bytes": RuleDoc("seed 001 附件3 §1.2.6 (852)", "`device_tcp.messages`, `devices.gate`"),
     "terminal_max_false_accept_rate": RuleDoc("seed 001 附件4 §3, seed 002 附件1 §二(10)", NOT_READ),
-    "gate_channel_area_m2": RuleDoc("seed 002 §三(一)2", "`Rules.required_gate_channels`",
+    "gate_channel_area_m2": RuleDoc("seed 002 §三(一)2",
+                                    "`Rules.required_gate_channels`, `onboarding.rules_calc.channels_required`",
                                     "exactly 30,000 m² is 'not more than': 1 channel"),
     "municipal_min_channels": RuleDoc("seed 002 §三(一)2", "`Rules.required_gate_channels`"),
+    # device upkeep (issue 20; backend/upkeep)
+    "repair_max_hours": RuleDoc("seed 002 §五.4", "`upkeep.deadlines.repair_due`, `upkeep.services`",
+                                "接到报障后 24 小时内修复完成: counted from the moment the ticket opened (fault detected "
+                                "or reported); a ticket still open then escalates to the district"),
+    "removal_notice_min_working_days": RuleDoc("seed 002 §四.5", "`upkeep.deadlines.removal_notice_on_time`",
+                                               "提前3个工作日: the removal day must be on or after the 3rd working day "
+                                               "after the filing day (filing day not counted; 调休 days count). A late "
+                                               "notice is accepted and recorded as a finding, not refused"),
+    "removal_acceptance_working_days": RuleDoc("seed 002 §四.5", "`upkeep.deadlines.acceptance_due`",
+                                               "在1个工作日内: by the end of the first working day after the removal"),
+    "fault_offline_minutes": RuleDoc("seed 002 §五.1 (no number)", "`upkeep.faults`", "our number"),
+    "fault_heartbeat_gap_minutes": RuleDoc("seed 002 §五.1 (no number)", "`upkeep.faults`",
+                                           "our number: recorded online, no sign of life"),
+    "fault_window_minutes": RuleDoc("seed 002 §五.1 (no number)", "`upkeep.faults`", "our number"),
+    "fault_punch_failures": RuleDoc("seed 002 §五.1 (no number)", "`upkeep.faults`",
+                                    "our number: rejected gate punches of one terminal within the window"),
+    "fault_gate_alarms": RuleDoc("seed 002 §五.1 (no number)", "`upkeep.faults`",
+                                 "our number: gate alarms (refused logins) of one terminal within the window"),
+    "fault_clock_drift_s": RuleDoc("seed 002 §五.1 (no number)", "`upkeep.faults`",
+                                   "our number (as `clock_skew_max_s`): capture time ahead of the server, or every "
+                                   "punch of the window behind by more"),
+    "fault_clock_min_punches": RuleDoc("seed 002 §五.1 (no number)", "`upkeep.faults`", "our number"),
     # scope
     "scope_rule": RuleDoc("seed 004 §二(一)", "`Rules.in_scope`, `Rules.scope_label`",
                           "all_permitted: a registered project went through 报建 approval, so every building and "

@@ -34,6 +34,7 @@ from backend.settings import Settings, get_settings
 from backend.supervision.live_bridge import LiveBridge
 from backend.supervision.services.live import FenceSource
 from backend.supervision.sms import SmsSender, sender_from_env
+from backend.upkeep.jobs import run_every as run_upkeep_every
 from backend.wages.upload import PROVIDERS as UPLOAD_PROVIDERS
 
 log = logging.getLogger("smz.runtime")
@@ -186,5 +187,28 @@ def uploader_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
                 task.cancel()
             except Exception:
                 log.exception("uploader stopped with an error")
+
+    return lifespan
+
+
+def upkeep_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """Lifespan part that runs the device upkeep job every minute while the app runs (``smz serve``; issue 20): fault
+    detection (seed 002 §五.1 实时诊断自动告警), escalation of repairs overdue at 24 h, late compliance acceptances.
+    Several server processes may run it: a ticket opens once per terminal and kind (a UNIQUE key)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_upkeep_every(stop, sms=services_of(app.state).sms))
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, 10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            except Exception:
+                log.exception("upkeep job stopped with an error")
 
     return lifespan

@@ -454,6 +454,8 @@ class AlarmKind(StrEnum):
     network_refused = "network_refused"
     login_rate_limited = "login_rate_limited"
     vendor_code_rotated = "vendor_code_rotated"
+    access_refused = "access_refused"  # not verified for production (backend/onboarding, issue 20 A.2)
+    test_login = "test_login"  # a terminal with test access logged in (no attendance taken)
 
 
 ALARM_KIND_ZH: dict[str, str] = {
@@ -461,6 +463,8 @@ ALARM_KIND_ZH: dict[str, str] = {
     AlarmKind.network_refused: "登录来源不在设备允许的网段内",
     AlarmKind.login_rate_limited: "登录失败次数过多，已暂停登录",
     AlarmKind.vendor_code_rotated: "厂家识别码已更换，旧连接已断开",
+    AlarmKind.access_refused: "未通过联网结果核查，登录被拒绝",
+    AlarmKind.test_login: "测试环境授权登录成功（不接收考勤数据）",
 }
 
 
@@ -734,6 +738,256 @@ UPLOAD_STATE_ZH: dict[str, str] = {
     UploadState.succeeded: "上传成功", UploadState.failed: "上传失败", UploadState.waiting_parent: "等待上级",
 }
 
+class ConsentAction(StrEnum):
+    """A biometric-consent event (单独同意, PIPL §29; issue 20 B.1): given, declined at registration, withdrawn."""
+
+    given = "given"
+    declined = "declined"
+    withdrawn = "withdrawn"
+
+
+CONSENT_ACTION_ZH: dict[str, str] = {
+    ConsentAction.given: "已同意", ConsentAction.declined: "不同意", ConsentAction.withdrawn: "已撤回同意",
+}
+
+
+class ConsentChannel(StrEnum):
+    """Where the consent text was shown and the answer taken."""
+
+    tablet = "tablet"
+    phone = "phone"
+    gate = "gate"
+    roster_api = "roster_api"
+    import_ = "import"
+    paper = "paper"
+    staff = "staff"
+
+
+CONSENT_CHANNEL_ZH: dict[str, str] = {
+    ConsentChannel.tablet: "登记平板", ConsentChannel.phone: "手机自助采集", ConsentChannel.gate: "闸机（852 采集）",
+    ConsentChannel.roster_api: "花名册接口", ConsentChannel.import_: "批量导入", ConsentChannel.paper: "纸质同意书",
+    ConsentChannel.staff: "管理人员登记",
+}
+
+
+class IdAccessKind(StrEnum):
+    """Why full ID numbers were read by a person (the full-ID access log, issue 20 B.3)."""
+
+    roster_export = "roster_export"
+    wage_bank_file = "wage_bank_file"
+    person_export = "person_export"
+
+
+ID_ACCESS_KIND_ZH: dict[str, str] = {
+    IdAccessKind.roster_export: "花名册导出（完整身份证号）", IdAccessKind.wage_bank_file: "工资代发文件",
+    IdAccessKind.person_export: "个人信息导出（本人申请）",
+}
+
+
+class CorrectionField(StrEnum):
+    """A person's data that staff may correct on the person's request (issue 20 B.4; PIPL §46)."""
+
+    name = "name"
+    phone = "phone"
+    id_number = "id_number"
+
+
+CORRECTION_FIELD_ZH: dict[str, str] = {
+    CorrectionField.name: "姓名", CorrectionField.phone: "手机号", CorrectionField.id_number: "身份证号",
+}
+
+
+# --- Device onboarding (backend/onboarding, issue 20 A.1–A.2; seed 001 供应商操作指引 §2.3–2.4) ----------------
+
+
+class BusinessScope(StrEnum):
+    """A vendor's business scope (业务范围, seed 001 供应商 §2.3.2 "采集设备、考勤设备、噪音扬尘等")."""
+
+    collection_device = "collection_device"
+    attendance_device = "attendance_device"
+    noise_dust = "noise_dust"
+
+
+BUSINESS_SCOPE_ZH: dict[str, str] = {
+    BusinessScope.collection_device: "采集设备", BusinessScope.attendance_device: "考勤设备",
+    BusinessScope.noise_dust: "噪音扬尘",
+}
+
+
+class VendorState(StrEnum):
+    """A registered vendor's profile (供应商信息完善, seed 001 供应商 §2.3.1)."""
+
+    incomplete = "incomplete"
+    complete = "complete"
+
+
+VENDOR_STATE_ZH: dict[str, str] = {VendorState.incomplete: "待完善", VendorState.complete: "已完善"}
+
+
+class ScopeStatus(StrEnum):
+    """A business-scope application, decided by the district authority."""
+
+    pending = "pending"
+    approved = "approved"
+    returned = "returned"
+
+
+SCOPE_STATUS_ZH: dict[str, str] = {
+    ScopeStatus.pending: "待审核", ScopeStatus.approved: "已通过（正常）", ScopeStatus.returned: "已退回",
+}
+
+
+class CaptureMethod(StrEnum):
+    """采集方式 of a device in an access application (seed 001 供应商 §2.4.2: e.g. 移动应用)."""
+
+    fixed_terminal = "fixed_terminal"
+    mobile_app = "mobile_app"
+    handheld = "handheld"
+
+
+CAPTURE_METHOD_ZH: dict[str, str] = {
+    CaptureMethod.fixed_terminal: "固定式终端（闸机/考勤机）", CaptureMethod.mobile_app: "移动应用",
+    CaptureMethod.handheld: "手持终端",
+}
+
+
+class BiometricMode(StrEnum):
+    """生物识别方式 (seed 001 供应商 §2.4.2; seed 000 §六: 人脸、虹膜 count, 指纹 does not)."""
+
+    face = "face"
+    iris = "iris"
+    fingerprint = "fingerprint"
+
+
+BIOMETRIC_MODE_ZH: dict[str, str] = {
+    BiometricMode.face: "人脸识别", BiometricMode.iris: "虹膜识别", BiometricMode.fingerprint: "指纹识别",
+}
+
+
+class TerminalAccess(StrEnum):
+    """Terminal.access_state: how far its access application went (``applied`` and ``test`` are refused at a
+    production login, docs/rules.md)."""
+
+    applied = "applied"
+    test = "test"
+    production = "production"
+    verified = "verified"
+
+
+TERMINAL_ACCESS_ZH: dict[str, str] = {
+    TerminalAccess.applied: "已申请接入（未授权）", TerminalAccess.test: "测试环境授权",
+    TerminalAccess.production: "正式环境授权（待联网核查）", TerminalAccess.verified: "联网结果核查通过",
+}
+
+
+class AccessStatus(StrEnum):
+    """A device access application's state (设备接入申请 → 审核 → 联网结果核查申请 → 联网结果核查)."""
+
+    applied = "applied"
+    returned = "returned"
+    test = "test"
+    production = "production"
+    reported = "reported"
+    verified = "verified"
+
+
+ACCESS_STATUS_ZH: dict[str, str] = {
+    AccessStatus.applied: "待设备接入审核", AccessStatus.returned: "已退回（待修改）",
+    AccessStatus.test: "测试环境已授权", AccessStatus.production: "正式环境已授权（待提交联网结果）",
+    AccessStatus.reported: "待联网结果核查", AccessStatus.verified: "已办结（核查通过）",
+}
+
+
+class AccessAction(StrEnum):
+    """One event of an access application's history (who, when, remark)."""
+
+    submitted = "submitted"
+    resubmitted = "resubmitted"
+    returned = "returned"
+    test_granted = "test_granted"
+    production_granted = "production_granted"
+    reported = "reported"
+    verify_returned = "verify_returned"
+    verified = "verified"
+
+
+ACCESS_ACTION_ZH: dict[str, str] = {
+    AccessAction.submitted: "设备接入申请", AccessAction.resubmitted: "修改后重新提交", AccessAction.returned: "审核退回",
+    AccessAction.test_granted: "测试环境授权", AccessAction.production_granted: "正式环境授权",
+    AccessAction.reported: "联网结果核查申请", AccessAction.verify_returned: "核查退回",
+    AccessAction.verified: "联网结果核查通过（办结）",
+}
+
+
+# --- Device upkeep (issue 20; backend/upkeep) --------------------------------------------------------------------
+
+
+class FaultKind(StrEnum):
+    """What opened a repair ticket (RepairTicket.kind): a fault detected from stored data, or one reported by hand."""
+
+    offline = "offline"
+    heartbeat_gap = "heartbeat_gap"
+    punch_failures = "punch_failures"
+    gate_alarms = "gate_alarms"
+    clock_drift = "clock_drift"
+    reported = "reported"
+
+
+FAULT_KIND_ZH: dict[str, str] = {
+    FaultKind.offline: "设备离线",
+    FaultKind.heartbeat_gap: "心跳中断",
+    FaultKind.punch_failures: "打卡连续失败",
+    FaultKind.gate_alarms: "登录告警频繁",
+    FaultKind.clock_drift: "设备时钟偏差",
+    FaultKind.reported: "人工报障",
+}
+
+
+class TicketStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    closed = "closed"
+
+
+TICKET_STATUS_ZH: dict[str, str] = {
+    TicketStatus.open: "待受理", TicketStatus.acknowledged: "维修中", TicketStatus.closed: "已修复关闭",
+}
+
+
+class RemovalAction(StrEnum):
+    remove = "remove"
+    move = "move"
+
+
+REMOVAL_ACTION_ZH: dict[str, str] = {RemovalAction.remove: "拆除", RemovalAction.move: "移机"}
+
+
+class RemovalStatus(StrEnum):
+    filed = "filed"  # 已报知
+    done = "done"  # 已拆除 / 已移机, acceptance pending
+    accepted = "accepted"  # 合规性验收已报
+    cancelled = "cancelled"
+
+
+REMOVAL_STATUS_ZH: dict[str, str] = {
+    RemovalStatus.filed: "已报知", RemovalStatus.done: "已完成，待合规验收", RemovalStatus.accepted: "已合规验收",
+    RemovalStatus.cancelled: "已撤销",
+}
+
+
+class UpkeepFindingKind(StrEnum):
+    repair_overdue = "repair_overdue"
+    removal_notice_late = "removal_notice_late"
+    acceptance_late = "acceptance_late"
+
+
+UPKEEP_FINDING_KIND_ZH: dict[str, str] = {
+    UpkeepFindingKind.repair_overdue: "报障后 24 小时内未修复",
+    UpkeepFindingKind.removal_notice_late: "拆除/移机未提前 3 个工作日报知",
+    UpkeepFindingKind.acceptance_late: "拆除/移机后未在 1 个工作日内合规验收",
+}
+
+
 # --- Lookup ------------------------------------------------------------------------------------------------------
 
 LABELS: dict[type[StrEnum], dict[str, str]] = {
@@ -778,6 +1032,23 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     PrecheckItem: PRECHECK_ITEM_ZH,
     PrecheckStatus: PRECHECK_STATUS_ZH,
     UploadState: UPLOAD_STATE_ZH,
+    ConsentAction: CONSENT_ACTION_ZH,
+    ConsentChannel: CONSENT_CHANNEL_ZH,
+    IdAccessKind: ID_ACCESS_KIND_ZH,
+    CorrectionField: CORRECTION_FIELD_ZH,
+    BusinessScope: BUSINESS_SCOPE_ZH,
+    VendorState: VENDOR_STATE_ZH,
+    ScopeStatus: SCOPE_STATUS_ZH,
+    CaptureMethod: CAPTURE_METHOD_ZH,
+    BiometricMode: BIOMETRIC_MODE_ZH,
+    TerminalAccess: TERMINAL_ACCESS_ZH,
+    AccessStatus: ACCESS_STATUS_ZH,
+    AccessAction: ACCESS_ACTION_ZH,
+    FaultKind: FAULT_KIND_ZH,
+    TicketStatus: TICKET_STATUS_ZH,
+    RemovalAction: REMOVAL_ACTION_ZH,
+    RemovalStatus: REMOVAL_STATUS_ZH,
+    UpkeepFindingKind: UPKEEP_FINDING_KIND_ZH,
 }
 _BY_NAME: dict[str, type[StrEnum]] = {e.__name__: e for e in LABELS}
 

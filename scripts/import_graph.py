@@ -197,7 +197,10 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("platform", frozenset({"platform"})),  # upload to the provincial/national worker platform (issue 17)
     ("supervision", frozenset({"supervision"})),
     ("approvals", frozenset({"approvals"})),  # project application, notifications, audit trail
+    ("onboarding", frozenset({"onboarding"})),  # vendor registration, scopes, device access applications (issue 20)
     ("wages", frozenset({"wages"})),  # special account, payroll, bank batches, reconciliation (issue 16)
+    ("privacy", frozenset({"privacy"})),  # consent pages, person export, retention, key rotation (issue 20)
+    ("upkeep", frozenset({"upkeep"})),  # device faults, repair tickets, removal notices, vendor service (issue 20)
     ("adapters", frozenset({"auth", "devices.gate", "static_assets"})),  # + every <pkg>.web
     ("entry", frozenset({"app", "cli", "demo", "demo_faces", "pages", "routes", "piccolo_app", "runtime", "serving"})),
 )

@@ -31,7 +31,8 @@ from backend.errors import Conflict, Forbidden, invalid
 from backend.org.services import rules_for_project
 from backend.schemas import Created, out
 from backend.settings import get_settings
-from backend.vocabulary import EnrolmentSource, PunchVerdict, Role
+from backend.vocabulary import ConsentAction, ConsentChannel, EnrolmentSource, PunchVerdict, Role
+from backend.workforce import consent
 
 
 def _float(form: Any, name: str) -> float:
@@ -120,7 +121,9 @@ class ClockInController(Controller):
     async def demo_enrol(self, request: Request[Any, Any, Any], user: AuthUser, face: FaceDep) -> DemoEnrolOut:
         """Demo mode only (``smz demo``): a worker whose face was never enrolled enrols their own face (one photo
         from the live camera, multipart ``photo``) at the first clock-in.  403 outside demo mode; 409 once enrolled
-        (a real enrolment is the foreman's, with the ID card: crew)."""
+        (a real enrolment is the foreman's, with the ID card: crew).  ``consent_version``: the consent text the
+        worker ticked on the phone (单独同意, issue 20 B.1), recorded with the face; without it and without an
+        earlier consent, 409 ``consent_missing``."""
         if not get_settings().demo_mode:
             raise Forbidden("仅演示模式可在手机上自助采集人脸，请联系班组长采集",
                             "Self-enrolment on the phone is only available in demo mode", code="demo_only")
@@ -132,11 +135,20 @@ class ClockInController(Controller):
         photos = await _read_files(form, "photo")
         if len(photos) != 1:
             raise invalid("photo", "请上传一张照片", "Send exactly one photo", code="no_photo")
+        consent_version = str(form.get("consent_version") or "").strip()
+        if consent_version:
+            consent.check_version(consent_version)
+        elif not await consent.has_consent(user.person_id):
+            raise consent.refusal()
         projects = await services.my_projects(user.person_id)
         rules = await rules_for_project(projects[0]["id"]) if projects else None
         result = await face.encode(photos[0], purpose="enrol", field="photo", rules=rules,
                                    max_bytes=rules.mobile_max_frame_bytes if rules else None)
         async with write_transaction():
+            if consent_version:
+                await consent.record(user.person_id, ConsentAction.given, channel=ConsentChannel.phone,
+                                     version=consent_version, project_id=projects[0]["id"] if projects else None,
+                                     user_id=user.id, username=user.username)
             await save_enrolment(user.person_id, result.encoding, photos[0], None, EnrolmentSource.demo)
         return DemoEnrolOut(person_id=user.person_id, enrolled=True, message="演示模式：已采集本人人脸，可以打卡了")
 

@@ -37,6 +37,7 @@ from backend.org import services as org
 from backend.rules import DEFAULT_RULES, Rules
 from backend.settings import get_settings
 from backend.vocabulary import DEFAULT_TZ, MakeupStatus, label, local_time
+from backend.workforce import consent
 from geofence.decision import format_metres_zh
 
 PWA_DIR = Path(__file__).resolve().parents[2] / "pwa"
@@ -164,6 +165,8 @@ async def m_clock(user: AuthUser) -> Template:
     return Template("m/clock.html", context={
         "user": user, "projects": projects, "config": json.dumps(config, ensure_ascii=False), "page": "clock",
         "precheck": check, "tz": await _zone(projects), "demo_mode": get_settings().demo_mode,
+        # 单独同意 before the demo self-enrolment (issue 20 B.1)
+        "consent_version": consent.CURRENT_CONSENT_VERSION, "consent_text": consent.consent_text(rules=rules),
     })
 
 

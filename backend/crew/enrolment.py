@@ -30,13 +30,14 @@ from typing import Any
 from backend.crew.dictionaries import OPEN_STATUSES
 from backend.crew.faceindex import FaceMatrix
 from backend.crew.tables import FaceIndexState, Registration
-from backend.crypto import lookup_hash
+from backend.crypto import lookup_hashes
 from backend.db import write_transaction
 from backend.errors import AppError, Conflict, invalid
 from backend.face.service import FaceService
 from backend.rules import Rules
 from backend.validators import cross_check_id, mask_id, parse_id_number
 from backend.vocabulary import EnrolmentSource, RegistrationStatus, ReviewKind
+from backend.workforce import consent
 from backend.workforce import services as workforce
 from backend.workforce.dictionaries import WORK_ROLE
 from backend.workforce.tables import Enrolment, Person, RosterEntry
@@ -81,7 +82,9 @@ async def face_index(max_age_s: float = FACE_INDEX_MAX_AGE_S) -> FaceMatrix:
 async def save_enrolment(person_id: int, template: bytes, face_photo: bytes | None, id_photo: bytes | None,
                          source: str) -> None:
     """Create or replace a person's enrolment (one template per person: its ``face_version`` counts
-    the replacements) and bump the face-index version — once.  Call it in the caller's transaction."""
+    the replacements) and bump the face-index version — once.  Call it in the caller's transaction.
+    No face without the person's biometric consent in force (``workforce.consent``: 409 ``consent_missing``)."""
+    await consent.require_consent(person_id)
     now = datetime.now(UTC)
     existing = await Enrolment.select(Enrolment.id, Enrolment.face_version).where(Enrolment.person == person_id).first()
     if existing:
@@ -96,6 +99,24 @@ async def save_enrolment(person_id: int, template: bytes, face_photo: bytes | No
         await Enrolment(person=person_id, face_template=template, face_photo=face_photo, id_photo=id_photo,
                         source=source, enrolled_at=now, updated_at=now).save()
     await bump_face_version()  # every process's 1:N matrix reloads (backend/crew/faceindex.py)
+
+
+async def drop_enrolment(person_id: int) -> bool:
+    """Consent withdrawn (issue 20 B.1): the face template and the photos are deleted — the enrolment's and those
+    of the person's registrations — so no phone, terminal whitelist or 1:N search uses them again (every reader
+    takes a NULL template as "not enrolled"); the rows stay (source, dates, ``face_version`` + 1).  Call it in the caller's transaction; False when there was no face."""
+    # the registrations' captures of the person are biometric data too (selfie, ID portrait and their templates)
+    await Registration.update({Registration.face_photo: None, Registration.face_template: None,
+                               Registration.id_photo: None, Registration.id_template: None,
+                               Registration.updated_at: datetime.now(UTC)}).where(Registration.person == person_id)
+    row = await Enrolment.select(Enrolment.id, Enrolment.face_version).where(Enrolment.person == person_id).first()
+    if row is None:
+        return False
+    await Enrolment.update({Enrolment.face_template: None, Enrolment.face_photo: None, Enrolment.id_photo: None,
+                            Enrolment.face_version: row["face_version"] + 1,
+                            Enrolment.updated_at: datetime.now(UTC)}).where(Enrolment.id == row["id"])
+    await bump_face_version()
+    return True
 
 
 # ============================================================================ people on other projects
@@ -158,7 +179,7 @@ async def enrolment_target(project_id: int, id_number: str) -> dict[str, Any] | 
     """The person with this ID number if they hold an active entry (not exited) on the project's
     roster: id, name, the entry and whether they already have a face template.  None otherwise — a
     terminal never creates people nor touches people of other projects."""
-    person = await Person.select(Person.id, Person.name).where(Person.id_hash == lookup_hash(id_number)).first()
+    person = await Person.select(Person.id, Person.name).where(Person.id_hash.is_in(lookup_hashes(id_number))).first()
     if person is None:
         return None
     entry = await RosterEntry.select(RosterEntry.id).where(
@@ -194,6 +215,9 @@ async def enrol_from_terminal(project_id: int, capture: TerminalCapture, *, rule
         raise invalid("name", "姓名与已登记的不一致", "Name differs from the registered one", code="name_mismatch")
     if not capture.face_photo:
         raise invalid("face_photo", "缺少采集照片", "No enrolment photo", code="face_photo_missing")
+    if not await consent.has_consent(target["person"]):  # before the face is even computed
+        log.warning("gate %s enrolment of %s refused: no biometric consent on record", terminal, masked)
+        raise consent.refusal()
     face = await face_service.encode(capture.face_photo, purpose="enrol", field="face_photo", rules=rules,
                                      max_bytes=max_photo_bytes)
     person_id = target["person"]

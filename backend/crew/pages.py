@@ -20,9 +20,11 @@ from backend.crew.dictionaries import CONTRACT_TYPE, GENDER, REG_STATUS
 from backend.crew.validation import parse_date
 from backend.errors import Forbidden, NotFound, invalid
 from backend.org import services as org
+from backend.privacy import people as privacy_people
 from backend.validators import ETHNICITY
-from backend.vocabulary import WAGE_UNIT_ZH, RegistrationStatus
+from backend.vocabulary import WAGE_UNIT_ZH, ConsentAction, ConsentChannel, RegistrationStatus, label
 from backend.wages.exits import exit_with_settlement, owed_for_entry
+from backend.workforce import consent
 from backend.workforce import services as workforce
 
 
@@ -110,9 +112,30 @@ async def registration_page(project_id: int, rid: int, user: AuthUser) -> Templa
     options = await services.form_options(project_id) if reg["status"] == RegistrationStatus.face_checked else {}
     # the district's age notice (seed 000 §六: told, never refused)
     notices = workforce.age_notices(await org.rules_for_project(project_id), reg["birth_date"], reg["gender"])
+    # 单独同意 (issue 20 B.1): the consent text is shown and ticked before the selfie step
+    rules = await org.rules_for_project(project_id)
+    consent_ctx = {"in_force": await consent.has_consent(reg["person"]), "version": consent.CURRENT_CONSENT_VERSION,
+                   "text": consent.consent_text(rules=rules)}
     return Template("crew/registration.html", context=_ctx(
         user, project=project, reg=reg, statuses=REG_STATUS, genders=GENDER, ethnicity=ETHNICITY,
-        can_edit=user.role in services.EDITOR_ROLES, notices=notices, **options))
+        can_edit=user.role in services.EDITOR_ROLES, notices=notices, consent=consent_ctx, **options))
+
+
+@post("/projects/{project_id:int}/crew/registrations/{rid:int}/consent", include_in_schema=False, status_code=200)
+async def consent_submit(project_id: int, rid: int, request: Request[Any, Any, Any], user: AuthUser) -> Response[str]:
+    """The tablet's consent step: ``consent_version`` ticked (``agree`` = "1") → consent given, the page reloads
+    into the selfie step; ``agree`` = "0" → declined (the project's staff are told; no face is taken)."""
+    reg = await services.get_registration(user, project_id, rid)
+    if user.role not in services.EDITOR_ROLES:
+        raise Forbidden("当前角色不能登记人员", "Your role may not register people", code="role_forbidden")
+    form = await request.form()
+    agree = forms.text(form, "agree", 2) == "1"
+    if agree and forms.text(form, "consent_tick", 8) != "on":
+        raise invalid("consent_tick", "请本人阅读同意书后勾选“我同意”", "Tick the consent box first", code="consent_not_ticked")
+    action = ConsentAction.given if agree else ConsentAction.declined
+    await privacy_people.record_consent(user, reg["person"], action=action, channel=ConsentChannel.tablet,
+                                        version=forms.text(form, "consent_version", 16), project_id=project_id)
+    return Response("", headers={"HX-Refresh": "true"}, media_type="text/html")
 
 
 @post("/projects/{project_id:int}/crew/registrations/{rid:int}/complete", include_in_schema=False)
@@ -139,9 +162,12 @@ async def entry_page(project_id: int, entry_id: int, user: AuthUser) -> Template
     project = await services.project_brief(project_id)
     can_edit = user.role in services.EDITOR_ROLES
     owed = await owed_for_entry(project_id, entry_id) if can_edit and not rows[0]["exited_on"] else None
+    consent_now = await consent.current(rows[0]["person"])  # 单独同意 (issue 20 B.1): shown, managed on /privacy
     return Template("crew/entry.html", context=_ctx(
         user, project=project, e=rows[0], contracts=await services.list_contracts(user, project_id, entry_id),
-        contract_types=CONTRACT_TYPE, wage_units=WAGE_UNIT_ZH, can_edit=can_edit, owed=owed))
+        contract_types=CONTRACT_TYPE, wage_units=WAGE_UNIT_ZH, can_edit=can_edit, owed=owed,
+        consent_now=consent_now and {**consent_now, "action_label": label(consent_now["action"], ConsentAction),
+                                     "channel_label": label(consent_now["channel"], ConsentChannel)}))
 
 
 @get("/projects/{project_id:int}/crew/entries/{entry_id:int}/enrol", include_in_schema=False)
@@ -224,7 +250,8 @@ async def review_submit(rid: int, request: Request[Any, Any, Any], user: AuthUse
 
 
 CREW_PAGES = [
-    roster_page, roster_table, register_page, registration_page, complete_submit, cancel_submit, entry_page,
+    roster_page, roster_table, register_page, registration_page, consent_submit, complete_submit, cancel_submit,
+    entry_page,
     supplement_page,
     exit_submit, contract_submit, account_submit, import_page, import_submit, import_progress, reviews_page,
     review_submit,

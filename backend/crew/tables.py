@@ -15,7 +15,10 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.org.tables import Project
-from backend.vocabulary import ImportStatus, RegistrationStatus, ReviewKind, Role, width
+from backend.vocabulary import ImportStatus, RegistrationStatus, ReviewKind, width
+from backend.workforce.tables import (
+    IdAccessLog as IdAccessLog,  # defined in workforce (issue 20 B.3); migrations: crew's
+)
 from backend.workforce.tables import Person, RosterEntry
 
 
@@ -132,17 +135,3 @@ class FaceIndexState(Table, tablename="crew_face_index"):
     each app process knows when its in-memory 1:N template matrix is stale."""
 
     version = Integer(default=0)
-
-
-class IdAccessLog(Table, tablename="id_access_log"):
-    """Every reading of full ID numbers by a person (a full-ID roster export): who, when, which project, how
-    many records, and why.  Written in the same transaction as the read; the district's supervisor reads it."""
-
-    user_id = Integer()  # no FK: the log outlives accounts
-    username = Varchar(length=64)
-    role = Varchar(length=width(Role, 16))
-    project = ForeignKey(references=Project, null=False, index=True, on_delete=OnDelete.restrict)
-    kind = Varchar(length=24, default="roster_export")
-    records = Integer(default=0)
-    reason = Text(default="")
-    accessed_at = Timestamptz(default=TimestamptzNow())

@@ -93,6 +93,8 @@ class TerminalOut(Out):
     allowed_networks: str | None
     protocol: str
     protocol_label: str
+    # how far its access application went (TerminalAccess; backend/onboarding): verified unless applied through it
+    access_state: str = "verified"
 
 
 class AlarmOut(Out):

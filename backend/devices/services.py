@@ -14,7 +14,7 @@ from typing import Any
 
 from piccolo.query.functions.string import Length
 
-from backend.crypto import decrypt_text, keyed_hash, lookup_hash
+from backend.crypto import decrypt_text, keyed_hash, keyed_hashes, lookup_hashes
 from backend.db import write_transaction
 from backend.devices.tables import Terminal, TerminalAlarm, Vendor
 from backend.errors import Conflict, NotFound, invalid
@@ -22,7 +22,7 @@ from backend.org.dictionaries import PROJECT_STATUS
 from backend.org.services import ensure_project_writable, rules_for_district
 from backend.org.tables import Enterprise, Project
 from backend.validators import parse_phone
-from backend.vocabulary import ALARM_KIND_ZH, Direction, ProjectStatus, Role
+from backend.vocabulary import ALARM_KIND_ZH, TERMINAL_ACCESS_ZH, Direction, ProjectStatus, Role, TerminalAccess
 from backend.workforce.services import on_roster
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 
@@ -91,7 +91,8 @@ def vendor_code_matches(code: str, stored_hash: str | None) -> bool:
     """Constant-time check of a code a terminal sent against the stored hash."""
     if not stored_hash:
         return False
-    return hmac.compare_digest(vendor_code_hash(code), stored_hash)
+    # any key of the ring: a code hashed before a key rotation matches while its key is listed (docs/security.md)
+    return any([hmac.compare_digest(h, stored_hash) for h in keyed_hashes(code, VENDOR_CODE_PURPOSE)])
 
 
 def _code_placeholder() -> str:
@@ -196,7 +197,12 @@ def check_protocol(protocol: str) -> str:
 
 async def register_terminal(project_id: int, serial: str, vendor_id: int, channel: int = 1,
                             direction: str = Direction.in_, allowed_networks: str | Iterable[str] | None = None,
-                            protocol: str = DEFAULT_PROTOCOL, *, changes: TerminalChanges | None = None) -> int:
+                            protocol: str = DEFAULT_PROTOCOL, *, changes: TerminalChanges | None = None,
+                            access_state: str = TerminalAccess.verified) -> int:
+    """Register a terminal; ``access_state`` (TerminalAccess) is ``verified`` unless its access application says
+    otherwise (backend/onboarding registers it ``applied``)."""
+    if access_state not in TERMINAL_ACCESS_ZH:
+        raise invalid("access_state", "未知的设备接入状态", "Unknown access state")
     if not _SERIAL.fullmatch(serial):
         raise invalid("serial", "设备序列号应为 1–32 个可见 ASCII 字符", "Serial must be 1–32 printable ASCII")
     check_protocol(protocol)
@@ -212,10 +218,38 @@ async def register_terminal(project_id: int, serial: str, vendor_id: int, channe
     if await Terminal.exists().where(Terminal.serial == serial):
         raise Conflict("该设备序列号已登记", "This serial is already registered", field="serial")
     t = Terminal(serial=serial, vendor=vendor_id, project=project_id, channel=channel, direction=direction,
-                 allowed_networks=parse_networks(allowed_networks), protocol=protocol)
+                 allowed_networks=parse_networks(allowed_networks), protocol=protocol, access_state=access_state)
     await t.save()
     _terminals_changed(changes)
     return t.id
+
+
+# --- Device access (backend/onboarding, issue 20 A.2; seed 001 供应商操作指引 §2.4) -------------------------------
+
+TEST_ACCESS_PURPOSE = "terminal-test-access"
+
+
+async def set_access_state(terminal_id: int, state: str, *, changes: TerminalChanges | None = None) -> None:
+    """The access application moved on: the terminal's ``access_state`` (a gate re-reads it at once in this
+    process, within ``terminal_ttl_s`` in another)."""
+    if state not in TERMINAL_ACCESS_ZH:
+        raise invalid("access_state", "未知的设备接入状态", "Unknown access state")
+    await Terminal.update({Terminal.access_state: state}).where(Terminal.id == terminal_id)
+    _terminals_changed(changes)
+
+
+def terminal_test_code(terminal_id: int, serial: str, vendor_code_hash: str | None) -> str:
+    """The test credential (测试环境授权) of a terminal: sent in the vendor-code field of login 843 while the
+    terminal has test access.  Derived (HMAC under SMZ_SECRET_KEY) from the terminal and its vendor's code
+    hash, never stored; a new vendor code makes a new one.  32 characters of the vendor-code alphabet."""
+    digest = bytes.fromhex(keyed_hash(f"{terminal_id}:{serial}:{vendor_code_hash or ''}", TEST_ACCESS_PURPOSE))
+    return "".join(VENDOR_CODE_ALPHABET[b % len(VENDOR_CODE_ALPHABET)] for b in digest[:VENDOR_CODE_LENGTH])
+
+
+def terminal_test_code_matches(code: str, terminal: dict[str, Any]) -> bool:
+    """Constant-time check of a login's code against the test credential of a ``gate_terminal`` row."""
+    expected = terminal_test_code(terminal["id"], terminal["serial"], terminal.get("vendor_code_hash"))
+    return hmac.compare_digest(code.encode(), expected.encode())
 
 
 async def list_terminals(project_ids: set[int] | None = None, vendor_id: int | None = None) -> list[dict[str, Any]]:
@@ -320,7 +354,8 @@ async def gate_terminal(serial: str) -> dict[str, Any] | None:
     return await Terminal.select(
         Terminal.id, Terminal.serial, Terminal.project, Terminal.channel, Terminal.direction, Terminal.enabled,
         Terminal.vendor, Terminal.vendor.code_hash.as_alias("vendor_code_hash"), Terminal.allowed_networks,
-        Terminal.protocol, Terminal.project.district.as_alias("district"), Terminal.project.timezone.as_alias("tz"),
+        Terminal.protocol, Terminal.access_state,
+        Terminal.project.district.as_alias("district"), Terminal.project.timezone.as_alias("tz"),
         Terminal.project.name.as_alias("project_name"), Terminal.project.status.as_alias("project_status"),
     ).where(Terminal.serial == serial).first()
 
@@ -367,7 +402,7 @@ async def gate_person(project_id: int, id_number: str, day: date, *, admitted: A
     """845: a person on the project's roster on ``day`` (by ID number) and admitted to the site (``admitted``,
     as for ``whitelist_entries``) with the enrolment photos; None when unknown, not on this project (a terminal
     never learns about people of other projects) or not admitted."""
-    person = await Person.select().where(Person.id_hash == lookup_hash(id_number)).first()
+    person = await Person.select().where(Person.id_hash.is_in(lookup_hashes(id_number))).first()
     if person is None:
         return None
     if not await RosterEntry.exists().where(
@@ -480,7 +515,7 @@ async def outages(now: datetime | None = None, *, project_ids: set[int] | None =
 
 
 async def vendor_id_by_code(code: str) -> int | None:
-    row = await Vendor.select(Vendor.id).where(Vendor.code_hash == vendor_code_hash(code)).first()
+    row = await Vendor.select(Vendor.id).where(Vendor.code_hash.is_in(keyed_hashes(code, VENDOR_CODE_PURPOSE))).first()
     return row["id"] if row else None
 
 

@@ -8,7 +8,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from backend.org.tables import Enterprise, Project
-from backend.vocabulary import AlarmKind, Direction, width
+from backend.vocabulary import AlarmKind, Direction, TerminalAccess, width
 
 
 class Vendor(Table, tablename="vendor"):
@@ -43,6 +43,10 @@ class Terminal(Table, tablename="terminal"):
     # The protocol the terminal speaks (a name of backend.devices.protocols.ADAPTERS): a gate server
     # serves only the terminals of its protocol.  Migration 2026-12-02T15:00:00.
     protocol = Varchar(length=32, default="jiangmen-v1")
+    # How far the terminal's access application went (backend/onboarding; TerminalAccess): a production login
+    # needs ``production`` or ``verified``.  Existing and directly registered terminals are ``verified``.
+    # Migration 2026-12-03T01:01:00.
+    access_state = Varchar(length=width(TerminalAccess, 16), default="verified")
 
 
 class TerminalAlarm(Table, tablename="terminal_alarm"):

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from backend.devices import services as devices
 from backend.limits import FailureWindow
 from backend.settings import get_settings
+from backend.vocabulary import TerminalAccess
 
 log = logging.getLogger("smz.gate")
 
@@ -49,6 +50,22 @@ class TerminalRefused(Exception):
         self.zh = zh
         self.en = en
         self.close = close
+
+
+# Access refusals at login 843 (issue 20 A.2, seed 001 供应商操作指引 §2.4: 测试环境授权 → 正式环境授权 → 联网结果核查).
+NOT_VERIFIED_ZH = "未通过联网结果核查，不能在生产环境登录"
+
+
+def access_refusal(state: str | None, *, test_login: bool) -> TerminalRefused | None:
+    """Why a terminal in access ``state`` may not log in to this (production) server, or None.  ``applied``: never;
+    ``test``: only with its test credential (``test_login``); ``production`` (正式环境联调) and ``verified``: yes."""
+    if state == TerminalAccess.applied:
+        return TerminalRefused(f"设备接入申请尚未审核通过，{NOT_VERIFIED_ZH}",
+                               "access application not approved yet: not verified for production")
+    if state == TerminalAccess.test and not test_login:
+        return TerminalRefused(f"仅获测试环境授权，{NOT_VERIFIED_ZH}（测试请用测试凭据）",
+                               "test access only: not verified for production (log in with the test credential)")
+    return None
 
 
 class Connections(Protocol):
@@ -168,7 +185,9 @@ class TerminalLifecycle:
         if t is None:
             log.warning("gate login refused: unknown serial %r from %s", serial, peer)
             raise self._refuse_login(serial, host, "设备未登记，请联系项目管理员", "device not registered")
-        if not devices.vendor_code_matches(vendor_code, t["vendor_code_hash"]):
+        # A terminal with test access (测试环境授权, backend/onboarding) logs in with its test credential
+        test_login = t.get("access_state") == TerminalAccess.test and devices.terminal_test_code_matches(vendor_code, t)
+        if not test_login and not devices.vendor_code_matches(vendor_code, t["vendor_code_hash"]):
             log.warning("gate login refused: serial %s with a wrong vendor code from %s", serial, peer)
             raise self._refuse_login(serial, host, "厂家识别码与登记不符", "vendor code does not match the registration")
         if not devices.address_allowed(host, t["allowed_networks"]):
@@ -183,6 +202,14 @@ class TerminalLifecycle:
             log.warning("gate login refused: serial %s is registered for protocol %s, this server speaks %s",
                         serial, t["protocol"], self.protocol)
             raise TerminalRefused("设备登记的通信协议与本服务不符", f"terminal registered for protocol {t['protocol']}")
+        refusal = access_refusal(t.get("access_state"), test_login=test_login)
+        if refusal is not None:
+            log.warning("gate login refused: serial %s has access state %s (from %s)", serial, t.get("access_state"),
+                        peer)
+            await self._alarm("access_refused", serial, peer, refusal.zh, t)
+            raise refusal
+        if test_login:
+            await self._alarm("test_login", serial, peer, "测试凭据登录成功；其后的请求不被接收", t)
         self._failures.clear(f"serial:{serial}")
         async with self._lock(serial):
             self._pending_offline.discard(serial)
@@ -217,6 +244,10 @@ class TerminalLifecycle:
             raise TerminalRefused("设备未登记，请联系项目管理员", "device not registered")
         if not t["enabled"]:
             raise TerminalRefused("设备已停用，请联系项目管理员", "device disabled")
+        if t.get("access_state") in (TerminalAccess.applied, TerminalAccess.test):
+            # test access proves the login only: nothing a test terminal sends is taken (docs/rules.md)
+            raise TerminalRefused("测试环境授权：登录已验证，不接收考勤等数据", "test access: no data is accepted",
+                                  close=True)
         login_hash = self._login_hash.get(serial)  # None only outside a gate connection (direct calls)
         if login_hash is not None and login_hash != t["vendor_code_hash"]:
             # the vendor code was rotated since this connection logged in (by another process, or

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -31,6 +31,8 @@ from backend.supervision.controllers import manager_filters
 from backend.supervision.days import month_of, parse_month
 from backend.supervision.metrics import pct
 from backend.supervision.services.explain import explain_project_month
+from backend.upkeep.present import service_view
+from backend.upkeep.services import vendor_service
 from backend.vocabulary import Role
 from backend.workforce.dictionaries import KEY_POSTS, POSTS
 
@@ -102,9 +104,11 @@ async def execution_page(user: AuthUser, day: date | None = None, district_id: i
     districts, total = await services.district_execution(ids, day)
     projects = await services.project_execution(ids, day)
     vendors = await services.vendor_support(ids, day)
+    # the service figures (issue 20 A.5): devices by state, open / overdue repair tickets, repair time
+    upkeep_rows = {v.vendor_id: service_view(v) for v in await vendor_service(ids, now=datetime.now(UTC))}
     return Template("supervision/execution.html", context=await _ctx(
         user, "execution", day=day, district_id=district_id, district_rows=districts, total=total,
-        projects=projects, vendors=vendors, duty=present.DUTY_ZH,
+        projects=projects, vendors=vendors, upkeep=upkeep_rows, duty=present.DUTY_ZH,
         chart=charts.bar_chart([(d.name, float(d.people), "") for d in districts], title=f"{day} 各地区考勤人数"),
     ))
 

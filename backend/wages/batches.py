@@ -11,7 +11,6 @@ from typing import Any
 from backend import money
 from backend.accounts.services import CurrentUser
 from backend.bounded import BoundedRunner
-from backend.crew.tables import IdAccessLog
 from backend.crew.xlsx import ImportLimits
 from backend.crypto import decrypt_text
 from backend.db import write_transaction
@@ -21,6 +20,7 @@ from backend.vocabulary import BankStatus, PayrollStatus, label, local_today
 from backend.wages import access, xlsx
 from backend.wages.payroll import CARD_AAD, versions
 from backend.wages.tables import PayBatch, PayResult, PayrollLine
+from backend.workforce import id_access
 
 ACCESS_KIND = "wage_bank_file"
 
@@ -87,6 +87,7 @@ async def batch_file(user: CurrentUser, project_id: int, batch_id: int, fmt: str
     rows = await PayResult.select(
         PayResult.seq, PayResult.amount_fen, PayResult.line.card_enc.as_alias("card_enc"),
         PayResult.line.person.name.as_alias("name"), PayResult.line.person.id_cipher.as_alias("id_cipher"),
+        PayResult.line.person.as_alias("person"),
         PayResult.line.payroll.month.as_alias("month"),
     ).where(PayResult.batch == batch_id).order_by(PayResult.seq)
     out = [{"seq": r["seq"], "name": r["name"], "id_number": decrypt_text(r["id_cipher"]),
@@ -97,9 +98,8 @@ async def batch_file(user: CurrentUser, project_id: int, batch_id: int, fmt: str
         raise TotalsMismatch(f"batch {batch_id}: file {file_total}/{len(out)} ≠ batch {b['total_fen']}/{b['lines']}")
     table = xlsx.bank_file_rows(out)
     async with write_transaction():
-        await IdAccessLog.insert(IdAccessLog(user_id=user.id, username=user.username, role=user.role,
-                                             project=project_id, kind=ACCESS_KIND, records=len(out),
-                                             reason=(reason or "工资代发文件（农民工工资专户）").strip()[:200]))
+        await id_access.log_access(user, project_id=project_id, kind=ACCESS_KIND, person_ids=[r["person"] for r in rows],
+                                   reason=(reason or "工资代发文件（农民工工资专户）").strip()[:200], records=len(out))
     if fmt == "csv":
         return xlsx.bank_csv(table), "text/csv; charset=utf-8"
     title = f"代发批次 {batch_id}：{len(out)} 人，合计 {money.yuan(b['total_fen'])} 元"

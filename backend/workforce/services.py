@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from backend.crypto import decrypt_text, encrypt_text, lookup_hash
+from backend.crypto import decrypt_text, encrypt_text, lookup_hash, lookup_hashes
 from backend.db import write_transaction
 from backend.errors import Conflict, NotFound, invalid
 from backend.org import services as org
@@ -129,7 +129,8 @@ async def set_team_leader(project_id: int, team_id: int, person_id: int | None) 
 
 
 async def find_person_id(id_number: str) -> int | None:
-    row = await Person.select(Person.id).where(Person.id_hash == lookup_hash(id_number)).first()
+    # any key of the ring: found during a key rotation whether or not the row is re-hashed yet (backend.crypto)
+    row = await Person.select(Person.id).where(Person.id_hash.is_in(lookup_hashes(id_number))).first()
     return row["id"] if row else None
 
 
@@ -462,3 +463,39 @@ async def enrolled_person_ids(person_ids: list[int]) -> set[int]:
         Enrolment.person.is_in(person_ids) & Enrolment.face_template.is_not_null()
     )
     return {r["person"] for r in rows}
+
+
+# --- Correction of a person's data on their request (issue 20 B.4; PIPL §46) -----------------------------------
+
+
+async def correct_person(person_id: int, field: str, value: str) -> tuple[str, str]:
+    """Correct the person's name, phone or ID number (the caller audits it, in the same transaction).  Returns
+    (old, new) as they may be shown: ID numbers masked.  A new ID number must be valid and not another person's
+    (the answer does not say whose); gender and birth date follow it."""
+    row = await Person.select(Person.name, Person.phone, Person.id_masked).where(Person.id == person_id).first()
+    if row is None:
+        raise NotFound("人员不存在", "Person not found", field="person_id")
+    if field == "name":
+        new = parse_person_name(value)
+        await Person.update({Person.name: new}).where(Person.id == person_id)
+        await person_changed(person_id)
+        return row["name"], new
+    if field == "phone":
+        new_phone = parse_phone(value) or ""
+        await Person.update({Person.phone: new_phone or None}).where(Person.id == person_id)
+        await person_changed(person_id)
+        return row["phone"] or "", new_phone
+    if field == "id_number":
+        info = parse_id_number(value)
+        other = await find_person_id(info.number)
+        if other is not None and other != person_id:
+            raise Conflict("此身份证号已登记为其他人员，不能更正为该号码", "This ID number belongs to another person",
+                           field="value", code="id_number_taken")
+        await Person.update({
+            Person.id_cipher: encrypt_text(info.number), Person.id_hash: lookup_hash(info.number),
+            Person.id_masked: mask_id(info.number), Person.gender: info.gender, Person.birth_date: info.birth_date,
+        }).where(Person.id == person_id)
+        await person_changed(person_id)
+        return row["id_masked"], mask_id(info.number)
+    raise invalid("field", "只能更正姓名、手机号或身份证号", "Only name, phone or ID number can be corrected",
+                  code="field_unknown")

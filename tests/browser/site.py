@@ -90,6 +90,10 @@ async def enrol(person_id: int, photo_name: str, purpose: str = "enrol", *, face
 
     photo = capture_like(photo_name)  # 480×640, face 210 px wide: a terminal-like enrolment photo
     face = await face_service.encode(photo, purpose=purpose)
+    from backend.workforce import consent
+
+    if not await consent.has_consent(person_id):  # no face without 单独同意 (issue 20 B.1)
+        await consent.record(person_id, "given", channel="tablet")
     await save_enrolment(person_id, face.encoding, photo, None, "test")
 
 

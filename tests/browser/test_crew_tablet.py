@@ -73,6 +73,12 @@ async def test_whole_registration_with_a_fake_camera(tablet, server, card_files,
     await page.wait_for_url("**/crew/registrations/*", timeout=60_000)
     assert await page.get_attribute("#reg-status", "data-status") == "id_checked"
 
+    # 单独同意 (issue 20 B.1): the consent text comes before the selfie, ticked by the person
+    assert await page.locator("#liveness").count() == 0
+    await page.check("#consent-tick")
+    await page.click("#consent-agree")
+    await page.wait_for_selector("#liveness-start", timeout=30_000)
+
     # 人证核验: ask for the challenge, make the camera perform exactly it, capture
     await page.click("#liveness-start")
     await page.wait_for_selector("#challenge-actions li")

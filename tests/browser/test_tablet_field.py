@@ -137,6 +137,9 @@ async def test_adding_a_face_from_the_person_page_then_one_primary_action_and_a_
     assert "/crew/registrations/" in page.url, await page.inner_text("#id-form .msg")
     assert await page.get_attribute("#reg-status", "data-status") == "id_checked"
     assert "已通过导入进入本项目花名册" in await page.inner_text("main")
+    await page.check("#consent-tick")  # 单独同意 before the selfie (issue 20 B.1)
+    await page.click("#consent-agree")
+    await page.wait_for_selector("#liveness-start", timeout=30_000)
 
     async def visible_primary() -> list[str]:
         return await page.eval_on_selector_all(

@@ -182,7 +182,9 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
     # (backend/org/demo_lifecycle.py)
     assert await db.count("project") == 7
     assert await db.count("enterprise") == 7  # 6 + that application's supervision firm
-    assert await db.count("terminal") == 2
+    assert await db.count("terminal") == 2 + 5  # the two gates + one device per access step (issue 20 A)
+    # device upkeep (backend/upkeep/demo.py): a repaired, an overdue (escalated: one finding) and an open ticket
+    assert await db.count("repair_ticket") == 3 and await db.count("upkeep_finding") == 1
     assert await db.count("roster_entry") == expected_roster_entries(PEOPLE)
     users = {r["username"]: r for r in await db.rows("SELECT username, role, password_hash FROM app_user")}
     assert {u: users[u]["role"] for u in ACCOUNTS} == ROLES
@@ -198,6 +200,15 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
     # two months of payroll with deliberate mismatches: the reconciliation page is not empty
     assert await db.count("payroll") >= 2 and await db.count("wage_finding") > 0
     assert await db.count("project_application") == 3
+    # issue 20 A: the demo vendor has 考勤设备 approved and a device in each access step
+    access = await db.rows("SELECT a.status, t.access_state FROM access_application a JOIN terminal t ON t.id = a.terminal"
+                           " ORDER BY a.serial")
+    assert [(r["status"], r["access_state"]) for r in access] == [
+        ("applied", "applied"), ("test", "test"), ("production", "production"), ("reported", "production"),
+        ("verified", "verified")]
+    assert [r["status"] for r in await db.rows("SELECT status FROM vendor_scope")] == ["approved"]
+    gates = await db.rows("SELECT access_state FROM terminal WHERE serial LIKE 'DEMO-GATE-%'")
+    assert [g["access_state"] for g in gates] == ["verified", "verified"]
     # every roster person is valid and stored encrypted: no column holds an ID number in clear
     from backend.validators import id_check_char
 
@@ -237,6 +248,11 @@ async def test_demo_cli_loads_a_fresh_database_and_prints_the_accounts(demo_env)
     with_contract = await db.rows("SELECT COUNT(*) AS n FROM crew_contract c "
                                   "WHERE c.project = (SELECT MIN(id) FROM project)")
     assert len(enrolled) == with_contract[0]["n"] - 2
+    # every demo face has its person's consent on record first (单独同意, issue 20 B.1)
+    consented = await db.rows("SELECT COUNT(DISTINCT c.person) AS n FROM biometric_consent c JOIN enrolment e "
+                              "ON e.person = c.person WHERE c.action = 'given'")
+    faces = await db.rows("SELECT COUNT(*) AS n FROM enrolment WHERE face_template IS NOT NULL")
+    assert consented[0]["n"] == faces[0]["n"] > 0
 
     await check_attendance_history(env, db)
 

@@ -15,7 +15,14 @@ import pytest
 
 from backend.crew.faceindex import FaceMatrix
 from tests.integration.conftest import World, login, unique, unique_name
-from tests.integration.crew.crewkit import CameraStandIn, id_card_back, id_card_front, id_fields, live_frames
+from tests.integration.crew.crewkit import (
+    CameraStandIn,
+    give_consent,
+    id_card_back,
+    id_card_front,
+    id_fields,
+    live_frames,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -138,6 +145,7 @@ async def tablet_register(client: Any, h: dict[str, str], project: int, unit: in
     assert started.status_code == 201, started.text
     my_people.add(started.json()["person_id"])
     rid = started.json()["id"]
+    await give_consent(client, h, project, rid)
     ch = await client.post(f"/api/projects/{project}/crew/registrations/{rid}/challenge", headers=h)
     assert ch.status_code == 200, ch.text
     frames = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(live_frames("obama.jpg"))]
@@ -196,6 +204,9 @@ async def test_gate_852_enrols_a_64_year_old_and_logs_the_districts_notice(world
     await workforce.enter_roster(project_id=noticing["project"], person_id=person, unit_id=noticing["unit"],
                                  team_id=noticing["management_team"], work_role="manager", post="project_manager",
                                  entered_on=date.today() - timedelta(days=2))
+    from backend.workforce import consent
+
+    await consent.record(person, "given", channel="paper")  # issue 20 B.1: no face without 单独同意
     serial = unique("AGE852-")
     await register_terminal(noticing["project"], serial, world.vendor)
     image, _ = capture_like_image("obama.jpg")

@@ -108,7 +108,7 @@ def test_retention_2_years_after_completion_seed002_seed004():
 
 def test_device_repair_within_24_hours_seed002_s5_4():
     # seed 002 §五.4: 在接到报障后24小时内修复完成
-    assert _field(DEFAULT_RULES, "device_repair_max_hours") == 24
+    assert _field(DEFAULT_RULES, "repair_max_hours") == 24
 
 
 def test_gate_channel_area_30000_m2_and_municipal_one_channel_seed002_s3_1():

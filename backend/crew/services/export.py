@@ -17,7 +17,8 @@ from backend.db import write_transaction
 from backend.errors import Forbidden
 from backend.org import services as org
 from backend.validators import ETHNICITY, clean_text
-from backend.vocabulary import RegistrationStatus, Role, local_today
+from backend.vocabulary import IdAccessKind, RegistrationStatus, Role, local_today
+from backend.workforce import id_access
 from backend.workforce.dictionaries import POSTS, WORK_ROLE, WORK_TYPES
 from backend.workforce.tables import Person
 
@@ -58,8 +59,8 @@ async def export_roster(user: CurrentUser, project_id: int, *, full_id: bool = F
         # the read of the numbers and its log entry: one transaction (no full-ID export without its record)
         async with write_transaction():
             await read_people()
-            await IdAccessLog(user_id=user.id, username=user.username, role=user.role, project=project_id,
-                              kind="roster_export", records=len(view), reason=reason).save()
+            await id_access.log_access(user, project_id=project_id, kind=IdAccessKind.roster_export,
+                                       person_ids=pids, reason=reason, records=len(view))
     else:
         await read_people()
     regs = {r["person"]: r for r in await Registration.select(

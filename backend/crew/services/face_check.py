@@ -25,6 +25,7 @@ from backend.face import liveness as lv
 from backend.face.messages import message as face_message
 from backend.face.service import FaceService, face_distance
 from backend.vocabulary import RegistrationStatus, ReviewKind
+from backend.workforce import consent
 
 log = logging.getLogger("smz.crew")
 
@@ -34,6 +35,7 @@ _sysrand = random.SystemRandom()
 async def issue_challenge(user: CurrentUser, project_id: int, rid: int) -> dict[str, Any]:
     """A liveness challenge of the clock-in mechanism, issued for the person being registered."""
     reg, rules = await _for_step(user, project_id, rid, RegistrationStatus.id_checked)
+    await consent.require_consent(reg["person"])  # 单独同意 before the selfie (issue 20 B.1): 409 consent_missing
     actions = lv.new_challenge_actions(_sysrand, rules.liveness_action_count)
     now = datetime.now(UTC)
     nonce = secrets.token_urlsafe(24)

@@ -16,7 +16,7 @@ from backend.crew import xlsx
 from backend.crew.dictionaries import IMPORT_STATUS
 from backend.crew.services.common import EDITOR_ROLES, REVIEWER_ROLES, _aware, _editor, _json_list
 from backend.crew.tables import ImportJob
-from backend.crypto import encrypt_text, lookup_hash
+from backend.crypto import encrypt_text, lookup_hash, lookup_hashes
 from backend.db import write_transaction
 from backend.errors import AppError, Forbidden, NotFound, PayloadTooLarge, invalid
 from backend.org.tables import Team
@@ -163,11 +163,12 @@ async def _check_against_db(project_id: int, rows: list[v.ImportRow], errors: li
     """Rows whose person is already active on this project are errors; active on another project, a warning
     (a project outside ``visible`` is not named, as in ``workforce.services.active_elsewhere``)."""
     hashes = {lookup_hash(r.card.info.number): r for r in rows}
-    keys = list(hashes)
+    ring = _ring_hashes(rows)
+    keys = list(ring)
     existing: dict[str, dict[str, Any]] = {}
     for i in range(0, len(keys), 900):
         for p in await Person.select(Person.id, Person.id_hash, Person.name).where(Person.id_hash.is_in(keys[i:i + 900])):
-            existing[p["id_hash"]] = p
+            existing[ring[p["id_hash"]]] = p
     by_person = {p["id"]: hashes[h] for h, p in existing.items()}
     pids = list(by_person)
     warnings: list[dict[str, Any]] = []
@@ -212,14 +213,22 @@ _ENTRY_COLUMNS = ("person", "project", "unit", "team", "work_role", "post", "wor
                   "exit_note", "created_at")
 
 
+def _ring_hashes(rows: list[v.ImportRow]) -> dict[str, str]:
+    """Every key-ring hash of each row's ID number → its current-key hash: a person not yet re-hashed by
+    ``smz rotate-key`` is still found (backend.crypto.lookup_hashes)."""
+    return {h: hs[0] for r in rows for hs in [lookup_hashes(r.card.info.number)] for h in hs}
+
+
 async def _write_rows(project_id: int, rows: list[v.ImportRow]) -> None:
     now = datetime.now(UTC)
     hashes = [lookup_hash(r.card.info.number) for r in rows]
+    ring = _ring_hashes(rows)
+    ring_keys = list(ring)
     async with write_transaction():
         known: dict[str, int] = {}
-        for i in range(0, len(hashes), 900):
-            for p in await Person.select(Person.id, Person.id_hash).where(Person.id_hash.is_in(hashes[i:i + 900])):
-                known[p["id_hash"]] = p["id"]
+        for i in range(0, len(ring_keys), 900):
+            for p in await Person.select(Person.id, Person.id_hash).where(Person.id_hash.is_in(ring_keys[i:i + 900])):
+                known[ring[p["id_hash"]]] = p["id"]
         new = [(r.card.name, encrypt_text(r.card.info.number), h, mask_id(r.card.info.number), r.card.info.gender,
                 r.card.info.birth_date, r.card.ethnicity, r.phone, r.card.address, r.card.issuer, r.card.valid_until, now)
                for r, h in zip(rows, hashes, strict=True) if h not in known]

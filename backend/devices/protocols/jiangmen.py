@@ -47,6 +47,7 @@ PROTOCOL = "jiangmen-v1"
 # 852 refusal reasons: the reply holds 30 UTF-8 bytes (10 Chinese characters), so the long texts of
 # the validators and the face service are replaced by short ones; the full text goes to the log.
 SHORT_REASONS: dict[str, str] = {
+    "consent_missing": "未签人脸采集同意书",  # issue 20 B.1: no face without 单独同意 (27 bytes)
     "id_format": "身份证号码格式错误",
     "id_region": "身份证号码地区码无效",
     "id_birth_date": "身份证出生日期无效",

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from piccolo.query.functions.aggregate import Count
 
 from backend.attendance.tables import Punch
+from backend.devices.services import offline_since
 from backend.devices.tables import Terminal, Vendor
 from backend.org.tables import District
 from backend.supervision import metrics
@@ -221,10 +222,14 @@ async def fetch_gate_updates(day: date, term_ids: list[int], vendor_of: dict[int
 
 async def vendor_support(project_ids: set[int] | None, day: date) -> list[VendorSupport]:
     """Per vendor: projects its enabled terminals serve, how many are 合格, how many got a gate punch through
-    its terminals on ``day`` (更新), terminals and how many are online now."""
+    its terminals on ``day`` (更新), terminals and how many are online now (``devices.services.offline_since``).
+    The service figures — terminals by state, alarms, repair tickets and times, acceptances — are
+    ``upkeep.services.vendor_service`` (shown beside these on the execution page)."""
+    now = datetime.now(UTC)
     vendors = {v["id"]: VendorSupport(vendor_id=v["id"], name=v["name"])
                for v in await Vendor.select(Vendor.id, Vendor.name).order_by(Vendor.id)}
-    tq = Terminal.select(Terminal.id, Terminal.vendor, Terminal.project, Terminal.online).where(
+    tq = Terminal.select(Terminal.id, Terminal.vendor, Terminal.project, Terminal.online, Terminal.last_seen_at,
+                         Terminal.last_offline_at, Terminal.created_at).where(
         Terminal.enabled == True)  # noqa: E712 (Piccolo expression)
     if project_ids is not None:
         if not project_ids:
@@ -237,7 +242,9 @@ async def vendor_support(project_ids: set[int] | None, day: date) -> list[Vendor
     for t in terminals:
         v = vendors[t["vendor"]]
         v.terminals += 1
-        v.online += bool(t["online"])
+        # online as the device pages and the upkeep figures count it: connected and seen within the stale limit
+        # (a terminal still flagged online by a server that died is not; issue 20 A.5)
+        v.online += offline_since(t, now) is None
         served[t["vendor"]].add(t["project"])
     quals = await qualification({t["project"] for t in terminals}, day)
     updated = await fetch_gate_updates(day, [t["id"] for t in terminals], {t["id"]: t["vendor"] for t in terminals})

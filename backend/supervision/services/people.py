@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from backend.crypto import lookup_hash
+from backend.crypto import lookup_hashes
 from backend.errors import invalid
 from backend.supervision.services.common import _ids_in
 from backend.workforce.tables import Person, RosterEntry
@@ -19,7 +19,7 @@ async def _person_filter(q: str | None) -> tuple[str, Any] | None:
     if not text:
         return None
     if _ID_LIKE.fullmatch(text):
-        row = await Person.select(Person.id).where(Person.id_hash == lookup_hash(text.upper())).first()
+        row = await Person.select(Person.id).where(Person.id_hash.is_in(lookup_hashes(text.upper()))).first()
         return ("id", row["id"] if row else -1)
     if len(text) > 60:
         raise invalid("q", "姓名过长", "Name too long")

@@ -644,6 +644,8 @@
     const box = $("demo-enrol-message");
     const say = function (kind, text) { box.className = kind ? "msg " + kind : "msg"; box.textContent = text; box.hidden = !text; };
     if (this.busy) return;
+    const consent = $("demo-consent");  // 单独同意: no face without the tick (the server refuses it too)
+    if (consent && !consent.checked) { say("bad", "请先阅读人脸信息采集告知，并勾选同意"); return; }
     this.busy = true;
     button.disabled = true;
     this.updateStart();
@@ -658,6 +660,7 @@
       say("", "正在采集…");
       const fd = new FormData();
       fd.append("photo", blob, "face.jpg");
+      if (consent) fd.append("consent_version", consent.value);
       return fetch("/api/clockin/demo-enrol", {
         method: "POST", body: fd, credentials: "same-origin", headers: { Accept: "application/json" },
       }).then(function (res) {

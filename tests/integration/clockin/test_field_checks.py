@@ -280,7 +280,11 @@ async def test_demo_worker_enrols_their_own_face_at_first_clock_in_then_clocks_i
     home = await client.get("/m/", headers=h)
     assert "演示模式：可在首次打卡时采集本人人脸" in home.text
 
-    r = await client.post("/api/clockin/demo-enrol", headers=h,
+    # issue 20 B.1: no face without the worker's consent (单独同意); the phone sends the version they ticked
+    refused = await client.post("/api/clockin/demo-enrol", headers=h,
+                                files=[("photo", ("face.jpg", capture_like("obama.jpg"), "image/jpeg"))])
+    assert refused.status_code == 409 and refused.json()["code"] == "consent_missing"
+    r = await client.post("/api/clockin/demo-enrol", headers=h, data={"consent_version": "2026-12"},
                           files=[("photo", ("face.jpg", capture_like("obama.jpg"), "image/jpeg"))])
     assert r.status_code == 200, r.text
     assert r.json()["enrolled"] is True and r.json()["person_id"] == site.people[label]

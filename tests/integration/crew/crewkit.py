@@ -111,3 +111,13 @@ def workbook(rows: Iterable[dict[str, Any]], *, text_ids: bool = True) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+async def give_consent(client: Any, h: dict[str, str], project: int, rid: int) -> None:
+    """The tablet's consent step (单独同意, issue 20 B.1) for the person of registration ``rid``: no selfie and
+    no face without it."""
+    reg = await client.get(f"/api/projects/{project}/crew/registrations/{rid}", headers=h)
+    assert reg.status_code == 200, reg.text
+    r = await client.post(f"/api/privacy/people/{reg.json()['person']}/consent", headers=h, json={
+        "action": "given", "channel": "tablet", "version": "2026-12", "project_id": project})
+    assert r.status_code == 201, r.text

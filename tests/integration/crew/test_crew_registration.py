@@ -14,7 +14,17 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from crewkit import PDF, CameraStandIn, blank_card, id_card_back, id_card_front, id_fields, live_frames, png_document
+from crewkit import (
+    PDF,
+    CameraStandIn,
+    blank_card,
+    give_consent,
+    id_card_back,
+    id_card_front,
+    id_fields,
+    live_frames,
+    png_document,
+)
 
 from backend.crew import services as crew
 from backend.crew.enrolment import FACE_INDEX_MAX_AGE_S
@@ -69,6 +79,7 @@ async def start(client: Any, h: dict[str, str], project: int, id_number: str, *,
 
 
 async def face_step(client: Any, h: dict[str, str], project: int, rid: int, face: str = "obama.jpg") -> Any:
+    await give_consent(client, h, project, rid)  # issue 20 B.1: the consent step comes before the selfie
     ch = await client.post(f"/api/projects/{project}/crew/registrations/{rid}/challenge", headers=h)
     assert ch.status_code == 200, ch.text
     from datetime import UTC, datetime
@@ -282,6 +293,7 @@ async def test_failed_liveness_is_recorded_and_the_challenge_is_single_use(clien
     r = await start(client, h, world.project_a, world.id_number())
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
+    await give_consent(client, h, world.project_a, rid)
     ch = (await client.post(f"/api/projects/{world.project_a}/crew/registrations/{rid}/challenge", headers=h)).json()
     files = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(live_frames(n=5))]
     data = {"nonce": ch["nonce"], "captured_at": datetime.now(UTC).isoformat()}

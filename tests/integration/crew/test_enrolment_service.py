@@ -8,6 +8,7 @@ import pytest
 
 from backend.crew.enrolment import face_version, save_enrolment
 from backend.db import write_transaction
+from backend.workforce import consent
 from backend.workforce import services as workforce
 from backend.workforce.tables import Enrolment
 
@@ -18,6 +19,7 @@ TEMPLATE = bytes(range(256)) * 2
 
 async def test_each_enrolment_bumps_the_face_version_exactly_once(world):
     pid = await workforce.upsert_person(id_number=world.id_number(), name="测试工人")
+    await consent.record(pid, "given", channel="tablet")  # issue 20 B.1: no face without 单独同意
     v0 = await face_version()
     async with write_transaction():
         await save_enrolment(pid, TEMPLATE, b"face-1", b"id-1", source="tablet")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import test_crew_registration as reg_tests
-from crewkit import blank_card, id_card_back, id_card_front, id_fields, live_frames
+from crewkit import blank_card, give_consent, id_card_back, id_card_front, id_fields, live_frames
 
 from backend.crew import services as crew
 from backend.crew.tables import Registration
@@ -197,6 +197,7 @@ async def test_a_failed_liveness_try_answers_the_new_attempt_count(client, world
     r = await client.post(f"/api/projects/{world.project_a}/crew/roster/{entry}/enrolment", data=card_data(),
                           files=card_files(), headers=h)
     rid = r.json()["id"]
+    await give_consent(client, h, world.project_a, rid)
     for expected in (1, 2):
         ch = await client.post(f"/api/projects/{world.project_a}/crew/registrations/{rid}/challenge", headers=h)
         files = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(live_frames())]

@@ -71,10 +71,12 @@ def site_today() -> date:
 
 async def add_worker(world: World, site: Site, *, name: str = "测试工人", enrolled: bool = True,
                      entered_days_ago: int = 10, exited_days_ago: int | None = None,
-                     id_number: str | None = None, contract: bool = True) -> tuple[int, str, bytes]:
+                     id_number: str | None = None, contract: bool = True,
+                     consent: bool = True) -> tuple[int, str, bytes]:
     """A person on the site's roster; ``enrolled`` gives them an enrolment (face photo + template),
     ``contract`` a labour contract in force (the gate admits no one without: seed 001 §五(十一)); an exit
-    goes through the one exit rule (seed 004 §三(五)).  Returns (person id, ID number, face photo)."""
+    goes through the one exit rule (seed 004 §三(五)); ``consent`` records their biometric consent (no face is
+    enrolled without it, issue 20 B.1).  Returns (person id, ID number, face photo)."""
     from backend.crew.enrolment import save_enrolment
     from backend.workforce import services as workforce
     from tests.integration.people_kit import exit_entry, sign_contract
@@ -89,6 +91,10 @@ async def add_worker(world: World, site: Site, *, name: str = "测试工人", en
     if exited_days_ago is not None:
         await exit_entry(site.project, entry, site_today() - timedelta(days=exited_days_ago))
     photo = make_jpeg(pid % 1000)
+    if consent:
+        from backend.workforce import consent as consents
+
+        await consents.record(pid, "given", channel="paper")
     if enrolled:
         await save_enrolment(pid, FAKE_TEMPLATE, photo, make_jpeg(pid % 1000 + 1, (102, 126), 60), source="test")
     return pid, number, photo

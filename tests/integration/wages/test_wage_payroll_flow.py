@@ -5,6 +5,7 @@ per-row Chinese errors, submitted and locked, corrected as a new version with a 
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -120,6 +121,11 @@ async def test_bank_file_carries_full_numbers_once_logged_and_a_failed_row_stays
     assert sorted(x["金额（元）"] for x in rows) == ["1200.00", "3000.50", "950.00"]
     assert await IdAccessLog.count().where(
         (IdAccessLog.project == ws.project) & (IdAccessLog.kind == "wage_bank_file")) == logged + 1
+    # issue 20 B.3: the row names the people whose numbers left (person ids), not only how many
+    last = await IdAccessLog.select(IdAccessLog.person_ids, IdAccessLog.records).where(
+        IdAccessLog.kind == "wage_bank_file").order_by(IdAccessLog.id, ascending=False).first()
+    ids = last["person_ids"] if isinstance(last["person_ids"], list) else json.loads(last["person_ids"])
+    assert sorted(ids) == sorted(ws.people[k][0] for k in ("张三", "李四", "王五")) and last["records"] == 3
     r = await client.get(f"{base}/batches/{batch}/file?format=xlsx", headers=h)
     assert r.status_code == 200 and r.content[:2] == b"PK"
     # the bank's result: a wrong total is refused whole

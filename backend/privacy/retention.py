@@ -1,0 +1,394 @@
+"""Retention of personal data after a project's completion (issue 20 B.2; ``smz retention``, in ``smz nightly``).
+
+Seed 002 §三(二)2 "存储信息时长为工程竣工后2年" and seed 004 §三(五) "工程竣工验收后保存2年以上备查"; PIPL: faces and
+ID numbers are sensitive personal information, kept no longer than needed.  Our reading (docs/rules.md,
+"Retention"): the clock starts at 竣工 — the project's approved change to status ``accepted`` (its effective day;
+``project.completed_on``, the 完工 day, only when no such change is recorded) — and the data is due the day after
+the anniversary (``retention_due``; ``Rules.retention_years`` per district).  A project that is 完工 but not yet
+竣工 is not due.
+
+What goes for a due project (``plan`` counts it, ``run_retention`` does it):
+
+- punch photos of its punches (rows deleted; the punches stay);
+- the photos and templates of its crew registrations (ID-card portrait, enrolment selfie), and the bytes of the
+  ID-card scans it holds (``crew_file`` kinds ``id_front`` / ``id_back``; the row stays, empty, for the links);
+- bank card numbers of its payroll lines (the ciphertext is emptied; ``card_masked`` stays);
+- for each person of the project whose EVERY project is past retention (a person still on another project —
+  live, or completed but not yet due — keeps everything): the enrolment's face photo, template and ID photo, the
+  full ID number (the ciphertext becomes ``masked:<id_masked>``, ``backend.crypto.masked_token``; the look-up
+  hash becomes ``purged:<id>``, so the number can no longer be searched or recovered) and the ID-card address.
+
+Kept: projects, rosters, punches (times, verdicts, places), rollups, contracts, exit confirmations, payrolls and
+payment results — the attendance and wage facts.
+
+Batched and resumable: every step works in batches of ``batch`` rows, each batch one short write transaction that
+also adds its counts to the project's ``retention_run`` row; a crash leaves every batch either done or not, and
+the next run resumes the project's ``running`` row.  A second run finds nothing left and writes nothing.
+(PostgreSQL monthly partitions of ``punch``/``punch_photo`` do not exist yet — issue 18 — so photos are deleted in
+batches; ``_delete_punch_photos`` is where a partition drop would plug in.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from typing import Any
+
+from backend.attendance.tables import PunchPhoto
+from backend.crew.enrolment import bump_face_version
+from backend.crew.tables import CrewFile, Registration
+from backend.db import write_transaction
+from backend.org.services import rules_for_district
+from backend.org.tables import Project, ProjectStatusChange
+from backend.privacy.tables import RetentionRun
+from backend.rules import Rules
+from backend.vocabulary import ProjectStatus, local_today
+from backend.wages.tables import PayrollLine
+from backend.workforce.tables import Enrolment, Person, RosterEntry
+
+log = logging.getLogger("smz.privacy.retention")
+
+BATCH = 500
+ID_FILE_KINDS = ("id_front", "id_back")
+PURGED_HASH_PREFIX = "purged:"
+MASKED_PREFIX = "masked:"  # backend.crypto.MASKED_PREFIX
+
+
+# ============================================================================ the rule
+
+
+def anniversary(completed_on: date, years: int) -> date:
+    """``completed_on`` plus whole years; 29 February becomes 28 February in a year without it."""
+    try:
+        return completed_on.replace(year=completed_on.year + years)
+    except ValueError:
+        return completed_on.replace(year=completed_on.year + years, day=28)
+
+
+def retention_due(completed_on: date, today: date, *, years: int = 2) -> bool:
+    """True iff ``today`` is strictly after the ``years``-th anniversary of ``completed_on`` (seed 002 §三(二)2
+    "工程竣工后2年", seed 004 §三(五) "竣工验收后保存2年以上": the data is kept through the anniversary day)."""
+    return today > anniversary(completed_on, years)
+
+
+# ============================================================================ what is due
+
+
+@dataclass
+class Counts:
+    punch_photos: int = 0
+    face_photos: int = 0
+    face_templates: int = 0
+    id_photos: int = 0
+    id_files: int = 0
+    id_numbers: int = 0
+    bank_cards: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def add(self, other: Counts) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+COUNT_LABELS: dict[str, str] = {
+    "punch_photos": "打卡照片", "face_photos": "人脸照片", "face_templates": "人脸特征", "id_photos": "身份证头像",
+    "id_files": "身份证扫描件", "id_numbers": "身份证号（改为脱敏）", "bank_cards": "银行卡号（改为脱敏）",
+}
+
+
+@dataclass
+class ProjectRetention:
+    project_id: int
+    name: str
+    completed_on: date
+    years: int
+    as_of: date
+    counts: Counts = field(default_factory=Counts)
+    kept_people: int = 0  # people of the project who keep their data (still on a project not yet due)
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Due:
+    project_id: int
+    name: str
+    completed_on: date
+    years: int
+    as_of: date
+
+
+async def completion_dates() -> dict[int, tuple[date, dict[str, Any]]]:
+    """竣工 day of every accepted project: its latest recorded change to ``accepted``, else ``completed_on``."""
+    projects = await Project.select(Project.id, Project.name, Project.district, Project.timezone,
+                                    Project.completed_on).where(Project.status == ProjectStatus.accepted)
+    if not projects:
+        return {}
+    changes = await ProjectStatusChange.select(ProjectStatusChange.project, ProjectStatusChange.effective_on).where(
+        (ProjectStatusChange.to_status == ProjectStatus.accepted)
+        & ProjectStatusChange.project.is_in([p["id"] for p in projects]))
+    accepted: dict[int, date] = {}
+    for c in changes:
+        accepted[c["project"]] = max(c["effective_on"], accepted.get(c["project"], c["effective_on"]))
+    out: dict[int, tuple[date, dict[str, Any]]] = {}
+    for p in projects:
+        day = accepted.get(p["id"]) or p["completed_on"]
+        if day is None:
+            log.warning("project %s is accepted but has no completion day: retention skipped", p["id"])
+            continue
+        out[p["id"]] = (day, p)
+    return out
+
+
+async def due_projects(today: date | None = None) -> list[_Due]:
+    """Accepted projects past their district's retention (``today`` default: each project's local today)."""
+    rules: dict[int, Rules] = {}
+    due = []
+    for pid, (completed, p) in sorted((await completion_dates()).items()):
+        if p["district"] not in rules:
+            rules[p["district"]] = await rules_for_district(p["district"])
+        years = rules[p["district"]].retention_years
+        as_of = today or local_today(p["timezone"])
+        if retention_due(completed, as_of, years=years):
+            due.append(_Due(pid, p["name"], completed, years, as_of))
+    return due
+
+
+def _chunks(items: Sequence[int], n: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), n):
+        yield list(items[i:i + n])
+
+
+async def _people_of(project_id: int) -> set[int]:
+    rows = await RosterEntry.select(RosterEntry.person).where(RosterEntry.project == project_id)
+    regs = await Registration.select(Registration.person).where(Registration.project == project_id)
+    return {r["person"] for r in rows} | {r["person"] for r in regs}
+
+
+async def _purgeable(project_id: int, due_ids: set[int]) -> tuple[list[int], int]:
+    """People of the project whose every project is due (sorted), and how many of its people are kept."""
+    people = sorted(await _people_of(project_id))
+    kept: set[int] = set()
+    for chunk in _chunks(people, BATCH):
+        for model in (RosterEntry, Registration):
+            rows = await model.select(model.person).where(
+                model.person.is_in(chunk) & model.project.not_in(sorted(due_ids)))
+            kept |= {r["person"] for r in rows}
+    return [p for p in people if p not in kept], len(kept)
+
+
+# ---------------------------------------------------------------------------- per-step selections
+
+
+def _reg_has_data() -> Any:
+    return (Registration.face_photo.is_not_null() | Registration.face_template.is_not_null()
+            | Registration.id_photo.is_not_null() | Registration.id_template.is_not_null())
+
+
+def _enrol_has_data() -> Any:
+    return (Enrolment.face_photo.is_not_null() | Enrolment.face_template.is_not_null()
+            | Enrolment.id_photo.is_not_null())
+
+
+async def _count_registrations(where: Any) -> Counts:
+    c = Counts()
+    c.face_photos = await Registration.count().where(where & Registration.face_photo.is_not_null())
+    c.face_templates = (await Registration.count().where(where & Registration.face_template.is_not_null())
+                        + await Registration.count().where(where & Registration.id_template.is_not_null()))
+    c.id_photos = await Registration.count().where(where & Registration.id_photo.is_not_null())
+    return c
+
+
+async def _count_enrolments(where: Any) -> Counts:
+    c = Counts()
+    c.face_photos = await Enrolment.count().where(where & Enrolment.face_photo.is_not_null())
+    c.face_templates = await Enrolment.count().where(where & Enrolment.face_template.is_not_null())
+    c.id_photos = await Enrolment.count().where(where & Enrolment.id_photo.is_not_null())
+    return c
+
+
+def _id_files(project_id: int) -> Any:
+    return (CrewFile.project == project_id) & CrewFile.kind.is_in(list(ID_FILE_KINDS)) & (CrewFile.size > 0)
+
+
+def _cards(project_id: int) -> Any:
+    return (PayrollLine.payroll.project == project_id) & (PayrollLine.card_enc != "")
+
+
+def _unmasked() -> Any:
+    return Person.id_cipher.not_like(MASKED_PREFIX + "%")
+
+
+async def plan(project_id: int, due_ids: set[int]) -> tuple[Counts, list[int], int]:
+    """What retention would delete or mask on the project now; the purgeable people; the kept count."""
+    people, kept = await _purgeable(project_id, due_ids)
+    c = Counts()
+    c.punch_photos = await PunchPhoto.count().where(PunchPhoto.punch.project == project_id)
+    c.add(await _count_registrations((Registration.project == project_id) & _reg_has_data()))
+    c.id_files = await CrewFile.count().where(_id_files(project_id))
+    c.bank_cards = await PayrollLine.count().where(_cards(project_id))
+    for chunk in _chunks(people, BATCH):
+        c.add(await _count_enrolments(Enrolment.person.is_in(chunk)))
+        c.id_numbers += await Person.count().where(Person.id.is_in(chunk) & _unmasked())
+    return c, people, kept
+
+
+# ============================================================================ the run
+
+
+async def _add_counts(run_id: int, c: Counts) -> None:
+    """Add a batch's counts to the run's log row (inside the batch's transaction)."""
+    values = {getattr(RetentionRun, k): getattr(RetentionRun, k) + v for k, v in c.as_dict().items() if v}
+    if values:
+        await RetentionRun.update(values).where(RetentionRun.id == run_id)
+
+
+async def _delete_punch_photos(project_id: int, run_id: int, batch: int) -> None:
+    # With monthly partitions of punch_photo (issue 18), a month wholly inside due projects would be dropped here
+    # (DROP TABLE of the partition) instead of deleted row by row.
+    while True:
+        ids = [r["id"] for r in await PunchPhoto.select(PunchPhoto.id).where(
+            PunchPhoto.punch.project == project_id).limit(batch)]
+        if not ids:
+            return
+        async with write_transaction():
+            await PunchPhoto.delete().where(PunchPhoto.id.is_in(ids))
+            await _add_counts(run_id, Counts(punch_photos=len(ids)))
+
+
+async def _clear_registrations(project_id: int, run_id: int, batch: int) -> None:
+    while True:
+        ids = [r["id"] for r in await Registration.select(Registration.id).where(
+            (Registration.project == project_id) & _reg_has_data()).order_by(Registration.id).limit(batch)]
+        if not ids:
+            return
+        async with write_transaction():
+            c = await _count_registrations(Registration.id.is_in(ids))
+            await Registration.update({Registration.face_photo: None, Registration.face_template: None,
+                                       Registration.id_photo: None, Registration.id_template: None}).where(
+                Registration.id.is_in(ids))
+            await _add_counts(run_id, c)
+
+
+async def _clear_id_files(project_id: int, run_id: int, batch: int) -> None:
+    while True:
+        ids = [r["id"] for r in await CrewFile.select(CrewFile.id).where(_id_files(project_id)).limit(batch)]
+        if not ids:
+            return
+        async with write_transaction():
+            await CrewFile.update({CrewFile.data: b"", CrewFile.size: 0, CrewFile.sha256: ""}).where(
+                CrewFile.id.is_in(ids))
+            await _add_counts(run_id, Counts(id_files=len(ids)))
+
+
+async def _mask_cards(project_id: int, run_id: int, batch: int) -> None:
+    while True:
+        ids = [r["id"] for r in await PayrollLine.select(PayrollLine.id).where(_cards(project_id)).limit(batch)]
+        if not ids:
+            return
+        async with write_transaction():
+            await PayrollLine.update({PayrollLine.card_enc: ""}).where(PayrollLine.id.is_in(ids))
+            await _add_counts(run_id, Counts(bank_cards=len(ids)))
+
+
+async def _purge_people(people: list[int], run_id: int, batch: int) -> None:
+    for chunk in _chunks(people, batch):
+        async with write_transaction():
+            enrol = Enrolment.person.is_in(chunk) & _enrol_has_data()
+            c = await _count_enrolments(enrol)
+            if c.total:
+                await Enrolment.update({Enrolment.face_photo: None, Enrolment.face_template: None,
+                                        Enrolment.id_photo: None, Enrolment.updated_at: datetime.now(UTC)}).where(enrol)
+                if c.face_templates:
+                    await bump_face_version()  # every process drops the templates from its 1:N matrix
+            todo = [r["id"] for r in await Person.select(Person.id).where(Person.id.is_in(chunk) & _unmasked())]
+            if todo:
+                marks = ", ".join("{}" for _ in todo)
+                await Person.raw(
+                    f"UPDATE person SET id_cipher = '{MASKED_PREFIX}' || id_masked, "
+                    f"id_hash = '{PURGED_HASH_PREFIX}' || CAST(id AS VARCHAR(20)), address = NULL "
+                    f"WHERE id IN ({marks})", *todo)
+                c.id_numbers = len(todo)
+            await _add_counts(run_id, c)
+
+
+async def _run_row(d: _Due) -> int:
+    """The project's unfinished run (a crashed one, resumed) or a new one."""
+    row = await RetentionRun.select(RetentionRun.id).where(
+        (RetentionRun.project == d.project_id) & (RetentionRun.status == "running")).first()
+    if row:
+        return int(row["id"])
+    new = RetentionRun(project=d.project_id, completed_on=d.completed_on, retention_years=d.years, as_of=d.as_of)
+    await new.save()
+    return int(new.id)
+
+
+async def _apply(d: _Due, people: list[int], batch: int) -> int:
+    run_id = await _run_row(d)
+    await _delete_punch_photos(d.project_id, run_id, batch)
+    await _clear_registrations(d.project_id, run_id, batch)
+    await _clear_id_files(d.project_id, run_id, batch)
+    await _mask_cards(d.project_id, run_id, batch)
+    await _purge_people(people, run_id, batch)
+    await RetentionRun.update({RetentionRun.status: "done", RetentionRun.finished_at: datetime.now(UTC)}).where(
+        RetentionRun.id == run_id)
+    return run_id
+
+
+async def run_retention(today: date | None = None, *, dry_run: bool = False,
+                        batch: int = BATCH) -> list[ProjectRetention]:
+    """Every due project with something left: what would go (``dry_run``) or what went (logged per project in
+    ``retention_run``).  Projects with nothing left are not listed (a second run does nothing)."""
+    due = await due_projects(today)
+    due_ids = {d.project_id for d in due}
+    out = []
+    for d in due:
+        counts, people, kept = await plan(d.project_id, due_ids)
+        if not counts.total:
+            continue
+        item = ProjectRetention(d.project_id, d.name, d.completed_on, d.years, d.as_of, counts, kept)
+        if not dry_run:
+            item.run_id = await _apply(d, people, batch)
+            row = await RetentionRun.select().where(RetentionRun.id == item.run_id).first()
+            item.counts = Counts(**{k: row[k] for k in Counts().as_dict()})
+            log.info("retention: project %s — %s", d.project_id, item.counts.as_dict())
+        out.append(item)
+    return out
+
+
+async def list_runs(project_ids: set[int] | None, limit: int = 200) -> list[dict[str, Any]]:
+    """The latest retention-run log rows of these projects (None: all), newest first, with the project's name and
+    time zone."""
+    if project_ids is not None and not project_ids:
+        return []
+    q = RetentionRun.select(*RetentionRun.all_columns(), RetentionRun.project.name.as_alias("project_name"),
+                            RetentionRun.project.timezone.as_alias("timezone"))
+    if project_ids is not None:
+        q = q.where(RetentionRun.project.is_in(sorted(project_ids)))
+    return await q.order_by(RetentionRun.id, ascending=False).limit(limit)
+
+
+def report_lines(items: list[ProjectRetention], *, dry_run: bool) -> list[str]:
+    """Chinese lines for the command line: one per project, with the counts."""
+    if not items:
+        return ["没有到期需要处理的项目数据 / nothing due"]
+    head = "将删除或脱敏（试运行，未做任何修改）" if dry_run else "已删除或脱敏"
+    lines = []
+    for it in items:
+        parts = "，".join(f"{COUNT_LABELS[k]} {v}" for k, v in it.counts.as_dict().items() if v) or "无"
+        kept = f"；{it.kept_people} 人仍在其他项目，保留其身份信息" if it.kept_people else ""
+        lines.append(f"项目 {it.project_id}「{it.name}」竣工 {it.completed_on.isoformat()}，保存 {it.years} 年已满"
+                     f"（截至 {it.as_of.isoformat()}）{head}：{parts}{kept}")
+    return lines
+
+
+async def nightly_step() -> str:
+    """``smz nightly``: the real run, one line per project (or "nothing due")."""
+    return "\n".join(report_lines(await run_retention(), dry_run=False))

@@ -1,0 +1,231 @@
+"""Retention after completion (issue 20 B.2; seed 002 §三(二)2 "存储信息时长为工程竣工后2年", seed 004 §三(五)
+"工程竣工验收后保存2年以上"): ``smz retention`` deletes faces, templates, punch photos and ID scans and masks ID and
+card numbers of projects 竣工 more than 2 years ago — the day after the anniversary, not a day earlier — keeps the
+attendance and wage facts, and leaves alone everyone still on a project that is not due."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from backend.attendance.tables import Punch, PunchPhoto
+from backend.crew.enrolment import face_version
+from backend.crew.tables import CrewFile, Registration
+from backend.crypto import decrypt_text, encrypt_text, lookup_hash
+from backend.org import services as org
+from backend.privacy import retention
+from backend.privacy.retention import anniversary, run_retention
+from backend.privacy.tables import RetentionRun
+from backend.wages.tables import Payroll, PayrollLine
+from backend.workforce import services as workforce
+from backend.workforce.tables import Enrolment, Person, RosterEntry
+from tests.integration.conftest import unique_name
+
+pytestmark = pytest.mark.integration
+
+TODAY = date(2026, 12, 3)
+PHOTO = b"\xff\xd8jpeg-bytes" * 10
+TEMPLATE = b"\x01" * 512
+
+
+@dataclass
+class Site:
+    project: int
+    unit: int
+    team: int
+
+
+async def _project(world, name: str) -> Site:
+    pid = await org.create_project(name=name, district_id=world.district_a, category="building",
+                                   floor_area_m2=20_000)
+    await org.change_status(pid, "under_construction", effective_on=TODAY - timedelta(days=2000), note="开工",
+                            user_id=None)
+    unit = await org.add_unit(pid, (await org.list_enterprises())[0]["id"], "general_contractor")
+    team = await org.create_team(pid, unit, "木工班组")
+    return Site(pid, unit, team)
+
+
+async def _accept(site: Site, accepted_on: date) -> None:
+    await org.change_status(site.project, "finished", effective_on=accepted_on - timedelta(days=30), note="完工",
+                            user_id=None)
+    await org.change_status(site.project, "accepted", effective_on=accepted_on, note="竣工验收", user_id=None)
+
+
+async def _worker(world, site: Site, id_number: str | None = None) -> tuple[int, str]:
+    """A person on the site with every kind of personal data retention handles; returns (person, ID number)."""
+    number = id_number or world.id_number()
+    person = await workforce.upsert_person(id_number=number, name=unique_name("工人"), address="广东省江门市某路1号")
+    entry = await workforce.enter_roster(project_id=site.project, person_id=person, unit_id=site.unit,
+                                         team_id=site.team, work_role="worker", entered_on=TODAY - timedelta(days=1500))
+    if not await Enrolment.exists().where(Enrolment.person == person):
+        await Enrolment(person=person, face_template=TEMPLATE, face_photo=PHOTO, id_photo=PHOTO).save()
+    front = CrewFile(project=site.project, kind="id_front", content_type="image/jpeg", size=len(PHOTO), sha256="x",
+                     data=PHOTO)
+    await front.save()
+    await Registration(project=site.project, person=person, status="completed", id_front=front.id, id_photo=PHOTO,
+                       id_template=TEMPLATE, face_photo=PHOTO, face_template=TEMPLATE, roster_entry=entry).save()
+    at = datetime(2023, 5, 10, 1, 0, tzinfo=UTC)
+    punch = Punch(project=site.project, person=person, source="gate", idempotency_key=uuid.uuid4().hex,
+                  captured_at=at, received_at=at, latency_s=0.5, local_date="2023-05-10", verdict="accepted")
+    await punch.save()
+    await PunchPhoto(punch=punch.id, data=PHOTO).save()
+    payroll = await Payroll.select(Payroll.id).where(Payroll.project == site.project).first()
+    if payroll is None:
+        row = Payroll(project=site.project, month="2023-05", status="submitted")
+        await row.save()
+        payroll = {"id": row.id}
+    await PayrollLine(payroll=payroll["id"], person=person, days_worked=20, payable_fen=600_000, paid_fen=600_000,
+                      card_enc=encrypt_text("6222020200112233445", aad=b"wage_card_no"),
+                      card_masked="6222***********3445").save()
+    return person, number
+
+
+async def _facts(site: Site) -> dict[str, object]:
+    """The attendance and wage facts the law needs kept."""
+    return {
+        "punches": await Punch.select(Punch.id, Punch.person, Punch.captured_at, Punch.verdict).where(
+            Punch.project == site.project).order_by(Punch.id),
+        "roster": await RosterEntry.select(RosterEntry.id, RosterEntry.person, RosterEntry.entered_on).where(
+            RosterEntry.project == site.project).order_by(RosterEntry.id),
+        "wages": await PayrollLine.select(PayrollLine.id, PayrollLine.person, PayrollLine.days_worked,
+                                          PayrollLine.payable_fen, PayrollLine.paid_fen, PayrollLine.card_masked).where(
+            PayrollLine.payroll.project == site.project).order_by(PayrollLine.id),
+    }
+
+
+def _completed_for(today: date, *, days_after_anniversary: int) -> date:
+    """The 竣工 day whose 2-year anniversary is ``days_after_anniversary`` days before ``today``."""
+    anniv = today - timedelta(days=days_after_anniversary)
+    return anniv.replace(year=anniv.year - 2)
+
+
+async def test_two_years_and_one_day_after_completion_is_purged_one_day_short_is_kept(world):
+    due = await _project(world, "竣工两年零一天的工程")
+    short = await _project(world, "竣工差一天满两年的工程")
+    p_due, number_due = await _worker(world, due)
+    p_short, number_short = await _worker(world, short)
+    await _accept(due, _completed_for(TODAY, days_after_anniversary=1))
+    await _accept(short, _completed_for(TODAY, days_after_anniversary=-1))
+    assert anniversary(_completed_for(TODAY, days_after_anniversary=-1), 2) == TODAY + timedelta(days=1)
+    version = await face_version()
+
+    items = [i for i in await run_retention(TODAY) if i.project_id in (due.project, short.project)]
+
+    assert [i.project_id for i in items] == [due.project]
+    c = items[0].counts
+    assert (c.punch_photos, c.id_files, c.bank_cards, c.id_numbers) == (1, 1, 1, 1)
+    assert c.face_photos == 2 and c.face_templates == 3 and c.id_photos == 2  # registration + enrolment
+    # the due project's person: nothing biometric left, the ID number masked and no longer searchable
+    person = await Person.select().where(Person.id == p_due).first()
+    assert decrypt_text(person["id_cipher"]) == person["id_masked"] and "*" in person["id_masked"]
+    assert person["id_hash"] != lookup_hash(number_due) and person["address"] is None
+    assert await workforce.find_person_id(number_due) is None
+    enrol = await Enrolment.select().where(Enrolment.person == p_due).first()
+    assert enrol["face_template"] is None and enrol["face_photo"] is None and enrol["id_photo"] is None
+    assert await PunchPhoto.count().where(PunchPhoto.punch.project == due.project) == 0
+    reg = await Registration.select().where(Registration.project == due.project).first()
+    assert reg["face_photo"] is reg["face_template"] is reg["id_photo"] is reg["id_template"] is None
+    scan = await CrewFile.select(CrewFile.data, CrewFile.size).where(CrewFile.project == due.project).first()
+    assert scan["size"] == 0 and bytes(scan["data"]) == b""
+    line = await PayrollLine.select().where(PayrollLine.person == p_due).first()
+    assert line["card_enc"] == "" and line["card_masked"] == "6222***********3445"
+    assert await face_version() > version  # every process drops the deleted templates from its 1:N matrix
+    # one day short: untouched
+    assert await workforce.find_person_id(number_short) == p_short
+    assert await PunchPhoto.count().where(PunchPhoto.punch.project == short.project) == 1
+    assert (await Enrolment.select().where(Enrolment.person == p_short).first())["face_template"] == TEMPLATE
+    # logged with counts
+    run = await RetentionRun.select().where(RetentionRun.project == due.project).first()
+    assert run["status"] == "done" and run["punch_photos"] == 1 and run["id_numbers"] == 1
+    assert run["completed_on"] == _completed_for(TODAY, days_after_anniversary=1) and run["as_of"] == TODAY
+    assert not await RetentionRun.exists().where(RetentionRun.project == short.project)
+
+
+async def test_person_still_on_a_live_project_keeps_id_number_and_face(world):
+    site = await _project(world, "竣工三年的工程")
+    person, number = await _worker(world, site)
+    await workforce.enter_roster(project_id=world.project_a, person_id=person, unit_id=world.units[world.project_a][
+        "general_contractor"], team_id=world.teams[world.project_a]["钢筋班组"], work_role="worker",
+        entered_on=date.today() - timedelta(days=3))
+    await _accept(site, TODAY - timedelta(days=3 * 366))
+
+    [item] = [i for i in await run_retention(TODAY) if i.project_id == site.project]
+
+    assert item.kept_people == 1 and item.counts.id_numbers == 0
+    assert await workforce.find_person_id(number) == person
+    row = await Person.select(Person.id_cipher).where(Person.id == person).first()
+    assert decrypt_text(row["id_cipher"]) == number
+    assert (await Enrolment.select().where(Enrolment.person == person).first())["face_template"] == TEMPLATE
+    # the project's own copies still go: its punch photos, registration photos, ID scan and card numbers
+    assert await PunchPhoto.count().where(PunchPhoto.punch.project == site.project) == 0
+    assert item.counts.punch_photos == 1 and item.counts.id_files == 1 and item.counts.bank_cards == 1
+
+
+async def test_dry_run_changes_nothing_and_second_run_is_a_no_op_and_facts_survive(world):
+    site = await _project(world, "竣工四年的工程")
+    await _worker(world, site)
+    await _worker(world, site)
+    await _accept(site, TODAY - timedelta(days=4 * 366))
+    before = await _facts(site)
+    ciphers = await Person.select(Person.id_cipher).where(Person.id.is_in(
+        [r["person"] for r in before["roster"]])).order_by(Person.id)
+
+    dry = [i for i in await run_retention(TODAY, dry_run=True) if i.project_id == site.project]
+    assert dry and dry[0].counts.punch_photos == 2 and dry[0].counts.id_numbers == 2 and dry[0].run_id is None
+    assert await PunchPhoto.count().where(PunchPhoto.punch.project == site.project) == 2
+    assert not await RetentionRun.exists().where(RetentionRun.project == site.project)
+    assert await Person.select(Person.id_cipher).where(Person.id.is_in(
+        [r["person"] for r in before["roster"]])).order_by(Person.id) == ciphers
+
+    real = [i for i in await run_retention(TODAY) if i.project_id == site.project]
+    assert real[0].counts.as_dict() == dry[0].counts.as_dict()  # the dry run told the truth
+    assert await _facts(site) == before  # punches, roster and wage lines (amounts, masked card) all kept
+
+    again = [i for i in await run_retention(TODAY) if i.project_id == site.project]
+    assert again == []
+    assert await RetentionRun.count().where(RetentionRun.project == site.project) == 1
+    assert "nothing due" in retention.report_lines([], dry_run=False)[0]
+
+
+async def test_a_crash_mid_run_leaves_consistent_state_and_the_next_run_resumes(world, monkeypatch):
+    site = await _project(world, "竣工五年的工程")
+    for _ in range(3):
+        await _worker(world, site)
+    await _accept(site, TODAY - timedelta(days=5 * 366))
+
+    async def crash(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(retention, "_mask_cards", crash)
+    with pytest.raises(RuntimeError):
+        await run_retention(TODAY, batch=2)  # batches of 2: the photos went in two transactions each
+    run = await RetentionRun.select().where(RetentionRun.project == site.project).first()
+    assert run["status"] == "running" and run["punch_photos"] == 3 and run["bank_cards"] == 0
+    assert await PunchPhoto.count().where(PunchPhoto.punch.project == site.project) == 0
+    monkeypatch.undo()
+
+    [item] = [i for i in await run_retention(TODAY, batch=2) if i.project_id == site.project]
+    assert item.run_id == run["id"]  # the same log row, resumed
+    rows = await RetentionRun.select().where(RetentionRun.project == site.project)
+    assert len(rows) == 1 and rows[0]["status"] == "done"
+    assert rows[0]["punch_photos"] == 3 and rows[0]["bank_cards"] == 3 and rows[0]["id_numbers"] == 3
+
+
+async def test_retention_log_page_shows_the_district_its_runs_only(world, client):
+    from tests.integration.conftest import BearerHeaders
+
+    auth = BearerHeaders()
+    site = await _project(world, "竣工六年的工程")
+    await _worker(world, site)
+    await _accept(site, TODAY - timedelta(days=6 * 366))
+    await run_retention(TODAY)
+
+    r = await client.get("/privacy/retention", headers=await auth(world.users["supervisor_a"]))
+    assert r.status_code == 200 and "竣工六年的工程" in r.text and "打卡照片" in r.text and "已完成" in r.text
+    r = await client.get("/privacy/retention", headers=await auth(world.users["supervisor_b"]))
+    assert r.status_code == 200 and "竣工六年的工程" not in r.text and "还没有清理记录" in r.text
+    r = await client.get("/privacy/retention", headers=await auth(world.users["staff_a"]))
+    assert r.status_code == 403
