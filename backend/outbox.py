@@ -85,3 +85,41 @@ async def enqueue(kind: UploadKind, entity_id: int, op: UploadOp = "add", *, pro
         open_key=open_key(kind, entity_id), state=TaskState.pending, next_attempt_at=now, created_at=now,
         updated_at=now,
     )).on_conflict(target=UploadTask.open_key, action="DO NOTHING")
+
+
+async def enqueue_many(kind: UploadKind, entities: list[tuple[int, int | None]], op: UploadOp = "add") -> None:
+    """:func:`enqueue` for many entities at once — ``(entity_id, project_id)`` pairs — in one multi-row INSERT
+    (the gate's group commit, ``backend.attendance.batching``).  Same rules: inside the caller's transaction, a
+    task for an entity that is not sent yet absorbs the new one.  Plain SQL: building a Piccolo row per entity
+    cost more than the insert itself (benchmarks/gate.py profile)."""
+    if not entities:
+        return
+    from piccolo.engine.postgres import PostgresEngine
+
+    now = datetime.now(UTC)
+    cols = "kind, entity_id, op, project_id, idem_key, open_key, state, attempts, next_attempt_at, created_at, updated_at"
+    rows = [(entity_id, project_id, uuid.uuid4().hex, open_key(kind, entity_id)) for entity_id, project_id in entities]
+    if isinstance(UploadTask._meta.db, PostgresEngine):
+        await UploadTask.raw(
+            f"INSERT INTO upload_task ({cols}) SELECT {{}}, u.e, {{}}, u.p, u.i, u.o, {{}}, 0, {{}}, {{}}, {{}} "
+            "FROM unnest({}::int[], {}::int[], {}::text[], {}::text[]) AS u(e, p, i, o) "
+            "ON CONFLICT (open_key) DO NOTHING",
+            kind, op, TaskState.pending, now, now, now, *(list(c) for c in zip(*rows, strict=True)))
+        return
+    values = ", ".join("({}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {})" for _ in rows)
+    await UploadTask.raw(f"INSERT INTO upload_task ({cols}) VALUES {values} ON CONFLICT (open_key) DO NOTHING",
+                         *(v for e, pr, i, o in rows for v in (kind, e, op, pr, i, o, TaskState.pending, now, now, now)))
+
+
+def enqueue_from_sql_pg(kind: UploadKind, source: str, op: UploadOp = "add") -> str:
+    """PostgreSQL: the INSERT of :func:`enqueue_many` reading ``(entity_id, project_id)`` from the relation
+    ``source`` (a CTE of the caller's statement) — for a caller that writes its rows and their tasks in one
+    statement (the gate's group commit).  The same rows as ``enqueue``: open key ``"<kind>:<id>"``, a fresh
+    idempotency key, pending now; an open task for the entity absorbs it."""
+    if kind not in UploadKind.__args__ or op not in UploadOp.__args__:  # type: ignore[attr-defined]
+        raise ValueError(f"unknown upload kind/op {kind}/{op}")
+    return ("INSERT INTO upload_task (kind, entity_id, op, project_id, idem_key, open_key, state, attempts, "
+            "next_attempt_at, created_at, updated_at) "
+            f"SELECT '{kind}', s.entity_id, '{op}', s.project_id, replace(gen_random_uuid()::text, '-', ''), "
+            f"'{kind}:' || s.entity_id, '{TaskState.pending}', 0, now(), now(), now() FROM {source} AS s "
+            "ON CONFLICT (open_key) DO NOTHING")

@@ -1,16 +1,28 @@
 """Gate server figures: N simulated terminals × M punches against the app's real gate server.
 
-    uv run python benchmarks/gate.py [--terminals 50] [--punches 40] [--idle 1000] [--workers 200]
+    uv run python benchmarks/gate.py [--terminals 50] [--punches 40] [--rate 0] [--idle 1000] [--workers 200]
     SMZ_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/postgres uv run python benchmarks/gate.py
+    uv run python benchmarks/gate.py --only postgres --pg-cluster --terminals 1000 --punches 10 --idle 0
+    uv run python benchmarks/gate.py --only postgres --pg-cluster --terminals 1000 --punches 10 --rate 1 --idle 0
+
+``--rate R``: each terminal sends R punches a second (random phase) instead of one after another as fast as
+the replies come; 1,000 terminals × 1 punch/s is the latency goal of issue 18.  ``--pg-cluster``: start a
+private PostgreSQL cluster (initdb in a temporary directory, PostgreSQL's defaults: fsync on,
+synchronous_commit on; stopped and removed afterwards) instead of SMZ_BENCH_DATABASE_URL — the test server
+runs with fsync off, which hides the cost of a commit.  A server named by SMZ_BENCH_DATABASE_URL is never
+reconfigured: its fsync and synchronous_commit are printed beside the figures.  ``--profile FILE``: run the
+gate server under cProfile and print where its CPU went.
 
 The server is ``smz gate-server`` in its own process (as deployed) on a fresh database — SQLite in a
 temporary directory, and, when SMZ_BENCH_DATABASE_URL names a PostgreSQL server, a fresh database
 created there (dropped afterwards).  This process sets up the data (a project, its roster of enrolled
 workers, the terminals), then plays the terminals over real sockets on 127.0.0.1.
 
-Prints: punches/s, acknowledgement latency p50/p95/p99/max (seed 002: 上传延时不超过 5 秒钟), that
-every acknowledged punch is in the database exactly once, the server's CPU time per punch, and the
-server's memory per idle logged-in connection.  Asserts nothing (DESIGN.md §2).
+Prints: the database's floor in the same run (bare driver inserts of rows of the punch's shape — unique key,
+8 KB photo — one per transaction and 50 per transaction, from 50 connections), punches/s and its ratio to
+that floor, acknowledgement latency p50/p95/p99/max (seed 002: 上传延时不超过 5 秒钟), that every
+acknowledged punch is in the database exactly once, the server's CPU time per punch, and the server's
+memory per idle logged-in connection.  Asserts nothing (DESIGN.md §2).
 """
 
 from __future__ import annotations
@@ -27,9 +39,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +99,10 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
     from backend.workforce import services as workforce
     from device_tcp.simulator import make_jpeg
 
+    try:
+        from backend.workforce import consent as consents
+    except ImportError:  # a tree from before biometric consent (a baseline run)
+        consents = None  # type: ignore[assignment]
     result = await run_forwards(app_name="all")
     assert result.success, result.message
     await db.start_pool()
@@ -106,6 +124,8 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
             pid = await workforce.upsert_person(id_number=fake_id_number(rng), name=fake_name(rng))
             await workforce.enter_roster(project_id=project, person_id=pid, unit_id=unit, team_id=team,
                                          work_role="worker", entered_on=date.today() - timedelta(days=30))
+            if consents is not None:  # issue 20: no face is enrolled without the person's consent
+                await consents.record(pid, "given", channel="paper")
             await save_enrolment(pid, template, make_jpeg(i), None, source="import")
             workers.append(pid)
         serials = [f"BENCH-{i:05d}" for i in range(n_terminals)]
@@ -117,10 +137,11 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
         await db.close_pool()
 
 
-async def punch_load(port: int, s: Setup, punches: int) -> tuple[list[float], int, int, float, list[str]]:
+async def punch_load(port: int, s: Setup, punches: int,
+                     rate: float = 0.0) -> tuple[list[float], int, int, float, list[str]]:
     """Every terminal logs in, then sends ``punches`` punches one after another (one request at a time
-    per device); all terminals at once.  Capture times are "now" in the project's time zone, distinct
-    per (terminal, worker, second), so every punch is a new record."""
+    per device; ``rate`` > 0: one every 1/rate s, random phase); all terminals at once.  Capture times are
+    "now" in the project's time zone, distinct per (terminal, worker, second), so every punch is a new record."""
     from device_tcp.simulator import SimulatedTerminal, make_jpeg
 
     photos = [make_jpeg(i) for i in range(16)]
@@ -129,15 +150,20 @@ async def punch_load(port: int, s: Setup, punches: int) -> tuple[list[float], in
     errors: list[str] = []
     tz = ZoneInfo("Asia/Shanghai")
     terms = [SimulatedTerminal("127.0.0.1", port, s.vendor_code, serial, timeout_s=60) for serial in s.serials]
-    await asyncio.gather(*(t.connect() for t in terms))
-    for t in terms:
-        r = await t.login()
-        if not r.ok:
-            errors.append(f"{t.serial}: {r.message}")
+    for i in range(0, len(terms), 50):  # in groups: each must log in within the server's login timeout
+        group = terms[i:i + 50]
+        await asyncio.gather(*(t.connect() for t in group))
+        for t, r in zip(group, await asyncio.gather(*(t.login() for t in group)), strict=True):
+            if not r.ok:
+                errors.append(f"{t.serial}: {r.message}")
+    phase = random.Random(7)
 
     async def run(i: int, t: SimulatedTerminal) -> None:
         nonlocal ok, refused
+        start = time.perf_counter() + (phase.random() / rate if rate > 0 else 0.0)
         for k in range(punches):
+            if rate > 0:
+                await asyncio.sleep(max(0.0, start + k / rate - time.perf_counter()))
             worker = s.workers[(i * 7 + k) % len(s.workers)]
             at = datetime.now(tz).replace(tzinfo=None, microsecond=0)
             try:
@@ -214,6 +240,127 @@ async def offline_after_stop(serials: list[str]) -> int:
         await db.close_pool()
 
 
+FLOOR_CONNECTIONS = 50
+FLOOR_ROWS = 4000
+
+
+def floor_rows(n: int, tag: str) -> list[tuple[str, int, int, datetime, bytes]]:
+    """Rows of the punch's shape: a unique key, two ids, a time, an 8 KB photo (incompressible)."""
+    rng = random.Random(11)
+    photos = [rng.randbytes(8192) for _ in range(16)]
+    now = datetime.now(ZoneInfo("UTC"))
+    return [(f"floor:{tag}:{i}", 1, i % 200, now, photos[i % 16]) for i in range(n)]
+
+
+async def pg_floor(url: str) -> dict[str, float]:
+    """Bare asyncpg inserts from FLOOR_CONNECTIONS connections: rows/s one row per transaction, and 50 rows per
+    transaction (group commit).  The database's own limit for rows of this shape, measured in this run."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    await conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, key varchar(128) UNIQUE, "
+                       "project int, person int, captured_at timestamptz, photo bytea)")
+    await conn.close()
+    pool = await asyncpg.create_pool(url, min_size=FLOOR_CONNECTIONS, max_size=FLOOR_CONNECTIONS)
+    sql = ("INSERT INTO bench_floor (key, project, person, captured_at, photo) VALUES ($1, $2, $3, $4, $5) "
+           "ON CONFLICT (key) DO NOTHING")
+    out: dict[str, float] = {}
+    try:
+        for per_tx in (1, 50):
+            rows = floor_rows(FLOOR_ROWS, f"pg{per_tx}")
+            chunks = [rows[i:i + per_tx] for i in range(0, len(rows), per_tx)]
+            queue = list(reversed(chunks))
+
+            async def worker(queue: list[list[tuple[Any, ...]]] = queue, per_tx: int = per_tx) -> None:
+                async with pool.acquire() as c:
+                    while queue:
+                        chunk = queue.pop()
+                        async with c.transaction():
+                            if per_tx == 1:
+                                await c.execute(sql, *chunk[0])
+                            else:
+                                await c.executemany(sql, chunk)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(FLOOR_CONNECTIONS)))
+            out[f"{per_tx}/tx"] = len(rows) / (time.perf_counter() - t0)
+    finally:
+        await pool.close()
+    return out
+
+
+def sqlite_floor(path: str) -> dict[str, float]:
+    """Bare sqlite3 inserts (WAL, one connection: SQLite has one writer): rows/s one row per transaction and
+    50 per transaction."""
+    import sqlite3
+
+    out: dict[str, float] = {}
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id integer PRIMARY KEY, key varchar(128) UNIQUE, "
+                 "project int, person int, captured_at text, photo blob)")
+    sql = ("INSERT INTO bench_floor (key, project, person, captured_at, photo) VALUES (?, ?, ?, ?, ?) "
+           "ON CONFLICT (key) DO NOTHING")
+    try:
+        for per_tx in (1, 50):
+            rows = [(k, p, q, at.isoformat(), b) for k, p, q, at, b in floor_rows(FLOOR_ROWS // 2, f"sq{per_tx}")]
+            t0 = time.perf_counter()
+            for i in range(0, len(rows), per_tx):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(sql, rows[i:i + per_tx])
+                conn.execute("COMMIT")
+            out[f"{per_tx}/tx"] = len(rows) / (time.perf_counter() - t0)
+    finally:
+        conn.close()
+    return out
+
+
+async def pg_settings(url: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        names = ("server_version", "fsync", "synchronous_commit", "wal_sync_method", "full_page_writes")
+        return ", ".join([f"{n}={await conn.fetchval(f'SHOW {n}')}" for n in names])
+    finally:
+        await conn.close()
+
+
+def start_pg_cluster() -> tuple[str, Callable[[], None]]:
+    """A private PostgreSQL cluster with PostgreSQL's defaults (fsync on, synchronous_commit on) in a temporary
+    directory on the machine's disk; returns its URL and a function that stops and removes it."""
+    import shutil
+
+    base = Path(tempfile.mkdtemp(prefix="smz-bench-pg-", dir="/var/tmp"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
+        shutil.chown(base, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", free_port()
+    subprocess.run([*as_user, "initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                    "--locale=C.UTF-8"], check=True, stdout=subprocess.DEVNULL)
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB"
+    subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+    def stop() -> None:
+        subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"], check=False,
+                       stdout=subprocess.DEVNULL)
+        shutil.rmtree(base, ignore_errors=True)
+
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", stop
+
+
+def print_profile(path: str, top: int = 30) -> None:
+    import pstats
+
+    print(f"\n--- server profile ({path}), top {top} by own time ---")
+    stats = pstats.Stats(path)
+    stats.sort_stats("tottime").print_stats(top)
+    print(f"--- top {top} by cumulative time ---")
+    stats.sort_stats("cumulative").print_stats(top)
+
+
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -269,24 +416,37 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     s = asyncio.run(setup(args.terminals, args.idle, args.workers))
     print(f"set-up: {time.perf_counter() - t0:.1f} s")
+    if database_url.startswith("postgresql://"):
+        print(f"server: {asyncio.run(pg_settings(database_url))}")
+        floor = asyncio.run(pg_floor(database_url))
+        print(f"floor (bare asyncpg, {FLOOR_CONNECTIONS} connections, 8 KB photo, unique key): "
+              f"{floor['1/tx']:.0f} rows/s one per transaction, {floor['50/tx']:.0f} rows/s 50 per transaction")
+    else:
+        floor = sqlite_floor(database_url.removeprefix("sqlite:///"))
+        print(f"floor (bare sqlite3, WAL, one writer, 8 KB photo, unique key): {floor['1/tx']:.0f} rows/s one per "
+              f"transaction, {floor['50/tx']:.0f} rows/s 50 per transaction")
 
     port = free_port()
+    profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
     server = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "gate-server", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, *profile, "-m", "backend.cli", "gate-server", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=raise_fd_limit,
     )
     try:
         wait_port(port, server)
-        cpu0 = proc_cpu_s(server.pid)
-        latencies, ok, refused, wall, errors = asyncio.run(punch_load(port, s, args.punches))
-        cpu = proc_cpu_s(server.pid) - cpu0
+        cpu0, client0 = proc_cpu_s(server.pid), proc_cpu_s(os.getpid())
+        latencies, ok, refused, wall, errors = asyncio.run(punch_load(port, s, args.punches, args.rate))
+        cpu, client_cpu = proc_cpu_s(server.pid) - cpu0, proc_cpu_s(os.getpid()) - client0
         n = ok + refused
         ms = [x * 1000 for x in latencies]
+        offered = f", offered {args.terminals * args.rate:.0f}/s" if args.rate > 0 else ""
         print(f"punches: {ok} acknowledged, {refused} refused, {len(errors)} errors in {wall:.2f} s "
-              f"→ {n / wall:.0f} punches/s")
+              f"→ {n / wall:.0f} punches/s{offered} (= {n / wall / floor['1/tx']:.2f}× the floor one per "
+              f"transaction, {n / wall / floor['50/tx']:.2f}× 50 per transaction)")
         print(f"ack latency (send → flag-0 reply, commit included): p50 {pct(ms, 50):.1f} ms, p95 {pct(ms, 95):.1f} ms, "
               f"p99 {pct(ms, 99):.1f} ms, max {max(ms, default=float('nan')):.1f} ms  (seed 002 limit: 5000 ms)")
-        print(f"server CPU: {cpu:.2f} s → {cpu / max(n, 1) * 1000:.2f} ms per punch")
+        print(f"server CPU: {cpu:.2f} s → {cpu / max(n, 1) * 1000:.2f} ms per punch (the terminals, this process: "
+              f"{client_cpu:.2f} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
         for e in errors[:5]:
             print("  error:", e)
         rows, keys = asyncio.run(count_rows(s.serials))
@@ -308,6 +468,8 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
             print("server stderr:", err.decode(errors="replace")[-6000:])
     still = asyncio.run(offline_after_stop(s.serials + s.idle_serials))
     print(f"after the server stopped: {still} terminals still marked online (expected 0)")
+    if args.profile and Path(args.profile).exists():
+        print_profile(args.profile)
 
 
 def main() -> None:
@@ -315,7 +477,12 @@ def main() -> None:
     p.add_argument("--terminals", type=int, default=50)
     p.add_argument("--punches", type=int, default=40, help="punches per terminal")
     p.add_argument("--workers", type=int, default=200, help="enrolled workers on the roster")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="punches per second per terminal (0: one after another, as fast as the replies come)")
     p.add_argument("--idle", type=int, default=1000, help="idle connections for the memory figure (0: skip)")
+    p.add_argument("--pg-cluster", action="store_true",
+                   help="PostgreSQL: start a private cluster with fsync on instead of SMZ_BENCH_DATABASE_URL")
+    p.add_argument("--profile", default=None, help="run the gate server under cProfile, writing this file")
     p.add_argument("--only", choices=["sqlite", "postgres"], default=None,
                    help="one database only (each runs in its own process: the engine is chosen at import)")
     args = p.parse_args()
@@ -323,23 +490,30 @@ def main() -> None:
     pg = os.environ.get("SMZ_BENCH_DATABASE_URL")
     if args.only is None:
         common = ["--terminals", str(args.terminals), "--punches", str(args.punches), "--workers", str(args.workers),
-                  "--idle", str(args.idle)]
-        for only in ("sqlite", "postgres") if pg else ("sqlite",):
+                  "--idle", str(args.idle), "--rate", str(args.rate), *(["--pg-cluster"] if args.pg_cluster else [])]
+        for only in ("sqlite", "postgres") if pg or args.pg_cluster else ("sqlite",):
             subprocess.run([sys.executable, __file__, "--only", only, *common], check=False)
-        if not pg:
-            print("\n(PostgreSQL skipped: set SMZ_BENCH_DATABASE_URL to run it too)")
+        if not pg and not args.pg_cluster:
+            print("\n(PostgreSQL skipped: set SMZ_BENCH_DATABASE_URL or pass --pg-cluster to run it too)")
         return
     if args.only == "sqlite":
         tmp = tempfile.mkdtemp(prefix="smz-bench-db-")
         run("SQLite", f"sqlite:///{tmp}/bench.db", args)
         return
+    stop_cluster: Callable[[], None] | None = None
+    if args.pg_cluster:
+        pg, stop_cluster = start_pg_cluster()
     if not pg:
-        raise SystemExit("SMZ_BENCH_DATABASE_URL is not set")
-    url, name = create_pg_database(pg)
+        raise SystemExit("SMZ_BENCH_DATABASE_URL is not set (or pass --pg-cluster)")
     try:
-        run("PostgreSQL", url, args)
+        url, name = create_pg_database(pg)
+        try:
+            run("PostgreSQL (private cluster)" if stop_cluster else "PostgreSQL", url, args)
+        finally:
+            drop_pg_database(pg, name)
     finally:
-        drop_pg_database(pg, name)
+        if stop_cluster is not None:
+            stop_cluster()
 
 
 if __name__ == "__main__":

@@ -104,6 +104,15 @@ async def find_by_key(key: str) -> Verdict | None:
     return _verdict_from_row(row, duplicate=True) if row else None
 
 
+async def find_by_keys(keys: list[str]) -> dict[str, Verdict]:
+    """``find_by_key`` for many keys in one query (``batching``): the stored verdicts by key, marked duplicate."""
+    rows = await Punch.select(
+        Punch.id, Punch.idempotency_key, Punch.verdict, Punch.reasons, Punch.flags, Punch.latency_s,
+        Punch.captured_at, Punch.received_at,
+    ).where(Punch.idempotency_key.is_in(sorted(set(keys)) or [""]))
+    return {r["idempotency_key"]: _verdict_from_row(r, duplicate=True) for r in rows}
+
+
 def local_day(at: datetime, tz: str) -> date:
     return _aware(at).astimezone(ZoneInfo(tz)).date()
 
@@ -270,6 +279,11 @@ async def _event(punch_id: int, p: PunchIn, v: Verdict) -> dict[str, Any]:
     if p.person_id is not None:
         person = await Person.select(Person.name).where(Person.id == p.person_id).first()
         name = person["name"] if person else None
+    return event_for(punch_id, p, v, name)
+
+
+def event_for(punch_id: int, p: PunchIn, v: Verdict, name: str | None) -> dict[str, Any]:
+    """The live event of a committed punch (the map's SSE and NOTIFY payload), from what is known already."""
     return {
         "type": "punch", "id": punch_id, "project_id": p.project_id, "person_id": p.person_id, "name": name,
         "source": p.source, "verdict": v.verdict, "reasons": list(v.reasons), "flags": list(v.flags),

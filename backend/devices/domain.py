@@ -13,34 +13,30 @@ A protocol adapter (``backend.devices.protocols``) uses only these calls and the
   (``backend.crew.enrolment.enrol_from_terminal``: only people with an active entry on the project's
   roster; a second face goes to review).
 - :meth:`TerminalDomain.person_exists` / :meth:`TerminalDomain.punch` — a punch, through the one
-  attendance service (``record_punch``, source ``gate``); it returns after the commit, so a punch
-  acknowledged to the terminal is never lost.  Idempotent by the caller's key.
+  attendance service's group commit (``backend.attendance.batching``, the rules of ``record_punch``,
+  source ``gate``): punches of many terminals share a transaction; it returns after the commit, so a
+  punch acknowledged to the terminal is never lost.  Idempotent by the caller's key.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from backend.attendance.batching import PunchBatcher
 from backend.attendance.live import LiveFeed
-from backend.attendance.services import PunchIn, Verdict, record_punch
+from backend.attendance.services import PunchIn, Verdict
 from backend.crew.enrolment import EnrolOutcome, TerminalCapture, enrol_from_terminal
 from backend.crew.services import admitted_to_site
 from backend.devices import services as devices
 from backend.face.service import FaceService
 from backend.org.services import rules_for_project
 from backend.rules import Rules
-from backend.settings import get_settings
 from backend.validators import parse_id_number
 from backend.vocabulary import Source
 
 __all__ = ["EnrolOutcome", "PersonCard", "TerminalCapture", "TerminalDomain", "TerminalPunch", "WhitelistEntry"]
-
-# Punches recorded at once on SQLite (our measurement, benchmarks/gate.py: 2 keeps p99 near p50 with
-# 20 terminals at full speed; more raise the tail without raising the rate).
-SQLITE_PUNCH_CONCURRENCY = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +81,9 @@ class TerminalPunch:
 
 
 class TerminalDomain:
-    """The domain calls of one gate server (it keeps a cache of known person ids and, on SQLite, a
-    queue for punch commits; created on the server's event loop)."""
+    """The domain calls of one gate server (it keeps a cache of known person ids and the group commit of
+    punches; created on the server's event loop).  ``punch_concurrency`` is no longer used (punches share
+    transactions through ``PunchBatcher``, whose batches in flight the settings bound); kept for callers."""
 
     def __init__(self, *, punch_concurrency: int | None = -1) -> None:
         self._people: set[int] = set()  # person ids known to exist (people are never deleted)
@@ -95,12 +92,8 @@ class TerminalDomain:
         self.live_feed: LiveFeed | None = None
         # The app's face workers (``AppServices.face``, set by ``start_gate_server``): enrolment templates.
         self.face: FaceService | None = None
-        if punch_concurrency == -1:
-            punch_concurrency = None if get_settings().is_postgres else SQLITE_PUNCH_CONCURRENCY
-        # SQLite has one writer at a time: punches of many terminals queue here in arrival order
-        # instead of racing for the write lock in SQLite's busy handler, whose growing sleeps make
-        # the tail latency a lottery (benchmarks/gate.py); PostgreSQL takes them all at once.
-        self._punch_slots = asyncio.Semaphore(punch_concurrency) if punch_concurrency else None
+        # Group commit (issue 18): made with the first punch, on the server's loop, with the live feed attached.
+        self._batcher: PunchBatcher | None = None
 
     async def _admitted(self, project_id: int, day: date) -> Any:
         """Who of the roster the gate admits on ``day``: a labour contract in force, or the district's grace
@@ -149,7 +142,7 @@ class TerminalDomain:
             captured_at=p.captured_at, received_at=p.received_at, terminal_id=p.terminal_id, direction=p.direction,
             photo=p.photo, flags=p.flags,
         )
-        if self._punch_slots is None:
-            return await record_punch(punch, feed=self.live_feed)
-        async with self._punch_slots:
-            return await record_punch(punch, feed=self.live_feed)
+        if self._batcher is None:
+            self._batcher = PunchBatcher()
+        self._batcher.feed = self.live_feed  # the app's feed, as attached now
+        return await self._batcher.submit(punch)

@@ -125,8 +125,8 @@ class JiangmenAdapter:
     """Implements device_tcp.backend.GateBackend for terminals of ``jiangmen-v1``.
 
     The keywords tune the terminal lifecycle (``touch_interval_s``, ``terminal_ttl_s``, the login
-    failure limits) and the domain (``punch_concurrency``: punches committed at once; -1 = the
-    engine's default)."""
+    failure limits) and the domain (``punch_concurrency``: no longer used — punches share transactions
+    through the group commit, ``backend.attendance.batching``; kept for callers)."""
 
     protocol = PROTOCOL
 

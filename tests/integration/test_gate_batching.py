@@ -1,0 +1,231 @@
+"""Group commit of gate punches (issue 18, backend/attendance/batching.py): punches that arrive together share
+one transaction, every acknowledged punch is stored exactly once with the verdict the single path gives, a
+failed batch acknowledges nothing and stores nothing, and a roster change is seen by the next punch."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from backend.attendance import batching, live
+from backend.attendance.batching import PunchBatcher
+from backend.attendance.services import PunchIn, record_punch
+from backend.attendance.tables import Punch, PunchPhoto
+from backend.errors import NotFound
+from backend.org.tables import Project
+from backend.outbox import UploadTask
+from backend.workforce import services as workforce
+from tests.integration.people_kit import exit_entry
+
+pytestmark = pytest.mark.integration
+
+
+async def _person(world, name: str = "批量工人") -> int:
+    return await workforce.upsert_person(id_number=world.id_number(), name=name)
+
+
+async def _enter(world, person: int, project: int, days_ago: int = 10) -> None:
+    await workforce.enter_roster(
+        project_id=project, person_id=person, unit_id=world.units[project]["general_contractor"],
+        team_id=world.teams[project]["钢筋班组"], work_role="worker", entered_on=date.today() - timedelta(days=days_ago),
+    )
+
+
+def _gate(world, person: int | None, *, lag_s: float = 1.0, key: str | None = None, photo: bytes | None = None,
+          project: int | None = None) -> PunchIn:
+    now = datetime.now(UTC)
+    return PunchIn(source="gate", project_id=project or world.project_a, person_id=person,
+                   idempotency_key=key or f"g:test:{uuid.uuid4().hex}", captured_at=now - timedelta(seconds=lag_s),
+                   received_at=now, direction="in", photo=photo)
+
+
+async def _rows(keys: list[str]) -> list[dict]:
+    return await Punch.select(Punch.id, Punch.idempotency_key, Punch.verdict).where(Punch.idempotency_key.is_in(keys))
+
+
+async def test_concurrent_punches_through_the_batcher_are_stored_once_with_the_single_path_verdicts(world):
+    on_roster = [await _person(world) for _ in range(5)]
+    for p in on_roster:
+        await _enter(world, p, world.project_a)
+    outsider = await _person(world, "外来人员")
+    batcher = PunchBatcher(max_rows=16, wait_ms=20)
+    punches = []
+    for i in range(60):
+        if i % 10 == 3:
+            punches.append(_gate(world, outsider))  # not on the roster: rejected, kept
+        elif i % 10 == 7:
+            punches.append(_gate(world, on_roster[i % 5], lag_s=6))  # seed 002: over 5 s is late
+        else:
+            punches.append(_gate(world, on_roster[i % 5], photo=f"jpeg-{i}".encode()))
+    verdicts = await asyncio.gather(*(batcher.submit(p) for p in punches))
+
+    assert batcher.batches >= 4  # 60 punches, at most 16 a batch: they did share transactions
+    for p, v in zip(punches, verdicts, strict=True):
+        assert not v.duplicate
+        if p.person_id == outsider:
+            assert (v.verdict, v.reasons) == ("rejected", ("not_on_roster",))
+        elif p.captured_at < p.received_at - timedelta(seconds=5):
+            assert (v.verdict, v.flags) == ("flagged", ("late_upload",))
+        else:
+            assert (v.verdict, v.reasons, v.flags) == ("accepted", (), ())
+    rows = await _rows([p.idempotency_key for p in punches])
+    assert len(rows) == 60 and {r["id"] for r in rows} == {v.punch_id for v in verdicts}
+    by_id = {r["id"]: r for r in rows}
+    assert all(by_id[v.punch_id]["verdict"] == v.verdict for v in verdicts)
+    photos = await PunchPhoto.select(PunchPhoto.punch, PunchPhoto.data).where(
+        PunchPhoto.punch.is_in([v.punch_id for v in verdicts]))
+    expected = {v.punch_id: p.photo for p, v in zip(punches, verdicts, strict=True) if p.photo}
+    assert {r["punch"]: r["data"] for r in photos} == expected
+    # the platform upload of every kept, non-rejected punch was queued in the same transaction
+    queued = await UploadTask.select(UploadTask.entity_id).where(
+        (UploadTask.kind == "attendance") & UploadTask.entity_id.is_in([v.punch_id for v in verdicts]))
+    assert {r["entity_id"] for r in queued} == {v.punch_id for v in verdicts if v.verdict != "rejected"}
+    # the single path gives the same verdict for the same kind of punch
+    single = await record_punch(_gate(world, on_roster[0], lag_s=6))
+    assert (single.verdict, single.flags) == ("flagged", ("late_upload",))
+
+
+async def test_a_key_twice_in_one_batch_is_stored_once_and_both_callers_get_the_first_verdict(world):
+    person = await _person(world)
+    await _enter(world, person, world.project_a)
+    batcher = PunchBatcher(max_rows=50, wait_ms=50)
+    key = f"g:twin:{uuid.uuid4().hex}"
+    first, second, other = await asyncio.gather(
+        batcher.submit(_gate(world, person, key=key)), batcher.submit(_gate(world, person, key=key, lag_s=60)),
+        batcher.submit(_gate(world, person)))
+    assert batcher.batches == 1
+    assert second.punch_id == first.punch_id != other.punch_id
+    assert (first.duplicate, second.duplicate) == (False, True)
+    assert second.verdict == first.verdict == "accepted" and second.latency_s == first.latency_s
+    assert len(await _rows([key])) == 1
+
+
+async def test_a_key_stored_by_an_earlier_batch_or_the_single_path_answers_with_its_first_verdict(world):
+    person = await _person(world)
+    await _enter(world, person, world.project_a)
+    batcher = PunchBatcher(max_rows=10, wait_ms=1)
+    key = f"g:again:{uuid.uuid4().hex}"
+    first = await batcher.submit(_gate(world, person, key=key))
+    again = await batcher.submit(_gate(world, person, key=key, lag_s=600))  # re-sent much later: not re-judged
+    assert again.duplicate and again.punch_id == first.punch_id
+    assert (again.verdict, again.flags) == (first.verdict, first.flags) == ("accepted", ())
+    single_key = f"g:single:{uuid.uuid4().hex}"
+    by_single = await record_punch(_gate(world, person, key=single_key, lag_s=7))
+    through_batch = await batcher.submit(_gate(world, person, key=single_key))
+    assert through_batch.duplicate and through_batch.punch_id == by_single.punch_id
+    assert through_batch.flags == ("late_upload",)
+    assert len(await _rows([key, single_key])) == 2
+    # a re-sent punch is not queued for upload twice
+    queued = await UploadTask.count().where((UploadTask.kind == "attendance") & (UploadTask.entity_id == first.punch_id))
+    assert queued == 1
+
+
+async def test_a_failed_batch_transaction_fails_every_caller_and_stores_nothing(world, monkeypatch):
+    person = await _person(world)
+    await _enter(world, person, world.project_a)
+    batcher = PunchBatcher(max_rows=50, wait_ms=30)
+
+    async def broken(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    # The last write of the batch fails, after its punches were inserted: on SQLite the upload queue (the last
+    # statement of the transaction); on PostgreSQL, whose batch is one statement, a photo the table refuses
+    # (content type over 32 characters) — written after the punches of the same statement.
+    monkeypatch.setattr(batching, "enqueue_many", broken)
+    punches = [_gate(world, person, photo=b"jpeg") for _ in range(8)]
+    bad = dataclasses.replace(punches[-1], photo_type="image/" + "x" * 40)
+    results = await asyncio.gather(*(batcher.submit(p) for p in [*punches[:-1], bad]), return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results), results
+    assert await _rows([p.idempotency_key for p in punches]) == []
+    assert await PunchPhoto.count().where(PunchPhoto.data == b"jpeg") == 0
+    assert batcher.batches == 0
+    # the terminals resend (same keys): once the fault is gone, each is stored once
+    monkeypatch.undo()
+    again = await asyncio.gather(*(batcher.submit(p) for p in punches))
+    assert len(await _rows([p.idempotency_key for p in punches])) == 8
+    assert all(not v.duplicate for v in again)
+
+
+async def test_a_roster_change_is_seen_by_the_next_punch(world):
+    person = await _person(world)
+    batcher = PunchBatcher(max_rows=10, wait_ms=1)
+    assert (await batcher.submit(_gate(world, person))).reasons == ("not_on_roster",)
+    await _enter(world, person, world.project_a)
+    assert (await batcher.submit(_gate(world, person))).verdict == "accepted"
+    entry = await workforce.active_entry(world.project_a, person)
+    await exit_entry(world.project_a, entry["id"], date.today() - timedelta(days=1))
+    assert (await batcher.submit(_gate(world, person))).reasons == ("not_on_roster",)
+
+
+async def test_a_project_status_change_is_seen_by_the_next_punch(world):
+    person = await _person(world)
+    await _enter(world, person, world.project_a)
+    batcher = PunchBatcher(max_rows=10, wait_ms=1)
+    assert (await batcher.submit(_gate(world, person))).verdict == "accepted"
+    before = (await Project.select(Project.status).where(Project.id == world.project_a).first())["status"]
+    await Project.update({Project.status: "suspended"}).where(Project.id == world.project_a)
+    try:
+        assert (await batcher.submit(_gate(world, person))).flags == ("project_suspended",)
+    finally:
+        await Project.update({Project.status: before}).where(Project.id == world.project_a)
+
+
+async def test_an_unknown_project_or_person_fails_alone_and_the_rest_of_the_batch_is_stored(world):
+    person = await _person(world)
+    await _enter(world, person, world.project_a)
+    batcher = PunchBatcher(max_rows=50, wait_ms=30)
+    good = _gate(world, person)
+    results = await asyncio.gather(
+        batcher.submit(good), batcher.submit(_gate(world, person, project=999_999)),
+        batcher.submit(_gate(world, 999_999)), return_exceptions=True)
+    assert results[0].verdict == "accepted"
+    assert isinstance(results[1], NotFound) and isinstance(results[2], NotFound)
+    assert len(await _rows([good.idempotency_key])) == 1
+
+
+async def test_a_committed_batch_reaches_live_subscribers_with_names(world):
+    person = await _person(world, "直播工人")
+    await _enter(world, person, world.project_a)
+    feed = live.LiveFeed()
+    batcher = PunchBatcher(max_rows=10, wait_ms=20, feed=feed)
+    async with feed.subscribe() as q:
+        verdicts = await asyncio.gather(*(batcher.submit(_gate(world, person)) for _ in range(3)))
+        events = [await asyncio.wait_for(q.get(), 2) for _ in range(3)]
+    assert {e["id"] for e in events} == {v.punch_id for v in verdicts}
+    assert {e["name"] for e in events} == {"直播工人"} and {e["source"] for e in events} == {"gate"}
+
+
+async def test_make_up_punches_keep_the_single_path(world):
+    person = await _person(world)
+    with pytest.raises(ValueError):
+        await PunchBatcher().submit(PunchIn(source="makeup", project_id=world.project_a, person_id=person,
+                                            idempotency_key="m:1", captured_at=datetime.now(UTC)))
+
+
+async def test_a_project_time_zone_change_moves_the_capture_day_of_the_next_punch(world):
+    """The batch asks the roster for the day under the time zone it last saw; the fresh project row decides."""
+    utc_today = datetime.now(UTC).date()
+    captured = datetime(utc_today.year, utc_today.month, utc_today.day, tzinfo=UTC) - timedelta(hours=4)  # 20:00
+    # Asia/Shanghai (UTC+8): that instant is on utc_today; Pacific/Pago_Pago (UTC-11): the day before
+    person = await _person(world)
+    await workforce.enter_roster(
+        project_id=world.project_a, person_id=person, unit_id=world.units[world.project_a]["general_contractor"],
+        team_id=world.teams[world.project_a]["钢筋班组"], work_role="worker", entered_on=utc_today,
+    )
+    batcher = PunchBatcher(max_rows=10, wait_ms=1)
+
+    def at_twenty() -> PunchIn:
+        return dataclasses.replace(_gate(world, person), captured_at=captured)
+
+    before = (await Project.select(Project.timezone).where(Project.id == world.project_a).first())["timezone"]
+    await Project.update({Project.timezone: "Asia/Shanghai"}).where(Project.id == world.project_a)
+    try:
+        assert "not_on_roster" not in (await batcher.submit(at_twenty())).reasons
+        await Project.update({Project.timezone: "Pacific/Pago_Pago"}).where(Project.id == world.project_a)
+        assert (await batcher.submit(at_twenty())).reasons == ("not_on_roster",)  # a day before the entry
+    finally:
+        await Project.update({Project.timezone: before}).where(Project.id == world.project_a)
