@@ -118,6 +118,10 @@ class TerminalLifecycle:
         # serial → (read at, registration generation, row): a logged-in terminal is re-read at most
         # every terminal_ttl_s, and at once after a change made in this process
         self._terminals: dict[str, tuple[float, int, dict[str, Any]]] = {}
+        # serial → the refresh in flight that re-reads it: terminals past their TTL are re-read together, in one
+        # query, with every other cached terminal past half its TTL (after a mass login a thousand cached rows
+        # expire together: one query each swamped the pool and made the acknowledgement tail — issue 18).
+        self._refreshing: dict[str, asyncio.Future[dict[str, dict[str, Any]]]] = {}
         # Offline marks are written in batches (a site's network going down drops hundreds of
         # connections at once); logins write under the same lock so that a batch in flight can
         # never overwrite a newer login.
@@ -235,11 +239,7 @@ class TerminalLifecycle:
         if cached is not None and cached[1] == generation and now - cached[0] < self.terminal_ttl_s:
             t: dict[str, Any] | None = cached[2]
         else:
-            t = await devices.gate_terminal(serial)
-            if t is None:
-                self._terminals.pop(serial, None)
-            else:
-                self._terminals[serial] = (now, generation, t)
+            t = await self._reread(serial, now, generation)
         if t is None:
             raise TerminalRefused("设备未登记，请联系项目管理员", "device not registered")
         if not t["enabled"]:
@@ -256,6 +256,37 @@ class TerminalLifecycle:
         if touch:
             await self._touch(serial)
         return t
+
+    async def _reread(self, serial: str, now: float, generation: int) -> dict[str, Any] | None:
+        """The terminal's row, fresh: joins a refresh in flight that covers it, or starts one for it and for
+        every cached terminal past half its TTL (one query for all; see ``_refreshing``)."""
+        pending = self._refreshing.get(serial)
+        if pending is None:
+            half = self.terminal_ttl_s / 2
+            wanted = {serial} | {s for s, (at, gen, _) in self._terminals.items()
+                                 if (gen != generation or now - at >= half) and s not in self._refreshing}
+            pending = asyncio.get_running_loop().create_future()
+            pending.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "not retrieved"
+            for s in wanted:
+                self._refreshing[s] = pending
+            try:
+                rows = await devices.gate_terminals(wanted)
+            except BaseException as exc:
+                pending.set_exception(exc)
+                raise
+            finally:
+                for s in wanted:
+                    if self._refreshing.get(s) is pending:
+                        del self._refreshing[s]
+            for s in wanted:
+                row = rows.get(s)
+                if row is None:
+                    self._terminals.pop(s, None)
+                elif s == serial or s in self._terminals:  # not one that logged out meanwhile
+                    self._terminals[s] = (now, generation, row)
+            pending.set_result(rows)
+            return rows.get(serial)
+        return (await asyncio.shield(pending)).get(serial)
 
     async def login_conflict(self, serial: str, peer: str, online_peer: str) -> None:
         """The server refused a login: ``serial`` is online from ``online_peer`` (a copied identity,

@@ -4,6 +4,7 @@ state and the last-seen time of every terminal)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -154,3 +155,31 @@ async def test_start_up_resets_terminals_left_online_by_a_crashed_server_as_of_t
     row = await terminal_row(serial)
     assert row["online"] is False
     assert abs((row["last_offline_at"] - seen).total_seconds()) < 1
+
+
+async def test_expired_terminal_rows_are_re_read_together_in_one_query(world, monkeypatch):
+    """Issue 18: after a mass login every cached terminal row expires at once; they are re-read in one query
+    (with every other row past half its TTL), not one query each — and a disabled terminal is still refused."""
+    from backend.devices import services as devices
+    from backend.devices.terminals import TerminalLifecycle, TerminalRefused
+
+    site = await make_site(world)
+    serials = [await register(world, site.project) for _ in range(6)]
+    life = TerminalLifecycle("jiangmen-v1", terminal_ttl_s=60)
+    for s in serials:
+        await life.terminal(s, touch=False)  # cached now
+    calls: list[int] = []
+    real = devices.gate_terminals
+
+    async def counting(wanted):
+        calls.append(len(set(wanted)))
+        return await real(wanted)
+
+    monkeypatch.setattr(devices, "gate_terminals", counting)
+    life.terminal_ttl_s = 0.0  # everything expired
+    rows = await asyncio.gather(*(life.terminal(s, touch=False) for s in serials))
+    assert [r["serial"] for r in rows] == serials
+    assert calls == [6]  # one query for all six
+    await devices.update_terminal((await terminal_row(serials[0]))["id"], {"enabled": False})
+    with pytest.raises(TerminalRefused):
+        await life.terminal(serials[0], touch=False)
