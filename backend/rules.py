@@ -129,6 +129,11 @@ class Rules:
     # ID / bank card numbers are kept until this many years after 竣工 (acceptance) and deleted or masked the day
     # after the anniversary (PIPL §19/§47: no longer than needed); attendance and wage facts are kept.
     retention_years: int = 2
+    # 《保障农民工工资支付条例》(cited by seed 000 and 002) 第二十八条: 用工管理台账……保存至工程完工且工资全部结清后
+    # 至少3年.  The ledger names each worker: ID and bank card numbers are masked only this many years after 竣工
+    # (never before ``retention_years``) and only once the project owes nothing on its payrolls; the biometric data
+    # goes at ``retention_years``.
+    ledger_retention_years: int = 3
 
     # --- Face capture quality (seed 002 附件1 §一.2) ----------------------------------
     # 640*480 左右; 两眼之间的距离不小于 64 像素; 脸部大小介于 150*150 与 250*250 之间 (enrolment);
@@ -417,7 +422,7 @@ POSITIVE_RULES = frozenset({
     "wage_payroll_deadline_day", "wage_pay_day", "wage_min_valid_days", "wage_import_max_bytes",
     "wage_import_max_rows", "wage_voucher_max_bytes",
     # retention (issue 20)
-    "retention_years",
+    "retention_years", "ledger_retention_years",
 })
 
 DEFAULT_RULES = Rules()

@@ -72,7 +72,11 @@ RULE_DOCS: dict[str, RuleDoc] = {
     "retention_years": RuleDoc("seed 002 §三(二)2; seed 004 §三(五)", "`privacy.retention.run_retention` (`smz retention`)",
                                "工程竣工后2年 / 竣工验收后保存2年以上: the clock starts at 竣工 (status accepted); due "
                                "the day after the anniversary (Feb 29 → Feb 28); faces, templates, punch photos, ID "
-                               "scans deleted, ID and card numbers masked; attendance and wage facts kept"),
+                               "scans deleted; attendance and wage facts kept"),
+    "ledger_retention_years": RuleDoc("《保障农民工工资支付条例》第二十八条 (cited by seeds 000, 002)",
+                                      "`privacy.retention.run_retention` (`smz retention`)",
+                                      "用工管理台账保存至工程完工且工资全部结清后至少3年: ID and bank card numbers are "
+                                      "masked only after this many years from 竣工 and once the payrolls owe nothing"),
     "device_outage_max_days": RuleDoc("seed 001 §六(十八)", "`devices.services`, `supervision.services.warnings`"),
     "qualified_people_uploaded_share": RuleDoc("seed 001 §2.3 项目合格规则 3", "`platform.services.upload_qualification`",
                                                "at least this share of the people on the roster 上传成功, rounded up"),

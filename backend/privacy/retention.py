@@ -12,11 +12,13 @@ What goes for a due project (``plan`` counts it, ``run_retention`` does it):
 - punch photos of its punches (rows deleted; the punches stay);
 - the photos and templates of its crew registrations (ID-card portrait, enrolment selfie), and the bytes of the
   ID-card scans it holds (``crew_file`` kinds ``id_front`` / ``id_back``; the row stays, empty, for the links);
-- bank card numbers of its payroll lines (the ciphertext is emptied; ``card_masked`` stays);
 - for each person of the project whose EVERY project is past retention (a person still on another project —
-  live, or completed but not yet due — keeps everything): the enrolment's face photo, template and ID photo, the
-  full ID number (the ciphertext becomes ``masked:<id_masked>``, ``backend.crypto.masked_token``; the look-up
-  hash becomes ``purged:<id>``, so the number can no longer be searched or recovered) and the ID-card address.
+  live, or completed but not yet due — keeps everything): the enrolment's face photo, template and ID photo;
+- only once the 用工管理台账 may go too (《保障农民工工资支付条例》第二十八条: 3 years after completion and every wage
+  paid — ``Rules.ledger_retention_years``, ``owes_wages``): bank card numbers of its payroll lines (the ciphertext
+  is emptied; ``card_masked`` stays) and, for people whose every project is past that, the full ID number (the
+  ciphertext becomes ``masked:<id_masked>``, ``backend.crypto.masked_token``; the look-up hash becomes
+  ``purged:<id>``, so the number can no longer be searched or recovered) and the ID-card address.
 
 Kept: projects, rosters, punches (times, verdicts, places), rollups, contracts, exit confirmations, payrolls and
 payment results — the attendance and wage facts.
@@ -45,7 +47,8 @@ from backend.org.tables import Project, ProjectStatusChange
 from backend.privacy.tables import RetentionRun
 from backend.rules import Rules
 from backend.vocabulary import ProjectStatus, local_today
-from backend.wages.tables import PayrollLine
+from backend.wages.payroll import effective
+from backend.wages.tables import Payroll, PayrollLine
 from backend.workforce.tables import Enrolment, Person, RosterEntry
 
 log = logging.getLogger("smz.privacy.retention")
@@ -123,6 +126,8 @@ class _Due:
     completed_on: date
     years: int
     as_of: date
+    # The 用工管理台账 may go too: ``ledger_retention_years`` after 竣工 and nothing owed (ID and card numbers).
+    ledger_due: bool = False
 
 
 async def completion_dates() -> dict[int, tuple[date, dict[str, Any]]]:
@@ -154,11 +159,28 @@ async def due_projects(today: date | None = None) -> list[_Due]:
     for pid, (completed, p) in sorted((await completion_dates()).items()):
         if p["district"] not in rules:
             rules[p["district"]] = await rules_for_district(p["district"])
-        years = rules[p["district"]].retention_years
+        r = rules[p["district"]]
+        years = r.retention_years
         as_of = today or local_today(p["timezone"])
         if retention_due(completed, as_of, years=years):
-            due.append(_Due(pid, p["name"], completed, years, as_of))
+            ledger = (retention_due(completed, as_of, years=max(years, r.ledger_retention_years))
+                      and not await owes_wages(pid))
+            due.append(_Due(pid, p["name"], completed, years, as_of, ledger))
     return due
+
+
+async def owes_wages(project_id: int) -> bool:
+    """工资全部结清 not yet: a line of the project's standing payroll of some month with payable above paid."""
+    rows = await Payroll.select(Payroll.id, Payroll.month, Payroll.version, Payroll.status).where(
+        Payroll.project == project_id).order_by(Payroll.month, Payroll.version)
+    by_month: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_month.setdefault(r["month"], []).append(r)
+    standing = [e["id"] for vs in by_month.values() if (e := effective(vs)) is not None]
+    if not standing:
+        return False
+    return await PayrollLine.exists().where(PayrollLine.payroll.is_in(standing)
+                                            & (PayrollLine.payable_fen > PayrollLine.paid_fen))
 
 
 def _chunks(items: Sequence[int], n: int) -> Iterable[list[int]]:
@@ -226,18 +248,30 @@ def _unmasked() -> Any:
     return Person.id_cipher.not_like(MASKED_PREFIX + "%")
 
 
-async def plan(project_id: int, due_ids: set[int]) -> tuple[Counts, list[int], int]:
-    """What retention would delete or mask on the project now; the purgeable people; the kept count."""
-    people, kept = await _purgeable(project_id, due_ids)
+@dataclass(frozen=True)
+class _People:
+    faces: list[int]  # every project of theirs is past retention: their face data goes
+    ids: list[int]  # every project of theirs is past the ledger's keeping too: their ID number is masked
+    kept: int  # people of the project who keep their data (on a project not yet due)
+
+
+async def plan(project_id: int, due_ids: set[int], ledger_ids: set[int] | None = None) -> tuple[Counts, _People]:
+    """What retention would delete or mask on the project now, and whose.  ``ledger_ids``: the due projects whose
+    用工管理台账 may go too (``_Due.ledger_due``); ID and card numbers are masked only there."""
+    ledger_ids = ledger_ids or set()
+    faces, kept = await _purgeable(project_id, due_ids)
+    ids = (await _purgeable(project_id, ledger_ids))[0] if project_id in ledger_ids else []
     c = Counts()
     c.punch_photos = await PunchPhoto.count().where(PunchPhoto.punch.project == project_id)
     c.add(await _count_registrations((Registration.project == project_id) & _reg_has_data()))
     c.id_files = await CrewFile.count().where(_id_files(project_id))
-    c.bank_cards = await PayrollLine.count().where(_cards(project_id))
-    for chunk in _chunks(people, BATCH):
-        c.add(await _count_enrolments(Enrolment.person.is_in(chunk)))
+    if project_id in ledger_ids:
+        c.bank_cards = await PayrollLine.count().where(_cards(project_id))
+    for chunk in _chunks(faces, BATCH):
+        c.add(await _count_enrolments(Enrolment.person.is_in(chunk) & _enrol_has_data()))
+    for chunk in _chunks(ids, BATCH):
         c.id_numbers += await Person.count().where(Person.id.is_in(chunk) & _unmasked())
-    return c, people, kept
+    return c, _People(faces, ids, kept)
 
 
 # ============================================================================ the run
@@ -298,7 +332,7 @@ async def _mask_cards(project_id: int, run_id: int, batch: int) -> None:
             await _add_counts(run_id, Counts(bank_cards=len(ids)))
 
 
-async def _purge_people(people: list[int], run_id: int, batch: int) -> None:
+async def _purge_faces(people: list[int], run_id: int, batch: int) -> None:
     for chunk in _chunks(people, batch):
         async with write_transaction():
             enrol = Enrolment.person.is_in(chunk) & _enrol_has_data()
@@ -308,6 +342,13 @@ async def _purge_people(people: list[int], run_id: int, batch: int) -> None:
                                         Enrolment.id_photo: None, Enrolment.updated_at: datetime.now(UTC)}).where(enrol)
                 if c.face_templates:
                     await bump_face_version()  # every process drops the templates from its 1:N matrix
+                await _add_counts(run_id, c)
+
+
+async def _mask_ids(people: list[int], run_id: int, batch: int) -> None:
+    for chunk in _chunks(people, batch):
+        async with write_transaction():
+            c = Counts()
             todo = [r["id"] for r in await Person.select(Person.id).where(Person.id.is_in(chunk) & _unmasked())]
             if todo:
                 marks = ", ".join("{}" for _ in todo)
@@ -330,13 +371,15 @@ async def _run_row(d: _Due) -> int:
     return int(new.id)
 
 
-async def _apply(d: _Due, people: list[int], batch: int) -> int:
+async def _apply(d: _Due, people: _People, batch: int) -> int:
     run_id = await _run_row(d)
     await _delete_punch_photos(d.project_id, run_id, batch)
     await _clear_registrations(d.project_id, run_id, batch)
     await _clear_id_files(d.project_id, run_id, batch)
-    await _mask_cards(d.project_id, run_id, batch)
-    await _purge_people(people, run_id, batch)
+    await _purge_faces(people.faces, run_id, batch)
+    if d.ledger_due:  # 用工管理台账: 3 years after completion and all wages paid (条例 第二十八条)
+        await _mask_cards(d.project_id, run_id, batch)
+        await _mask_ids(people.ids, run_id, batch)
     await RetentionRun.update({RetentionRun.status: "done", RetentionRun.finished_at: datetime.now(UTC)}).where(
         RetentionRun.id == run_id)
     return run_id
@@ -348,12 +391,13 @@ async def run_retention(today: date | None = None, *, dry_run: bool = False,
     ``retention_run``).  Projects with nothing left are not listed (a second run does nothing)."""
     due = await due_projects(today)
     due_ids = {d.project_id for d in due}
+    ledger_ids = {d.project_id for d in due if d.ledger_due}
     out = []
     for d in due:
-        counts, people, kept = await plan(d.project_id, due_ids)
+        counts, people = await plan(d.project_id, due_ids, ledger_ids)
         if not counts.total:
             continue
-        item = ProjectRetention(d.project_id, d.name, d.completed_on, d.years, d.as_of, counts, kept)
+        item = ProjectRetention(d.project_id, d.name, d.completed_on, d.years, d.as_of, counts, people.kept)
         if not dry_run:
             item.run_id = await _apply(d, people, batch)
             row = await RetentionRun.select().where(RetentionRun.id == item.run_id).first()

@@ -1,7 +1,8 @@
 """Retention after completion (issue 20 B.2; seed 002 §三(二)2 "存储信息时长为工程竣工后2年", seed 004 §三(五)
-"工程竣工验收后保存2年以上"): ``smz retention`` deletes faces, templates, punch photos and ID scans and masks ID and
-card numbers of projects 竣工 more than 2 years ago — the day after the anniversary, not a day earlier — keeps the
-attendance and wage facts, and leaves alone everyone still on a project that is not due."""
+"工程竣工验收后保存2年以上"): ``smz retention`` deletes faces, templates, punch photos and ID scans of projects 竣工
+more than 2 years ago — the day after the anniversary, not a day earlier — and masks ID and card numbers only after
+the 用工管理台账's 3 years (《保障农民工工资支付条例》第二十八条) once nothing is owed; keeps the attendance and wage
+facts, and leaves alone everyone still on a project that is not due."""
 
 from __future__ import annotations
 
@@ -116,13 +117,10 @@ async def test_two_years_and_one_day_after_completion_is_purged_one_day_short_is
 
     assert [i.project_id for i in items] == [due.project]
     c = items[0].counts
-    assert (c.punch_photos, c.id_files, c.bank_cards, c.id_numbers) == (1, 1, 1, 1)
+    assert (c.punch_photos, c.id_files, c.bank_cards, c.id_numbers) == (1, 1, 0, 0)
     assert c.face_photos == 2 and c.face_templates == 3 and c.id_photos == 2  # registration + enrolment
-    # the due project's person: nothing biometric left, the ID number masked and no longer searchable
-    person = await Person.select().where(Person.id == p_due).first()
-    assert decrypt_text(person["id_cipher"]) == person["id_masked"] and "*" in person["id_masked"]
-    assert person["id_hash"] != lookup_hash(number_due) and person["address"] is None
-    assert await workforce.find_person_id(number_due) is None
+    # the due project's person: nothing biometric left; the ID number stays in the 用工管理台账 (3 years, 条例 §28)
+    assert await workforce.find_person_id(number_due) == p_due
     enrol = await Enrolment.select().where(Enrolment.person == p_due).first()
     assert enrol["face_template"] is None and enrol["face_photo"] is None and enrol["id_photo"] is None
     assert await PunchPhoto.count().where(PunchPhoto.punch.project == due.project) == 0
@@ -131,7 +129,7 @@ async def test_two_years_and_one_day_after_completion_is_purged_one_day_short_is
     scan = await CrewFile.select(CrewFile.data, CrewFile.size).where(CrewFile.project == due.project).first()
     assert scan["size"] == 0 and bytes(scan["data"]) == b""
     line = await PayrollLine.select().where(PayrollLine.person == p_due).first()
-    assert line["card_enc"] == "" and line["card_masked"] == "6222***********3445"
+    assert line["card_enc"] != "" and line["card_masked"] == "6222***********3445"
     assert await face_version() > version  # every process drops the deleted templates from its 1:N matrix
     # one day short: untouched
     assert await workforce.find_person_id(number_short) == p_short
@@ -139,9 +137,38 @@ async def test_two_years_and_one_day_after_completion_is_purged_one_day_short_is
     assert (await Enrolment.select().where(Enrolment.person == p_short).first())["face_template"] == TEMPLATE
     # logged with counts
     run = await RetentionRun.select().where(RetentionRun.project == due.project).first()
-    assert run["status"] == "done" and run["punch_photos"] == 1 and run["id_numbers"] == 1
+    assert run["status"] == "done" and run["punch_photos"] == 1 and run["id_numbers"] == 0
     assert run["completed_on"] == _completed_for(TODAY, days_after_anniversary=1) and run["as_of"] == TODAY
     assert not await RetentionRun.exists().where(RetentionRun.project == short.project)
+
+
+async def test_id_and_card_numbers_are_masked_three_years_after_completion_once_nothing_is_owed(world):
+    """《保障农民工工资支付条例》第二十八条: 用工管理台账保存至工程完工且工资全部结清后至少3年 — the ledger names the
+    worker, so ID and card numbers outlive the faces: masked the day after the 3rd anniversary, and not while a
+    payroll still owes money."""
+    paid = await _project(world, "竣工三年零一天已结清的工程")
+    owing = await _project(world, "竣工三年零一天仍欠薪的工程")
+    p_paid, number_paid = await _worker(world, paid)
+    p_owing, number_owing = await _worker(world, owing)
+    await PayrollLine.update({PayrollLine.paid_fen: 500_000}).where(PayrollLine.person == p_owing)
+    three = TODAY - timedelta(days=1)
+    for site in (paid, owing):
+        await _accept(site, three.replace(year=three.year - 3))
+
+    items = {i.project_id: i for i in await run_retention(TODAY) if i.project_id in (paid.project, owing.project)}
+
+    assert (items[paid.project].counts.id_numbers, items[paid.project].counts.bank_cards) == (1, 1)
+    person = await Person.select().where(Person.id == p_paid).first()
+    assert decrypt_text(person["id_cipher"]) == person["id_masked"] and "*" in person["id_masked"]
+    assert person["id_hash"] != lookup_hash(number_paid) and person["address"] is None
+    assert await workforce.find_person_id(number_paid) is None
+    line = await PayrollLine.select().where(PayrollLine.person == p_paid).first()
+    assert line["card_enc"] == "" and line["card_masked"] == "6222***********3445"
+    # 100 yuan still owed: the faces went, the ledger stays whole
+    assert (items[owing.project].counts.id_numbers, items[owing.project].counts.bank_cards) == (0, 0)
+    assert items[owing.project].counts.face_templates > 0
+    assert await workforce.find_person_id(number_owing) == p_owing
+    assert await retention.owes_wages(owing.project) and not await retention.owes_wages(paid.project)
 
 
 async def test_person_still_on_a_live_project_keeps_id_number_and_face(world):
