@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -167,16 +167,15 @@ def gate_lifespan(port: int | None, host: str | None = None,
     return lifespan
 
 
-def uploader_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
-    """Lifespan part that runs the platform uploader (issue 17) while the app runs (``smz serve``; off with
-    SMZ_UPLOADER=0).  Several server processes may run it: one leads at a time (advisory lock / lease)."""
+def _background_lifespan(what: str, start: Callable[[Any, asyncio.Event], Awaitable[None]]
+                         ) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """Lifespan part that runs ``start(app, stop)`` as a task while the app runs; at shutdown ``stop`` is set and
+    the task gets 10 s to finish before it is cancelled (an error it ends with is logged, never raised)."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        uploader = Uploader(providers=UPLOAD_PROVIDERS)
-        task = asyncio.create_task(uploader.run(stop))
-        app.state.uploader = uploader
+        task = asyncio.create_task(start(app, stop))
         try:
             yield
         finally:
@@ -186,9 +185,20 @@ def uploader_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
             except Exception:
-                log.exception("uploader stopped with an error")
+                log.exception("%s stopped with an error", what)
 
     return lifespan
+
+
+def uploader_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """Lifespan part that runs the platform uploader (issue 17) while the app runs (``smz serve``; off with
+    SMZ_UPLOADER=0).  Several server processes may run it: one leads at a time (advisory lock / lease)."""
+
+    async def start(app: Any, stop: asyncio.Event) -> None:
+        uploader = app.state.uploader = Uploader(providers=UPLOAD_PROVIDERS)
+        await uploader.run(stop)
+
+    return _background_lifespan("uploader", start)
 
 
 def upkeep_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
@@ -196,19 +206,7 @@ def upkeep_lifespan() -> Callable[[Any], AbstractAsyncContextManager[None]]:
     detection (seed 002 §五.1 实时诊断自动告警), escalation of repairs overdue at 24 h, late compliance acceptances.
     Several server processes may run it: a ticket opens once per terminal and kind (a UNIQUE key)."""
 
-    @asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_upkeep_every(stop, sms=services_of(app.state).sms))
-        try:
-            yield
-        finally:
-            stop.set()
-            try:
-                await asyncio.wait_for(task, 10)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
-            except Exception:
-                log.exception("upkeep job stopped with an error")
+    async def start(app: Any, stop: asyncio.Event) -> None:
+        await run_upkeep_every(stop, sms=services_of(app.state).sms)
 
-    return lifespan
+    return _background_lifespan("upkeep job", start)

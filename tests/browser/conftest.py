@@ -176,6 +176,22 @@ def server() -> Iterator[Server]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@pytest.fixture
+async def app_server(migrated_db: str) -> AsyncIterator[str]:
+    """The app served over real sockets on the test's own database (the desk pages' browser tests)."""
+    from backend.app import create_app
+    from backend.runtime import AppServices
+    from tests.integration.supervision.live_server import serve_app
+    from tests.shared_services import shared_face_service
+
+    services = AppServices.build(face=shared_face_service())
+    try:
+        async with serve_app(create_app(services=services)) as base:
+            yield base
+    finally:
+        await services.aclose()
+
+
 @pytest.fixture(scope="session")
 def camera_file() -> Iterator[Path]:
     from tests.browser.actions import still_video

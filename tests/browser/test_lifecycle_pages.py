@@ -107,18 +107,8 @@ async def life_site(migrated_db: str) -> LifeSite:
 
 
 @pytest.fixture
-async def life_server(migrated_db: str) -> AsyncIterator[str]:
-    from backend.app import create_app
-    from backend.runtime import AppServices
-    from tests.integration.supervision.live_server import serve_app
-    from tests.shared_services import shared_face_service
-
-    services = AppServices.build(face=shared_face_service())
-    try:
-        async with serve_app(create_app(services=services)) as base:
-            yield base
-    finally:
-        await services.aclose()
+def life_server(app_server: str) -> str:
+    return app_server
 
 
 @pytest.fixture

@@ -54,21 +54,6 @@ async def onboard_site(migrated_db: str) -> OnboardSite:
 
 
 @pytest.fixture
-async def app_server(migrated_db: str) -> AsyncIterator[str]:
-    from backend.app import create_app
-    from backend.runtime import AppServices
-    from tests.integration.supervision.live_server import serve_app
-    from tests.shared_services import shared_face_service
-
-    services = AppServices.build(face=shared_face_service())
-    try:
-        async with serve_app(create_app(services=services)) as base:
-            yield base
-    finally:
-        await services.aclose()
-
-
-@pytest.fixture
 async def browser_pages(app_server: str) -> AsyncIterator[Any]:
     """``await new_page()`` → a fresh desktop page (own context) with ``page.base``."""
     from playwright.async_api import async_playwright

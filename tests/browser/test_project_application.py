@@ -57,21 +57,6 @@ async def apply_site(migrated_db: str) -> ApplySite:
 
 
 @pytest.fixture
-async def app_server(migrated_db: str) -> AsyncIterator[str]:
-    from backend.app import create_app
-    from backend.runtime import AppServices
-    from tests.integration.supervision.live_server import serve_app
-    from tests.shared_services import shared_face_service
-
-    services = AppServices.build(face=shared_face_service())
-    try:
-        async with serve_app(create_app(services=services)) as base:
-            yield base
-    finally:
-        await services.aclose()
-
-
-@pytest.fixture
 async def open_as(app_server: str) -> AsyncIterator[Any]:
     """``await open_as(username, password)`` → a logged-in desktop page (a fresh context each)."""
     from playwright.async_api import async_playwright

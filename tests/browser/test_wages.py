@@ -33,18 +33,8 @@ async def wage_site(migrated_db: str) -> WageSite:
 
 
 @pytest.fixture
-async def base_url(migrated_db: str) -> AsyncIterator[str]:
-    from backend.app import create_app
-    from backend.runtime import AppServices
-    from tests.integration.supervision.live_server import serve_app
-    from tests.shared_services import shared_face_service
-
-    services = AppServices.build(face=shared_face_service())
-    try:
-        async with serve_app(create_app(services=services)) as base:
-            yield base
-    finally:
-        await services.aclose()
+def base_url(app_server: str) -> str:
+    return app_server
 
 
 @pytest.fixture
