@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import PASSWORD, app_client, unique
+from tests.integration.conftest import PASSWORD, app_client, unique, unique_name
 from tests.integration.services_fixtures import client_with
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -54,14 +54,10 @@ async def token_for(client: httpx.AsyncClient, username: str, password: str = PA
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
-
-
 def roster_payload(world: Any, project_id: int) -> dict[str, Any]:
     """A worker for the project's rebar team (a name of Chinese characters only, unique enough)."""
-    n = int(unique(""))
     return {
-        "id_number": world.id_number(), "name": "王" + _GIVEN[n % 23] + _GIVEN[(n // 23) % 23],
+        "id_number": world.id_number(), "name": unique_name("王"),
         "unit_id": world.units[project_id]["general_contractor"], "team_id": world.teams[project_id]["钢筋班组"],
         "work_role": "worker", "work_type": "020",
     }
