@@ -69,6 +69,7 @@ async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: 
 
     from backend.app import create_app
     from backend.runtime import gate_lifespan, upkeep_lifespan, uploader_lifespan
+    from backend.serving import settle_heap
 
     extra = [gate_lifespan(gate_port, reuse_port=worker, reset_online=not worker)] if gate_port else []
     if demo_platform:  # the demo's provincial platform: the simulator, every district pointed at it (issue 17)
@@ -79,6 +80,7 @@ async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: 
         extra.append(uploader_lifespan())
     extra.append(upkeep_lifespan())  # device faults, repair escalation, late acceptances every minute (issue 20)
     app = create_app(extra_lifespan=extra or None)
+    settle_heap()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
                                            **uvicorn_proxy_options(get_settings().trusted_proxies)))  # type: ignore[arg-type]
     if worker:
@@ -217,11 +219,13 @@ async def _run_gate_server(host: str | None, port: int) -> None:
     import signal
 
     from backend.runtime import AppServices
+    from backend.serving import settle_heap
 
     await db.start_pool()
     services = AppServices.build()  # this process's services: the gate server works with them
     try:
         server = await services.start_gate_server(port, host)
+        settle_heap()
         console.print(f"[green]闸机 TCP 服务已启动 / gate server listening on {server.host}:{server.port}[/green]"
                       "（Ctrl+C 停止 / to stop）")
         stop = asyncio.Event()

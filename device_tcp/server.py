@@ -91,7 +91,8 @@ def default_max_connections(reserve: int = FD_RESERVE, minimum: int = MIN_CONNEC
 
 
 class _Conn:
-    __slots__ = ("host", "last_activity", "peer", "reader", "replaced", "session", "started", "task", "writer")
+    __slots__ = ("deadline", "expired", "host", "last_activity", "peer", "reader", "replaced", "session", "started",
+                 "task", "waiting", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: GateSession,
                  now: float):
@@ -108,6 +109,11 @@ class _Conn:
         self.replaced = False
         self.started = now  # loop time of the connect
         self.last_activity = now  # loop time of the last bytes received
+        # What the connection waits for (a read, the backend) and until when (loop time); the server's one
+        # deadline sweep (``GateServer._sweep``) cancels a wait past its deadline and marks ``expired``.
+        self.waiting = ""
+        self.deadline = 0.0
+        self.expired = False
 
     def tag(self) -> str:
         return f"[{self.session.serial or '-'} {self.peer}]"
@@ -165,6 +171,13 @@ class GateServer:
         self._server: asyncio.Server | None = None
         self._conns: set[_Conn] = set()
         self._by_serial: dict[str, _Conn] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        # Deadlines are kept by one sweep over the connections instead of a timer per read and per backend call
+        # (asyncio.timeout costs a timer handle, a context and a reschedule each time: with a thousand terminals
+        # that was a tenth of the server's CPU per punch — issue 18).  A deadline fires at most a tenth of the
+        # shortest timeout late (and never more than 0.5 s).
+        timeouts = [t for t in (idle_timeout_s, read_timeout_s, backend_timeout_s, login_timeout_s) if t]
+        self.sweep_interval_s = min(0.5, max(0.005, min(timeouts, default=5.0) / 10))
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -174,6 +187,7 @@ class GateServer:
                                                   reuse_port=self.reuse_port or None)
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="gate-deadlines")
         log.info("gate server listening on %s:%s (at most %d connections; login within %s s)", self.host,
                  self.port, self.max_connections, self.login_timeout_s)
 
@@ -184,6 +198,7 @@ class GateServer:
 
     async def close(self, *, timeout_s: float = 5.0) -> None:
         server, self._server = self._server, None
+        sweeper, self._sweeper = self._sweeper, None
         if server is not None:
             server.close()
         conns = list(self._conns)
@@ -199,6 +214,36 @@ class GateServer:
         if server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), timeout_s)
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _sweep(self) -> None:
+        """Every ``sweep_interval_s``: cancel the wait of each connection past its deadline."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.sweep_interval_s)
+            now = loop.time()
+            for conn in [c for c in self._conns if c.waiting and c.deadline <= now and not c.expired]:
+                if conn.task is not None and not conn.task.done():
+                    conn.expired = True
+                    conn.task.cancel()
+
+    async def _wait(self, conn: _Conn, what: str, deadline: float, awaitable: Any) -> Any:
+        """Await ``awaitable`` until ``deadline`` (loop time): TimeoutError after it, as asyncio.timeout would."""
+        conn.waiting, conn.deadline = what, deadline
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if not conn.expired:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            raise TimeoutError(what) from None
+        finally:
+            conn.waiting, conn.expired = "", False
 
     async def __aenter__(self) -> GateServer:
         await self.start()
@@ -298,8 +343,7 @@ class GateServer:
                     if login_deadline < deadline:
                         deadline, why = login_deadline, "no login in time"
                 try:
-                    async with asyncio.timeout(max(0.0, deadline - now)):
-                        data = await conn.reader.read(_READ_CHUNK)
+                    data = await self._wait(conn, why, deadline, conn.reader.read(_READ_CHUNK))
                 except TimeoutError:
                     log.info("%s closing: %s", conn.tag(), why)
                     return
@@ -347,8 +391,8 @@ class GateServer:
             if self.backend_timeout_s is None:
                 result = await self._dispatch(conn, call, received_at)
             else:
-                async with asyncio.timeout(self.backend_timeout_s):
-                    result = await self._dispatch(conn, call, received_at)
+                result = await self._wait(conn, "backend", asyncio.get_running_loop().time() + self.backend_timeout_s,
+                                          self._dispatch(conn, call, received_at))
         except GateRefused as refused:
             reply = session.refused(call, refused.message)
             if refused.close:
@@ -443,8 +487,9 @@ class GateServer:
             data = frame.to_bytes()
         try:
             writer.write(data)
-            async with asyncio.timeout(self.write_timeout_s):
-                await writer.drain()
+            if writer.transport.get_write_buffer_size():  # the kernel did not take it all: wait, bounded
+                async with asyncio.timeout(self.write_timeout_s):
+                    await writer.drain()
         except TimeoutError:
             log.info("%s closing: reply not taken in time", conn.tag())
             return False

@@ -244,11 +244,8 @@ async def _judge_batch(batch: list[_Item], zones: dict[int, str]) -> list[_Judge
     guessed = {(i.punch.person_id, i.punch.project_id, local_day(i.punch.captured_at, zones[i.punch.project_id]))
                for i in batch if i.punch.person_id is not None and i.punch.project_id in zones}
     project_rows, person_rows, rostered = await asyncio.gather(
-        Project.select(
-            Project.id, Project.status, Project.timezone, Project.district.rule_profile.as_alias("rule_profile"),
-            Project.district.rule_overrides.as_alias("rule_overrides"),
-        ).where(Project.id.is_in(project_ids)),
-        Person.select(Person.id, Person.name).where(Person.id.is_in(person_ids or [-1])),
+        Project.raw(*_where_in(_PROJECTS_SQL, "p.id", project_ids)),
+        Person.raw(*_where_in(_PEOPLE_SQL, "id", person_ids or [-1])),
         _rostered(guessed),
     )
     projects = {r["id"]: r for r in project_rows}
@@ -284,6 +281,21 @@ async def _judge_batch(batch: list[_Item], zones: dict[int, str]) -> list[_Judge
         verdict, reasons, flags = judge(p, facts)
         out.append(_Judged(item, facts, verdict, reasons, flags, names.get(p.person_id) if p.person_id else None))
     return out
+
+
+# The facts a batch reads, as fixed SQL texts (prepared once per connection on PostgreSQL): Piccolo rebuilt and
+# recompiled the joined select for every batch — a third of a millisecond of CPU each (issue 18).
+_PROJECTS_SQL = ("SELECT p.id, p.status, p.timezone, d.rule_profile, d.rule_overrides FROM project p "
+                 "JOIN district d ON d.id = p.district WHERE ")
+_PEOPLE_SQL = "SELECT id, name FROM person WHERE "
+
+
+def _where_in(sql: str, column: str, values: list[int]) -> tuple[Any, ...]:
+    """``sql`` + "column IN values" as Table.raw's arguments: one array parameter on PostgreSQL (one statement
+    text whatever the count), a placeholder per value on SQLite."""
+    if isinstance(engine(), PostgresEngine):
+        return (f"{sql}{column} = ANY({{}}::int[])", values)
+    return (f"{sql}{column} IN ({', '.join('{}' for _ in values)})", *values)
 
 
 async def _rostered(wanted: set[tuple[int, int, date]]) -> set[tuple[int, int, date]]:

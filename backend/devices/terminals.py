@@ -127,6 +127,12 @@ class TerminalLifecycle:
         # never overwrite a newer login.
         self._pending_offline: set[str] = set()
         self._state_lock = asyncio.Lock()
+        # Sign-of-life writes are grouped too: the serials due wait in ``_touch_due`` and the next write (one
+        # UPDATE for all of them) is ``_touch_next``; one write runs at a time (``_touch_lock``).
+        self._touch_due: set[str] = set()
+        self._touch_next: asyncio.Future[None] | None = None
+        self._touch_lock = asyncio.Lock()
+        self._touch_tasks: set[asyncio.Task[None]] = set()
 
     # -- helpers ---------------------------------------------------------------------------
     def _lock(self, serial: str) -> asyncio.Lock:
@@ -135,12 +141,38 @@ class TerminalLifecycle:
             lock = self._locks[serial] = asyncio.Lock()
         return lock
 
-    async def _touch(self, serial: str) -> None:
+    async def _touch(self, serial: str, *, wait: bool = True) -> None:
+        """Write the terminal's sign of life (last_seen_at), at most every ``touch_interval_s``, together with the
+        other terminals' due at the same time.  ``wait``: return after the write (a heartbeat); a punch does not
+        wait — its own commit is the better sign of life."""
         now = time.monotonic()
         last = self._touched.get(serial)
         if last is None or now - last >= self.touch_interval_s:
             self._touched[serial] = now
-            await devices.touch(serial)
+            self._touch_due.add(serial)
+            written = self._touch_next
+            if written is None:
+                written = self._touch_next = asyncio.get_running_loop().create_future()
+                written.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "not retrieved"
+                task = asyncio.get_running_loop().create_task(self._write_touches())
+                self._touch_tasks.add(task)
+                task.add_done_callback(self._touch_tasks.discard)
+            if wait:
+                await asyncio.shield(written)
+
+    async def _write_touches(self) -> None:
+        async with self._touch_lock:  # touches due while a write runs go together in the next one
+            written, self._touch_next = self._touch_next, None
+            serials, self._touch_due = self._touch_due, set()
+            if written is None or written.done():
+                return
+            try:
+                await devices.touch_many(serials)
+            except Exception as exc:
+                log.warning("sign-of-life write for %d terminals failed: %s", len(serials), exc)
+                written.set_exception(exc)
+            else:
+                written.set_result(None)
 
     def _throttled(self, kind: str, key: str) -> bool:
         """True if an alarm of ``kind`` for ``key`` was recorded less than a minute ago; else note it
@@ -229,7 +261,7 @@ class TerminalLifecycle:
     def _generation(self) -> int:
         return self.changes.generation if self.changes is not None else 0
 
-    async def terminal(self, serial: str, *, touch: bool = True) -> dict[str, Any]:
+    async def terminal(self, serial: str, *, touch: bool = True, wait_touch: bool = True) -> dict[str, Any]:
         """The terminal of a logged-in connection — re-read when the cached row is older than
         ``terminal_ttl_s`` or a registration changed in this process (a terminal deleted or disabled
         since its login is refused) — with a throttled sign-of-life write."""
@@ -254,7 +286,7 @@ class TerminalLifecycle:
             # this connection slipped past vendor_code_rotated): it must log in with the new code
             raise TerminalRefused("厂家识别码已更换，请重新登录", "vendor code changed, log in again", close=True)
         if touch:
-            await self._touch(serial)
+            await self._touch(serial, wait=wait_touch)
         return t
 
     async def _reread(self, serial: str, now: float, generation: int) -> dict[str, Any] | None:

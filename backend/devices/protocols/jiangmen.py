@@ -156,9 +156,9 @@ class JiangmenAdapter:
     def server(self, server: Connections | None) -> None:
         self.terminals.server = server
 
-    async def _terminal(self, serial: str) -> dict[str, Any]:
+    async def _terminal(self, serial: str, *, wait_touch: bool = True) -> dict[str, Any]:
         try:
-            return await self.terminals.terminal(serial)
+            return await self.terminals.terminal(serial, wait_touch=wait_touch)
         except TerminalRefused as exc:
             raise _refused(exc) from None
 
@@ -232,7 +232,7 @@ class JiangmenAdapter:
 
     async def punch(self, serial: str, punch: PunchMsg, received_at: datetime) -> None:
         """848: through the one attendance service; the reply is written only after the commit."""
-        t = await self._terminal(serial)
+        t = await self._terminal(serial, wait_touch=False)
         if not await self.domain.person_exists(punch.worker_no):
             log.info("gate %s punch for unknown worker no %s", serial, punch.worker_no)
             raise _refuse(f"工人编号 {punch.worker_no} 不存在", f"unknown worker no {punch.worker_no}")
