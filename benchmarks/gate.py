@@ -216,6 +216,87 @@ async def idle_connections(port: int, pid: int, serials: list[str], vendor_code:
     return before, middle, after, logged
 
 
+async def kill9_load(port: int, s: Setup, punches: int, rate: float, kill_at: float,
+                     restart: Callable[[], None]) -> tuple[set[str], int, float, list[str]]:
+    """The fault run: every terminal punches as in ``punch_load``, each punch kept until acknowledged (as real
+    terminals queue them); when ``kill_at`` of all punches are acknowledged, ``restart`` SIGKILLs the server and
+    starts it again on the same port.  Terminals reconnect, log in again and re-send what got no flag 0.
+    Returns (the keys acknowledged, punches re-sent, wall time, errors)."""
+    from device_tcp.simulator import SimulatedTerminal, make_jpeg
+
+    photos = [make_jpeg(i) for i in range(16)]
+    acked: set[str] = set()
+    errors: list[str] = []
+    resent = 0
+    total = len(s.serials) * punches
+    killed = asyncio.Event()
+    base = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
+    phase = random.Random(7)
+    login_slots = asyncio.Semaphore(50)  # terminals come back in waves, as after a site's power cut
+
+    async def run(i: int, serial: str) -> None:
+        nonlocal resent
+        t: SimulatedTerminal | None = None
+        start = time.perf_counter() + (phase.random() / rate if rate > 0 else 0.0)
+        for k in range(punches):
+            if rate > 0:
+                await asyncio.sleep(max(0.0, start + k / rate - time.perf_counter()))
+            worker = s.workers[(i * 7 + k) % len(s.workers)]
+            at = base + timedelta(seconds=k)  # the key: terminal, worker, capture second
+            for tries in range(400):
+                try:
+                    if t is None:
+                        async with login_slots:
+                            t = SimulatedTerminal("127.0.0.1", port, s.vendor_code, serial, timeout_s=10)
+                            await t.connect()
+                            if not (await t.login()).ok:
+                                raise ConnectionError("login refused")
+                    r = await t.punch(worker, at, photo=photos[(i + k) % len(photos)])
+                    if not r.ok:
+                        errors.append(f"{serial}: {r.message}")
+                        break
+                    acked.add(f"g:{serial}:{worker}:{at:%Y%m%d%H%M%S}")
+                    if len(acked) >= total * kill_at and not killed.is_set():
+                        killed.set()
+                    break
+                except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+                    if tries == 0:  # this punch goes again (counted once however many tries it takes)
+                        resent += 1
+                    if t is not None:
+                        await t.close()
+                        t = None
+                    await asyncio.sleep(0.2 + phase.random() * 0.3)
+            else:
+                errors.append(f"{serial}: punch {k} never acknowledged")
+        if t is not None:
+            await t.close()
+
+    async def killer() -> None:
+        await killed.wait()
+        await asyncio.get_running_loop().run_in_executor(None, restart)
+
+    t0 = time.perf_counter()
+    kill_task = asyncio.ensure_future(killer())
+    await asyncio.gather(*(run(i, serial) for i, serial in enumerate(s.serials)))
+    if not kill_task.done():
+        kill_task.cancel()
+    return acked, resent, time.perf_counter() - t0, errors
+
+
+async def stored_keys(serials: list[str]) -> list[str]:
+    """The idempotency keys stored for the load terminals' punches (one per row)."""
+    from backend import db
+    from backend.attendance.tables import Punch
+    from backend.devices.tables import Terminal
+
+    await db.start_pool()
+    try:
+        ids = [r["id"] for r in await Terminal.select(Terminal.id).where(Terminal.serial.is_in(serials))]
+        return [r["idempotency_key"] for r in await Punch.select(Punch.idempotency_key).where(Punch.terminal.is_in(ids))]
+    finally:
+        await db.close_pool()
+
+
 async def count_rows(serials: list[str]) -> tuple[int, int]:
     """(punch rows, distinct idempotency keys) of the load terminals."""
     from backend import db
@@ -430,12 +511,37 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
 
     port = free_port()
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-    server = subprocess.Popen(
-        [sys.executable, *profile, "-m", "backend.cli", "gate-server", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=raise_fd_limit,
-    )
+
+    def start_server() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, *profile, "-m", "backend.cli", "gate-server", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=raise_fd_limit,
+        )
+
+    server = start_server()
     try:
         wait_port(port, server)
+        if args.kill9:
+            def restart() -> None:
+                nonlocal server
+                server.send_signal(signal.SIGKILL)
+                server.wait()
+                print(f"  SIGKILL of the gate server at {args.kill_at:.0%} of the punches acknowledged; starting it again")
+                server = start_server()
+                wait_port(port, server)
+
+            acked, resent, wall, errors = asyncio.run(
+                kill9_load(port, s, args.punches, args.rate, args.kill_at, restart))
+            keys = asyncio.run(stored_keys(s.serials))
+            stored = set(keys)
+            lost = len(acked - stored)
+            doubled = len(keys) - len(stored)
+            print(f"kill -9 run: {len(acked)} of {args.terminals * args.punches} punches acknowledged in {wall:.1f} s, "
+                  f"{resent} re-sent after the kill; {len(keys)} rows stored → {lost} acknowledged punches lost, "
+                  f"{doubled} stored twice, {len(stored - acked)} stored but never acknowledged")
+            for e in errors[:5]:
+                print("  error:", e)
+            return
         cpu0 = proc_cpu_s(server.pid)
         marks: dict[str, float] = {}
 
@@ -492,6 +598,9 @@ def main() -> None:
     p.add_argument("--pg-cluster", action="store_true",
                    help="PostgreSQL: start a private cluster with fsync on instead of SMZ_BENCH_DATABASE_URL")
     p.add_argument("--profile", default=None, help="run the gate server under cProfile, writing this file")
+    p.add_argument("--kill9", action="store_true",
+                   help="the fault run: SIGKILL the gate server mid-run, start it again; count lost and doubled punches")
+    p.add_argument("--kill-at", type=float, default=0.4, help="--kill9: the share of punches acknowledged at the kill")
     p.add_argument("--only", choices=["sqlite", "postgres"], default=None,
                    help="one database only (each runs in its own process: the engine is chosen at import)")
     args = p.parse_args()
@@ -499,7 +608,8 @@ def main() -> None:
     pg = os.environ.get("SMZ_BENCH_DATABASE_URL")
     if args.only is None:
         common = ["--terminals", str(args.terminals), "--punches", str(args.punches), "--workers", str(args.workers),
-                  "--idle", str(args.idle), "--rate", str(args.rate), *(["--pg-cluster"] if args.pg_cluster else [])]
+                  "--idle", str(args.idle), "--rate", str(args.rate), *(["--pg-cluster"] if args.pg_cluster else []),
+                  *(["--kill9", "--kill-at", str(args.kill_at)] if args.kill9 else [])]
         for only in ("sqlite", "postgres") if pg or args.pg_cluster else ("sqlite",):
             subprocess.run([sys.executable, __file__, "--only", only, *common], check=False)
         if not pg and not args.pg_cluster:
