@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import random
 import sys
-import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import Ticker, pct  # noqa: E402
+from benchmarks.common import Ticker, pct, setup_env  # noqa: E402
 
 TZ8 = timezone(timedelta(hours=8))
 
@@ -230,17 +229,28 @@ def main() -> None:
     parser.add_argument("--shake", type=float, default=0.0,
                         help="hand-held phone: random walk of about this many pixels per frame (default 0)")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary directory")
+    parser.add_argument("--pg-cluster", action="store_true",
+                        help="PostgreSQL as in production: a private cluster with fsync on (benchmarks/gate.py's)")
     args = parser.parse_args()
-    tmp = tempfile.mkdtemp(prefix="smz-bench-clockin-")
-    os.environ["SMZ_DATA_DIR"] = tmp
-    os.environ["SMZ_DATABASE_URL"] = args.database_url or f"sqlite:///{tmp}/bench.db"
-    os.environ.setdefault("SMZ_SECRET_KEY", base64.b64encode(b"bench-key-0123456789abcdef-bench").decode())
-    os.environ["PICCOLO_CONF"] = "piccolo_conf"
     os.environ["SMZ_GATE_PORT"] = "0"
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run(args))
+    stop_cluster: Callable[[], None] = lambda: None  # noqa: E731
+    if args.pg_cluster:
+        from benchmarks.gate import pg_settings, start_pg_cluster
+
+        args.database_url, stop_cluster = start_pg_cluster()
+        print(f"PostgreSQL: {asyncio.run(pg_settings(args.database_url))}")
+    try:
+        _, drop = setup_env(args.database_url, prefix="smz-bench-clockin-")
+        try:
+            asyncio.run(run(args))
+        finally:
+            drop()
+    finally:
+        stop_cluster()
+    print("command: uv run python benchmarks/clockin.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":
