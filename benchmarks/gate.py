@@ -146,6 +146,7 @@ async def punch_load(port: int, s: Setup, punches: int, rate: float = 0.0,
 
     photos = [make_jpeg(i) for i in range(16)]
     latencies: list[float] = []
+    ack_seconds: list[int] = []  # the second of the run in which each reply came (the tail over time)
     ok = refused = 0
     errors: list[str] = []
     tz = ZoneInfo("Asia/Shanghai")
@@ -174,6 +175,7 @@ async def punch_load(port: int, s: Setup, punches: int, rate: float = 0.0,
                 errors.append(f"{t.serial}: {exc!r}")
                 return
             latencies.append(r.latency_s)
+            ack_seconds.append(int(time.perf_counter() - t0))
             if r.ok:
                 ok += 1
             else:
@@ -184,6 +186,12 @@ async def punch_load(port: int, s: Setup, punches: int, rate: float = 0.0,
     await asyncio.gather(*(run(i, t) for i, t in enumerate(terms)))
     wall = time.perf_counter() - t0
     await asyncio.gather(*(t.close() for t in terms))
+    by_second: dict[int, list[float]] = {}
+    for second, lat in zip(ack_seconds, latencies, strict=True):
+        by_second.setdefault(second, []).append(lat * 1000)
+    p99s = [pct(v, 99) for _, v in sorted(by_second.items()) if len(v) >= 20]
+    if p99s:
+        print(f"ack p99 second by second: {' '.join(f'{x:.0f}' for x in p99s)} ms")
     return latencies, ok, refused, wall, errors
 
 
