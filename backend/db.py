@@ -157,7 +157,7 @@ async def start_pool() -> None:
     set up data before the app's own start); nothing on SQLite."""
     eng = engine()
     if isinstance(eng, PostgresEngine) and eng.pool is None:
-        await eng.start_connection_pool(min_size=2, max_size=10)
+        await eng.start_connection_pool(min_size=2, max_size=max(2, get_settings().db_pool_max))
 
 
 async def close_pool() -> None:

@@ -77,6 +77,10 @@ class Settings:
     gate_batch_max_rows: int = 100
     gate_batch_wait_ms: float = 10.0
     gate_batch_inflight: int = 4
+    # PostgreSQL connections per process (backend.db.start_pool).  A gate batch reads its facts on three at
+    # once and up to ``gate_batch_inflight`` batches commit together, beside the web requests: 10 made batches
+    # queue for a connection at a thousand terminals (issue 18).  Mind max_connections × processes.
+    db_pool_max: int = 20
     tile_url: str = ""
     cookie_secure: bool = False
     session_hours: int = 12
@@ -181,6 +185,7 @@ def get_settings() -> Settings:
         gate_batch_max_rows=int(_env("SMZ_GATE_BATCH_ROWS", "100")),
         gate_batch_wait_ms=float(_env("SMZ_GATE_BATCH_WAIT_MS", "10")),
         gate_batch_inflight=int(_env("SMZ_GATE_BATCH_INFLIGHT", "4")),
+        db_pool_max=int(_env("SMZ_DB_POOL_MAX", "20")),
         gate_max_connections=int(_env("SMZ_GATE_MAX_CONNECTIONS", "0")),
         gate_takeover_silence_s=float(os.environ["SMZ_GATE_TAKEOVER_SILENCE_S"])
         if os.environ.get("SMZ_GATE_TAKEOVER_SILENCE_S") else None,
