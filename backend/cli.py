@@ -215,7 +215,9 @@ def create_user_cmd(username: str, role: str, password: str, name: str | None, d
 # --- Gate terminals ---------------------------------------------------------------------------
 
 
-async def _run_gate_server(host: str | None, port: int) -> None:
+async def _run_gate_server(host: str | None, port: int, *, worker: bool = False) -> None:
+    """One gate server process; ``worker``: one of ``smz gate-server --workers N`` (the port shared with
+    SO_REUSEPORT; the parent migrated and reset the terminals' online marks)."""
     import signal
 
     from backend.runtime import AppServices
@@ -224,7 +226,7 @@ async def _run_gate_server(host: str | None, port: int) -> None:
     await db.start_pool()
     services = AppServices.build()  # this process's services: the gate server works with them
     try:
-        server = await services.start_gate_server(port, host)
+        server = await services.start_gate_server(port, host, reuse_port=worker, reset_online=not worker)
         settle_heap()
         console.print(f"[green]闸机 TCP 服务已启动 / gate server listening on {server.host}:{server.port}[/green]"
                       "（Ctrl+C 停止 / to stop）")
@@ -246,11 +248,28 @@ async def _run_gate_server(host: str | None, port: int) -> None:
 @main.command("gate-server")
 @click.option("--port", default=None, type=int, help="gate TCP port (SMZ_GATE_PORT, default 9848; 0 = any free port)")
 @click.option("--host", default=None, help="listen address (SMZ_GATE_HOST, default 127.0.0.1)")
-def gate_server_cmd(port: int | None, host: str | None) -> None:
+@click.option("--workers", default=1, type=int, show_default=True,
+              help="processes sharing the port (more than 1 needs PostgreSQL and a fixed --port)")
+@click.option("--worker", is_flag=True, hidden=True, help="run as one of --workers N (started by the parent)")
+def gate_server_cmd(port: int | None, host: str | None, workers: int, worker: bool) -> None:
     """Run only the gate terminal TCP server (seed 001 protocol), after migrating the database."""
     s = get_settings()
-    asyncio.run(migrate())
     host, port = host or s.gate_host, s.gate_port if port is None else port
+    if worker:
+        asyncio.run(_run_gate_server(host, port, worker=True))
+        return
+    if workers < 1:
+        raise click.BadParameter("至少 1 个进程 / at least 1", param_hint="--workers")
+    if workers > 1 and (not s.is_postgres or port == 0):
+        raise click.ClickException("多进程运行需要 PostgreSQL 和固定端口 / --workers above 1 needs PostgreSQL and a "
+                                   "fixed --port")
+    asyncio.run(migrate())
+    if workers > 1:
+        from backend.devices.services import reset_online
+        from backend.serving import gate_worker_command, run_workers
+
+        _run_db(reset_online())  # once, here (as smz serve --workers)
+        sys.exit(run_workers(workers, host, 0, port, cmd=gate_worker_command(host, port)))
     try:
         asyncio.run(_run_gate_server(host, port))
     except OSError as exc:

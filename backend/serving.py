@@ -54,8 +54,14 @@ def worker_command(host: str, port: int, gate_port: int) -> list[str]:
             str(gate_port), "--worker"]
 
 
-def run_workers(n: int, host: str, port: int, gate_port: int) -> int:
-    """Start ``n`` workers and look after them until SIGTERM/SIGINT; returns the exit code."""
+def gate_worker_command(host: str, gate_port: int) -> list[str]:
+    """One process of ``smz gate-server --workers N``: the gate port only."""
+    return [sys.executable, "-m", "backend.cli", "gate-server", "--host", host, "--port", str(gate_port), "--worker"]
+
+
+def run_workers(n: int, host: str, port: int, gate_port: int, cmd: list[str] | None = None) -> int:
+    """Start ``n`` workers (``cmd``, default ``smz serve --worker``) and look after them until SIGTERM/SIGINT;
+    returns the exit code."""
     stopping = False
 
     def stop(_sig: int, _frame: FrameType | None) -> None:
@@ -64,7 +70,7 @@ def run_workers(n: int, host: str, port: int, gate_port: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    cmd = worker_command(host, port, gate_port)
+    cmd = cmd or worker_command(host, port, gate_port)
     procs: list[subprocess.Popen[bytes]] = [subprocess.Popen(cmd) for _ in range(n)]
     log.info("started %d workers (pids %s) on %s:%s, gate port %s", n, ", ".join(str(p.pid) for p in procs), host,
              port, gate_port or "off")

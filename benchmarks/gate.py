@@ -73,8 +73,18 @@ def proc_rss_kb(pid: int) -> int:
 
 
 def proc_cpu_s(pid: int) -> float:
+    """CPU seconds of the process and of its live children (``--server-procs``: the workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        children += [int(c) for c in task.read_text().split()]
+    for child in children:
+        try:
+            own += proc_cpu_s(child)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return own
 
 
 @dataclass
@@ -452,6 +462,19 @@ def print_profile(path: str, top: int = 30) -> None:
     stats.sort_stats("cumulative").print_stats(top)
 
 
+def wait_listeners(port: int, n: int, timeout_s: float = 60) -> None:
+    """Until ``n`` sockets listen on the port (SO_REUSEPORT workers: the kernel spreads only over those)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        listening = sum(1 for table in ("/proc/net/tcp", "/proc/net/tcp6") if Path(table).exists()
+                        for line in Path(table).read_text().splitlines()[1:]
+                        if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A")
+        if listening >= n:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"only some of the {n} gate server processes listen on port {port}")
+
+
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -503,7 +526,8 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
     from backend.settings import get_settings
 
     get_settings.cache_clear()
-    print(f"\n=== {label}: {args.terminals} terminals × {args.punches} punches, {args.workers} enrolled workers ===")
+    procs = f", {args.server_procs} server processes" if args.server_procs > 1 else ""
+    print(f"\n=== {label}: {args.terminals} terminals × {args.punches} punches, {args.workers} enrolled workers{procs} ===")
     t0 = time.perf_counter()
     s = asyncio.run(setup(args.terminals, args.idle, args.workers))
     print(f"set-up: {time.perf_counter() - t0:.1f} s")
@@ -522,13 +546,15 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
 
     def start_server() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, *profile, "-m", "backend.cli", "gate-server", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, *profile, "-m", "backend.cli", "gate-server", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(args.server_procs)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=raise_fd_limit,
         )
 
     server = start_server()
     try:
         wait_port(port, server)
+        wait_listeners(port, args.server_procs)
         if args.kill9:
             def restart() -> None:
                 nonlocal server
@@ -606,6 +632,8 @@ def main() -> None:
     p.add_argument("--pg-cluster", action="store_true",
                    help="PostgreSQL: start a private cluster with fsync on instead of SMZ_BENCH_DATABASE_URL")
     p.add_argument("--profile", default=None, help="run the gate server under cProfile, writing this file")
+    p.add_argument("--server-procs", type=int, default=1,
+                   help="gate server processes sharing the port (smz gate-server --workers N; PostgreSQL only)")
     p.add_argument("--kill9", action="store_true",
                    help="the fault run: SIGKILL the gate server mid-run, start it again; count lost and doubled punches")
     p.add_argument("--kill-at", type=float, default=0.4, help="--kill9: the share of punches acknowledged at the kill")
@@ -617,7 +645,8 @@ def main() -> None:
     if args.only is None:
         common = ["--terminals", str(args.terminals), "--punches", str(args.punches), "--workers", str(args.workers),
                   "--idle", str(args.idle), "--rate", str(args.rate), *(["--pg-cluster"] if args.pg_cluster else []),
-                  *(["--kill9", "--kill-at", str(args.kill_at)] if args.kill9 else [])]
+                  *(["--kill9", "--kill-at", str(args.kill_at)] if args.kill9 else []),
+                  "--server-procs", str(args.server_procs)]
         for only in ("sqlite", "postgres") if pg or args.pg_cluster else ("sqlite",):
             subprocess.run([sys.executable, __file__, "--only", only, *common], check=False)
         if not pg and not args.pg_cluster:
