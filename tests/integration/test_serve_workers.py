@@ -145,3 +145,69 @@ def test_several_workers_on_sqlite_are_refused() -> None:
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert proc.returncode != 0
     assert "需要 PostgreSQL" in proc.stdout + proc.stderr
+
+
+
+@contextlib.contextmanager
+def gate_workers(workers: int, gate_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "SMZ_UPLOADER": "0", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "gate-server", "--workers", str(workers), "--host",
+                             "127.0.0.1", "--port", str(gate_port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _listeners(port: int) -> int:
+    """Sockets listening on the port (each SO_REUSEPORT worker has its own)."""
+    return sum(1 for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+               if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A")
+
+
+@pytest.mark.skipif(not PG, reason="several processes need PostgreSQL (SQLite is the single-process default)")
+async def test_gate_server_workers_share_the_port_and_store_every_punch_once(world) -> None:
+    """``smz gate-server --workers 2``: two gate processes listen on one port; 12 terminals punch through both."""
+    from backend.attendance.tables import Punch
+    from backend.devices.services import register_terminal
+
+    site = await make_site(world)
+    for i in range(4):
+        await add_worker(world, site, name="闸机进程" + "甲乙丙丁"[i])
+    prefix = unique("GWK-")
+    for i in range(12):
+        await register_terminal(site.project, f"{prefix}{i + 1:04d}", world.vendor)
+    gate_port = _free_port()
+    with gate_workers(2, gate_port) as proc:
+        deadline = time.monotonic() + 90
+        while _listeners(gate_port) < 2:
+            assert proc.poll() is None, "smz gate-server --workers 2 exited"
+            assert time.monotonic() < deadline, "two gate workers did not come up"
+            await asyncio.sleep(0.3)
+        sim = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "backend.cli", "simulate-gate", "--port", str(gate_port), "--vendor",
+            world.vendor_code, "--serial", prefix, "--terminals", "12", "--punches", "2", cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(sim.communicate(), 120)
+        assert sim.returncode == 0, out.decode()
+        rows = await Punch.select(Punch.idempotency_key).where(Punch.project == site.project)
+        keys = [r["idempotency_key"] for r in rows]
+        assert len(keys) == len(set(keys)) == 24, out.decode()[-800:]
+        assert proc.poll() is None
+
+
+@pytest.mark.skipif(PG, reason="the refusal is SQLite's")
+def test_several_gate_workers_on_sqlite_are_refused() -> None:
+    proc = subprocess.run([sys.executable, "-m", "backend.cli", "gate-server", "--workers", "2", "--port",
+                           str(_free_port())], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode != 0
+    assert "需要 PostgreSQL" in proc.stdout + proc.stderr
