@@ -202,6 +202,10 @@ async def punch_load(port: int, s: Setup, punches: int, rate: float = 0.0,
     p99s = [pct(v, 99) for _, v in sorted(by_second.items()) if len(v) >= 20]
     if p99s:
         print(f"ack p99 second by second: {' '.join(f'{x:.0f}' for x in p99s)} ms")
+    steady = [ms for second, values in by_second.items() if second >= 1 for ms in values]
+    if rate > 0 and steady:  # the first second opens the pool's connections and prepares the statements
+        print(f"ack latency after the first second (steady): p50 {pct(steady, 50):.1f} ms, p95 {pct(steady, 95):.1f} "
+              f"ms, p99 {pct(steady, 99):.1f} ms ({len(steady)} punches)")
     return latencies, ok, refused, wall, errors
 
 
