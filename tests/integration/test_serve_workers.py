@@ -35,10 +35,17 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve(workers: int, port: int, gate_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    with supervised(["serve", "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--gate-port",
+                     str(gate_port)]) as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def supervised(args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``smz <args>`` in its own process group, stopped with SIGTERM (SIGKILL of the group after 30 s)."""
     env = {**os.environ, "SMZ_UPLOADER": "0", "SMZ_LOGIN_LIMITS_SHARED": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--workers", str(workers), "--host",
-                             "127.0.0.1", "--port", str(port), "--gate-port", str(gate_port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         yield proc
     finally:
@@ -139,9 +146,10 @@ async def test_two_workers_share_the_live_map_and_the_login_limiter(world) -> No
 
 
 @pytest.mark.skipif(PG, reason="the refusal is SQLite's")
-def test_several_workers_on_sqlite_are_refused() -> None:
-    proc = subprocess.run([sys.executable, "-m", "backend.cli", "serve", "--workers", "2", "--port",
-                           str(_free_port()), "--gate-port", "0"], cwd=ROOT, capture_output=True, text=True,
+@pytest.mark.parametrize("command", [["serve", "--gate-port", "0"], ["gate-server"]], ids=["serve", "gate-server"])
+def test_several_workers_on_sqlite_are_refused(command: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "backend.cli", *command, "--workers", "2", "--port",
+                           str(_free_port())], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert proc.returncode != 0
     assert "需要 PostgreSQL" in proc.stdout + proc.stderr
@@ -150,20 +158,8 @@ def test_several_workers_on_sqlite_are_refused() -> None:
 
 @contextlib.contextmanager
 def gate_workers(workers: int, gate_port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "SMZ_UPLOADER": "0", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "gate-server", "--workers", str(workers), "--host",
-                             "127.0.0.1", "--port", str(gate_port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with supervised(["gate-server", "--workers", str(workers), "--host", "127.0.0.1", "--port", str(gate_port)]) as p:
+        yield p
 
 
 def _listeners(port: int) -> int:
@@ -203,11 +199,3 @@ async def test_gate_server_workers_share_the_port_and_store_every_punch_once(wor
         assert len(keys) == len(set(keys)) == 24, out.decode()[-800:]
         assert proc.poll() is None
 
-
-@pytest.mark.skipif(PG, reason="the refusal is SQLite's")
-def test_several_gate_workers_on_sqlite_are_refused() -> None:
-    proc = subprocess.run([sys.executable, "-m", "backend.cli", "gate-server", "--workers", "2", "--port",
-                           str(_free_port())], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
-    assert proc.returncode != 0
-    assert "需要 PostgreSQL" in proc.stdout + proc.stderr
