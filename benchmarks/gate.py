@@ -431,6 +431,15 @@ async def pg_settings(url: str) -> str:
         await conn.close()
 
 
+PG_POSTMASTER: list[int] = []  # the private cluster's postmaster (its CPU and its backends' is measured)
+
+
+def pg_cpu_s() -> float | None:
+    """CPU seconds of the private cluster so far (postmaster and every backend, WAL writer, checkpointer …), or None
+    for a server this benchmark did not start."""
+    return proc_cpu_s(PG_POSTMASTER[0]) if PG_POSTMASTER else None
+
+
 def start_pg_cluster() -> tuple[str, Callable[[], None]]:
     """A private PostgreSQL cluster with PostgreSQL's defaults (fsync on, synchronous_commit on) in a temporary
     directory on the machine's disk; returns its URL and a function that stops and removes it."""
@@ -448,7 +457,10 @@ def start_pg_cluster() -> tuple[str, Callable[[], None]]:
     subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
                    check=True, stdout=subprocess.DEVNULL)
 
+    PG_POSTMASTER[:] = [int((data / "postmaster.pid").read_text().split()[0])]
+
     def stop() -> None:
+        PG_POSTMASTER.clear()
         subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"], check=False,
                        stdout=subprocess.DEVNULL)
         shutil.rmtree(base, ignore_errors=True)
@@ -586,9 +598,11 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
 
         def logged_in() -> None:
             marks["server"], marks["client"] = proc_cpu_s(server.pid), proc_cpu_s(os.getpid())
+            marks["pg"] = pg_cpu_s() or 0.0
 
         latencies, ok, refused, wall, errors = asyncio.run(punch_load(port, s, args.punches, args.rate, logged_in))
         cpu, client_cpu = proc_cpu_s(server.pid) - marks["server"], proc_cpu_s(os.getpid()) - marks["client"]
+        pg_now = pg_cpu_s()
         login_cpu = marks["server"] - cpu0
         n = ok + refused
         ms = [x * 1000 for x in latencies]
@@ -601,6 +615,12 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
         print(f"server CPU while punching: {cpu:.2f} s → {cpu / max(n, 1) * 1000:.2f} ms per punch (the terminals, "
               f"this process: {client_cpu:.2f} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}); "
               f"the {args.terminals} logins before: {login_cpu:.2f} s → {login_cpu / args.terminals * 1000:.2f} ms each")
+        if pg_now is not None and n:
+            db_ms = (pg_now - marks["pg"]) / n * 1000
+            node_ms = cpu / n * 1000 + db_ms
+            print(f"PostgreSQL CPU while punching: {db_ms:.2f} ms per punch → server + database {node_ms:.2f} ms: a "
+                  f"{os.cpu_count()}-core node whose terminals are elsewhere takes ≈ {(os.cpu_count() or 1) / node_ms * 1000:.0f} "
+                  "punches/s by CPU (the simulated terminals ran on the same cores here)")
         for e in errors[:5]:
             print("  error:", e)
         rows, keys = asyncio.run(count_rows(s.serials))
