@@ -39,6 +39,25 @@ async def migrate() -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+def ensure_partitions() -> None:
+    """PostgreSQL: the monthly partitions of ``punch`` up to 13 months ahead, after migrating (issue 18; two
+    catalog queries when none is missing; nothing on SQLite).  ``smz serve``, ``smz gate-server``, ``smz migrate``."""
+    if not get_settings().is_postgres:
+        return
+    from backend.attendance.partitions import ensure_line, ensure_month_partitions
+
+    async def run() -> Any:
+        await db.start_pool()
+        try:
+            return await ensure_month_partitions()
+        finally:
+            await db.close_pool()
+
+    made = asyncio.run(run())
+    if made.created:
+        console.print(ensure_line(made))
+
+
 @click.group()
 def main() -> None:
     """工地实名制考勤 — real-name attendance for construction sites."""
@@ -49,6 +68,7 @@ def main() -> None:
 def migrate_cmd() -> None:
     """Create or upgrade the database schema (SQLite or PostgreSQL, from SMZ_DATABASE_URL)."""
     asyncio.run(migrate())
+    ensure_partitions()
     console.print("[green]数据库已是最新结构 / database schema is up to date[/green]")
 
 
@@ -116,6 +136,7 @@ def serve_cmd(host: str | None, port: int | None, gate_port: int | None, product
         raise click.ClickException("多进程运行需要 PostgreSQL（SQLite 只支持单进程）/ "
                                    "--workers above 1 needs PostgreSQL (SQLite is single-process)")
     asyncio.run(migrate())
+    ensure_partitions()
     if n == 1:
         asyncio.run(_serve(host, port, gate))
         return
@@ -264,6 +285,7 @@ def gate_server_cmd(port: int | None, host: str | None, workers: int, worker: bo
         raise click.ClickException("多进程运行需要 PostgreSQL 和固定端口 / --workers above 1 needs PostgreSQL and a "
                                    "fixed --port")
     asyncio.run(migrate())
+    ensure_partitions()
     if workers > 1:
         from backend.devices.services import reset_online
         from backend.serving import gate_worker_command, run_workers
@@ -434,11 +456,84 @@ def nightly_cmd(loop: bool, at: str) -> None:
         out = await run_wages()
         return f"工资核对：{out['projects']} 个项目，发现 {out['findings']} 个问题"
 
+    from backend.attendance.partitions import nightly_step as partitions_step
     from backend.privacy.retention import nightly_step as retention_step
     from backend.upkeep.jobs import nightly_step as upkeep_step
 
     cli_nightly(console, loop, at, after=[("正在核对工资与考勤…", wages), ("正在清理保存期满的个人信息…", retention_step),
-                                        ("正在检查设备故障与运维时限…", upkeep_step)])
+                                        ("正在检查设备故障与运维时限…", upkeep_step),
+                                        ("正在检查打卡表按月分区…", partitions_step)])
+
+
+# --- Monthly partitions of punch on PostgreSQL (backend/attendance/partitions.py; issue 18; docs/deployment.md) ---
+
+
+@main.group("partitions")
+def partitions_group() -> None:
+    """Monthly partitions of the punch table (PostgreSQL only)."""
+
+
+def _need_partitions() -> None:
+    if not get_settings().is_postgres:
+        raise click.ClickException("打卡表只在 PostgreSQL 上按月分区 / punch is partitioned on PostgreSQL only")
+
+
+@partitions_group.command("list")
+@click.option("--exact", is_flag=True, help="count every partition's rows (reads them all) instead of estimating")
+def partitions_list_cmd(exact: bool) -> None:
+    """The partitions of punch, their local_date ranges and row counts (the planner's estimates by default)."""
+    from backend.attendance.partitions import list_partitions
+
+    _need_partitions()
+    table = Table("分区 / partition", "起 / from", "止（不含）/ to", "行数 / rows" if exact else "约行数 / rows (est.)")
+    for p in _run_db(list_partitions(counts=exact)):
+        n = p.rows if exact else p.approx_rows
+        table.add_row(p.name, p.start or "默认 / DEFAULT", p.end or "", "—" if n is None else str(n))
+    console.print(table)
+
+
+@partitions_group.command("ensure")
+@click.option("--ahead", default=13, show_default=True, type=click.IntRange(0, 120), help="months ahead")
+def partitions_ensure_cmd(ahead: int) -> None:
+    """Create the missing monthly partitions up to --ahead months (smz nightly and the servers' start do it)."""
+    from backend.attendance.partitions import ensure_line, ensure_month_partitions
+
+    _need_partitions()
+    console.print(ensure_line(_run_db(ensure_month_partitions(ahead))))
+
+
+@partitions_group.command("drop")
+@click.option("--before", "before", required=True, help="drop months before this one (YYYY-MM)")
+@click.option("--yes", is_flag=True, help="really drop (default: a dry run listing what would go)")
+def partitions_drop_cmd(before: str, yes: bool) -> None:
+    """Drop monthly partitions before --before whose every punch belongs to a project past the 用工管理台账's
+    keeping (Rules.ledger_retention_years after 竣工, all wages paid).  Retention keeps punch facts otherwise."""
+    from backend.attendance.partitions import drop_partitions, parse_month, plan_drop
+    from backend.privacy.retention import due_projects
+
+    _need_partitions()
+    try:
+        parse_month(before)
+    except ValueError as exc:
+        raise click.BadParameter("应为 YYYY-MM / expected YYYY-MM", param_hint="--before") from exc
+
+    async def run() -> Any:
+        allowed = {d.project_id for d in await due_projects() if d.ledger_due}
+        return await (drop_partitions(before, allowed) if yes else plan_drop(before, allowed))
+
+    items = _run_db(run())
+    if not items:
+        console.print(f"{before} 以前没有按月分区 / no monthly partition before {before}")
+    for it in items:
+        if it.dropped:
+            console.print(f"[green]已删除 {it.name}（{it.rows} 条打卡）/ dropped[/green]")
+        elif it.droppable:
+            console.print(f"将删除 {it.name}（{it.rows} 条打卡，{len(it.projects)} 个项目，台账保存期均已满）"
+                          "— 试运行，加 --yes 执行 / dry run, add --yes")
+        else:
+            live = "、".join(str(p) for p in it.blocking[:20]) + ("…" if len(it.blocking) > 20 else "")
+            console.print(f"[yellow]保留 {it.name}（{it.rows} 条打卡）：项目 {live} 的台账保存期未满 / kept: "
+                          "projects not past the ledger's keeping[/yellow]")
 
 
 # --- Privacy: retention and key rotation (backend/privacy; issue 20 B.2, B.5; docs/security.md) -------------
@@ -666,6 +761,45 @@ def platform_account_cmd(district_id: int, project_id: int | None, url: str, app
 
     _run_db(set_credentials(district_id, url, appid, appsecret, project_id=project_id))
     console.print(f"[green]已保存省平台账号 / platform account saved: district {district_id}, appid {appid}[/green]")
+
+
+
+# --- Punch photos: the content-addressed photo store (backend/photostore.py; issue 18; docs/deployment.md) -----
+
+
+@main.group("photos")
+def photos_group() -> None:
+    """Punch photos in the photo store (SMZ_PHOTO_STORE): move legacy rows in, sweep orphan files."""
+
+
+@photos_group.command("migrate")
+@click.option("--dry-run", is_flag=True, help="only count the legacy photo rows (changes nothing)")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000), help="rows per transaction")
+def photos_migrate_cmd(dry_run: bool, batch: int) -> None:
+    """Move punch photos from the database (punch_photo) into the photo store, in batches; resumable."""
+    from backend.attendance import photo_migration
+
+    def progress(n: int, total: int) -> None:
+        console.print(f"已迁移 {n} / {total} 张打卡照片")
+
+    rep = _run_db(photo_migration.migrate(batch=batch, dry_run=dry_run, progress=progress))
+    if dry_run:
+        console.print(f"待迁移 {rep.total} 张打卡照片（试运行，未做任何修改）/ {rep.total} to move (dry run)")
+    else:
+        console.print(f"[green]完成：已迁移 {rep.moved} 张打卡照片 / moved {rep.moved}[/green]")
+
+
+@photos_group.command("sweep")
+@click.option("--delete", is_flag=True, help="delete the orphan files (default: only report them)")
+@click.option("--min-age", "min_age_s", default=3600.0, show_default=True, type=click.FloatRange(0),
+              help="only files last written at least this many seconds ago")
+def photos_sweep_cmd(delete: bool, min_age_s: float) -> None:
+    """Find (and with --delete remove) photo files that no punch holds: left by failed writes or stopped runs."""
+    from backend.attendance import photo_migration
+
+    rep = _run_db(photo_migration.sweep(min_age_s=min_age_s, delete=delete))
+    tail = f"已删除 {rep.deleted}" if delete else "未删除（加 --delete 删除）"
+    console.print(f"检查 {rep.checked} 个照片文件，无打卡引用 {rep.orphans} 个，{tail}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,9 @@
   ``_LEASE_S`` / ``_MAX_ATTEMPTS`` / ``_BACKOFF_BASE_S`` / ``_TIMEOUT_S`` tune it (see ``Settings``).
 - ``SMZ_TRUSTED_PROXIES``: comma-separated addresses or networks (``127.0.0.1,10.0.0.0/8``) of reverse proxies
   whose ``X-Forwarded-For`` is believed; default empty = believe nobody (the peer address is the client).
+- ``SMZ_PHOTO_STORE``: where punch photos live (backend.photostore): ``file:///var/lib/smz/photos`` (default
+  ``<data dir>/photos``) or ``s3://bucket/prefix?endpoint=http://minio:9000&region=us-east-1`` with
+  ``SMZ_PHOTO_STORE_ACCESS_KEY`` / ``SMZ_PHOTO_STORE_SECRET_KEY`` (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -130,6 +133,10 @@ class Settings:
     upload_timeout_s: float = 15.0
     # Key ring (backend.crypto, ``smz rotate-key``): keys being retired, read-only (SMZ_OLD_SECRET_KEYS).
     old_secret_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # Punch photo store (backend.photostore; issue 18): a URL, and the object store's credentials (s3:// only).
+    photo_store: str = ""
+    photo_store_access_key: str = field(default="", repr=False)
+    photo_store_secret_key: str = field(default="", repr=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -207,6 +214,9 @@ def get_settings() -> Settings:
         upload_backoff_base_s=float(_env("SMZ_UPLOAD_BACKOFF_BASE_S", "2")),
         upload_timeout_s=float(_env("SMZ_UPLOAD_TIMEOUT_S", "15")),
         old_secret_keys=_old_keys(_env("SMZ_OLD_SECRET_KEYS", ""), key),
+        photo_store=_env("SMZ_PHOTO_STORE", f"file://{data_dir / 'photos'}"),
+        photo_store_access_key=_env("SMZ_PHOTO_STORE_ACCESS_KEY", ""),
+        photo_store_secret_key=_env("SMZ_PHOTO_STORE_SECRET_KEY", ""),
     )
 
 

@@ -245,6 +245,29 @@ async def build(people: int, projects: int, per_project: int, loader: Loader, to
             "persons": len(persons), "load_s": time.perf_counter() - t0}
 
 
+async def punch_layout(plain: bool, first: date, today: date) -> str:
+    """PostgreSQL: the monthly partitions of ``punch`` for the data's months, as a live database has them (without
+    them the old rows would wait in DEFAULT); ``plain``: back to one plain table (the layout before issue 18)."""
+    import importlib
+
+    from backend.attendance import partitions
+    from backend.db import write_transaction
+
+    if not await partitions.is_partitioned():
+        return "punch: one plain table"
+    if plain:
+        migration = importlib.import_module("backend.piccolo_migrations.smz_2026_12_03t05_30_00_000000")
+        async with write_transaction():
+            await migration.to_plain()
+        return "punch: one plain table (--plain-punch: as before the monthly partitions)"
+    have = {p.month for p in await partitions.list_partitions()}
+    async with write_transaction():
+        for y, m in partitions.months_span((first.year, first.month), (today.year, today.month)):
+            if f"{y:04d}-{m:02d}" not in have:
+                await partitions.create_month(y, m)
+    return f"punch: partitioned by month ({len(await partitions.list_partitions())} partitions)"
+
+
 async def timed(label: str, fn: Callable[[], Awaitable[Any]], rounds: int, goal: float | None = None) -> Any:
     """Wall time (best and median of ``rounds``) and the process's CPU time of the best round (all threads: the
     SQLite driver runs queries in a thread) — on a shared machine the CPU figure is the steadier one."""
@@ -268,6 +291,8 @@ def main() -> None:
     parser.add_argument("--per-project", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pg", default=None, help="PostgreSQL server URL (a temp database is created on it)")
+    parser.add_argument("--plain-punch", action="store_true",
+                        help="PostgreSQL: punch as one plain table, as before its monthly partitions (issue 18)")
     args = parser.parse_args()
     url, drop = setup_env(args.pg)
     try:
@@ -288,6 +313,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
     await db.start_pool()
     try:
         today = services.local_today()
+        print(await punch_layout(args.plain_punch, date(2025, 8, 1), today))
         t = time.perf_counter()
         info = await build(args.people, args.projects, args.per_project, Loader(), today)
         print(f"data: {info['people']} people in {info['teams']} teams on one project ({MONTH}, 停工 11–16), "

@@ -3,7 +3,7 @@ N workers (each: enrolment face + template + ID photo, a registration, P punch p
 and ``smz rotate-key`` over the same people, with the event loop's lag measured while they run (the app keeps
 serving on the same loop: batches of short transactions, never one long one).
 
-    uv run python benchmarks/retention.py [--people 5000] [--photos 4] [--photo-kb 8]
+    uv run python benchmarks/retention.py [--people 5000] [--photos 4] [--photo-kb 8] [--legacy 2000]
     uv run python benchmarks/retention.py --pg postgresql://postgres@127.0.0.1:55432/postgres
 
 Prints figures; asserts nothing.
@@ -33,7 +33,8 @@ TODAY = date(2026, 12, 3)
 
 
 async def build(people: int, photos: int, photo_kb: int) -> int:
-    from backend.attendance.tables import Punch, PunchPhoto
+    from backend import photostore
+    from backend.attendance.tables import Punch
     from backend.crew.tables import Registration
     from backend.crypto import encrypt_text, lookup_hash
     from backend.org import services as org
@@ -70,14 +71,32 @@ async def build(people: int, photos: int, photo_kb: int) -> int:
         await PayrollLine.insert(*[PayrollLine(payroll=payroll.id, person=p, days_worked=20, payable_fen=500_000,
                                                card_enc=encrypt_text("6222000011112222", aad=b"wage_card_no"),
                                                card_masked="6222********2222") for p in ids])
-        punches = await Punch.insert(*[
+        # each punch its own photo (distinct bytes: one file each) in the photo store, the hash in the row
+        shas = await photostore.put_many([(photo[:-8] + (start * photos + k).to_bytes(8), "image/jpeg")
+                                          for k in range(len(ids) * photos)])
+        await Punch.insert(*[
             Punch(project=pid, person=p, source="gate", idempotency_key=uuid.uuid4().hex, captured_at=now,
-                  received_at=now, latency_s=0.1, local_date="2021-06-01", verdict="accepted")
-            for p in ids for _ in range(photos)]).returning(Punch.id)
-        await PunchPhoto.insert(*[PunchPhoto(punch=r["id"], data=photo) for r in punches])
+                  received_at=now, latency_s=0.1, local_date="2021-06-01", verdict="accepted",
+                  photo_sha256=shas[n * photos + k], photo_type="image/jpeg")
+            for n, p in enumerate(ids) for k in range(photos)])
     await org.change_status(pid, "finished", effective_on=date(2021, 6, 30), note="", user_id=None)
     await org.change_status(pid, "accepted", effective_on=date(2021, 9, 30), note="", user_id=None)
     return pid
+
+
+async def _legacy_photos(project: int, n: int, photo_kb: int) -> None:
+    """``n`` punches of the project with their photo as a legacy ``punch_photo`` row (before issue 18)."""
+    from backend.attendance.tables import Punch, PunchPhoto
+    from backend.workforce.tables import RosterEntry
+
+    person = (await RosterEntry.select(RosterEntry.person).where(RosterEntry.project == project).first())["person"]
+    now, photo = datetime.now(UTC), os.urandom(photo_kb * 1024)
+    for start in range(0, n, 500):
+        rows = await Punch.insert(*[
+            Punch(project=project, person=person, source="gate", idempotency_key=uuid.uuid4().hex, captured_at=now,
+                  received_at=now, latency_s=0.1, local_date="2021-06-02", verdict="accepted")
+            for _ in range(start, min(n, start + 500))]).returning(Punch.id)
+        await PunchPhoto.insert(*[PunchPhoto(punch=r["id"], data=photo[:-8] + r["id"].to_bytes(8)) for r in rows])
 
 
 def _uscc() -> str:
@@ -106,9 +125,16 @@ async def main(args: argparse.Namespace) -> None:
     await db.start_pool()
     try:
         t0 = time.perf_counter()
-        await build(args.people, args.photos, args.photo_kb)
+        pid = await build(args.people, args.photos, args.photo_kb)
         print(f"built {args.people} people, {args.people * args.photos} punch photos of {args.photo_kb} KB "
               f"in {time.perf_counter() - t0:.1f} s ({os.environ['SMZ_DATABASE_URL'].split(':')[0]})")
+        if args.legacy:  # photos of an older installation, in the punch_photo table: `smz photos migrate`
+            await _legacy_photos(pid, args.legacy, args.photo_kb)
+            from backend.attendance import photo_migration
+
+            rep = await timed_with_lag(f"photos migrate ({args.legacy} legacy rows, batches of 500)",
+                                       photo_migration.migrate)
+            print(f"  moved {rep.moved} of {rep.total}")
         # rotation first (the people still have their ID numbers)
         new = os.urandom(32)
         ring = dataclasses.replace(get_settings(), secret_key=new, old_secret_keys=(get_settings().secret_key,))
@@ -134,6 +160,7 @@ if __name__ == "__main__":
     parser.add_argument("--people", type=int, default=5000)
     parser.add_argument("--photos", type=int, default=4)
     parser.add_argument("--photo-kb", type=int, default=8)
+    parser.add_argument("--legacy", type=int, default=2000, help="legacy punch_photo rows for `smz photos migrate`")
     parser.add_argument("--pg", default=None, help="PostgreSQL server URL (a throw-away database is made on it)")
     ns = parser.parse_args()
     os.environ.setdefault("SMZ_SECRET_KEY", base64.b64encode(os.urandom(32)).decode())

@@ -185,7 +185,7 @@ GATE_ADAPTER = ("backend.devices.gate", "backend.devices.domain", "backend.devic
 
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("base", frozenset({"settings", "errors", "rules", "rules_catalog", "validators", "crypto", "db", "children", "bounded",
-                        "limits", "xlsx_safe", "schemas", "vocabulary", "outbox", "money"})),
+                        "limits", "xlsx_safe", "schemas", "vocabulary", "outbox", "money", "photostore"})),
     ("org", frozenset({"org", "face"})),
     ("workforce", frozenset({"workforce"})),
     ("devices", frozenset({"devices"})),

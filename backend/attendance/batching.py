@@ -9,13 +9,18 @@ What a batch does, in order (``_flush``):
 1. the facts of every punch, for the whole batch at once and fresh from the database — projects with their
    status, time zone and district rules (one query), roster membership on each capture day (one query per
    distinct day, through THE roster predicate ``workforce.services.on_roster``), people and their names (one
-   query).  Nothing is cached across batches, so a roster, project or rule change committed before a batch
-   starts is seen by it — in this process and in every other (no invalidation to miss);
+   query; the three at once, as fixed SQL texts prepared once per connection).  Nothing is cached across
+   batches, so a roster, project or rule change committed before a batch starts is seen by it — in this process
+   and in every other (no invalidation to miss);
 2. ``attendance.services.judge`` on each punch (the same pure rules as the single path);
-3. one write transaction: one multi-row ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING`` for the
-   punches, one for their photos, one for the upload outbox (``outbox.enqueue_many``), and one look-up of the
-   rows that already held a key (a re-sent punch answers with its first verdict, as ``record_punch`` does);
-4. after the COMMIT: each caller's future gets its verdict, then the live feed and one NOTIFY query publish the
+3. the batch's photos into the photo store (``backend.photostore``: durable when ``put_many`` returns — on the
+   file store one sync for the whole batch), so that a committed row never points at a missing file;
+4. one write transaction: one multi-row ``INSERT … ON CONFLICT (idempotency_key, local_date) DO NOTHING
+   RETURNING`` for the punches (with their photo's hash), one for the upload outbox (``outbox.enqueue_many``) —
+   on PostgreSQL both in ONE statement — and one look-up of the rows that already held a key (a re-sent punch
+   answers with its first verdict, as ``record_punch`` does).  The key is unique per capture day (the punch table
+   is partitioned by month of ``local_date`` on PostgreSQL); a re-sent punch has the same capture, so the same day;
+5. after the COMMIT: each caller's future gets its verdict, then the live feed and one NOTIFY query publish the
    new punches.
 
 A failure of the transaction fails every caller of the batch (no acknowledgement; the terminal resends, the key
@@ -45,6 +50,7 @@ from typing import Any
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.utils.encoding import dump_json
 
+from backend import photostore
 from backend.attendance import live
 from backend.attendance.services import (
     PunchFacts,
@@ -73,25 +79,24 @@ log = logging.getLogger("smz.attendance.batching")
 # The punch table's columns a punch writes, in the order of the rows built by ``_row``.
 _COLUMNS = ("project", "person", "source", "idempotency_key", "terminal", "direction", "captured_at", "received_at",
             "latency_s", "local_date", "verdict", "reasons", "flags", "lon", "lat", "accuracy_m", "fence_id",
-            "fence_distance_m", "face_distance", "liveness_passed", "makeup_request")
+            "fence_distance_m", "face_distance", "liveness_passed", "makeup_request", "photo_sha256", "photo_type")
 # PostgreSQL array types of those columns (one INSERT … SELECT FROM unnest(…): one statement text whatever the
 # batch size, prepared once per connection).  JSON travels as text and is cast.
 _PG_TYPES = ("int", "int", "text", "text", "int", "text", "timestamptz", "timestamptz", "float8", "text", "text",
-             "text", "text", "float8", "float8", "float8", "int", "float8", "float8", "bool", "int")
+             "text", "text", "float8", "float8", "float8", "int", "float8", "float8", "bool", "int", "text", "text")
 _PG_CASTS = {"reasons": "::json", "flags": "::json"}
 
 
 def _pg_write_sql() -> str:
-    """The whole write of a batch on PostgreSQL as ONE statement (one round trip, atomic on its own): the punches,
-    then — from the rows actually inserted — their photos and their upload tasks; returns the inserted keys."""
+    """The whole write of a batch on PostgreSQL as ONE statement (one round trip, atomic on its own): the punches
+    (with their photo's hash: the photos are in backend.photostore already), then — from the rows actually
+    inserted — their upload tasks; returns the inserted keys."""
     cols = ", ".join(_COLUMNS)
     args = ", ".join(f"{{}}::{t}[]" for t in _PG_TYPES)
     select = ", ".join(f"u.{c}{_PG_CASTS.get(c, '')}" for c in _COLUMNS)
     return (
         f"WITH ins AS (INSERT INTO punch ({cols}) SELECT {select} FROM unnest({args}) AS u({cols}) "
-        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, project), "
-        "photos AS (INSERT INTO punch_photo (punch, content_type, data) SELECT ins.id, x.t, x.d FROM ins "
-        "JOIN unnest({}::text[], {}::text[], {}::bytea[]) AS x(k, t, d) ON x.k = ins.idempotency_key), "
+        "ON CONFLICT (idempotency_key, local_date) DO NOTHING RETURNING id, idempotency_key, project), "
         "uploads AS (SELECT ins.id AS entity_id, ins.project AS project_id FROM ins "
         "JOIN unnest({}::text[]) AS y(k) ON y.k = ins.idempotency_key), "
         f"queued AS ({enqueue_from_sql_pg('attendance', 'uploads')}) "
@@ -325,12 +330,12 @@ def _parsed_rules(profile: str, overrides: str) -> Rules:
     return rules_for(profile, json.loads(overrides))
 
 
-def _row(j: _Judged) -> tuple[Any, ...]:
+def _row(j: _Judged, photo_sha256: str | None = None) -> tuple[Any, ...]:
     p, f = j.item.punch, j.facts
     return (p.project_id, p.person_id, str(p.source), p.idempotency_key, p.terminal_id, p.direction, f.captured,
             f.received, f.latency, f.day.isoformat(), str(j.verdict), dump_json(j.reasons), dump_json(j.flags), p.lon,
             p.lat, p.accuracy_m, p.fence_id, p.fence_distance_m, p.face_distance, p.liveness_passed,
-            p.makeup_request_id)
+            p.makeup_request_id, photo_sha256, (p.photo_type or photostore.DEFAULT_TYPE) if photo_sha256 else None)
 
 
 async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
@@ -339,16 +344,17 @@ async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
     for j in judged:
         first.setdefault(j.item.punch.idempotency_key, j)
     unique = list(first.values())
-    rows = [_row(j) for j in unique]
-    photos = [(j.item.punch.idempotency_key, j.item.punch.photo_type, j.item.punch.photo)
-              for j in unique if j.item.punch.photo]
+    # The photos first, durably, in the photo store (a committed row never points at a missing file; a photo whose
+    # row then fails to commit is an orphan for ``smz photos sweep``).
+    with_photo = [j for j in unique if j.item.punch.photo]
+    shas = dict(zip((id(j) for j in with_photo), await photostore.put_many(
+        [(j.item.punch.photo, j.item.punch.photo_type) for j in with_photo]), strict=True))
+    rows = [_row(j, shas.get(id(j))) for j in unique]
     # platform upload (backend.outbox) of each kept punch that is not rejected, in the same transaction
     uploads = [j.item.punch.idempotency_key for j in unique
                if j.verdict != PunchVerdict.rejected and j.item.punch.person_id is not None]
     if isinstance(engine(), PostgresEngine):
-        inserted = await Punch.raw(_PG_WRITE, *(list(col) for col in zip(*rows, strict=True)),
-                                   *(list(col) for col in zip(*photos, strict=True)) if photos else ([], [], []),
-                                   uploads)
+        inserted = await Punch.raw(_PG_WRITE, *(list(col) for col in zip(*rows, strict=True)), uploads)
         ids = {r["idempotency_key"]: r["id"] for r in inserted}
     else:
         async with write_transaction():
@@ -357,10 +363,6 @@ async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
                 "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
                 *(v for row in rows for v in row))
             ids = {r["idempotency_key"]: r["id"] for r in inserted}
-            new_photos = [(ids[k], t, d) for k, t, d in photos if k in ids]
-            if new_photos:
-                await Punch.raw("INSERT INTO punch_photo (punch, content_type, data) VALUES "
-                                + ", ".join("({}, {}, {})" for _ in new_photos), *(v for ph in new_photos for v in ph))
             new_uploads = [(ids[k], first[k].item.punch.project_id) for k in uploads if k in ids]
             if new_uploads:
                 await enqueue_many("attendance", new_uploads)

@@ -34,10 +34,15 @@ class Punch(Table, tablename="punch"):
     face_distance = DoublePrecision(null=True, default=None)
     liveness_passed = Boolean(null=True, default=None)
     makeup_request = Integer(null=True, default=None)
+    # The punch photo (issue 18): SHA-256 hex of its bytes in backend.photostore, and its content type; null = none
+    # (or, before ``smz photos migrate``, a legacy ``punch_photo`` row).
+    photo_sha256 = Varchar(length=64, null=True, default=None, index=True)
+    photo_type = Varchar(length=32, null=True, default=None)
 
 
 class PunchPhoto(Table, tablename="punch_photo"):
-    """Kept apart from Punch so lists and rollups never read image bytes."""
+    """Legacy (before issue 18): photos now live in backend.photostore, the hash in ``Punch.photo_sha256``.  Rows
+    left here are read as a fallback and moved by ``smz photos migrate`` (backend.attendance.photo_migration)."""
 
     punch = ForeignKey(references=Punch, null=False, unique=True, on_delete=OnDelete.cascade)
     content_type = Varchar(length=32, default="image/jpeg")

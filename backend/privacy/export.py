@@ -20,6 +20,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from backend import photostore
 from backend.accounts.services import CurrentUser
 from backend.attendance.tables import Punch, PunchPhoto
 from backend.crew.dictionaries import CONTRACT_TYPE
@@ -120,7 +121,7 @@ async def collect(person_id: int) -> tuple[dict[str, list[dict[str, Any]]], list
 
     punch_rows = await Punch.select(
         Punch.id, Punch.project.name.as_alias("project_name"), Punch.project.timezone.as_alias("tz"), Punch.source,
-        Punch.direction, Punch.captured_at, Punch.verdict, Punch.reasons, Punch.flags,
+        Punch.direction, Punch.captured_at, Punch.verdict, Punch.reasons, Punch.flags, Punch.photo_sha256,
     ).where(Punch.person == person_id).order_by(Punch.captured_at, ascending=False).limit(PUNCHES_MAX + 1)
     more_punches = len(punch_rows) > PUNCHES_MAX
     punch_rows = punch_rows[:PUNCHES_MAX]
@@ -130,9 +131,15 @@ async def collect(person_id: int) -> tuple[dict[str, list[dict[str, Any]]], list
         "结果": label(r["verdict"], PunchVerdict),
         "原因": "、".join(json.loads(r["reasons"]) if isinstance(r["reasons"], str) else r["reasons"] or []),
     } for r in punch_rows]
-    newest = [r["id"] for r in punch_rows[:PUNCH_PHOTOS_MAX]]
-    if newest:
-        for ph in await PunchPhoto.select(PunchPhoto.punch, PunchPhoto.data).where(PunchPhoto.punch.is_in(newest)):
+    # the newest punches' photos: from the photo store by hash, else a legacy punch_photo row (not yet migrated)
+    newest = punch_rows[:PUNCH_PHOTOS_MAX]
+    legacy = [r["id"] for r in newest if not r["photo_sha256"]]
+    for r in newest:
+        data = await photostore.get(r["photo_sha256"]) if r["photo_sha256"] else None
+        if data is not None:
+            files.append((f"照片/考勤{r['id']}.jpg", data))
+    if legacy:
+        for ph in await PunchPhoto.select(PunchPhoto.punch, PunchPhoto.data).where(PunchPhoto.punch.is_in(legacy)):
             files.append((f"照片/考勤{ph['punch']}.jpg", bytes(ph["data"])))
 
     wages = [{

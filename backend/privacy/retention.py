@@ -9,7 +9,9 @@ the anniversary (``retention_due``; ``Rules.retention_years`` per district).  A 
 
 What goes for a due project (``plan`` counts it, ``run_retention`` does it):
 
-- punch photos of its punches (rows deleted; the punches stay);
+- punch photos of its punches (the punches stay): the punch's hash is cleared, then the file in the photo store
+  (backend.photostore) is deleted unless another punch still holds the same hash; legacy ``punch_photo`` rows are
+  deleted.  A crash between the two leaves an orphan file that ``smz photos sweep`` removes;
 - the photos and templates of its crew registrations (ID-card portrait, enrolment selfie), and the bytes of the
   ID-card scans it holds (``crew_file`` kinds ``id_front`` / ``id_back``; the row stays, empty, for the links);
 - for each person of the project whose EVERY project is past retention (a person still on another project —
@@ -26,8 +28,10 @@ payment results — the attendance and wage facts.
 Batched and resumable: every step works in batches of ``batch`` rows, each batch one short write transaction that
 also adds its counts to the project's ``retention_run`` row; a crash leaves every batch either done or not, and
 the next run resumes the project's ``running`` row.  A second run finds nothing left and writes nothing.
-(PostgreSQL monthly partitions of ``punch``/``punch_photo`` do not exist yet — issue 18 — so photos are deleted in
-batches; ``_delete_punch_photos`` is where a partition drop would plug in.)
+(On PostgreSQL ``punch`` is partitioned by month — issue 18, ``backend/attendance/partitions.py`` — but retention
+drops no partition: the punches are attendance facts it keeps, and only their photos go, deleted in batches by
+``_delete_punch_photos``.  A month of punches goes only by the explicit ``smz partitions drop --before YYYY-MM
+--yes``, when every punch in it belongs to a project past the 用工管理台账's keeping, ``ledger_retention_years``.)
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
-from backend.attendance.tables import PunchPhoto
+from backend import photostore
+from backend.attendance.tables import Punch, PunchPhoto
 from backend.crew.enrolment import bump_face_version
 from backend.crew.tables import CrewFile, Registration
 from backend.db import write_transaction
@@ -262,7 +267,8 @@ async def plan(project_id: int, due_ids: set[int], ledger_ids: set[int] | None =
     faces, kept = await _purgeable(project_id, due_ids)
     ids = (await _purgeable(project_id, ledger_ids))[0] if project_id in ledger_ids else []
     c = Counts()
-    c.punch_photos = await PunchPhoto.count().where(PunchPhoto.punch.project == project_id)
+    c.punch_photos = (await PunchPhoto.count().where(PunchPhoto.punch.project == project_id)
+                      + await Punch.count().where(_stored_photos(project_id)))
     c.add(await _count_registrations((Registration.project == project_id) & _reg_has_data()))
     c.id_files = await CrewFile.count().where(_id_files(project_id))
     if project_id in ledger_ids:
@@ -285,16 +291,33 @@ async def _add_counts(run_id: int, c: Counts) -> None:
 
 
 async def _delete_punch_photos(project_id: int, run_id: int, batch: int) -> None:
-    # With monthly partitions of punch_photo (issue 18), a month wholly inside due projects would be dropped here
-    # (DROP TABLE of the partition) instead of deleted row by row.
-    while True:
+    # Row by row, not by dropping a partition: ``punch`` is partitioned by month on PostgreSQL (issue 18) but its
+    # rows are facts retention keeps, and a month mixes due and live projects; photos are leaving the table for a
+    # file store anyway.  A whole month of punches goes only by ``smz partitions drop`` (past ledger_retention_years).
+    while True:  # legacy rows (not yet moved by ``smz photos migrate``)
         ids = [r["id"] for r in await PunchPhoto.select(PunchPhoto.id).where(
             PunchPhoto.punch.project == project_id).limit(batch)]
         if not ids:
-            return
+            break
         async with write_transaction():
             await PunchPhoto.delete().where(PunchPhoto.id.is_in(ids))
             await _add_counts(run_id, Counts(punch_photos=len(ids)))
+    while True:  # photos in the photo store: clear the hashes (one transaction a batch), then the unshared files
+        rows = await Punch.select(Punch.id, Punch.photo_sha256).where(_stored_photos(project_id)).limit(batch)
+        if not rows:
+            break
+        async with write_transaction():
+            await Punch.update({Punch.photo_sha256: None, Punch.photo_type: None}).where(
+                Punch.id.is_in([r["id"] for r in rows]))
+            await _add_counts(run_id, Counts(punch_photos=len(rows)))
+        shas = sorted({r["photo_sha256"] for r in rows})
+        held = {r["photo_sha256"] for r in await Punch.select(Punch.photo_sha256).where(
+            Punch.photo_sha256.is_in(shas))}  # the same bytes on another punch (a project not due, or not yet)
+        await photostore.delete_many([sha for sha in shas if sha not in held])
+
+
+def _stored_photos(project_id: int) -> Any:
+    return (Punch.project == project_id) & Punch.photo_sha256.is_not_null()
 
 
 async def _clear_registrations(project_id: int, run_id: int, batch: int) -> None:

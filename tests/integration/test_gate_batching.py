@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from backend import photostore
 from backend.attendance import batching, live
 from backend.attendance.batching import PunchBatcher
 from backend.attendance.services import PunchIn, record_punch
@@ -76,10 +77,13 @@ async def test_concurrent_punches_through_the_batcher_are_stored_once_with_the_s
     assert len(rows) == 60 and {r["id"] for r in rows} == {v.punch_id for v in verdicts}
     by_id = {r["id"]: r for r in rows}
     assert all(by_id[v.punch_id]["verdict"] == v.verdict for v in verdicts)
-    photos = await PunchPhoto.select(PunchPhoto.punch, PunchPhoto.data).where(
-        PunchPhoto.punch.is_in([v.punch_id for v in verdicts]))
+    # the photos are in the photo store, each punch row holding its photo's hash (issue 18)
+    photos = await Punch.select(Punch.id, Punch.photo_sha256, Punch.photo_type).where(
+        Punch.id.is_in([v.punch_id for v in verdicts]) & Punch.photo_sha256.is_not_null())
     expected = {v.punch_id: p.photo for p, v in zip(punches, verdicts, strict=True) if p.photo}
-    assert {r["punch"]: r["data"] for r in photos} == expected
+    assert {r["id"]: await photostore.get(r["photo_sha256"]) for r in photos} == expected
+    assert {r["photo_type"] for r in photos} == {"image/jpeg"}
+    assert await PunchPhoto.count().where(PunchPhoto.punch.is_in([v.punch_id for v in verdicts])) == 0
     # the platform upload of every kept, non-rejected punch was queued in the same transaction
     queued = await UploadTask.select(UploadTask.entity_id).where(
         (UploadTask.kind == "attendance") & UploadTask.entity_id.is_in([v.punch_id for v in verdicts]))
@@ -109,8 +113,10 @@ async def test_a_key_stored_by_an_earlier_batch_or_the_single_path_answers_with_
     await _enter(world, person, world.project_a)
     batcher = PunchBatcher(max_rows=10, wait_ms=1)
     key = f"g:again:{uuid.uuid4().hex}"
-    first = await batcher.submit(_gate(world, person, key=key))
-    again = await batcher.submit(_gate(world, person, key=key, lag_s=600))  # re-sent much later: not re-judged
+    sent = _gate(world, person, key=key)
+    first = await batcher.submit(sent)
+    # the same punch (same capture) re-sent ten minutes later: not re-judged (it would be late now)
+    again = await batcher.submit(dataclasses.replace(sent, received_at=sent.received_at + timedelta(seconds=600)))
     assert again.duplicate and again.punch_id == first.punch_id
     assert (again.verdict, again.flags) == (first.verdict, first.flags) == ("accepted", ())
     single_key = f"g:single:{uuid.uuid4().hex}"
@@ -133,15 +139,17 @@ async def test_a_failed_batch_transaction_fails_every_caller_and_stores_nothing(
         raise RuntimeError("disk full")
 
     # The last write of the batch fails, after its punches were inserted: on SQLite the upload queue (the last
-    # statement of the transaction); on PostgreSQL, whose batch is one statement, a photo the table refuses
-    # (content type over 32 characters) — written after the punches of the same statement.
+    # statement of the transaction); on PostgreSQL, whose batch is one statement, a punch the table refuses
+    # (photo content type over 32 characters) — in the same statement as the others.
     monkeypatch.setattr(batching, "enqueue_many", broken)
     punches = [_gate(world, person, photo=b"jpeg") for _ in range(8)]
     bad = dataclasses.replace(punches[-1], photo_type="image/" + "x" * 40)
     results = await asyncio.gather(*(batcher.submit(p) for p in [*punches[:-1], bad]), return_exceptions=True)
     assert all(isinstance(r, Exception) for r in results), results
     assert await _rows([p.idempotency_key for p in punches]) == []
-    assert await PunchPhoto.count().where(PunchPhoto.data == b"jpeg") == 0
+    # the photo was stored before the transaction (an orphan for ``smz photos sweep``); no row points at it
+    assert await photostore.exists(photostore.sha256_hex(b"jpeg"))
+    assert await Punch.count().where(Punch.photo_sha256 == photostore.sha256_hex(b"jpeg")) == 0
     assert batcher.batches == 0
     # the terminals resend (same keys): once the fault is gone, each is stored once
     monkeypatch.undo()

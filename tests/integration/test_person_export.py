@@ -37,12 +37,12 @@ async def on_roster(world: Any, name: str, number: str | None = None) -> tuple[i
     return pid, number, entry
 
 
-async def punch(world: Any, pid: int, key: str) -> None:
+async def punch(world: Any, pid: int, key: str, photo: bytes | None = None) -> None:
     from backend.attendance.services import PunchIn, record_punch
 
     now = datetime.now(UTC)
     await record_punch(PunchIn(source="makeup", project_id=world.project_a, person_id=pid, idempotency_key=key,
-                               captured_at=now - timedelta(hours=1), received_at=now))
+                               captured_at=now - timedelta(hours=1), received_at=now, photo=photo))
 
 
 async def test_the_export_holds_every_section_the_photos_and_no_one_else(client, world):
@@ -54,8 +54,8 @@ async def test_the_export_holds_every_section_the_photos_and_no_one_else(client,
     async with write_transaction():
         await save_enrolment(pid, bytes(512), b"\xff\xd8face-of-pid", b"\xff\xd8id-of-pid", source="tablet")
         await save_enrolment(other, bytes(512), b"\xff\xd8face-of-other", None, source="tablet")
-    await punch(world, pid, f"pe-{pid}")
-    await punch(world, other, f"pe-{other}")
+    await punch(world, pid, f"pe-{pid}", photo=b"\xff\xd8punch-of-pid")  # in the photo store (issue 18)
+    await punch(world, other, f"pe-{other}", photo=b"\xff\xd8punch-of-other")
 
     h = await login(client, world.users["staff_a"])
     r = await client.get(f"/api/privacy/people/{pid}/export", headers=h)
@@ -66,6 +66,7 @@ async def test_the_export_holds_every_section_the_photos_and_no_one_else(client,
     assert {"数据.json", "数据.xlsx", "照片/人脸采集照片.jpg", "照片/身份证照片.jpg"} <= names
     assert any(n.startswith("劳动合同/") for n in names)
     assert z.read("照片/人脸采集照片.jpg") == b"\xff\xd8face-of-pid"
+    assert [z.read(n) for n in names if n.startswith("照片/考勤")] == [b"\xff\xd8punch-of-pid"]
     data = json.loads(z.read("数据.json"))
     assert set(SECTIONS) <= set(data)
     assert data["人员信息"][0]["姓名"] == "导出本人" and data["人员信息"][0]["身份证号"] == number
@@ -77,6 +78,7 @@ async def test_the_export_holds_every_section_the_photos_and_no_one_else(client,
     blob = z.read("数据.json").decode() + "".join(n for n in names)
     assert "旁人甲" not in blob and other_number not in blob and "face-of-other" not in str(
         [z.read(n) for n in names if n.startswith("照片/")])
+    assert "punch-of-other" not in str([z.read(n) for n in names if n.startswith("照片/")])
     wb = load_workbook(io.BytesIO(z.read("数据.xlsx")), read_only=True)
     assert "人员信息" in wb.sheetnames and "考勤记录" in wb.sheetnames
 

@@ -256,3 +256,47 @@ async def test_retention_log_page_shows_the_district_its_runs_only(world, client
     assert r.status_code == 200 and "竣工六年的工程" not in r.text and "还没有清理记录" in r.text
     r = await client.get("/privacy/retention", headers=await auth(world.users["staff_a"]))
     assert r.status_code == 403
+
+
+async def _stored_punch(site: Site, person: int, photo: bytes) -> int:
+    """A punch whose photo is in the photo store (issue 18), the hash in the row."""
+    from backend import photostore
+
+    [sha] = await photostore.put_many([(photo, "image/jpeg")])
+    at = datetime(2023, 5, 11, 1, 0, tzinfo=UTC)
+    punch = Punch(project=site.project, person=person, source="gate", idempotency_key=uuid.uuid4().hex,
+                  captured_at=at, received_at=at, latency_s=0.5, local_date="2023-05-11", verdict="accepted",
+                  photo_sha256=sha, photo_type="image/jpeg")
+    await punch.save()
+    return int(punch.id)
+
+
+async def test_store_photos_of_a_due_project_go_unless_a_kept_punch_holds_the_same_file(world):
+    """Photos in the photo store (issue 18): a due project's punch loses its hash and its file, except a file whose
+    bytes a punch of a project not due also holds; legacy rows go as before; counted once each, then nothing."""
+    from backend import photostore
+    from backend.attendance.services import punch_photo
+
+    due = await _project(world, "竣工两年多的照片工程")
+    live = await _project(world, "未竣工的照片工程")
+    p_due, _ = await _worker(world, due)  # + a legacy punch_photo row
+    p_live, _ = await _worker(world, live)
+    own, shared = b"\xff\xd8only-due" * 50, b"\xff\xd8same-bytes" * 50
+    mine = await _stored_punch(due, p_due, own)
+    twin = await _stored_punch(due, p_due, shared)
+    kept = await _stored_punch(live, p_live, shared)
+    await _accept(due, TODAY - timedelta(days=3 * 366))
+
+    dry = [i for i in await run_retention(TODAY, dry_run=True) if i.project_id == due.project]
+    assert dry[0].counts.punch_photos == 3  # one legacy row + two photos in the store
+    [item] = [i for i in await run_retention(TODAY, batch=1) if i.project_id == due.project]
+
+    assert item.counts.punch_photos == 3
+    rows = await Punch.select(Punch.id, Punch.photo_sha256, Punch.photo_type).where(Punch.project == due.project)
+    assert len(rows) == 3 and all(r["photo_sha256"] is None and r["photo_type"] is None for r in rows)
+    assert await PunchPhoto.count().where(PunchPhoto.punch.project == due.project) == 0
+    assert not await photostore.exists(photostore.sha256_hex(own))
+    assert await photostore.exists(photostore.sha256_hex(shared))  # the live project's punch still holds it
+    assert await punch_photo(kept) == (shared, "image/jpeg")
+    assert await punch_photo(mine) is None and await punch_photo(twin) is None
+    assert [i for i in await run_retention(TODAY) if i.project_id == due.project] == []

@@ -124,9 +124,11 @@ async def test_close_commits_what_waits(db):
 def test_the_postgresql_write_is_one_statement_with_an_array_per_column_photo_field_and_upload_key():
     sql = batching._PG_WRITE
     assert len(batching._COLUMNS) == len(batching._PG_TYPES)
-    assert sql.count("{}") == len(batching._COLUMNS) + 3 + 1
-    assert "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key" in sql
-    assert sql.count("INSERT INTO") == 3 and ";" not in sql
+    assert sql.count("{}") == len(batching._COLUMNS) + 1  # + the upload keys; photos are in the store (issue 18)
+    assert "photo_sha256" in batching._COLUMNS and "punch_photo" not in sql
+    # punch is partitioned by local_date on PostgreSQL: the key is unique per day (issue 18, docs/deployment.md §4)
+    assert "ON CONFLICT (idempotency_key, local_date) DO NOTHING RETURNING id, idempotency_key" in sql
+    assert sql.count("INSERT INTO") == 2 and ";" not in sql  # punch, upload_task
 
 
 def test_the_frame_checksum_fold_equals_the_xor_of_every_byte():

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from backend.attendance.services import punch_photo
 from backend.attendance.tables import Punch, PunchPhoto
 from backend.org.tables import Project
 from device_tcp.simulator import make_jpeg
@@ -53,8 +54,8 @@ async def test_punch_is_acknowledged_only_once_committed(world, open_terminal):
     assert row is not None
     assert (row["source"], row["person"], row["project"], row["direction"]) == ("gate", worker, site.project, "out")
     assert row["terminal"] == (await terminal_row(serial))["id"]
-    stored = await PunchPhoto.select().where(PunchPhoto.punch == row["id"]).first()
-    assert stored["data"] == photo
+    assert await punch_photo(row["id"]) == (photo, "image/jpeg")  # in the photo store (issue 18)
+    assert not await PunchPhoto.exists().where(PunchPhoto.punch == row["id"])
 
 
 async def test_bcd_time_is_the_capture_time_in_the_project_time_zone(world, open_terminal):
