@@ -72,14 +72,16 @@ def proc_rss_kb(pid: int) -> int:
     return 0
 
 
-def proc_cpu_s(pid: int) -> float:
-    """CPU seconds of the process and of its live children (``--server-procs``: the workers)."""
+def proc_cpu_s(pid: int, *, children: bool = True) -> float:
+    """CPU seconds of the process and (``children``) of its live children (``--server-procs``: the workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    children: list[int] = []
+    if not children:
+        return own
+    kids: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        children += [int(c) for c in task.read_text().split()]
-    for child in children:
+        kids += [int(c) for c in task.read_text().split()]
+    for child in kids:
         try:
             own += proc_cpu_s(child)
         except (FileNotFoundError, ProcessLookupError):
@@ -147,6 +149,17 @@ async def setup(n_terminals: int, n_idle: int, n_workers: int) -> Setup:
         await db.close_pool()
 
 
+def unique_photo(photos: list[bytes]) -> Callable[[int, int], bytes]:
+    """Terminal i's k-th photo: one of ``photos`` with a JPEG comment segment (FF FE) naming (i, k) after the start
+    marker — still a valid JPEG, and different bytes for every punch, so that the photo store writes (and fsyncs)
+    a new file for each, as with real cameras."""
+    def photo(i: int, k: int) -> bytes:
+        base = photos[(i + k) % len(photos)]
+        tag = f"smz-bench {i} {k}".encode()
+        return base[:2] + b"\xff\xfe" + (len(tag) + 2).to_bytes(2, "big") + tag + base[2:]
+    return photo
+
+
 async def punch_load(port: int, s: Setup, punches: int, rate: float = 0.0,
                      logged_in: Callable[[], None] | None = None) -> tuple[list[float], int, int, float, list[str]]:
     """Every terminal logs in, then sends ``punches`` punches one after another (one request at a time
@@ -155,6 +168,7 @@ async def punch_load(port: int, s: Setup, punches: int, rate: float = 0.0,
     from device_tcp.simulator import SimulatedTerminal, make_jpeg
 
     photos = [make_jpeg(i) for i in range(16)]
+    photo = unique_photo(photos)
     latencies: list[float] = []
     ack_seconds: list[int] = []  # the second of the run in which each reply came (the tail over time)
     ok = refused = 0
@@ -180,7 +194,7 @@ async def punch_load(port: int, s: Setup, punches: int, rate: float = 0.0,
             worker = s.workers[(i * 7 + k) % len(s.workers)]
             at = datetime.now(tz).replace(tzinfo=None, microsecond=0)
             try:
-                r = await t.punch(worker, at, photo=photos[(i + k) % len(photos)])
+                r = await t.punch(worker, at, photo=photo(i, k))
             except (OSError, TimeoutError, ConnectionError) as exc:
                 errors.append(f"{t.serial}: {exc!r}")
                 return
@@ -247,6 +261,7 @@ async def kill9_load(port: int, s: Setup, punches: int, rate: float, kill_at: fl
     from device_tcp.simulator import SimulatedTerminal, make_jpeg
 
     photos = [make_jpeg(i) for i in range(16)]
+    photo = unique_photo(photos)
     acked: set[str] = set()
     errors: list[str] = []
     resent = 0
@@ -273,7 +288,7 @@ async def kill9_load(port: int, s: Setup, punches: int, rate: float, kill_at: fl
                             await t.connect()
                             if not (await t.login()).ok:
                                 raise ConnectionError("login refused")
-                    r = await t.punch(worker, at, photo=photos[(i + k) % len(photos)])
+                    r = await t.punch(worker, at, photo=photo(i, k))
                     if not r.ok:
                         errors.append(f"{serial}: {r.message}")
                         break
@@ -597,11 +612,12 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
         marks: dict[str, float] = {}
 
         def logged_in() -> None:
-            marks["server"], marks["client"] = proc_cpu_s(server.pid), proc_cpu_s(os.getpid())
+            marks["server"], marks["client"] = proc_cpu_s(server.pid), proc_cpu_s(os.getpid(), children=False)
             marks["pg"] = pg_cpu_s() or 0.0
 
         latencies, ok, refused, wall, errors = asyncio.run(punch_load(port, s, args.punches, args.rate, logged_in))
-        cpu, client_cpu = proc_cpu_s(server.pid) - marks["server"], proc_cpu_s(os.getpid()) - marks["client"]
+        cpu = proc_cpu_s(server.pid) - marks["server"]
+        client_cpu = proc_cpu_s(os.getpid(), children=False) - marks["client"]
         pg_now = pg_cpu_s()
         login_cpu = marks["server"] - cpu0
         n = ok + refused
