@@ -157,7 +157,18 @@ async def start_pool() -> None:
     set up data before the app's own start); nothing on SQLite."""
     eng = engine()
     if isinstance(eng, PostgresEngine) and eng.pool is None:
-        await eng.start_connection_pool(min_size=2, max_size=max(2, get_settings().db_pool_max))
+        await eng.start_connection_pool(min_size=2, max_size=max(2, get_settings().db_pool_max),
+                                        reset=_keep_session)
+
+
+async def _keep_session(_conn: Any) -> None:
+    """The pool's reset when a connection goes back: nothing beyond asyncpg's own (which still rolls back an open
+    transaction and drops listeners).  Its default also sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL`` — one more round trip for EVERY query Piccolo runs (it takes a connection per query):
+    a fifth of PostgreSQL's CPU per web request and per gate batch (issue 18, benchmarks/http_reads.py).  Nothing
+    here leaves session state on a pooled connection: advisory locks are transaction-scoped
+    (``pg_advisory_xact_lock``) or held on connections of their own (the uploader's leader), LISTEN runs on
+    connections of its own (``listen``), there are no cursors, SETs or temporary tables."""
 
 
 async def close_pool() -> None:
