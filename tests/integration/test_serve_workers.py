@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -88,16 +89,33 @@ async def _token(base: str, username: str) -> str:
         return str(r.json()["access_token"])
 
 
-@pytest.mark.skipif(not PG, reason="several processes need PostgreSQL (SQLite is the single-process default)")
-async def test_two_workers_share_the_live_map_and_the_login_limiter(world) -> None:
+async def _site(world: Any, *, workers: int, terminals: int) -> tuple[Any, str]:
+    """A site with ``workers`` enrolled workers and ``terminals`` registered terminals named ``<prefix>0001`` …"""
     from backend.devices.services import register_terminal
 
     site = await make_site(world)
-    for i in range(8):
-        await add_worker(world, site, name="多进程" + "甲乙丙丁戊己庚辛"[i])
+    for i in range(workers):
+        await add_worker(world, site, name="多进程" + "甲乙丙丁戊己庚辛壬癸"[i])
     prefix = unique("WRK-")
-    for i in range(8):
+    for i in range(terminals):
         await register_terminal(site.project, f"{prefix}{i + 1:04d}", world.vendor)
+    return site, prefix
+
+
+async def _simulate(gate_port: int, vendor_code: str, prefix: str, *, terminals: int, punches: int) -> bytes:
+    """``smz simulate-gate``: ``terminals`` connections each sending ``punches`` punches; its output."""
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "backend.cli", "simulate-gate", "--port", str(gate_port), "--vendor", vendor_code,
+        "--serial", prefix, "--terminals", str(terminals), "--punches", str(punches), cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(sim.communicate(), 120)
+    assert sim.returncode == 0, out.decode()
+    return out
+
+
+@pytest.mark.skipif(not PG, reason="several processes need PostgreSQL (SQLite is the single-process default)")
+async def test_two_workers_share_the_live_map_and_the_login_limiter(world) -> None:
+    site, prefix = await _site(world, workers=8, terminals=8)
     port, gate_port = _free_port(), _free_port()
     base = f"http://127.0.0.1:{port}"
     with serve(2, port, gate_port) as proc:
@@ -116,13 +134,7 @@ async def test_two_workers_share_the_live_map_and_the_login_limiter(world) -> No
         watcher = asyncio.create_task(watch())
         await asyncio.sleep(1.0)  # subscribed
         # 8 terminals, 8 connections: the kernel spreads them over both workers; every punch reaches the stream
-        sim = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "backend.cli", "simulate-gate", "--port", str(gate_port), "--vendor",
-            world.vendor_code, "--serial", prefix, "--terminals", "8", "--punches", "1", cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
-        out, _ = await asyncio.wait_for(sim.communicate(), 120)
-        assert sim.returncode == 0, out.decode()
+        out = await _simulate(gate_port, world.vendor_code, prefix, terminals=8, punches=1)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_seen.wait(), 20)
         watcher.cancel()
@@ -172,14 +184,8 @@ def _listeners(port: int) -> int:
 async def test_gate_server_workers_share_the_port_and_store_every_punch_once(world) -> None:
     """``smz gate-server --workers 2``: two gate processes listen on one port; 12 terminals punch through both."""
     from backend.attendance.tables import Punch
-    from backend.devices.services import register_terminal
 
-    site = await make_site(world)
-    for i in range(4):
-        await add_worker(world, site, name="闸机进程" + "甲乙丙丁"[i])
-    prefix = unique("GWK-")
-    for i in range(12):
-        await register_terminal(site.project, f"{prefix}{i + 1:04d}", world.vendor)
+    site, prefix = await _site(world, workers=4, terminals=12)
     gate_port = _free_port()
     with gate_workers(2, gate_port) as proc:
         deadline = time.monotonic() + 90
@@ -187,13 +193,7 @@ async def test_gate_server_workers_share_the_port_and_store_every_punch_once(wor
             assert proc.poll() is None, "smz gate-server --workers 2 exited"
             assert time.monotonic() < deadline, "two gate workers did not come up"
             await asyncio.sleep(0.3)
-        sim = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "backend.cli", "simulate-gate", "--port", str(gate_port), "--vendor",
-            world.vendor_code, "--serial", prefix, "--terminals", "12", "--punches", "2", cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
-        out, _ = await asyncio.wait_for(sim.communicate(), 120)
-        assert sim.returncode == 0, out.decode()
+        out = await _simulate(gate_port, world.vendor_code, prefix, terminals=12, punches=2)
         rows = await Punch.select(Punch.idempotency_key).where(Punch.project == site.project)
         keys = [r["idempotency_key"] for r in rows]
         assert len(keys) == len(set(keys)) == 24, out.decode()[-800:]
