@@ -18,6 +18,8 @@ docs/gate.md, "Adding a second terminal protocol", says what another protocol ta
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import weakref
 from typing import Any
@@ -67,10 +69,16 @@ class AppGateServer(GateServer):
 
     backend: Any  # an adapter of backend.devices.protocols
     registry: GateRegistry | None = None
+    listener: asyncio.Task[None] | None = None  # TerminalChanges.listen: other processes' registration changes
 
     async def close(self, *, timeout_s: float = 5.0) -> None:
         if self.registry is not None:
             self.registry.discard(self.backend)
+        if self.listener is not None:
+            self.listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.listener
+            self.listener = None
         try:
             await super().close(timeout_s=timeout_s)
         finally:
@@ -110,6 +118,8 @@ async def start_gate_server(port: int | None = None, host: str | None = None, *,
     backend.server = server
     server.registry = registry
     await server.start()
+    if terminal_changes is not None:
+        server.listener = asyncio.get_running_loop().create_task(terminal_changes.listen(), name="terminal-changes")
     if registry is not None:
         registry.add(backend)
     log.info("gate TCP server (%s) listening on %s:%s (at most %d connections)", backend.protocol, server.host,

@@ -40,21 +40,47 @@ def mask_serial(serial: str) -> str:
     """``DEMO-GATE-01-IN`` → ``***********1-IN``: the last four characters tell a site's terminals apart."""
     return "*" * max(0, len(serial) - 4) + serial[-4:] if len(serial) > 4 else "*" * len(serial)
 
+TERMINALS_CHANNEL = "smz_terminals"  # NOTIFY on every registration change (PostgreSQL): other processes drop caches
+
+
 class TerminalChanges:
-    """A counter bumped on every change of a terminal's registration made through this module (when the
-    caller hands it in), so that a gate server of the same app drops what it cached about terminals at once
-    (another process waits out its TTL).  One per app: ``backend.runtime.AppServices.terminal_changes``."""
+    """A counter bumped on every change of a terminal's registration, so that a gate server drops what it cached
+    about terminals at once: by this process's changes (when the caller hands it in) and, on PostgreSQL, by every
+    process's (``listen``: NOTIFY ``smz_terminals``).  ``listening`` is true while that LISTEN is up — only then may
+    a gate server keep terminal rows long (``TerminalLifecycle``); otherwise it re-reads them every few seconds.
+    One per app: ``backend.runtime.AppServices.terminal_changes``."""
 
     def __init__(self) -> None:
         self.generation = 0
+        self.listening = False
 
     def changed(self) -> None:
         self.generation += 1
 
+    async def listen(self) -> None:
+        """Follow the other processes' changes for as long as the task runs (PostgreSQL; returns at once on SQLite,
+        whose single process has no one else)."""
+        if not isinstance(engine(), PostgresEngine):
+            return
+        from backend.db import listen_forever
 
-def _terminals_changed(changes: TerminalChanges | None) -> None:
+        await listen_forever(TERMINALS_CHANNEL, lambda _payload: self.changed(), on_up=self._up, on_down=self._down,
+                             what="terminal changes")
+
+    def _up(self) -> None:
+        self.listening = True
+        self.changed()  # whatever changed while nobody listened
+
+    def _down(self) -> None:
+        self.listening = False
+        self.changed()
+
+
+async def _terminals_changed(changes: TerminalChanges | None) -> None:
     if changes is not None:
         changes.changed()
+    if isinstance(engine(), PostgresEngine):  # every process's gate servers, this one's included (delivered at commit)
+        await Terminal.raw("SELECT pg_notify({}, '')", TERMINALS_CHANNEL)
 
 
 # --- Vendor codes (厂家识别码): credentials -------------------------------------------------------
@@ -125,7 +151,7 @@ async def rotate_vendor_code(vendor_id: int, *, changes: TerminalChanges | None 
     code = new_vendor_code()
     await Vendor.update({Vendor.code_hash: vendor_code_hash(code), Vendor.code_rotated_at: datetime.now(UTC)}).where(
         Vendor.id == vendor_id)
-    _terminals_changed(changes)
+    await _terminals_changed(changes)
     return NewVendorCode(vendor_id, code)
 
 
@@ -221,7 +247,7 @@ async def register_terminal(project_id: int, serial: str, vendor_id: int, channe
     t = Terminal(serial=serial, vendor=vendor_id, project=project_id, channel=channel, direction=direction,
                  allowed_networks=parse_networks(allowed_networks), protocol=protocol, access_state=access_state)
     await t.save()
-    _terminals_changed(changes)
+    await _terminals_changed(changes)
     return t.id
 
 
@@ -236,7 +262,7 @@ async def set_access_state(terminal_id: int, state: str, *, changes: TerminalCha
     if state not in TERMINAL_ACCESS_ZH:
         raise invalid("access_state", "未知的设备接入状态", "Unknown access state")
     await Terminal.update({Terminal.access_state: state}).where(Terminal.id == terminal_id)
-    _terminals_changed(changes)
+    await _terminals_changed(changes)
 
 
 def terminal_test_code(terminal_id: int, serial: str, vendor_code_hash: str | None) -> str:
@@ -289,7 +315,7 @@ async def update_terminal(terminal_id: int, changes: dict[str, Any], *,
         check_protocol(changes["protocol"])
     if changes:
         await Terminal.update({getattr(Terminal, k): v for k, v in changes.items()}).where(Terminal.id == terminal_id)
-        _terminals_changed(terminal_changes)
+        await _terminals_changed(terminal_changes)
 
 
 async def mark_online(serial: str, online: bool, peer: str | None = None, *, now: datetime | None = None) -> None:

@@ -5,6 +5,7 @@ state and the last-seen time of every terminal)."""
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,8 @@ from backend.devices.gate import start_gate_server
 from backend.runtime import services_of
 from device_tcp.simulator import SimulatedTerminal
 from tests.integration.gate.gate_site import make_site, register, terminal_row, wait_for
+
+_PG = os.environ.get("SMZ_TEST_DATABASE_URL", "").startswith("postgres")
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +186,42 @@ async def test_expired_terminal_rows_are_re_read_together_in_one_query(world, mo
     await devices.update_terminal((await terminal_row(serials[0]))["id"], {"enabled": False})
     with pytest.raises(TerminalRefused):
         await life.terminal(serials[0], touch=False)
+
+
+@pytest.mark.skipif(not _PG, reason="NOTIFY between processes is PostgreSQL's (SQLite runs one process)")
+async def test_a_change_made_by_another_process_reaches_the_gate_at_once_through_notify(world, open_terminal,
+                                                                                         gate_server):
+    """The gate keeps terminal rows for a minute only while it hears every process's changes (NOTIFY
+    smz_terminals); a terminal disabled elsewhere — no TerminalChanges of this app handed in — is refused on its
+    next request, not after the TTL."""
+    lifecycle = gate_server.backend.terminals
+    changes = lifecycle.changes
+
+    async def listening() -> bool:
+        return changes.listening
+
+    await wait_for(listening, timeout_s=10)  # the gate's LISTEN is up
+    assert lifecycle._ttl() == lifecycle.listening_ttl_s > lifecycle.terminal_ttl_s
+    site = await make_site(world)
+    serial = await register(world, site.project)
+    t = await open_terminal(serial)
+    assert (await t.heartbeat()).ok
+    before = changes.generation
+    await devices.update_terminal((await terminal_row(serial))["id"], {"enabled": False})  # as another process would
+
+    async def heard() -> bool:
+        return changes.generation > before
+
+    await wait_for(heard)  # the NOTIFY reached the gate
+    r = await t.heartbeat()
+    assert not r.ok and "设备已停用" in r.message
+
+
+async def test_without_the_listen_the_gate_keeps_terminal_rows_only_briefly(gate_server):
+    lifecycle = gate_server.backend.terminals
+    listening = lifecycle.changes.listening
+    lifecycle.changes.listening = False
+    try:
+        assert lifecycle._ttl() == lifecycle.terminal_ttl_s <= 5
+    finally:
+        lifecycle.changes.listening = listening
