@@ -16,7 +16,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.string import Length
 
 from backend.crypto import decrypt_text, keyed_hash, keyed_hashes, lookup_hashes
-from backend.db import engine, write_transaction
+from backend.db import engine, listen_forever, write_transaction
 from backend.devices.tables import Terminal, TerminalAlarm, Vendor
 from backend.errors import Conflict, NotFound, invalid
 from backend.org.dictionaries import PROJECT_STATUS
@@ -62,8 +62,6 @@ class TerminalChanges:
         whose single process has no one else)."""
         if not isinstance(engine(), PostgresEngine):
             return
-        from backend.db import listen_forever
-
         await listen_forever(TERMINALS_CHANNEL, lambda _payload: self.changed(), on_up=self._up, on_down=self._down,
                              what="terminal changes")
 
