@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
 import threading
@@ -16,6 +17,7 @@ import aiosqlite
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.querystring import QueryString
 
 from backend.settings import get_settings
 
@@ -150,6 +152,27 @@ async def write_transaction() -> AsyncIterator[None]:
     else:
         async with eng.transaction():
             yield
+
+
+@functools.cache
+def dollar_placeholders(sql: str) -> str:
+    """``sql`` with Piccolo's ``{}`` placeholders numbered for asyncpg (``$1``, ``$2`` …)."""
+    parts = sql.split("{}")
+    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+
+
+async def fetch(sql: str, *args: Any) -> list[Any]:
+    """Rows of a FIXED statement (``{}`` placeholders, the same text on both engines), each readable by column
+    name (``row["id"]``) and by ``row.values()`` in column order.  On PostgreSQL outside a transaction it runs on
+    a pooled connection directly: asyncpg prepares the text once per connection and hands back its Records, none
+    of Piccolo's per-query work (building the query string, converting each argument, a dict per row) — a
+    tenth of a millisecond of CPU per query on the hot paths (issue 18: the gate's batches, the roster read).
+    In a transaction, without a pool, or on SQLite: through Piccolo's ``raw`` (dicts)."""
+    eng = engine()
+    if isinstance(eng, PostgresEngine) and eng.pool is not None and eng.current_transaction.get() is None:
+        async with eng.pool.acquire() as conn:
+            return await conn.fetch(dollar_placeholders(sql), *args)  # type: ignore[no-any-return]
+    return await eng.run_querystring(QueryString(sql, *args))  # type: ignore[no-any-return]
 
 
 async def start_pool() -> None:

@@ -64,15 +64,12 @@ from backend.attendance.services import (
     local_day,
 )
 from backend.attendance.tables import Punch
-from backend.db import engine, write_transaction
+from backend.db import engine, fetch, write_transaction
 from backend.errors import NotFound
-from backend.org.tables import Project
 from backend.outbox import enqueue_from_sql_pg, enqueue_many
 from backend.rules import BASELINE, Rules, rules_for
 from backend.settings import get_settings
 from backend.vocabulary import PunchVerdict, Source
-from backend.workforce.services import on_roster
-from backend.workforce.tables import Person, RosterEntry
 
 log = logging.getLogger("smz.attendance.batching")
 
@@ -249,8 +246,8 @@ async def _judge_batch(batch: list[_Item], zones: dict[int, str]) -> list[_Judge
     guessed = {(i.punch.person_id, i.punch.project_id, local_day(i.punch.captured_at, zones[i.punch.project_id]))
                for i in batch if i.punch.person_id is not None and i.punch.project_id in zones}
     project_rows, person_rows, rostered = await asyncio.gather(
-        Project.raw(*_where_in(_PROJECTS_SQL, "p.id", project_ids)),
-        Person.raw(*_where_in(_PEOPLE_SQL, "id", person_ids or [-1])),
+        fetch(*_where_in(_PROJECTS_SQL, "p.id", project_ids)),
+        fetch(*_where_in(_PEOPLE_SQL, "id", person_ids or [-1])),
         _rostered(guessed),
     )
     projects = {r["id"]: r for r in project_rows}
@@ -293,14 +290,25 @@ async def _judge_batch(batch: list[_Item], zones: dict[int, str]) -> list[_Judge
 _PROJECTS_SQL = ("SELECT p.id, p.status, p.timezone, d.rule_profile, d.rule_overrides FROM project p "
                  "JOIN district d ON d.id = p.district WHERE ")
 _PEOPLE_SQL = "SELECT id, name FROM person WHERE "
+# Who of them is on the roster on a day: ``workforce.services.on_roster`` (THE roster predicate) written out —
+# entered on or before the day, not exited before it (the exit day counts); the day's two placeholders come last.
+# tests/integration/test_roster_predicate.py holds the two to the same answers.
+_ROSTERED_SQL = "SELECT person, project FROM roster_entry WHERE "
+_ROSTERED_DAY = " AND entered_on <= {} AND (exited_on IS NULL OR exited_on >= {})"
 
 
 def _where_in(sql: str, column: str, values: list[int]) -> tuple[Any, ...]:
-    """``sql`` + "column IN values" as Table.raw's arguments: one array parameter on PostgreSQL (one statement
-    text whatever the count), a placeholder per value on SQLite."""
+    """``sql`` + "column IN values" as ``db.fetch``'s arguments (see ``_in``)."""
+    fragment, args = _in(column, values)
+    return (sql + fragment, *args)
+
+
+def _in(column: str, values: list[int]) -> tuple[str, list[Any]]:
+    """"column IN values" and its arguments: one array parameter on PostgreSQL (one statement text whatever the
+    count), a placeholder per value on SQLite."""
     if isinstance(engine(), PostgresEngine):
-        return (f"{sql}{column} = ANY({{}}::int[])", values)
-    return (f"{sql}{column} IN ({', '.join('{}' for _ in values)})", *values)
+        return f"{column} = ANY({{}}::int[])", [values]
+    return f"{column} IN ({', '.join('{}' for _ in values)})", list(values)
 
 
 async def _rostered(wanted: set[tuple[int, int, date]]) -> set[tuple[int, int, date]]:
@@ -311,9 +319,10 @@ async def _rostered(wanted: set[tuple[int, int, date]]) -> set[tuple[int, int, d
     for person, project, day in wanted:
         days.setdefault(day, set()).add((person, project))
     for day, pairs in days.items():
-        rows = await RosterEntry.select(RosterEntry.person, RosterEntry.project).where(
-            on_roster(day, {pr for _, pr in pairs}) & RosterEntry.person.is_in(sorted({pe for pe, _ in pairs}))
-        )
+        projects, project_args = _in("project", sorted({pr for _, pr in pairs}))
+        people, people_args = _in("person", sorted({pe for pe, _ in pairs}))
+        rows = await fetch(f"{_ROSTERED_SQL}{projects} AND {people}{_ROSTERED_DAY}", *project_args, *people_args,
+                           day, day)
         found.update((r["person"], r["project"], day) for r in rows if (r["person"], r["project"]) in pairs)
     return found
 
@@ -354,7 +363,7 @@ async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
     uploads = [j.item.punch.idempotency_key for j in unique
                if j.verdict != PunchVerdict.rejected and j.item.punch.person_id is not None]
     if isinstance(engine(), PostgresEngine):
-        inserted = await Punch.raw(_PG_WRITE, *(list(col) for col in zip(*rows, strict=True)), uploads)
+        inserted = await fetch(_PG_WRITE, *(list(col) for col in zip(*rows, strict=True)), uploads)
         ids = {r["idempotency_key"]: r["id"] for r in inserted}
     else:
         async with write_transaction():
@@ -395,6 +404,6 @@ async def notify_many(events: Iterable[dict[str, Any]]) -> None:
     if not payloads:
         return
     try:
-        await Punch.raw("SELECT pg_notify({}, x) FROM unnest({}::text[]) AS x", live.LIVE_CHANNEL, payloads)
+        await fetch("SELECT pg_notify({}, x) FROM unnest({}::text[]) AS x", live.LIVE_CHANNEL, payloads)
     except Exception as exc:
         log.warning("live NOTIFY failed for %d punches: %s", len(payloads), exc)

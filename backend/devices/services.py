@@ -7,7 +7,7 @@ import hmac
 import ipaddress
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,7 +16,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.string import Length
 
 from backend.crypto import decrypt_text, keyed_hash, keyed_hashes, lookup_hashes
-from backend.db import engine, listen_forever, write_transaction
+from backend.db import engine, fetch, listen_forever, write_transaction
 from backend.devices.tables import Terminal, TerminalAlarm, Vendor
 from backend.errors import Conflict, NotFound, invalid
 from backend.org.dictionaries import PROJECT_STATUS
@@ -320,13 +320,12 @@ async def mark_online(serial: str, online: bool, peer: str | None = None, *, now
     """A terminal's connection state: on login ``online`` with the peer address, on disconnect offline.
     Both count as "seen" (the connection was alive then)."""
     now = now or datetime.now(UTC)
-    changes: dict[Any, Any] = {Terminal.online: online, Terminal.last_seen_at: now}
     if online:
-        changes[Terminal.last_login_at] = now
-        changes[Terminal.last_peer] = peer
+        await fetch("UPDATE terminal SET online = {}, last_seen_at = {}, last_login_at = {}, last_peer = {} "
+                    "WHERE serial = {}", True, now, now, peer, serial)
     else:
-        changes[Terminal.last_offline_at] = now
-    await Terminal.update(changes).where(Terminal.serial == serial)
+        await fetch("UPDATE terminal SET online = {}, last_seen_at = {}, last_offline_at = {} WHERE serial = {}",
+                    False, now, now, serial)
 
 
 async def touch_many(serials: Iterable[str], *, now: datetime | None = None) -> None:
@@ -334,8 +333,14 @@ async def touch_many(serials: Iterable[str], *, now: datetime | None = None) -> 
     groups its sign-of-life writes)."""
     wanted = sorted(set(serials))
     at = now or datetime.now(UTC)
+    postgres = isinstance(engine(), PostgresEngine)
     for i in range(0, len(wanted), 500):
-        await Terminal.update({Terminal.last_seen_at: at}).where(Terminal.serial.is_in(wanted[i:i + 500]))
+        chunk = wanted[i:i + 500]
+        if postgres:  # one statement text whatever the count: prepared once
+            await fetch("UPDATE terminal SET last_seen_at = {} WHERE serial = ANY({}::text[])", at, chunk)
+        else:
+            await fetch("UPDATE terminal SET last_seen_at = {} WHERE serial IN ("
+                        + ", ".join("{}" for _ in chunk) + ")", at, *chunk)
 
 
 async def mark_offline(serials: Iterable[str], *, now: datetime | None = None) -> int:
@@ -391,7 +396,7 @@ async def gate_terminal(serial: str) -> dict[str, Any] | None:
     """The registered terminal with this serial, with what a gate connection needs: its vendor (id and
     the hash of its code), its source networks, the protocol it speaks, its project (id, name, time zone,
     status), channel and direction.  None when not registered."""
-    rows = await Terminal.raw(_GATE_TERMINAL_SQL + "= {}", serial)
+    rows = await fetch(_GATE_TERMINAL_SQL + "= {}", serial)
     return _gate_row(rows[0]) if rows else None
 
 
@@ -403,23 +408,24 @@ async def gate_terminals(serials: Iterable[str]) -> dict[str, dict[str, Any]]:
     for i in range(0, len(wanted), 500):
         chunk = wanted[i:i + 500]
         if postgres:  # one statement text whatever the count: prepared once
-            rows = await Terminal.raw(_GATE_TERMINAL_SQL + "= ANY({}::text[])", chunk)
+            rows = await fetch(_GATE_TERMINAL_SQL + "= ANY({}::text[])", chunk)
         else:
-            rows = await Terminal.raw(_GATE_TERMINAL_SQL + "IN (" + ", ".join("{}" for _ in chunk) + ")", *chunk)
+            rows = await fetch(_GATE_TERMINAL_SQL + "IN (" + ", ".join("{}" for _ in chunk) + ")", *chunk)
         for row in rows:
             out[row["serial"]] = _gate_row(row)
     return out
 
 
-def _gate_row(row: dict[str, Any]) -> dict[str, Any]:
-    row["enabled"] = bool(row["enabled"])  # SQLite hands a raw query's booleans back as 0/1
-    return row
+def _gate_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row.items())
+    out["enabled"] = bool(out["enabled"])  # SQLite hands a raw query's booleans back as 0/1
+    return out
 
 
 async def person_exists(person_id: int) -> bool:
     if not 1 <= person_id <= 2**31 - 1:  # worker numbers are u32 on the wire, ids int32 in PostgreSQL
         return False
-    return await Person.exists().where(Person.id == person_id)
+    return bool(await fetch("SELECT 1 FROM person WHERE id = {}", person_id))
 
 
 def _on_roster(project_id: int, day: date) -> Any:

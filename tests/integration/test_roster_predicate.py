@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from backend.attendance import batching
 from backend.attendance.services import PunchIn, local_day, record_punch
 from backend.clockin.services import my_projects
 from backend.org.tables import Project
@@ -75,3 +76,24 @@ async def test_phone_project_picker_agrees_with_the_attendance_check(world):
     assert offered == {world.project_a}
     for project in (world.project_a, world.project_b):
         assert (project in offered) == await _attendance_says_on_roster(world, project, person), project
+
+
+async def test_the_gate_batch_roster_query_is_the_roster_predicate(world):
+    """The gate's batch asks the roster with a fixed statement (backend.attendance.batching._rostered, issue 18):
+    it answers as ``on_roster`` does on every bound — the day before entry, entry day, exit day, the day after —
+    for several people and projects in one question."""
+    d = date(2026, 3, 10)
+    people = [await workforce.upsert_person(id_number=world.id_number(), name="批量边界" + "甲乙丙"[i]) for i in range(3)]
+    await _entry(world, world.project_a, people[0], entered_on=d, exited_on=d + timedelta(days=5))
+    await _entry(world, world.project_b, people[0], entered_on=d + timedelta(days=3))
+    await _entry(world, world.project_a, people[1], entered_on=d - timedelta(days=30))
+    days = [d + timedelta(days=k) for k in (-1, 0, 3, 5, 6)]
+    wanted = {(pe, pr, day) for pe in people for pr in (world.project_a, world.project_b) for day in days}
+    expected = set()
+    for pe, pr, day in wanted:
+        if await RosterEntry.exists().where((RosterEntry.person == pe) & workforce.on_roster(day, pr)):
+            expected.add((pe, pr, day))
+    assert await batching._rostered(wanted) == expected
+    assert (people[0], world.project_a, d + timedelta(days=5)) in expected  # the exit day counts
+    assert (people[0], world.project_a, d + timedelta(days=6)) not in expected
+    assert (people[0], world.project_b, d + timedelta(days=3)) in expected
