@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -102,6 +103,33 @@ async def test_the_same_bytes_again_are_not_rewritten_only_their_time_refreshed(
     await store.put_many([(b"same", "image/jpeg")])
     assert path.stat().st_ino == inode and path.stat().st_mtime > old + 3600
     assert [x async for x in store.older_than(time.time() - 3600)] == []
+
+
+async def test_a_file_left_short_or_zeroed_by_a_crash_is_written_again_on_the_next_put(tmp_path: Path) -> None:
+    """A crash between a photo's write and its sync can leave its name holding fewer bytes, or zeros: the next put
+    of the same photo (the terminal re-sends it) checks the content against the name and writes it whole."""
+    store = photostore.FileStore(tmp_path)
+    photo = b"\xff\xd8 gate photo " * 300
+    sha = photostore.sha256_hex(photo)
+    for left in (photo[:100], bytes(len(photo))):
+        store.path(sha).parent.mkdir(parents=True, exist_ok=True)
+        store.path(sha).write_bytes(left)
+        assert await store.put_many([(photo, "image/jpeg")]) == [sha]
+        assert await store.get(sha) == photo
+    assert [p.name for p in store.path(sha).parent.iterdir()] == [sha]  # no temporary file left
+
+
+def _remove_folders(root: Path) -> None:
+    for folder in root.iterdir():
+        shutil.rmtree(folder)
+
+
+async def test_a_folder_removed_behind_the_store_is_made_again(tmp_path: Path) -> None:
+    store = photostore.FileStore(tmp_path)
+    first = await store.put_many([(b"one photo", "image/jpeg")])
+    _remove_folders(tmp_path)
+    assert await store.put_many([(b"one photo", "image/jpeg")]) == first
+    assert await store.get(first[0]) == b"one photo"
 
 
 async def test_file_store_lists_old_files_and_deletes(tmp_path: Path) -> None:
