@@ -12,7 +12,7 @@ A protocol adapter (``backend.devices.protocols``) uses only these calls and the
 - :meth:`TerminalDomain.enrol` — a capture at the terminal, through the one enrolment service
   (``backend.crew.enrolment.enrol_from_terminal``: only people with an active entry on the project's
   roster; a second face goes to review).
-- :meth:`TerminalDomain.person_exists` / :meth:`TerminalDomain.punch` — a punch, through the one
+- :meth:`TerminalDomain.punch` — a punch, through the one
   attendance service's group commit (``backend.attendance.batching``, the rules of ``record_punch``,
   source ``gate``): punches of many terminals share a transaction; it returns after the commit, so a
   punch acknowledged to the terminal is never lost.  Idempotent by the caller's key.
@@ -86,7 +86,6 @@ class TerminalDomain:
     transactions through ``PunchBatcher``, whose batches in flight the settings bound); kept for callers."""
 
     def __init__(self, *, punch_concurrency: int | None = -1) -> None:
-        self._people: set[int] = set()  # person ids known to exist (people are never deleted)
         # The app's live feed (``backend.runtime.AppServices.live_feed``, set by ``start_gate_server``):
         # committed punches reach the live map of the same app.
         self.live_feed: LiveFeed | None = None
@@ -125,16 +124,6 @@ class TerminalDomain:
             raise RuntimeError("the gate server was started without the app's face service")
         return await enrol_from_terminal(project_id, capture, rules=rules, today=today, terminal=terminal,
                                          max_photo_bytes=max_photo_bytes, face_service=self.face)
-
-    async def person_exists(self, person_id: int) -> bool:
-        if person_id in self._people:
-            return True
-        if not await devices.person_exists(person_id):
-            return False
-        if len(self._people) >= 500_000:
-            self._people.clear()
-        self._people.add(person_id)
-        return True
 
     async def punch(self, p: TerminalPunch) -> Verdict:
         punch = PunchIn(

@@ -422,12 +422,6 @@ def _gate_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def person_exists(person_id: int) -> bool:
-    if not 1 <= person_id <= 2**31 - 1:  # worker numbers are u32 on the wire, ids int32 in PostgreSQL
-        return False
-    return bool(await fetch("SELECT 1 FROM person WHERE id = {}", person_id))
-
-
 def _on_roster(project_id: int, day: date) -> Any:
     """Roster entries of the project that hold on ``day``: entered on or before it, not exited before
     it — the one roster predicate, backend.workforce.services.on_roster."""

@@ -29,7 +29,7 @@ from backend.attendance.live import LiveFeed
 from backend.devices.domain import TerminalCapture, TerminalDomain, TerminalPunch
 from backend.devices.services import TerminalChanges
 from backend.devices.terminals import Connections, TerminalLifecycle, TerminalRefused, local_today
-from backend.errors import AppError
+from backend.errors import AppError, NotFound
 from backend.face.service import FaceService
 from backend.rules import DEFAULT_RULES, Rules
 from backend.validators import mask_id, parse_id_number
@@ -111,6 +111,9 @@ def _id_gender(id_number: str) -> str | None:
         return parse_id_number(id_number).gender
     except AppError:
         return None
+
+
+_MAX_PERSON_ID = 2**31 - 1  # person ids are int32 in PostgreSQL; a worker no is a u32 on the wire
 
 
 def _refuse(zh: str, en: str, *, close: bool = False) -> GateRefused:
@@ -233,9 +236,10 @@ class JiangmenAdapter:
     async def punch(self, serial: str, punch: PunchMsg, received_at: datetime) -> None:
         """848: through the one attendance service; the reply is written only after the commit."""
         t = await self._terminal(serial, wait_touch=False)
-        if not await self.domain.person_exists(punch.worker_no):
+        unknown = _refuse(f"工人编号 {punch.worker_no} 不存在", f"unknown worker no {punch.worker_no}")
+        if not 1 <= punch.worker_no <= _MAX_PERSON_ID:
             log.info("gate %s punch for unknown worker no %s", serial, punch.worker_no)
-            raise _refuse(f"工人编号 {punch.worker_no} 不存在", f"unknown worker no {punch.worker_no}")
+            raise unknown
         p = TerminalPunch(
             terminal_id=t["id"], project_id=t["project"], person_id=punch.worker_no, direction=t["direction"],
             captured_at=punch.captured_at.replace(tzinfo=ZoneInfo(t["tz"])).astimezone(UTC), received_at=received_at,
@@ -244,6 +248,12 @@ class JiangmenAdapter:
         )
         try:
             v = await self.domain.punch(p)
+        except NotFound as exc:
+            # the batch reads the person with the rest of its facts (issue 18: no query of its own per punch)
+            if exc.field == "person_id":
+                log.info("gate %s punch for unknown worker no %s", serial, punch.worker_no)
+                raise unknown from None
+            raise _refuse(exc.zh, exc.en) from None
         except AppError as exc:
             raise _refuse(exc.zh, exc.en) from None
         if v.duplicate:
