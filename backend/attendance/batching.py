@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import msgspec
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.utils.encoding import dump_json
 
@@ -77,11 +78,12 @@ log = logging.getLogger("smz.attendance.batching")
 _COLUMNS = ("project", "person", "source", "idempotency_key", "terminal", "direction", "captured_at", "received_at",
             "latency_s", "local_date", "verdict", "reasons", "flags", "lon", "lat", "accuracy_m", "fence_id",
             "fence_distance_m", "face_distance", "liveness_passed", "makeup_request", "photo_sha256", "photo_type")
-# PostgreSQL array types of those columns (one INSERT … SELECT FROM unnest(…): one statement text whatever the
-# batch size, prepared once per connection).  JSON travels as text and is cast.
+# PostgreSQL types of those columns.  A batch travels as ONE jsonb parameter — an array of rows, each an array of
+# the values in ``_COLUMNS`` order — taken apart in SQL: one statement text whatever the batch size, prepared once
+# per connection, and encoded by msgspec in microseconds (issue 18: asyncpg's encoding of an array parameter per
+# column checked every element's type, ≈ 40 isinstance calls a punch).  reasons/flags are JSON values in the row.
 _PG_TYPES = ("int", "int", "text", "text", "int", "text", "timestamptz", "timestamptz", "float8", "text", "text",
-             "text", "text", "float8", "float8", "float8", "int", "float8", "float8", "bool", "int", "text", "text")
-_PG_CASTS = {"reasons": "::json", "flags": "::json"}
+             "json", "json", "float8", "float8", "float8", "int", "float8", "float8", "bool", "int", "text", "text")
 
 
 def _pg_write_sql() -> str:
@@ -89,10 +91,9 @@ def _pg_write_sql() -> str:
     (with their photo's hash: the photos are in backend.photostore already), then — from the rows actually
     inserted — their upload tasks; returns the inserted keys."""
     cols = ", ".join(_COLUMNS)
-    args = ", ".join(f"{{}}::{t}[]" for t in _PG_TYPES)
-    select = ", ".join(f"u.{c}{_PG_CASTS.get(c, '')}" for c in _COLUMNS)
+    select = ", ".join(f"(e->{i})::{t}" if t == "json" else f"(e->>{i})::{t}" for i, t in enumerate(_PG_TYPES))
     return (
-        f"WITH ins AS (INSERT INTO punch ({cols}) SELECT {select} FROM unnest({args}) AS u({cols}) "
+        f"WITH ins AS (INSERT INTO punch ({cols}) SELECT {select} FROM jsonb_array_elements({{}}::jsonb) AS e "
         "ON CONFLICT (idempotency_key, local_date) DO NOTHING RETURNING id, idempotency_key, project), "
         "uploads AS (SELECT ins.id AS entity_id, ins.project AS project_id FROM ins "
         "JOIN unnest({}::text[]) AS y(k) ON y.k = ins.idempotency_key), "
@@ -339,10 +340,13 @@ def _parsed_rules(profile: str, overrides: str) -> Rules:
     return rules_for(profile, json.loads(overrides))
 
 
-def _row(j: _Judged, photo_sha256: str | None = None) -> tuple[Any, ...]:
+def _row(j: _Judged, photo_sha256: str | None = None, *, json_text: bool = True) -> tuple[Any, ...]:
+    """The punch's values in ``_COLUMNS`` order; reasons and flags as JSON text, or as lists (``json_text=False``:
+    inside the PostgreSQL batch's own JSON)."""
     p, f = j.item.punch, j.facts
+    reasons, flags = (dump_json(j.reasons), dump_json(j.flags)) if json_text else (j.reasons, j.flags)
     return (p.project_id, p.person_id, str(p.source), p.idempotency_key, p.terminal_id, p.direction, f.captured,
-            f.received, f.latency, f.day.isoformat(), str(j.verdict), dump_json(j.reasons), dump_json(j.flags), p.lon,
+            f.received, f.latency, f.day.isoformat(), str(j.verdict), reasons, flags, p.lon,
             p.lat, p.accuracy_m, p.fence_id, p.fence_distance_m, p.face_distance, p.liveness_passed,
             p.makeup_request_id, photo_sha256, (p.photo_type or photostore.DEFAULT_TYPE) if photo_sha256 else None)
 
@@ -358,14 +362,15 @@ async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
     with_photo = [j for j in unique if j.item.punch.photo]
     shas = dict(zip((id(j) for j in with_photo), await photostore.put_many(
         [(j.item.punch.photo, j.item.punch.photo_type) for j in with_photo]), strict=True))
-    rows = [_row(j, shas.get(id(j))) for j in unique]
     # platform upload (backend.outbox) of each kept punch that is not rejected, in the same transaction
     uploads = [j.item.punch.idempotency_key for j in unique
                if j.verdict != PunchVerdict.rejected and j.item.punch.person_id is not None]
     if isinstance(engine(), PostgresEngine):
-        inserted = await fetch(_PG_WRITE, *(list(col) for col in zip(*rows, strict=True)), uploads)
+        batch = msgspec.json.encode([_row(j, shas.get(id(j)), json_text=False) for j in unique]).decode()
+        inserted = await fetch(_PG_WRITE, batch, uploads)
         ids = {r["idempotency_key"]: r["id"] for r in inserted}
     else:
+        rows = [_row(j, shas.get(id(j))) for j in unique]
         async with write_transaction():
             inserted = await Punch.raw(
                 f"INSERT INTO punch ({', '.join(_COLUMNS)}) VALUES {', '.join(_SQLITE_ROW for _ in rows)} "
