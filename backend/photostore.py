@@ -68,11 +68,37 @@ def _load_syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 _SYNCFS = _load_syncfs()
 
 
+def _load_fallocate() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).fallocate
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_FALLOCATE = _load_fallocate()
+_PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (linux/falloc.h)
+PACKS = "packs"  # the file store's folder of pack files (never swept as loose photos)
+# A photo's place in a pack: "<day>/<32 hex>.pack:<offset>:<length>" (``punch.photo_loc``)
+LOC_RE = re.compile(r"(\d{4}-\d{2}-\d{2}/[0-9a-f]{32}\.pack):(\d{1,12}):(\d{1,9})")
+
+
 def check_sha(sha: str) -> str:
     """The hash itself, or ValueError: nothing but 64 lower-case hex digits ever becomes a path or a key."""
     if not isinstance(sha, str) or not SHA_RE.fullmatch(sha):
         raise ValueError(f"not a SHA-256 hex digest: {sha!r}")
     return sha
+
+
+def check_loc(loc: str) -> tuple[str, int, int]:
+    """(pack path relative to the packs folder, offset, length) of a valid location; ValueError otherwise (a path is
+    never built from anything else)."""
+    m = LOC_RE.fullmatch(loc)
+    if m is None:
+        raise ValueError(f"not a photo location: {loc[:80]!r}")
+    return m.group(1), int(m.group(2)), int(m.group(3))
 
 
 def sha256_hex(data: bytes) -> str:
@@ -157,6 +183,49 @@ class FileStore:
             _syncfs(self.root)
         return shas
 
+    async def put_packed(self, items: Sequence[bytes]) -> list[tuple[str, str]]:
+        """Every photo of the call in ONE new pack file, durable when this returns; (hash, location) per photo,
+        in order (identical bytes twice: two slices — each punch releases its own at retention)."""
+        return await asyncio.to_thread(self._write_pack, list(items))
+
+    def _write_pack(self, items: list[bytes]) -> list[tuple[str, str]]:
+        """One write and one sync for the whole call (issue 18: a file per photo cost ≈ 0.1 ms of CPU a photo in
+        the kernel — inode, folder entry, block mapping — a pack ≈ 0.015 ms).  The pack is new (O_EXCL, a
+        random name): it is never written again, so a slice never changes once a row names it."""
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        folder = f"{self.root}/{PACKS}/{day}"
+        if folder not in self._folders:
+            _make_dirs(Path(folder), self.root)
+            self._folders.add(folder)
+        name = f"{day}/{uuid.uuid4().hex}.pack"
+        fd = os.open(f"{self.root}/{PACKS}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            _write_all(fd, b"".join(items))
+            if _SYNCFS is None:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if _SYNCFS is None:
+            _fsync_dir(Path(folder))
+        else:
+            _syncfs(self.root)
+        out, offset = [], 0
+        for data in items:
+            out.append((sha256_hex(data), f"{name}:{offset}:{len(data)}"))
+            offset += len(data)
+        return out
+
+    async def get_packed(self, sha: str, loc: str) -> bytes | None:
+        """The slice at ``loc`` if it still holds the bytes named ``sha`` (None once released, or if missing)."""
+        name, offset, length = check_loc(loc)
+        return await asyncio.to_thread(_read_slice, f"{self.root}/{PACKS}/{name}", offset, length, sha)
+
+    async def release(self, locs: Iterable[str]) -> int:
+        """Free the slices (retention): a hole punched in the pack (its disk blocks freed, the file's size kept),
+        or zeros where the filesystem cannot punch holes.  Returns how many slices were released."""
+        places = [check_loc(loc) for loc in locs]
+        return await asyncio.to_thread(_release_slices, f"{self.root}/{PACKS}", places)
+
     async def get(self, sha: str) -> bytes | None:
         path = self.path(sha)
         try:
@@ -176,11 +245,45 @@ class FileStore:
         """Hashes of the files last written before ``cutoff`` (epoch seconds), one top folder at a time."""
         if not self.root.is_dir():
             return
-        tops = sorted(p for p in await asyncio.to_thread(lambda: list(self.root.iterdir())) if p.is_dir())
+        tops = sorted(p for p in await asyncio.to_thread(lambda: list(self.root.iterdir()))
+                      if p.is_dir() and p.name != PACKS)  # packs hold slices named by rows, not loose photos
         for top in tops:
             found = await asyncio.to_thread(_old_files, top, cutoff)
             if found:
                 yield found
+
+
+def _read_slice(path: str, offset: int, length: int, sha: str) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        data = os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+    return data if len(data) == length and sha256_hex(data) == sha else None
+
+
+def _release_slices(packs: str, places: list[tuple[str, int, int]]) -> int:
+    by_pack: dict[str, list[tuple[int, int]]] = {}
+    for name, offset, length in places:
+        by_pack.setdefault(name, []).append((offset, length))
+    released = 0
+    for name, slices in sorted(by_pack.items()):
+        try:
+            fd = os.open(f"{packs}/{name}", os.O_WRONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            for offset, length in slices:
+                if _FALLOCATE is None or _FALLOCATE(fd, _PUNCH_HOLE, offset, length) != 0:
+                    os.pwrite(fd, bytes(length), offset)  # no hole punching here: zeros
+                released += 1
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return released
 
 
 def _holds(path: str, sha: str) -> bool:
@@ -488,8 +591,36 @@ async def put_many(items: Sequence[tuple[bytes, str]]) -> list[str]:
     return await store().put_many(items)
 
 
-async def get(sha: str) -> bytes | None:
-    return await store().get(check_sha(sha))
+async def put_packed(items: Sequence[tuple[bytes, str]]) -> list[tuple[str, str | None]]:
+    """Store every photo durably, all of them in one pack file on the file store (the gate's batches); (hash,
+    location) per photo, in order — the location None where the store keeps loose photos (an object store)."""
+    if not items:
+        return []
+    st = store()
+    if isinstance(st, FileStore):
+        return list(await st.put_packed([d for d, _ in items]))
+    return [(sha, None) for sha in await st.put_many(items)]
+
+
+async def get(sha: str, loc: str | None = None) -> bytes | None:
+    """A photo by its hash, from its pack slice when the row gives a location (``punch.photo_loc``)."""
+    st = store()
+    if loc:
+        if not isinstance(st, FileStore):
+            raise StoreError("照片在文件存储的打包文件中：更换存储前须先迁移 / the photo is in a file-store pack")
+        return await st.get_packed(check_sha(sha), loc)
+    return await st.get(check_sha(sha))
+
+
+async def release(locs: Iterable[str]) -> int:
+    """Free pack slices (retention); their rows no longer name them."""
+    todo = sorted(set(locs))
+    st = store()
+    if not todo:
+        return 0
+    if not isinstance(st, FileStore):
+        raise StoreError("照片在文件存储的打包文件中：更换存储前须先迁移 / the photo is in a file-store pack")
+    return await st.release(todo)
 
 
 async def exists(sha: str) -> bool:

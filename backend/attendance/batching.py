@@ -77,13 +77,15 @@ log = logging.getLogger("smz.attendance.batching")
 # The punch table's columns a punch writes, in the order of the rows built by ``_row``.
 _COLUMNS = ("project", "person", "source", "idempotency_key", "terminal", "direction", "captured_at", "received_at",
             "latency_s", "local_date", "verdict", "reasons", "flags", "lon", "lat", "accuracy_m", "fence_id",
-            "fence_distance_m", "face_distance", "liveness_passed", "makeup_request", "photo_sha256", "photo_type")
+            "fence_distance_m", "face_distance", "liveness_passed", "makeup_request", "photo_sha256", "photo_type",
+            "photo_loc")
 # PostgreSQL types of those columns.  A batch travels as ONE jsonb parameter — an array of rows, each an array of
 # the values in ``_COLUMNS`` order — taken apart in SQL: one statement text whatever the batch size, prepared once
 # per connection, and encoded by msgspec in microseconds (issue 18: asyncpg's encoding of an array parameter per
 # column checked every element's type, ≈ 40 isinstance calls a punch).  reasons/flags are JSON values in the row.
 _PG_TYPES = ("int", "int", "text", "text", "int", "text", "timestamptz", "timestamptz", "float8", "text", "text",
-             "json", "json", "float8", "float8", "float8", "int", "float8", "float8", "bool", "int", "text", "text")
+             "json", "json", "float8", "float8", "float8", "int", "float8", "float8", "bool", "int", "text", "text",
+             "text")
 
 
 def _pg_write_sql() -> str:
@@ -340,15 +342,17 @@ def _parsed_rules(profile: str, overrides: str) -> Rules:
     return rules_for(profile, json.loads(overrides))
 
 
-def _row(j: _Judged, photo_sha256: str | None = None, *, json_text: bool = True) -> tuple[Any, ...]:
+def _row(j: _Judged, photo: tuple[str, str | None] | None = None, *, json_text: bool = True) -> tuple[Any, ...]:
     """The punch's values in ``_COLUMNS`` order; reasons and flags as JSON text, or as lists (``json_text=False``:
     inside the PostgreSQL batch's own JSON)."""
     p, f = j.item.punch, j.facts
+    photo_sha256, photo_loc = photo or (None, None)
     reasons, flags = (dump_json(j.reasons), dump_json(j.flags)) if json_text else (j.reasons, j.flags)
     return (p.project_id, p.person_id, str(p.source), p.idempotency_key, p.terminal_id, p.direction, f.captured,
             f.received, f.latency, f.day.isoformat(), str(j.verdict), reasons, flags, p.lon,
             p.lat, p.accuracy_m, p.fence_id, p.fence_distance_m, p.face_distance, p.liveness_passed,
-            p.makeup_request_id, photo_sha256, (p.photo_type or photostore.DEFAULT_TYPE) if photo_sha256 else None)
+            p.makeup_request_id, photo_sha256, (p.photo_type or photostore.DEFAULT_TYPE) if photo_sha256 else None,
+            photo_loc)
 
 
 async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
@@ -357,10 +361,10 @@ async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
     for j in judged:
         first.setdefault(j.item.punch.idempotency_key, j)
     unique = list(first.values())
-    # The photos first, durably, in the photo store (a committed row never points at a missing file; a photo whose
-    # row then fails to commit is an orphan for ``smz photos sweep``).
+    # The photos first, durably, in the photo store — the batch's in one pack file (a committed row never points at
+    # a missing photo; a pack whose rows then fail to commit is left unnamed).
     with_photo = [j for j in unique if j.item.punch.photo]
-    shas = dict(zip((id(j) for j in with_photo), await photostore.put_many(
+    shas = dict(zip((id(j) for j in with_photo), await photostore.put_packed(
         [(j.item.punch.photo, j.item.punch.photo_type) for j in with_photo]), strict=True))
     # platform upload (backend.outbox) of each kept punch that is not rejected, in the same transaction
     uploads = [j.item.punch.idempotency_key for j in unique

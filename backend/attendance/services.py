@@ -332,9 +332,10 @@ async def list_punches(
 async def punch_photo(punch_id: int) -> tuple[bytes, str] | None:
     """The punch's photo and content type: from the photo store by the row's hash, else a legacy ``punch_photo``
     row (not yet moved by ``smz photos migrate``)."""
-    punch = await Punch.select(Punch.photo_sha256, Punch.photo_type).where(Punch.id == punch_id).first()
+    punch = await Punch.select(Punch.photo_sha256, Punch.photo_type, Punch.photo_loc).where(
+        Punch.id == punch_id).first()
     if punch and punch["photo_sha256"]:
-        data = await photostore.get(punch["photo_sha256"])
+        data = await photostore.get(punch["photo_sha256"], punch["photo_loc"])
         if data is not None:
             return data, punch["photo_type"] or photostore.DEFAULT_TYPE
         log.warning("punch %s: photo %s… missing from the photo store", punch_id, punch["photo_sha256"][:12])

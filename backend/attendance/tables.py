@@ -38,6 +38,9 @@ class Punch(Table, tablename="punch"):
     # (or, before ``smz photos migrate``, a legacy ``punch_photo`` row).
     photo_sha256 = Varchar(length=64, null=True, default=None, index=True)
     photo_type = Varchar(length=32, null=True, default=None)
+    # where a gate batch's photo is: its slice of a pack file (backend.photostore ``put_packed``); null = a file
+    # of its own, found by the hash
+    photo_loc = Varchar(length=96, null=True, default=None)
 
 
 class PunchPhoto(Table, tablename="punch_photo"):

@@ -122,6 +122,7 @@ async def collect(person_id: int) -> tuple[dict[str, list[dict[str, Any]]], list
     punch_rows = await Punch.select(
         Punch.id, Punch.project.name.as_alias("project_name"), Punch.project.timezone.as_alias("tz"), Punch.source,
         Punch.direction, Punch.captured_at, Punch.verdict, Punch.reasons, Punch.flags, Punch.photo_sha256,
+        Punch.photo_loc,
     ).where(Punch.person == person_id).order_by(Punch.captured_at, ascending=False).limit(PUNCHES_MAX + 1)
     more_punches = len(punch_rows) > PUNCHES_MAX
     punch_rows = punch_rows[:PUNCHES_MAX]
@@ -135,7 +136,7 @@ async def collect(person_id: int) -> tuple[dict[str, list[dict[str, Any]]], list
     newest = punch_rows[:PUNCH_PHOTOS_MAX]
     legacy = [r["id"] for r in newest if not r["photo_sha256"]]
     for r in newest:
-        data = await photostore.get(r["photo_sha256"]) if r["photo_sha256"] else None
+        data = await photostore.get(r["photo_sha256"], r["photo_loc"]) if r["photo_sha256"] else None
         if data is not None:
             files.append((f"照片/考勤{r['id']}.jpg", data))
     if legacy:

@@ -303,17 +303,21 @@ async def _delete_punch_photos(project_id: int, run_id: int, batch: int) -> None
             await PunchPhoto.delete().where(PunchPhoto.id.is_in(ids))
             await _add_counts(run_id, Counts(punch_photos=len(ids)))
     while True:  # photos in the photo store: clear the hashes (one transaction a batch), then the unshared files
-        rows = await Punch.select(Punch.id, Punch.photo_sha256).where(_stored_photos(project_id)).limit(batch)
+        rows = await Punch.select(Punch.id, Punch.photo_sha256, Punch.photo_loc).where(
+            _stored_photos(project_id)).limit(batch)
         if not rows:
             break
         async with write_transaction():
-            await Punch.update({Punch.photo_sha256: None, Punch.photo_type: None}).where(
+            await Punch.update({Punch.photo_sha256: None, Punch.photo_type: None, Punch.photo_loc: None}).where(
                 Punch.id.is_in([r["id"] for r in rows]))
             await _add_counts(run_id, Counts(punch_photos=len(rows)))
-        shas = sorted({r["photo_sha256"] for r in rows})
-        held = {r["photo_sha256"] for r in await Punch.select(Punch.photo_sha256).where(
-            Punch.photo_sha256.is_in(shas))}  # the same bytes on another punch (a project not due, or not yet)
-        await photostore.delete_many([sha for sha in shas if sha not in held])
+        # a slice of a pack belongs to its punch alone: released; a file of its own may be another punch's too
+        await photostore.release([r["photo_loc"] for r in rows if r["photo_loc"]])
+        shas = sorted({r["photo_sha256"] for r in rows if not r["photo_loc"]})
+        if shas:
+            held = {r["photo_sha256"] for r in await Punch.select(Punch.photo_sha256).where(
+                Punch.photo_sha256.is_in(shas))}  # the same bytes on another punch (a project not due, or not yet)
+            await photostore.delete_many([sha for sha in shas if sha not in held])
 
 
 def _stored_photos(project_id: int) -> Any:

@@ -77,11 +77,13 @@ async def test_concurrent_punches_through_the_batcher_are_stored_once_with_the_s
     assert len(rows) == 60 and {r["id"] for r in rows} == {v.punch_id for v in verdicts}
     by_id = {r["id"]: r for r in rows}
     assert all(by_id[v.punch_id]["verdict"] == v.verdict for v in verdicts)
-    # the photos are in the photo store, each punch row holding its photo's hash (issue 18)
-    photos = await Punch.select(Punch.id, Punch.photo_sha256, Punch.photo_type).where(
+    # the photos are in the photo store, each punch row holding its photo's hash and its slice of the batch's pack
+    # file (issue 18)
+    photos = await Punch.select(Punch.id, Punch.photo_sha256, Punch.photo_type, Punch.photo_loc).where(
         Punch.id.is_in([v.punch_id for v in verdicts]) & Punch.photo_sha256.is_not_null())
     expected = {v.punch_id: p.photo for p, v in zip(punches, verdicts, strict=True) if p.photo}
-    assert {r["id"]: await photostore.get(r["photo_sha256"]) for r in photos} == expected
+    assert {r["id"]: await photostore.get(r["photo_sha256"], r["photo_loc"]) for r in photos} == expected
+    assert all(photostore.check_loc(r["photo_loc"]) for r in photos)
     assert {r["photo_type"] for r in photos} == {"image/jpeg"}
     assert await PunchPhoto.count().where(PunchPhoto.punch.is_in([v.punch_id for v in verdicts])) == 0
     # the platform upload of every kept, non-rejected punch was queued in the same transaction
@@ -130,6 +132,12 @@ async def test_a_key_stored_by_an_earlier_batch_or_the_single_path_answers_with_
     assert queued == 1
 
 
+def _packs() -> set[str]:
+    store = photostore.store()
+    assert isinstance(store, photostore.FileStore)
+    return {str(p) for p in (store.root / photostore.PACKS).glob("*/*.pack")}
+
+
 async def test_a_failed_batch_transaction_fails_every_caller_and_stores_nothing(world, monkeypatch):
     person = await _person(world)
     await _enter(world, person, world.project_a)
@@ -144,11 +152,12 @@ async def test_a_failed_batch_transaction_fails_every_caller_and_stores_nothing(
     monkeypatch.setattr(batching, "enqueue_many", broken)
     punches = [_gate(world, person, photo=b"jpeg") for _ in range(8)]
     bad = dataclasses.replace(punches[-1], photo_type="image/" + "x" * 40)
+    packs_before = _packs()
     results = await asyncio.gather(*(batcher.submit(p) for p in [*punches[:-1], bad]), return_exceptions=True)
     assert all(isinstance(r, Exception) for r in results), results
     assert await _rows([p.idempotency_key for p in punches]) == []
-    # the photo was stored before the transaction (an orphan for ``smz photos sweep``); no row points at it
-    assert await photostore.exists(photostore.sha256_hex(b"jpeg"))
+    # the photos were stored before the transaction, in the batch's pack; no row points at it
+    assert len(_packs() - packs_before) == 1
     assert await Punch.count().where(Punch.photo_sha256 == photostore.sha256_hex(b"jpeg")) == 0
     assert batcher.batches == 0
     # the terminals resend (same keys): once the fault is gone, each is stored once

@@ -300,3 +300,44 @@ async def test_store_photos_of_a_due_project_go_unless_a_kept_punch_holds_the_sa
     assert await punch_photo(kept) == (shared, "image/jpeg")
     assert await punch_photo(mine) is None and await punch_photo(twin) is None
     assert [i for i in await run_retention(TODAY) if i.project_id == due.project] == []
+
+
+async def _packed_punches(punches: list[tuple[Site, int, bytes]]) -> list[int]:
+    """Punches (site, person, photo) whose photos share ONE pack file, as a gate batch stores them (issue 18)."""
+    from backend import photostore
+
+    ids = []
+    at = datetime(2023, 5, 11, 1, 0, tzinfo=UTC)
+    stored = await photostore.put_packed([(photo, "image/jpeg") for _, _, photo in punches])
+    for (site, person, _), (sha, loc) in zip(punches, stored, strict=True):
+        punch = Punch(project=site.project, person=person, source="gate", idempotency_key=uuid.uuid4().hex,
+                      captured_at=at, received_at=at, latency_s=0.5, local_date="2023-05-11", verdict="accepted",
+                      photo_sha256=sha, photo_type="image/jpeg", photo_loc=loc)
+        await punch.save()
+        ids.append(int(punch.id))
+    assert len({loc.split(":")[0] for _, loc in stored}) == 1
+    return ids
+
+
+async def test_a_due_projects_pack_slices_are_released_and_a_kept_projects_slices_in_the_same_pack_stay(world):
+    """A gate batch's pack can hold photos of several projects: retention frees the due project's slices (a hole
+    in the pack, or zeros) and leaves the others readable."""
+    from backend.attendance.services import punch_photo
+
+    due = await _project(world, "竣工两年多的打包照片工程")
+    live = await _project(world, "未竣工的打包照片工程")
+    p_due, _ = await _worker(world, due)
+    p_live, _ = await _worker(world, live)
+    photos = [b"\xff\xd8due-a" * 80, b"\xff\xd8live" * 80, b"\xff\xd8due-b" * 80]
+    a, b, c = await _packed_punches([(due, p_due, photos[0]), (live, p_live, photos[1]), (due, p_due, photos[2])])
+    assert await punch_photo(a) == (photos[0], "image/jpeg")
+    await _accept(due, TODAY - timedelta(days=3 * 366))
+
+    [item] = [i for i in await run_retention(TODAY, batch=1) if i.project_id == due.project]
+
+    assert item.counts.punch_photos == 3  # one legacy row (``_worker``) + two slices
+    assert await punch_photo(a) is None and await punch_photo(c) is None
+    assert await punch_photo(b) == (photos[1], "image/jpeg")
+    rows = await Punch.select(Punch.photo_sha256, Punch.photo_loc).where(Punch.id.is_in([a, c]))
+    assert all(r["photo_sha256"] is None and r["photo_loc"] is None for r in rows)
+    assert [i for i in await run_retention(TODAY) if i.project_id == due.project] == []

@@ -119,6 +119,43 @@ async def test_a_file_left_short_or_zeroed_by_a_crash_is_written_again_on_the_ne
     assert [p.name for p in store.path(sha).parent.iterdir()] == [sha]  # no temporary file left
 
 
+async def test_a_batch_goes_in_one_pack_each_photo_readable_by_hash_and_place(tmp_path: Path) -> None:
+    store = photostore.FileStore(tmp_path)
+    photos = [b"\xff\xd8 one" * 100, b"\xff\xd8 two" * 90, b"\xff\xd8 one" * 100]  # the same bytes twice: 2 slices
+    stored = await store.put_packed(photos)
+    assert [sha for sha, _ in stored] == [photostore.sha256_hex(p) for p in photos]
+    assert len({loc.split(":")[0] for _, loc in stored}) == 1 and len({loc for _, loc in stored}) == 3
+    assert [await store.get_packed(sha, loc) for sha, loc in stored] == photos
+    packs, loose = _files(tmp_path)
+    assert len(packs) == 1 and loose == []
+    assert [x async for x in store.older_than(time.time() + 3600)] == []  # packs are never swept as loose photos
+
+
+async def test_a_released_slice_reads_as_gone_and_its_neighbours_stay(tmp_path: Path) -> None:
+    store = photostore.FileStore(tmp_path)
+    photos = [b"\xff\xd8 first" * 100, b"\xff\xd8 second" * 100, b"\xff\xd8 third" * 100]
+    (a_sha, a_loc), (b_sha, b_loc), (c_sha, c_loc) = await store.put_packed(photos)
+    assert await store.release([b_loc]) == 1
+    assert await store.get_packed(b_sha, b_loc) is None
+    assert await store.get_packed(a_sha, a_loc) == photos[0] and await store.get_packed(c_sha, c_loc) == photos[2]
+    name, offset, length = photostore.check_loc(b_loc)
+    assert (tmp_path / "packs" / name).read_bytes()[offset:offset + length] == bytes(length)
+    assert await store.get_packed(a_sha, b_loc) is None  # a place that does not hold those bytes: nothing
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd:0:10", "2026-12-03/x.pack:0:1", "2026-12-03/" + "a" * 32 + ".pack",
+                                 "2026-12-03/" + "a" * 32 + ".pack:-1:5", "/abs/" + "a" * 32 + ".pack:0:5"])
+def test_a_place_that_is_not_a_pack_slice_never_becomes_a_path(bad: str) -> None:
+    with pytest.raises(ValueError):
+        photostore.check_loc(bad)
+
+
+def _files(root: Path) -> tuple[list[Path], list[Path]]:
+    """(pack files, other files) under ``root``."""
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return [p for p in files if "packs" in p.parts], [p for p in files if "packs" not in p.parts]
+
+
 def _remove_folders(root: Path) -> None:
     for folder in root.iterdir():
         shutil.rmtree(folder)
