@@ -6,7 +6,9 @@ SHA-256 of its bytes, and the punch row holds that hash (``punch.photo_sha256``)
 
 Where (``SMZ_PHOTO_STORE``, ``Settings.photo_store``):
 
-- ``file:///var/lib/smz/photos`` (default: ``<data dir>/photos``): ``<root>/ab/cd/<sha>``.  A photo is written
+- ``file:///var/lib/smz/photos`` (default: ``<data dir>/photos``): ``<root>/ab/cd/<sha>``; a gate batch's photos
+  (``put_packed``) in one pack file ``<root>/packs/<day>/<name>.pack``, each row naming its slice
+  (``punch.photo_loc``; ``get(sha, loc)``; retention ``release``s it).  A photo is written
   under its name and made durable (``FileStore._write``) — off the event loop — before ``put_many`` returns, so a
   row committed after it never points at a missing or partial file.  The same bytes
   are the same file, written once (a second put only refreshes its time, which keeps ``sweep`` away from it).
