@@ -334,6 +334,24 @@ async def stored_keys(serials: list[str]) -> list[str]:
         await db.close_pool()
 
 
+async def photos_readable(serials: list[str]) -> tuple[int, int]:
+    """(photos read back whole, photos named by a row but missing or not matching their hash) of the load
+    terminals' punches — after a kill, every acknowledged punch's photo must read back."""
+    from backend import db, photostore
+    from backend.attendance.tables import Punch
+    from backend.devices.tables import Terminal
+
+    await db.start_pool()
+    try:
+        ids = [r["id"] for r in await Terminal.select(Terminal.id).where(Terminal.serial.is_in(serials))]
+        rows = await Punch.select(Punch.photo_sha256, Punch.photo_loc).where(
+            Punch.terminal.is_in(ids) & Punch.photo_sha256.is_not_null())
+    finally:
+        await db.close_pool()
+    good = sum([await photostore.get(r["photo_sha256"], r["photo_loc"]) is not None for r in rows])
+    return good, len(rows) - good
+
+
 async def count_rows(serials: list[str]) -> tuple[int, int]:
     """(punch rows, distinct idempotency keys) of the load terminals."""
     keys = await stored_keys(serials)
@@ -605,6 +623,8 @@ def run(label: str, database_url: str, args: argparse.Namespace) -> None:
             print(f"kill -9 run: {len(acked)} of {args.terminals * args.punches} punches acknowledged in {wall:.1f} s, "
                   f"{resent} re-sent after the kill; {len(keys)} rows stored → {lost} acknowledged punches lost, "
                   f"{doubled} stored twice, {len(stored - acked)} stored but never acknowledged")
+            good, bad = asyncio.run(photos_readable(s.serials))
+            print(f"  photos: {good} read back whole from the photo store, {bad} missing or damaged")
             for e in errors[:5]:
                 print("  error:", e)
             return
