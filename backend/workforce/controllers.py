@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+import msgspec
+from litestar import Controller, MediaType, Response, get, post
 from litestar.params import JSONBody
 
-from backend.accounts.services import require_project, visible_project_ids
+from backend.accounts.services import project_not_found, project_scope_sql, require_project, visible_project_ids
 from backend.auth import AuthUser
 from backend.crew import services as crew
 from backend.errors import Forbidden
@@ -33,14 +34,24 @@ class RosterController(Controller):
     tags = ["roster"]
 
     @get("/")
-    async def list_roster(self, project_id: int, user: AuthUser, active: bool = False) -> list[RosterRowOut]:
-        await require_project(user, project_id)
-        if user.role == Role.worker:
+    async def list_roster(self, project_id: int, user: AuthUser,
+                          active: bool = False) -> Response[list[RosterRowOut]]:
+        if user.role == Role.worker:  # 404 outside their scope (``require_project``), 403 inside
+            await require_project(user, project_id)
             raise Forbidden("工人只能查看本人信息", "Workers may only see their own records")
         teams = await services.team_scope(user.role, user.person_id, project_id)
-        # Built positionally from the service's tuples (issue 18: msgspec.convert of a dict per row cost more than
-        # building the Structs); ``Out.__post_init__`` still refuses a full ID number in ``id_masked``.
-        return [RosterRowOut(*v) for v in await services.roster_values(project_id, active_only=active, teams=teams)]
+        # the scope check (``require_project``'s) asked in the same statement as the roster's version
+        snap = await services.roster_snapshot(project_id, active_only=active, teams=teams,
+                                              visible=project_scope_sql(user, project_id))
+        if snap is None:
+            raise project_not_found()
+        if snap.encoded is None:
+            # Built positionally from the service's tuples (issue 18: msgspec.convert of a dict per row cost more
+            # than building the Structs); ``Out.__post_init__`` refuses a full ID number in ``id_masked`` here,
+            # once per roster version: the JSON is kept with the cached rows and sent as it is while the version
+            # holds (the response is documented as list[RosterRowOut] all the same).
+            snap.encoded = msgspec.json.encode([RosterRowOut(*v) for v in snap.values])
+        return Response(snap.encoded, media_type=MediaType.JSON)
 
     @post("/")
     async def enter(self, project_id: int, data: JSONBody[RosterIn], user: AuthUser) -> RosterEnteredOut:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -12,7 +14,7 @@ from typing import Any
 from piccolo.engine.postgres import PostgresEngine
 
 from backend.crypto import decrypt_text, encrypt_text, lookup_hash, lookup_hashes
-from backend.db import engine, write_transaction
+from backend.db import engine, fetch, write_transaction
 from backend.errors import Conflict, NotFound, invalid
 from backend.org import services as org
 from backend.org.tables import Project, Team
@@ -434,6 +436,9 @@ async def team_scope(role: str, person_id: int | None, project_id: int) -> set[i
 ROSTER_FIELDS = ("id", "person", "name", "id_masked", "gender", "unit", "team", "team_name", "work_role",
                  "work_role_label", "post", "post_label", "work_type", "work_type_label", "entered_on", "exited_on")
 
+# The columns read here are those whose changes move the project's ``roster_version`` (the triggers of migration
+# smz_2026_12_03t08_30_00: roster_entry's shown and filtered columns, person name/id_masked/gender, team name):
+# a new column here needs its trigger there.
 _ROSTER_SQL = ("SELECT r.id, r.person, p.name, p.id_masked, p.gender, r.unit, r.team, t.name AS team_name, r.work_role, "
                "r.post, r.work_type, r.entered_on, r.exited_on FROM roster_entry r JOIN person p ON p.id = r.person "
                "LEFT JOIN team t ON t.id = r.team WHERE r.project = {}")
@@ -443,25 +448,189 @@ _ROSTER_SQL = ("SELECT r.id, r.person, p.name, p.id_masked, p.gender, r.unit, r.
 _ROSTER_SQL_SQLITE = ("SELECT +r.id AS id, +r.person AS person, p.name, p.id_masked, p.gender, +r.unit AS unit, "
                       "+r.team AS team, t.name AS team_name, r.work_role, r.post, r.work_type, "
                       "+r.entered_on AS entered_on, +r.exited_on AS exited_on " + _ROSTER_SQL[_ROSTER_SQL.index("FROM"):])
+_ROSTER_VERSION_SQL = "SELECT version FROM roster_version WHERE project = {}"
 
 
 @functools.cache
-def _roster_sql(active_only: bool, team_count: int | None, dialect: str) -> str:
-    """The roster statement for one shape of request, for ``asyncpg`` ($1 … placeholders), ``piccolo`` ({}) or
-    ``sqlite`` ({}, values without their declared types)."""
-    sql = (_ROSTER_SQL_SQLITE if dialect == "sqlite" else _ROSTER_SQL) + (
-        " AND r.exited_on IS NULL" if active_only else "")
+def _roster_sql(active_only: bool, team_count: int | None, sqlite: bool) -> str:
+    """The roster statement for one shape of request (``{}`` placeholders: ``db.fetch`` numbers them for
+    asyncpg); on SQLite its values without their declared types."""
+    sql = (_ROSTER_SQL_SQLITE if sqlite else _ROSTER_SQL) + (" AND r.exited_on IS NULL" if active_only else "")
     if team_count is not None:
         sql += " AND r.team IN (" + ", ".join("{}" for _ in range(team_count)) + ")"
-    sql += " ORDER BY r.id"
-    if dialect == "asyncpg":
-        parts = sql.split("{}")
-        sql = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
-    return sql
+    return sql + " ORDER BY r.id"
 
 
 def _day(value: str | date | None) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+async def _read_roster(project_id: int, active_only: bool, teams: tuple[int, ...] | None) -> tuple[tuple[Any, ...], ...]:
+    """The rows, labels added.  One hand-written statement (``db.fetch``: on PostgreSQL outside a transaction
+    straight on a pooled connection, asyncpg's Records, no dict per row)."""
+    sqlite = not isinstance(engine(), PostgresEngine)
+    raw = await fetch(_roster_sql(active_only, None if teams is None else len(teams), sqlite),
+                      project_id, *(teams or ()))
+    rows: Iterable[Iterable[Any]] = raw
+    if sqlite:  # dicts; the dates as text (the statement bypasses the converters)
+        rows = [(*v[:11], _day(v[11]), _day(v[12])) for v in (tuple(r.values()) for r in raw)]
+    return tuple((i, person, name, masked, gender, unit, team, team_name, role, WORK_ROLE[role], post,
+                  POSTS.get(post or "", ""), work_type, WORK_TYPES.get(work_type or "", ""), entered, exited)
+                 for i, person, name, masked, gender, unit, team, team_name, role, post, work_type, entered, exited
+                 in rows)
+
+
+@dataclass(slots=True)
+class RosterSnapshot:
+    """One shape of one project's roster (``values``: a tuple per entry in ``ROSTER_FIELDS`` order) as read under
+    ``version`` (None: read inside a transaction, never cached).  Shared by every request that finds it in the
+    cache: never changed, except ``encoded`` — the response's JSON, kept by the first request that built it (the
+    roster API), so that the next ones send it as it is."""
+
+    version: int | None
+    values: tuple[tuple[Any, ...], ...]
+    encoded: bytes | None = None
+
+
+RosterKey = tuple[str, int, bool, tuple[int, ...] | None]  # (database, project, active only, teams or None)
+
+
+class RosterCache:
+    """The rosters this process read, each under the version it was read at; least recently used first out.
+    Bounded twice: ``max_entries`` shapes (project × active only × a foreman's teams) and ``max_rows`` rows in
+    all (a roster longer than that alone is not kept)."""
+
+    def __init__(self, max_entries: int = 256, max_rows: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self.max_rows = max_rows
+        self.rows = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[RosterKey, RosterSnapshot] = OrderedDict()
+        # database → its roster_version triggers are all there (checked once per database): without them (a schema
+        # rebuilt by hand, a trigger dropped or disabled) nothing is cached
+        self.triggers: dict[str, bool] = {}
+
+    def get(self, key: RosterKey, version: int) -> RosterSnapshot | None:
+        """The snapshot kept for ``key`` if it was read at ``version``; None otherwise."""
+        snap = self._entries.get(key)
+        if snap is None or snap.version != version:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return snap
+
+    def put(self, key: RosterKey, snap: RosterSnapshot) -> None:
+        self._drop(key)
+        if snap.version is None or len(snap.values) > self.max_rows:
+            return
+        self._entries[key] = snap
+        self.rows += len(snap.values)
+        while len(self._entries) > self.max_entries or self.rows > self.max_rows:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: RosterKey) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.rows -= len(old.values)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.triggers.clear()
+        self.rows = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: The process's roster cache (``roster_snapshot``).  Never stale across a change: each read first reads the
+#: project's ``roster_version``, which the database's triggers move on every change of what the roster shows,
+#: whoever makes it (another process, ``smz`` commands, raw SQL) — docs/deployment.md.
+ROSTER_CACHE = RosterCache()
+
+_ROSTER_TRIGGERS = ("roster_version_entry_insert", "roster_version_entry_delete", "roster_version_entry_update",
+                    "roster_version_person", "roster_version_team_update", "roster_version_team_delete")
+_ROSTER_PG_TRIGGERS = ("roster_version_entry_truncate",)
+_log = logging.getLogger("smz.workforce.roster")
+
+
+def _database_of(eng: Any) -> str:
+    if isinstance(eng, PostgresEngine):
+        c = eng.config
+        return f"postgresql://{c.get('host')}:{c.get('port')}/{c.get('database')}"
+    return f"sqlite:///{getattr(eng, 'path', '')}"
+
+
+async def _triggers_present(database: str, postgres: bool) -> bool:
+    known = ROSTER_CACHE.triggers.get(database)
+    if known is not None:
+        return known
+    wanted = set(_ROSTER_TRIGGERS + (_ROSTER_PG_TRIGGERS if postgres else ()))
+    names = ", ".join(f"'{t}'" for t in sorted(wanted))
+    sql = (f"SELECT tgname AS name FROM pg_trigger WHERE tgname IN ({names}) AND tgenabled <> 'D'" if postgres
+           else f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})")
+    found = {r["name"] for r in await fetch(sql)}
+    present = found == wanted
+    if not present:
+        _log.warning("roster cache off for %s: roster_version triggers missing (%s)", database,
+                     ", ".join(sorted(wanted - found)))
+    ROSTER_CACHE.triggers[database] = present
+    return present
+
+
+async def roster_version(project_id: int) -> int:
+    """The project's roster version (0: never moved)."""
+    rows = await fetch(_ROSTER_VERSION_SQL, project_id)
+    return int(rows[0]["version"]) if rows else 0
+
+
+#: An SQL boolean expression with ``{}`` placeholders, and its arguments.
+Condition = tuple[str, tuple[Any, ...]]
+
+
+async def _holds(condition: Condition) -> bool:
+    return bool((await fetch(f"SELECT {condition[0]} AS ok", *condition[1]))[0]["ok"])
+
+
+async def _version_if(project_id: int, condition: Condition | None) -> tuple[int, bool]:
+    """The project's roster version and whether ``condition`` holds (one statement, one round trip)."""
+    if condition is None:
+        return await roster_version(project_id), True
+    row = (await fetch(f"SELECT ({_ROSTER_VERSION_SQL}) AS version, {condition[0]} AS ok",
+                       project_id, *condition[1]))[0]
+    return int(row["version"] or 0), bool(row["ok"])
+
+
+async def roster_snapshot(project_id: int, *, active_only: bool = False, teams: set[int] | None = None,
+                          visible: Condition | bool = True) -> RosterSnapshot | None:
+    """The project's roster (see ``roster_values``) from this process's cache when the project's roster version
+    is still the one it was read at; else read, and kept under the version read BEFORE the rows (a change that
+    commits between the two reads makes the version newer than the entry: the next request reads again).
+    Inside a transaction (which may hold changes of its own, or roll them back): read, never cached.
+
+    ``visible``: the caller's scope (``accounts.services.project_scope_sql``), asked in the same statement as the
+    version — None, and nothing read, when it does not hold."""
+    if visible is False:
+        return None
+    condition = None if visible is True else visible
+    team_key = None if teams is None else tuple(sorted(teams))
+    eng = RosterEntry._meta.db  # the engine (``db.engine()``, without looking it up)
+    database = _database_of(eng)
+    if (team_key == () or eng.current_transaction.get() is not None
+            or not await _triggers_present(database, isinstance(eng, PostgresEngine))):
+        if condition is not None and not await _holds(condition):
+            return None
+        return RosterSnapshot(None, () if team_key == () else await _read_roster(project_id, active_only, team_key))
+    version, seen = await _version_if(project_id, condition)
+    if not seen:
+        return None
+    key: RosterKey = (database, project_id, active_only, team_key)
+    snap = ROSTER_CACHE.get(key, version)
+    if snap is None:
+        snap = RosterSnapshot(version, await _read_roster(project_id, active_only, team_key))
+        ROSTER_CACHE.put(key, snap)
+    return snap
 
 
 async def roster_values(project_id: int, *, active_only: bool = False,
@@ -469,29 +638,13 @@ async def roster_values(project_id: int, *, active_only: bool = False,
     """The project's roster, a tuple of values per entry in ``ROSTER_FIELDS`` order (labels included); ``teams``
     (see ``team_scope``) limits it to those teams (an empty set: nothing).
 
-    One hand-written statement: the most read list of the API (issue 18: Piccolo building the same joined select
-    on every request cost more than running it — 2.5 vs 1.0 ms for 110 rows on PostgreSQL).  On PostgreSQL,
-    outside a transaction, it runs on a pooled connection directly (asyncpg's rows, no dict per row: 0.41 → 0.28
-    ms of CPU for 110 rows); in a transaction, or without a pool, through Piccolo; on SQLite through Piccolo."""
-    if teams is not None and not teams:
-        return []
-    args: list[Any] = [project_id, *sorted(teams or ())]
-    team_count = None if teams is None else len(teams)
-    eng = engine()
-    rows: Iterable[Iterable[Any]]
-    if isinstance(eng, PostgresEngine):
-        if eng.pool is not None and eng.current_transaction.get() is None:
-            async with eng.pool.acquire() as conn:
-                rows = await conn.fetch(_roster_sql(active_only, team_count, "asyncpg"), *args)
-        else:
-            rows = [r.values() for r in await RosterEntry.raw(_roster_sql(active_only, team_count, "piccolo"), *args)]
-    else:
-        rows = [(*v[:11], _day(v[11]), _day(v[12])) for v in (
-            tuple(r.values()) for r in await RosterEntry.raw(_roster_sql(active_only, team_count, "sqlite"), *args))]
-    return [(i, person, name, masked, gender, unit, team, team_name, role, WORK_ROLE[role], post,
-             POSTS.get(post or "", ""), work_type, WORK_TYPES.get(work_type or "", ""), entered, exited)
-            for i, person, name, masked, gender, unit, team, team_name, role, post, work_type, entered, exited
-            in rows]
+    The most read list of the API (issue 18): kept in this process's roster cache (``roster_snapshot``), read
+    again only when the project's roster version moved.  A read is one hand-written statement (Piccolo building
+    the same joined select on every request cost more than running it — 2.5 vs 1.0 ms for 110 rows on
+    PostgreSQL)."""
+    snap = await roster_snapshot(project_id, active_only=active_only, teams=teams)
+    assert snap is not None  # no scope given: always read
+    return list(snap.values)
 
 
 async def list_roster(project_id: int, *, active_only: bool = False, teams: set[int] | None = None) -> list[dict[str, Any]]:

@@ -49,6 +49,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "weak references to the who-is-asking caches of the process's apps (each cache belongs to its app's "
         "AppServices and leaves with it): an account change made by any code of the process must reach every "
         "cache at once (logout, password change, deactivation); the set holds no account data itself",
+    ("backend/workforce/services.py", "ROSTER_CACHE"):
+        "bounded LRU of roster reads, each served only while the project's roster_version (moved by database "
+        "triggers on every change of what the roster shows, whoever writes it) is the one it was read at: never "
+        "stale across a change or a process, so every app in the process may share it (issue 18)",
     ("backend/crew/enrolment.py", "_MATRIX"):
         "the 1:N face matrix is a cache of the database's templates, checked against the version row "
         "crew_face_index on every use (reloaded when another request or process enrolled someone), so every "
