@@ -91,6 +91,7 @@ async def _serve(host: str, port: int, gate_port: int | None, *, demo_platform: 
     from backend.runtime import gate_lifespan, upkeep_lifespan, uploader_lifespan
     from backend.serving import settle_heap
 
+    await db.start_pool(warm=True)  # before the app's own start (which then keeps it): connections ready
     extra = [gate_lifespan(gate_port, reuse_port=worker, reset_online=not worker)] if gate_port else []
     if demo_platform:  # the demo's provincial platform: the simulator, every district pointed at it (issue 17)
         from backend.platform.demo import demo_platform_lifespan
@@ -244,7 +245,7 @@ async def _run_gate_server(host: str | None, port: int, *, worker: bool = False)
     from backend.runtime import AppServices
     from backend.serving import settle_heap
 
-    await db.start_pool()
+    await db.start_pool(warm=True)
     services = AppServices.build()  # this process's services: the gate server works with them
     try:
         server = await services.start_gate_server(port, host, reuse_port=worker, reset_online=not worker)

@@ -175,13 +175,16 @@ async def fetch(sql: str, *args: Any) -> list[Any]:
     return await eng.run_querystring(QueryString(sql, *args))  # type: ignore[no-any-return]
 
 
-async def start_pool() -> None:
+async def start_pool(*, warm: bool = False) -> None:
     """Open the PostgreSQL connection pool, unless one is open already (a CLI command or a benchmark that
-    set up data before the app's own start); nothing on SQLite."""
+    set up data before the app's own start); nothing on SQLite.  ``warm``: a server process — open
+    ``db_pool_warm`` connections now rather than when the first load arrives."""
     eng = engine()
     if isinstance(eng, PostgresEngine) and eng.pool is None:
-        await eng.start_connection_pool(min_size=2, max_size=max(2, get_settings().db_pool_max),
-                                        reset=_keep_session)
+        s = get_settings()
+        largest = max(2, s.db_pool_max)
+        await eng.start_connection_pool(min_size=min(largest, max(2, s.db_pool_warm)) if warm else 2,
+                                        max_size=largest, reset=_keep_session)
 
 
 async def _keep_session(_conn: Any) -> None:

@@ -84,6 +84,10 @@ class Settings:
     # once and up to ``gate_batch_inflight`` batches commit together, beside the web requests: 10 made batches
     # queue for a connection at a thousand terminals (issue 18).  Mind max_connections × processes.
     db_pool_max: int = 20
+    # Connections a server process (``smz serve``, ``smz gate-server``) opens at start, before any terminal or
+    # browser arrives: at 1,000 terminals the first second's batches otherwise waited for new connections (and
+    # their first prepares) — ack p99 after the first second 72 → 26 ms with 12 open (issue 18, benchmarks/gate.py).
+    db_pool_warm: int = 12
     tile_url: str = ""
     cookie_secure: bool = False
     session_hours: int = 12
@@ -193,6 +197,7 @@ def get_settings() -> Settings:
         gate_batch_wait_ms=float(_env("SMZ_GATE_BATCH_WAIT_MS", "10")),
         gate_batch_inflight=int(_env("SMZ_GATE_BATCH_INFLIGHT", "4")),
         db_pool_max=int(_env("SMZ_DB_POOL_MAX", "20")),
+        db_pool_warm=int(_env("SMZ_DB_POOL_WARM", "12")),
         gate_max_connections=int(_env("SMZ_GATE_MAX_CONNECTIONS", "0")),
         gate_takeover_silence_s=float(os.environ["SMZ_GATE_TAKEOVER_SILENCE_S"])
         if os.environ.get("SMZ_GATE_TAKEOVER_SILENCE_S") else None,

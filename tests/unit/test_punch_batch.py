@@ -121,11 +121,14 @@ async def test_close_commits_what_waits(db):
     assert (await pending).verdict == "accepted"
 
 
-def test_the_postgresql_write_is_one_statement_with_an_array_per_column_photo_field_and_upload_key():
+def test_the_postgresql_write_is_one_statement_with_the_rows_as_one_json_parameter_and_the_upload_keys():
     sql = batching._PG_WRITE
     assert len(batching._COLUMNS) == len(batching._PG_TYPES)
-    assert sql.count("{}") == len(batching._COLUMNS) + 1  # + the upload keys; photos are in the store (issue 18)
-    assert "photo_sha256" in batching._COLUMNS and "punch_photo" not in sql
+    # the rows as one jsonb array taken apart in SQL, + the upload keys (issue 18); photos are in the store
+    assert sql.count("{}") == 2 and "jsonb_array_elements({}::jsonb)" in sql
+    for i, column in enumerate(batching._COLUMNS):  # each column from its place in a row's array
+        assert f"(e->>{i})::" in sql or f"(e->{i})::json" in sql, column
+    assert {"photo_sha256", "photo_loc"} <= set(batching._COLUMNS) and "punch_photo" not in sql
     # punch is partitioned by local_date on PostgreSQL: the key is unique per day (issue 18, docs/deployment.md §4)
     assert "ON CONFLICT (idempotency_key, local_date) DO NOTHING RETURNING id, idempotency_key" in sql
     assert sql.count("INSERT INTO") == 2 and ";" not in sql  # punch, upload_task
