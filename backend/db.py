@@ -21,7 +21,10 @@ from piccolo.querystring import QueryString
 
 from backend.settings import get_settings
 
-SQLITE_IDLE_CONNECTIONS = 4  # kept open; when more queries run at once, the extra connections close after use
+# Kept open (each with its thread); when more queries run at once, the extra connections close after use.  64, not
+# 4: fifty web requests at once had opened (and closed) a connection and a thread per query — 3.3 → 1.2 ms of CPU
+# per roster request (issue 18, benchmarks/http_reads.py on SQLite).
+SQLITE_IDLE_CONNECTIONS = 64
 
 
 class PooledSQLiteEngine(SQLiteEngine):
@@ -80,14 +83,16 @@ class PooledSQLiteEngine(SQLiteEngine):
                                      table: Any = None) -> Any:
         conn = self._take() or await self._open()
         try:
-            async with conn.execute(query, args or []) as cursor:
-                await conn.commit()
-                if query_type == "insert" and self.get_version_sync() < 3.35:  # no RETURNING before 3.35
+            if query_type == "insert" and self.get_version_sync() < 3.35:  # no RETURNING before 3.35
+                async with conn.execute(query, args or []) as cursor:
+                    await conn.commit()
                     assert table is not None
                     pk = await self._get_inserted_pk(cursor, table)
                     result = [{table._meta.primary_key._meta.db_column_name: pk}]
-                else:
-                    result = await cursor.fetchall()
+            else:
+                # execute, fetch and commit in ONE trip to the connection's thread (issue 18: three trips — a
+                # thread wake-up and a future each — were most of a small query's CPU on the embedded default)
+                result = await conn._execute(_execute_fetch_commit, conn._conn, query, args or [])
         except BaseException:
             try:
                 await conn.rollback()
@@ -107,6 +112,18 @@ class PooledSQLiteEngine(SQLiteEngine):
         for conn in kept:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+def _execute_fetch_commit(raw: sqlite3.Connection, query: str, args: list[Any]) -> list[Any]:
+    """In the connection's own thread: the statement's rows, then its commit (the rows of an INSERT … RETURNING
+    are all fetched before the commit)."""
+    cursor = raw.execute(query, args)
+    try:
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    raw.commit()
+    return rows
 
 
 def make_engine(url: str | None = None) -> Engine:
