@@ -614,6 +614,14 @@ async def get(sha: str, loc: str | None = None) -> bytes | None:
     return await st.get(check_sha(sha))
 
 
+async def discard_pack(name: str) -> None:
+    """Delete a pack file that no row names (a batch whose write failed: ``attendance.batching``)."""
+    check_loc(f"{name}:0:0")
+    st = store()
+    if isinstance(st, FileStore):
+        await asyncio.to_thread(_unlink_all, [st.root / PACKS / name])
+
+
 async def release(locs: Iterable[str]) -> int:
     """Free pack slices (retention); their rows no longer name them."""
     todo = sorted(set(locs))

@@ -306,6 +306,13 @@ def _where_in(sql: str, column: str, values: list[int]) -> tuple[Any, ...]:
     return (sql + fragment, *args)
 
 
+def _in_text(column: str, values: list[str]) -> tuple[str, list[Any]]:
+    """``_in`` for text values."""
+    if isinstance(engine(), PostgresEngine):
+        return f"{column} = ANY({{}}::text[])", [values]
+    return f"{column} IN ({', '.join('{}' for _ in values)})", list(values)
+
+
 def _in(column: str, values: list[int]) -> tuple[str, list[Any]]:
     """"column IN values" and its arguments: one array parameter on PostgreSQL (one statement text whatever the
     count), a placeholder per value on SQLite."""
@@ -362,28 +369,15 @@ async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
         first.setdefault(j.item.punch.idempotency_key, j)
     unique = list(first.values())
     # The photos first, durably, in the photo store — the batch's in one pack file (a committed row never points at
-    # a missing photo; a pack whose rows then fail to commit is left unnamed).
+    # a missing photo); a pack whose rows then fail to commit is removed once the database says none names it.
     with_photo = [j for j in unique if j.item.punch.photo]
     shas = dict(zip((id(j) for j in with_photo), await photostore.put_packed(
         [(j.item.punch.photo, j.item.punch.photo_type) for j in with_photo]), strict=True))
-    # platform upload (backend.outbox) of each kept punch that is not rejected, in the same transaction
-    uploads = [j.item.punch.idempotency_key for j in unique
-               if j.verdict != PunchVerdict.rejected and j.item.punch.person_id is not None]
-    if isinstance(engine(), PostgresEngine):
-        batch = msgspec.json.encode([_row(j, shas.get(id(j)), json_text=False) for j in unique]).decode()
-        inserted = await fetch(_PG_WRITE, batch, uploads)
-        ids = {r["idempotency_key"]: r["id"] for r in inserted}
-    else:
-        rows = [_row(j, shas.get(id(j))) for j in unique]
-        async with write_transaction():
-            inserted = await Punch.raw(
-                f"INSERT INTO punch ({', '.join(_COLUMNS)}) VALUES {', '.join(_SQLITE_ROW for _ in rows)} "
-                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
-                *(v for row in rows for v in row))
-            ids = {r["idempotency_key"]: r["id"] for r in inserted}
-            new_uploads = [(ids[k], first[k].item.punch.project_id) for k in uploads if k in ids]
-            if new_uploads:
-                await enqueue_many("attendance", new_uploads)
+    try:
+        ids = await _write_rows(unique, shas)
+    except Exception:
+        await _drop_unnamed_pack(shas, list(first))
+        raise
     missing = [k for k in first if k not in ids]
     earlier = await find_by_keys(missing) if missing else {}
     stored: dict[str, Verdict] = {}
@@ -397,6 +391,46 @@ async def _store_batch(judged: list[_Judged]) -> dict[int, Verdict]:
     # a key twice in this batch: the later callers get the first one's verdict, marked duplicate
     return {id(j.item): stored[j.item.punch.idempotency_key] if first[j.item.punch.idempotency_key] is j
             else dataclasses.replace(stored[j.item.punch.idempotency_key], duplicate=True) for j in judged}
+
+
+async def _write_rows(unique: list[_Judged], shas: dict[int, tuple[str, str | None]]) -> dict[str, int]:
+    """The batch's rows and, for each kept punch that is not rejected, its platform upload task (backend.outbox)
+    in one transaction; the id of each key inserted now (a key stored before is missing)."""
+    uploads = [j.item.punch.idempotency_key for j in unique
+               if j.verdict != PunchVerdict.rejected and j.item.punch.person_id is not None]
+    if isinstance(engine(), PostgresEngine):
+        batch = msgspec.json.encode([_row(j, shas.get(id(j)), json_text=False) for j in unique]).decode()
+        return {r["idempotency_key"]: r["id"] for r in await fetch(_PG_WRITE, batch, uploads)}
+    rows = [_row(j, shas.get(id(j))) for j in unique]
+    project = {j.item.punch.idempotency_key: j.item.punch.project_id for j in unique}
+    async with write_transaction():
+        inserted = await Punch.raw(
+            f"INSERT INTO punch ({', '.join(_COLUMNS)}) VALUES {', '.join(_SQLITE_ROW for _ in rows)} "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+            *(v for row in rows for v in row))
+        ids = {r["idempotency_key"]: r["id"] for r in inserted}
+        new_uploads = [(ids[k], project[k]) for k in uploads if k in ids]
+        if new_uploads:
+            await enqueue_many("attendance", new_uploads)
+    return ids
+
+
+async def _drop_unnamed_pack(shas: dict[int, tuple[str, str | None]], keys: list[str]) -> None:
+    """After a failed write: remove the batch's pack once the database says no row names it.  Asked, not assumed —
+    an error can come after the commit (the connection lost on the way back).  Never raises: a pack left here is a
+    few KB no row names."""
+    packs = {loc.split(":")[0] for _, loc in shas.values() if loc}
+    if not packs:
+        return
+    [pack] = packs
+    try:
+        keys_in, args = _in_text("idempotency_key", keys)
+        named = await fetch(f"SELECT 1 FROM punch WHERE {keys_in} AND photo_loc LIKE {{}} LIMIT 1", *args,
+                            pack + ":%")
+        if not named:
+            await photostore.discard_pack(pack)
+    except Exception as exc:
+        log.warning("the pack %s of a failed batch was left in the photo store: %s", pack, exc)
 
 
 async def notify_many(events: Iterable[dict[str, Any]]) -> None:

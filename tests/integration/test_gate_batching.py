@@ -156,8 +156,8 @@ async def test_a_failed_batch_transaction_fails_every_caller_and_stores_nothing(
     results = await asyncio.gather(*(batcher.submit(p) for p in [*punches[:-1], bad]), return_exceptions=True)
     assert all(isinstance(r, Exception) for r in results), results
     assert await _rows([p.idempotency_key for p in punches]) == []
-    # the photos were stored before the transaction, in the batch's pack; no row points at it
-    assert len(_packs() - packs_before) == 1
+    # the photos were stored before the transaction, in the batch's pack; no row names it: removed again
+    assert _packs() == packs_before
     assert await Punch.count().where(Punch.photo_sha256 == photostore.sha256_hex(b"jpeg")) == 0
     assert batcher.batches == 0
     # the terminals resend (same keys): once the fault is gone, each is stored once
@@ -246,3 +246,29 @@ async def test_a_project_time_zone_change_moves_the_capture_day_of_the_next_punc
         assert (await batcher.submit(at_twenty())).reasons == ("not_on_roster",)  # a day before the entry
     finally:
         await Project.update({Project.timezone: before}).where(Project.id == world.project_a)
+
+
+async def test_a_write_that_fails_after_its_commit_keeps_the_pack_its_rows_name(world, monkeypatch):
+    """The error can come after the commit (the connection lost on the way back): the batch's pack is removed only
+    when the database says no row names it — here the rows are there, so it stays and their photos read back."""
+    person = await _person(world)
+    await _enter(world, person, world.project_a)
+    real = batching._write_rows
+
+    async def committed_then_lost(*args, **kwargs):
+        await real(*args, **kwargs)
+        raise ConnectionResetError("connection lost after the commit")
+
+    monkeypatch.setattr(batching, "_write_rows", committed_then_lost)
+    batcher = PunchBatcher(max_rows=50, wait_ms=30)
+    punches = [_gate(world, person, photo=f"kept-jpeg-{i}".encode()) for i in range(3)]
+    packs_before = _packs()
+    results = await asyncio.gather(*(batcher.submit(p) for p in punches), return_exceptions=True)
+    assert all(isinstance(r, ConnectionResetError) for r in results), results
+    assert len(_packs() - packs_before) == 1
+    monkeypatch.undo()
+    again = await asyncio.gather(*(batcher.submit(p) for p in punches))  # the terminals resend: stored already
+    assert all(v.duplicate for v in again)
+    for p, v in zip(punches, again, strict=True):
+        row = await Punch.select(Punch.photo_sha256, Punch.photo_loc).where(Punch.id == v.punch_id).first()
+        assert await photostore.get(row["photo_sha256"], row["photo_loc"]) == p.photo
