@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import hashlib
 import hmac
 import os
@@ -200,7 +201,11 @@ class FileStore:
             _make_dirs(Path(folder), self.root)
             self._folders.add(folder)
         name = f"{day}/{uuid.uuid4().hex}.pack"
-        fd = os.open(f"{self.root}/{PACKS}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            fd = os.open(f"{self.root}/{PACKS}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        except FileNotFoundError:  # the folder was removed behind the cache's back
+            _make_dirs(Path(folder), self.root)
+            fd = os.open(f"{self.root}/{PACKS}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
             _write_all(fd, b"".join(items))
             if _SYNCFS is None:
@@ -580,10 +585,15 @@ def store_from_url(url: str, *, access_key: str = "", secret_key: str = "", data
 
 
 def store() -> Store:
-    """The store of the settings (a small immutable object: no connection, thread or cache is kept)."""
+    """The store of the settings: one per configuration (it keeps no connection or thread; a file store keeps the
+    folders it knows exist)."""
     s = get_settings()
-    return store_from_url(s.photo_store, access_key=s.photo_store_access_key, secret_key=s.photo_store_secret_key,
-                          data_dir=s.data_dir)
+    return _store_for(s.photo_store, s.photo_store_access_key, s.photo_store_secret_key, s.data_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _store_for(url: str, access_key: str, secret_key: str, data_dir: Path | None) -> Store:
+    return store_from_url(url, access_key=access_key, secret_key=secret_key, data_dir=data_dir)
 
 
 async def put_many(items: Sequence[tuple[bytes, str]]) -> list[str]:

@@ -24,6 +24,7 @@ import logging
 import weakref
 from typing import Any
 
+from backend.attendance.batching import warm_up
 from backend.attendance.live import LiveFeed
 from backend.devices import services as devices
 from backend.devices.protocols import DEFAULT_PROTOCOL, adapter_for
@@ -114,6 +115,9 @@ async def start_gate_server(port: int | None = None, host: str | None = None, *,
         "max_connections": s.gate_max_connections or None, "takeover_silence_s": s.gate_takeover_silence_s,
         **server_options,
     }
+    warmed = await warm_up()  # the batch's statements prepared on every open connection before terminals come
+    if warmed:
+        log.info("gate warm-up: %d database connections ready", warmed)
     server = AppGateServer(backend, host=host or s.gate_host, port=s.gate_port if port is None else port, **options)
     backend.server = server
     server.registry = registry

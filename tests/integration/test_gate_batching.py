@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from piccolo.engine.postgres import PostgresEngine
 
 from backend import photostore
 from backend.attendance import batching, live
@@ -272,3 +273,24 @@ async def test_a_write_that_fails_after_its_commit_keeps_the_pack_its_rows_name(
     for p, v in zip(punches, again, strict=True):
         row = await Punch.select(Punch.photo_sha256, Punch.photo_loc).where(Punch.id == v.punch_id).first()
         assert await photostore.get(row["photo_sha256"], row["photo_loc"]) == p.photo
+
+
+async def test_the_gate_warm_up_readies_every_open_connection_and_never_stores_anything(world):
+    """Before terminals come, each open pooled connection runs the batch's statements with nothing in them
+    (PostgreSQL): prepared there, no row written; without a pool (SQLite) it does nothing."""
+    from backend.db import close_pool, engine, start_pool
+
+    if not isinstance(engine(), PostgresEngine):
+        assert await batching.warm_up() == 0
+        return
+    started = engine().pool is None
+    if started:
+        await start_pool(warm=True)
+    try:
+        before = await Punch.count()
+        idle = engine().pool.get_idle_size()
+        assert idle >= 2 and await batching.warm_up() == idle
+        assert await Punch.count() == before
+    finally:
+        if started:
+            await close_pool()
