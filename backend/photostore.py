@@ -83,6 +83,7 @@ def _load_fallocate() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 
 _FALLOCATE = _load_fallocate()
 _PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (linux/falloc.h)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 PACKS = "packs"  # the file store's folder of pack files (never swept as loose photos)
 # A photo's place in a pack: "<day>/<32 hex>.pack:<offset>:<length>" (``punch.photo_loc``)
 LOC_RE = re.compile(r"(\d{4}-\d{2}-\d{2}/[0-9a-f]{32}\.pack):(\d{1,12}):(\d{1,9})")
@@ -155,16 +156,9 @@ class FileStore:
         synced = False
         for sha, data in dict(zip(shas, items, strict=True)).items():
             folder = f"{root}/{sha[:2]}/{sha[2:4]}"
-            if folder not in self._folders:
-                _make_dirs(Path(folder), self.root)
-                self._folders.add(folder)
             target = f"{folder}/{sha}"
             try:
-                try:
-                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-                except FileNotFoundError:  # the folder was removed behind the cache's back
-                    _make_dirs(Path(folder), self.root)
-                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+                fd = self._create(folder, target)
             except FileExistsError:
                 if not _holds(target, sha):
                     _replace(folder, target, sha, data)
@@ -173,18 +167,25 @@ class FileStore:
                         os.utime(target)
                 synced = True  # synced again: the thread that wrote it may not have done so yet
                 continue
-            try:
-                _write_all(fd, data)
-                if _SYNCFS is None:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fill(fd, data)
             if _SYNCFS is None:
                 _fsync_dir(Path(folder))
             synced = True
         if synced and _SYNCFS is not None:
             _syncfs(self.root)
         return shas
+
+    def _create(self, folder: str, path: str) -> int:
+        """A new file at ``path`` in ``folder`` (O_EXCL: FileExistsError when the name is taken), the folder made
+        first when this store does not know it yet (or it was removed behind its back)."""
+        if folder not in self._folders:
+            _make_dirs(Path(folder), self.root)
+            self._folders.add(folder)
+        try:
+            return os.open(path, _NEW_FILE, 0o640)
+        except FileNotFoundError:
+            _make_dirs(Path(folder), self.root)
+            return os.open(path, _NEW_FILE, 0o640)
 
     async def put_packed(self, items: Sequence[bytes]) -> list[tuple[str, str]]:
         """Every photo of the call in ONE new pack file, durable when this returns; (hash, location) per photo,
@@ -197,21 +198,8 @@ class FileStore:
         random name): it is never written again, so a slice never changes once a row names it."""
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         folder = f"{self.root}/{PACKS}/{day}"
-        if folder not in self._folders:
-            _make_dirs(Path(folder), self.root)
-            self._folders.add(folder)
         name = f"{day}/{uuid.uuid4().hex}.pack"
-        try:
-            fd = os.open(f"{self.root}/{PACKS}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        except FileNotFoundError:  # the folder was removed behind the cache's back
-            _make_dirs(Path(folder), self.root)
-            fd = os.open(f"{self.root}/{PACKS}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        try:
-            _write_all(fd, b"".join(items))
-            if _SYNCFS is None:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fill(self._create(folder, f"{self.root}/{PACKS}/{name}"), b"".join(items))
         if _SYNCFS is None:
             _fsync_dir(Path(folder))
         else:
@@ -305,16 +293,20 @@ def _holds(path: str, sha: str) -> bool:
 def _replace(folder: str, target: str, sha: str, data: bytes) -> None:
     """Write ``data`` to a temporary name in ``folder`` and rename it over ``target`` (atomic)."""
     tmp = f"{folder}/.{sha}.{uuid.uuid4().hex}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    _fill(os.open(tmp, _NEW_FILE, 0o640), data)
+    os.replace(tmp, target)
+    if _SYNCFS is None:
+        _fsync_dir(Path(folder))
+
+
+def _fill(fd: int, data: bytes) -> None:
+    """Write ``data`` to the new file ``fd`` and close it; fsync'ed where the put's one syncfs will not cover it."""
     try:
         _write_all(fd, data)
         if _SYNCFS is None:
             os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, target)
-    if _SYNCFS is None:
-        _fsync_dir(Path(folder))
 
 
 def _write_all(fd: int, data: bytes) -> None:
