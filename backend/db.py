@@ -10,7 +10,7 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlparse
@@ -183,6 +183,19 @@ def dollar_placeholders(sql: str) -> str:
     """``sql`` with Piccolo's ``{}`` placeholders numbered for asyncpg (``$1``, ``$2`` …)."""
     parts = sql.split("{}")
     return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+
+
+def in_list(column: str, values: Sequence[Any], pg_type: str = "int") -> tuple[str, list[Any]]:
+    """``column IN values`` for ``fetch`` and its arguments: on PostgreSQL one array parameter (``= ANY({}::int[])``:
+    one statement text whatever the count, prepared once), on SQLite a placeholder per value."""
+    if isinstance(engine(), PostgresEngine):
+        return f"{column} = ANY({{}}::{pg_type}[])", [list(values)]
+    return f"{column} IN ({', '.join('{}' for _ in values)})", list(values)
+
+
+async def holds(condition: str, *args: Any) -> bool:
+    """Whether an SQL boolean expression (``{}`` placeholders) is true, asked with ``fetch``."""
+    return bool((await fetch(f"SELECT {condition} AS ok", *args))[0]["ok"])
 
 
 async def fetch(sql: str, *args: Any) -> list[Any]:

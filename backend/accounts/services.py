@@ -14,7 +14,7 @@ from backend.accounts import principals
 from backend.accounts.roles import ROLES
 from backend.accounts.tables import AuthToken, User, UserDistrict, UserProject
 from backend.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
-from backend.db import fetch, write_transaction
+from backend.db import fetch, holds, in_list, write_transaction
 from backend.devices.tables import Vendor
 from backend.errors import Conflict, Forbidden, NotAuthenticated, NotFound, RateLimited, invalid
 from backend.limits import FailureWindow
@@ -359,10 +359,8 @@ async def visible_project_ids(user: CurrentUser) -> set[int] | None:
     if user.role == Role.supervisor:
         if not user.district_ids:
             return set()
-        districts = sorted(user.district_ids)
-        rows = await fetch(f"SELECT id FROM project WHERE district IN ({', '.join('{}' for _ in districts)})",
-                           *districts)
-        return {r["id"] for r in rows}
+        districts_in, args = in_list("district", sorted(user.district_ids))
+        return {r["id"] for r in await fetch(f"SELECT id FROM project WHERE {districts_in}", *args)}
     if user.role == Role.enterprise:
         if user.enterprise_id is None:
             return set()
@@ -402,9 +400,8 @@ def project_scope_sql(user: CurrentUser, project_id: int) -> tuple[str, tuple[in
     if role == Role.supervisor:
         if not user.district_ids:
             return False
-        districts = sorted(user.district_ids)
-        return (f"EXISTS (SELECT 1 FROM project WHERE id = {{}} AND district IN ({', '.join('{}' for _ in districts)}))",
-                (project_id, *districts))
+        districts_in, args = in_list("district", sorted(user.district_ids))
+        return f"EXISTS (SELECT 1 FROM project WHERE id = {{}} AND {districts_in})", (project_id, *args)
     if role == Role.enterprise:
         if user.enterprise_id is None:
             return False
@@ -421,8 +418,7 @@ async def can_see_project(user: CurrentUser, project_id: int) -> bool:
     scope = project_scope_sql(user, project_id)
     if isinstance(scope, bool):
         return scope
-    rows = await fetch(f"SELECT {scope[0]} AS ok", *scope[1])
-    return bool(rows[0]["ok"])
+    return await holds(scope[0], *scope[1])
 
 
 def project_not_found() -> NotFound:

@@ -13,8 +13,9 @@ What a batch does, in order (``_flush``):
    batches, so a roster, project or rule change committed before a batch starts is seen by it — in this process
    and in every other (no invalidation to miss);
 2. ``attendance.services.judge`` on each punch (the same pure rules as the single path);
-3. the batch's photos into the photo store (``backend.photostore``: durable when ``put_many`` returns — on the
-   file store one sync for the whole batch), so that a committed row never points at a missing file;
+3. the batch's photos into the photo store (``backend.photostore.put_packed``: one pack file on the file store,
+   one write and one sync), durable before the write below, so that a committed row never points at a missing
+   photo;
 4. one write transaction: one multi-row ``INSERT … ON CONFLICT (idempotency_key, local_date) DO NOTHING
    RETURNING`` for the punches (with their photo's hash), one for the upload outbox (``outbox.enqueue_many``) —
    on PostgreSQL both in ONE statement — and one look-up of the rows that already held a key (a re-sent punch
@@ -65,7 +66,7 @@ from backend.attendance.services import (
     local_day,
 )
 from backend.attendance.tables import Punch
-from backend.db import dollar_placeholders, engine, fetch, write_transaction
+from backend.db import dollar_placeholders, engine, fetch, in_list, write_transaction
 from backend.errors import NotFound
 from backend.outbox import enqueue_from_sql_pg, enqueue_many
 from backend.rules import BASELINE, Rules, rules_for
@@ -301,24 +302,16 @@ _ROSTERED_DAY = " AND entered_on <= {} AND (exited_on IS NULL OR exited_on >= {}
 
 
 def _where_in(sql: str, column: str, values: list[int]) -> tuple[Any, ...]:
-    """``sql`` + "column IN values" as ``db.fetch``'s arguments (see ``_in``)."""
-    fragment, args = _in(column, values)
+    """``sql`` + "column IN values" as ``db.fetch``'s arguments (``db.in_list``)."""
+    fragment, args = in_list(column, values)
     return (sql + fragment, *args)
 
 
-def _in_text(column: str, values: list[str]) -> tuple[str, list[Any]]:
-    """``_in`` for text values."""
-    if isinstance(engine(), PostgresEngine):
-        return f"{column} = ANY({{}}::text[])", [values]
-    return f"{column} IN ({', '.join('{}' for _ in values)})", list(values)
-
-
-def _in(column: str, values: list[int]) -> tuple[str, list[Any]]:
-    """"column IN values" and its arguments: one array parameter on PostgreSQL (one statement text whatever the
-    count), a placeholder per value on SQLite."""
-    if isinstance(engine(), PostgresEngine):
-        return f"{column} = ANY({{}}::int[])", [values]
-    return f"{column} IN ({', '.join('{}' for _ in values)})", list(values)
+def _rostered_query(projects: list[int], people: list[int], day: date) -> tuple[Any, ...]:
+    """``_ROSTERED_SQL`` for these projects and people on ``day``, as ``db.fetch``'s arguments."""
+    project_in, project_args = in_list("project", projects)
+    person_in, person_args = in_list("person", people)
+    return (f"{_ROSTERED_SQL}{project_in} AND {person_in}{_ROSTERED_DAY}", *project_args, *person_args, day, day)
 
 
 async def _rostered(wanted: set[tuple[int, int, date]]) -> set[tuple[int, int, date]]:
@@ -329,10 +322,7 @@ async def _rostered(wanted: set[tuple[int, int, date]]) -> set[tuple[int, int, d
     for person, project, day in wanted:
         days.setdefault(day, set()).add((person, project))
     for day, pairs in days.items():
-        projects, project_args = _in("project", sorted({pr for _, pr in pairs}))
-        people, people_args = _in("person", sorted({pe for pe, _ in pairs}))
-        rows = await fetch(f"{_ROSTERED_SQL}{projects} AND {people}{_ROSTERED_DAY}", *project_args, *people_args,
-                           day, day)
+        rows = await fetch(*_rostered_query(sorted({pr for _, pr in pairs}), sorted({pe for pe, _ in pairs}), day))
         found.update((r["person"], r["project"], day) for r in rows if (r["person"], r["project"]) in pairs)
     return found
 
@@ -424,7 +414,7 @@ async def _drop_unnamed_pack(shas: dict[int, tuple[str, str | None]], keys: list
         return
     [pack] = packs
     try:
-        keys_in, args = _in_text("idempotency_key", keys)
+        keys_in, args = in_list("idempotency_key", keys, "text")
         named = await fetch(f"SELECT 1 FROM punch WHERE {keys_in} AND photo_loc LIKE {{}} LIMIT 1", *args,
                             pack + ":%")
         if not named:
@@ -442,10 +432,9 @@ async def warm_up() -> int:
     eng = engine()
     if not isinstance(eng, PostgresEngine) or eng.pool is None:
         return 0
-    statements = [(_PG_WRITE, "[]", []), (_PROJECTS_SQL + "p.id = ANY({}::int[])", []),
-                  (_PEOPLE_SQL + "id = ANY({}::int[])", []),
-                  (f"{_ROSTERED_SQL}project = ANY({{}}::int[]) AND person = ANY({{}}::int[]){_ROSTERED_DAY}", [], [],
-                   date.today(), date.today())]
+    # the statement texts the batches send (built by the same code), with nothing in them
+    statements = [(_PG_WRITE, "[]", []), _where_in(_PROJECTS_SQL, "p.id", []), _where_in(_PEOPLE_SQL, "id", []),
+                  _rostered_query([], [], date(2000, 1, 1))]
     conns = []
     try:
         for _ in range(eng.pool.get_idle_size()):

@@ -16,7 +16,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.query.functions.string import Length
 
 from backend.crypto import decrypt_text, keyed_hash, keyed_hashes, lookup_hashes
-from backend.db import engine, fetch, listen_forever, write_transaction
+from backend.db import engine, fetch, in_list, listen_forever, write_transaction
 from backend.devices.tables import Terminal, TerminalAlarm, Vendor
 from backend.errors import Conflict, NotFound, invalid
 from backend.org.dictionaries import PROJECT_STATUS
@@ -333,14 +333,9 @@ async def touch_many(serials: Iterable[str], *, now: datetime | None = None) -> 
     groups its sign-of-life writes)."""
     wanted = sorted(set(serials))
     at = now or datetime.now(UTC)
-    postgres = isinstance(engine(), PostgresEngine)
     for i in range(0, len(wanted), 500):
-        chunk = wanted[i:i + 500]
-        if postgres:  # one statement text whatever the count: prepared once
-            await fetch("UPDATE terminal SET last_seen_at = {} WHERE serial = ANY({}::text[])", at, chunk)
-        else:
-            await fetch("UPDATE terminal SET last_seen_at = {} WHERE serial IN ("
-                        + ", ".join("{}" for _ in chunk) + ")", at, *chunk)
+        serials_in, args = in_list("serial", wanted[i:i + 500], "text")
+        await fetch(f"UPDATE terminal SET last_seen_at = {{}} WHERE {serials_in}", at, *args)
 
 
 async def mark_offline(serials: Iterable[str], *, now: datetime | None = None) -> int:
@@ -388,7 +383,7 @@ _GATE_TERMINAL_SQL = (
     "SELECT t.id, t.serial, t.project, t.channel, t.direction, t.enabled, t.vendor, v.code_hash AS vendor_code_hash, "
     "t.allowed_networks, t.protocol, t.access_state, p.district AS district, p.timezone AS tz, "
     "p.name AS project_name, p.status AS project_status "
-    "FROM terminal t JOIN vendor v ON v.id = t.vendor JOIN project p ON p.id = t.project WHERE t.serial "
+    "FROM terminal t JOIN vendor v ON v.id = t.vendor JOIN project p ON p.id = t.project WHERE "
 )
 
 
@@ -396,7 +391,7 @@ async def gate_terminal(serial: str) -> dict[str, Any] | None:
     """The registered terminal with this serial, with what a gate connection needs: its vendor (id and
     the hash of its code), its source networks, the protocol it speaks, its project (id, name, time zone,
     status), channel and direction.  None when not registered."""
-    rows = await fetch(_GATE_TERMINAL_SQL + "= {}", serial)
+    rows = await fetch(_GATE_TERMINAL_SQL + "t.serial = {}", serial)
     return _gate_row(rows[0]) if rows else None
 
 
@@ -404,14 +399,9 @@ async def gate_terminals(serials: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``gate_terminal`` for many serials in one query (the gate's cache refresh); absent ones are missing."""
     wanted = sorted(set(serials))
     out: dict[str, dict[str, Any]] = {}
-    postgres = isinstance(engine(), PostgresEngine)
     for i in range(0, len(wanted), 500):
-        chunk = wanted[i:i + 500]
-        if postgres:  # one statement text whatever the count: prepared once
-            rows = await fetch(_GATE_TERMINAL_SQL + "= ANY({}::text[])", chunk)
-        else:
-            rows = await fetch(_GATE_TERMINAL_SQL + "IN (" + ", ".join("{}" for _ in chunk) + ")", *chunk)
-        for row in rows:
+        serials_in, args = in_list("t.serial", wanted[i:i + 500], "text")
+        for row in await fetch(_GATE_TERMINAL_SQL + serials_in, *args):
             out[row["serial"]] = _gate_row(row)
     return out
 

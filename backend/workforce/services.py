@@ -14,7 +14,7 @@ from typing import Any
 from piccolo.engine.postgres import PostgresEngine
 
 from backend.crypto import decrypt_text, encrypt_text, lookup_hash, lookup_hashes
-from backend.db import engine, fetch, write_transaction
+from backend.db import engine, fetch, holds, write_transaction
 from backend.errors import Conflict, NotFound, invalid
 from backend.org import services as org
 from backend.org.tables import Project, Team
@@ -589,10 +589,6 @@ async def roster_version(project_id: int) -> int:
 Condition = tuple[str, tuple[Any, ...]]
 
 
-async def _holds(condition: Condition) -> bool:
-    return bool((await fetch(f"SELECT {condition[0]} AS ok", *condition[1]))[0]["ok"])
-
-
 async def _version_if(project_id: int, condition: Condition | None) -> tuple[int, bool]:
     """The project's roster version and whether ``condition`` holds (one statement, one round trip)."""
     if condition is None:
@@ -619,7 +615,7 @@ async def roster_snapshot(project_id: int, *, active_only: bool = False, teams: 
     database = _database_of(eng)
     if (team_key == () or eng.current_transaction.get() is not None
             or not await _triggers_present(database, isinstance(eng, PostgresEngine))):
-        if condition is not None and not await _holds(condition):
+        if condition is not None and not await holds(condition[0], *condition[1]):
             return None
         return RosterSnapshot(None, () if team_key == () else await _read_roster(project_id, active_only, team_key))
     version, seen = await _version_if(project_id, condition)
