@@ -116,6 +116,11 @@ def _id_gender(id_number: str) -> str | None:
 _MAX_PERSON_ID = 2**31 - 1  # person ids are int32 in PostgreSQL; a worker no is a u32 on the wire
 
 
+def _unknown_worker(serial: str, worker_no: int) -> GateRefused:
+    log.info("gate %s punch for unknown worker no %s", serial, worker_no)
+    return _refuse(f"工人编号 {worker_no} 不存在", f"unknown worker no {worker_no}")
+
+
 def _refuse(zh: str, en: str, *, close: bool = False) -> GateRefused:
     return GateRefused(failure_text(zh, en), close=close)
 
@@ -236,10 +241,8 @@ class JiangmenAdapter:
     async def punch(self, serial: str, punch: PunchMsg, received_at: datetime) -> None:
         """848: through the one attendance service; the reply is written only after the commit."""
         t = await self._terminal(serial, wait_touch=False)
-        unknown = _refuse(f"工人编号 {punch.worker_no} 不存在", f"unknown worker no {punch.worker_no}")
         if not 1 <= punch.worker_no <= _MAX_PERSON_ID:
-            log.info("gate %s punch for unknown worker no %s", serial, punch.worker_no)
-            raise unknown
+            raise _unknown_worker(serial, punch.worker_no)
         p = TerminalPunch(
             terminal_id=t["id"], project_id=t["project"], person_id=punch.worker_no, direction=t["direction"],
             captured_at=punch.captured_at.replace(tzinfo=ZoneInfo(t["tz"])).astimezone(UTC), received_at=received_at,
@@ -251,8 +254,7 @@ class JiangmenAdapter:
         except NotFound as exc:
             # the batch reads the person with the rest of its facts (issue 18: no query of its own per punch)
             if exc.field == "person_id":
-                log.info("gate %s punch for unknown worker no %s", serial, punch.worker_no)
-                raise unknown from None
+                raise _unknown_worker(serial, punch.worker_no) from None
             raise _refuse(exc.zh, exc.en) from None
         except AppError as exc:
             raise _refuse(exc.zh, exc.en) from None
