@@ -52,36 +52,25 @@ _PUT_CONCURRENCY = 16  # requests at once to an object store
 # How a file put makes its photos durable (issue 18, measured on this machine's ext4 disk, 7 KB photos): a fsync of
 # each file and of its folder costs ≈ 0.2 ms of CPU a photo one after another and ≈ 1 ms spread over threads (the
 # journal's locks) — more than the whole rest of a gate punch.  On Linux a put therefore writes every photo of the
-# call, renames each into place, then makes them all durable with ONE syncfs(2) of the store's filesystem (≈ 0.06 ms
-# of CPU a photo in batches of 20).  syncfs flushes everything dirty on that filesystem: give the photo store its
+# call (a gate batch's into one pack file), then makes them all durable with ONE syncfs(2) of the store's
+# filesystem.  syncfs flushes everything dirty on that filesystem: give the photo store its
 # own volume (docs/deployment.md).  Elsewhere (no syncfs): a fsync per file and per folder, as POSIX asks.
 _FILE_CHUNK = 64  # photos per thread job (a migration's 500 go as 8 jobs)
 
 
-def _load_syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _libc(name: str, *argtypes: type) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    """A C library function returning int (Linux), or None where the platform has none of that name."""
     try:
-        fn = ctypes.CDLL(None, use_errno=True).syncfs
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_int]
+    fn.argtypes = list(argtypes)
     fn.restype = ctypes.c_int
     return fn
 
 
-_SYNCFS = _load_syncfs()
-
-
-def _load_fallocate() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).fallocate
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-_FALLOCATE = _load_fallocate()
+_SYNCFS = _libc("syncfs", ctypes.c_int)
+_FALLOCATE = _libc("fallocate", ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong)
 _PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (linux/falloc.h)
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 PACKS = "packs"  # the file store's folder of pack files (never swept as loose photos)
@@ -606,14 +595,19 @@ async def put_packed(items: Sequence[tuple[bytes, str]]) -> list[tuple[str, str 
     return [(sha, None) for sha in await st.put_many(items)]
 
 
+def _pack_store() -> FileStore:
+    """The configured store, which must be the file store that holds the packs."""
+    st = store()
+    if not isinstance(st, FileStore):
+        raise StoreError("照片在文件存储的打包文件中：更换存储前须先迁移 / the photo is in a file-store pack")
+    return st
+
+
 async def get(sha: str, loc: str | None = None) -> bytes | None:
     """A photo by its hash, from its pack slice when the row gives a location (``punch.photo_loc``)."""
-    st = store()
     if loc:
-        if not isinstance(st, FileStore):
-            raise StoreError("照片在文件存储的打包文件中：更换存储前须先迁移 / the photo is in a file-store pack")
-        return await st.get_packed(check_sha(sha), loc)
-    return await st.get(check_sha(sha))
+        return await _pack_store().get_packed(check_sha(sha), loc)
+    return await store().get(check_sha(sha))
 
 
 async def discard_pack(name: str) -> None:
@@ -627,12 +621,7 @@ async def discard_pack(name: str) -> None:
 async def release(locs: Iterable[str]) -> int:
     """Free pack slices (retention); their rows no longer name them."""
     todo = sorted(set(locs))
-    st = store()
-    if not todo:
-        return 0
-    if not isinstance(st, FileStore):
-        raise StoreError("照片在文件存储的打包文件中：更换存储前须先迁移 / the photo is in a file-store pack")
-    return await st.release(todo)
+    return await _pack_store().release(todo) if todo else 0
 
 
 async def exists(sha: str) -> bool:
