@@ -9,9 +9,11 @@ the anniversary (``retention_due``; ``Rules.retention_years`` per district).  A 
 
 What goes for a due project (``plan`` counts it, ``run_retention`` does it):
 
-- punch photos of its punches (the punches stay): the punch's hash is cleared, then the file in the photo store
-  (backend.photostore) is deleted unless another punch still holds the same hash; legacy ``punch_photo`` rows are
-  deleted.  A crash between the two leaves an orphan file that ``smz photos sweep`` removes;
+- punch photos of its punches (the punches stay): the punch's hash and place are cleared, then in the photo store
+  (backend.photostore) its slice of a gate batch's pack is released (a hole punched), and a file of its own is
+  deleted unless another punch still holds the same hash; legacy ``punch_photo`` rows are deleted.  A slice is
+  released before its row is cleared (a crash in between: the next run releases it again); a file is deleted
+  after (a crash in between leaves an orphan file that ``smz photos sweep`` removes);
 - the photos and templates of its crew registrations (ID-card portrait, enrolment selfie), and the bytes of the
   ID-card scans it holds (``crew_file`` kinds ``id_front`` / ``id_back``; the row stays, empty, for the links);
 - for each person of the project whose EVERY project is past retention (a person still on another project —
@@ -302,17 +304,20 @@ async def _delete_punch_photos(project_id: int, run_id: int, batch: int) -> None
         async with write_transaction():
             await PunchPhoto.delete().where(PunchPhoto.id.is_in(ids))
             await _add_counts(run_id, Counts(punch_photos=len(ids)))
-    while True:  # photos in the photo store: clear the hashes (one transaction a batch), then the unshared files
+    while True:  # photos in the photo store: pack slices, the hashes (one transaction a batch), unshared files
         rows = await Punch.select(Punch.id, Punch.photo_sha256, Punch.photo_loc).where(
             _stored_photos(project_id)).limit(batch)
         if not rows:
             break
+        # A slice of a pack belongs to its punch alone: released BEFORE its row forgets it (a crash in between
+        # leaves the row naming a released slice, which reads as no photo, and the next run releases it again;
+        # the other order would leave the face in the pack with nothing left to find it by).
+        await photostore.release([r["photo_loc"] for r in rows if r["photo_loc"]])
         async with write_transaction():
             await Punch.update({Punch.photo_sha256: None, Punch.photo_type: None, Punch.photo_loc: None}).where(
                 Punch.id.is_in([r["id"] for r in rows]))
             await _add_counts(run_id, Counts(punch_photos=len(rows)))
-        # a slice of a pack belongs to its punch alone: released; a file of its own may be another punch's too
-        await photostore.release([r["photo_loc"] for r in rows if r["photo_loc"]])
+        # a file of its own may be another punch's too: deleted after the hashes are cleared, unless still held
         shas = sorted({r["photo_sha256"] for r in rows if not r["photo_loc"]})
         if shas:
             held = {r["photo_sha256"] for r in await Punch.select(Punch.photo_sha256).where(

@@ -341,3 +341,35 @@ async def test_a_due_projects_pack_slices_are_released_and_a_kept_projects_slice
     rows = await Punch.select(Punch.photo_sha256, Punch.photo_loc).where(Punch.id.is_in([a, c]))
     assert all(r["photo_sha256"] is None and r["photo_loc"] is None for r in rows)
     assert [i for i in await run_retention(TODAY) if i.project_id == due.project] == []
+
+
+async def test_a_crash_after_releasing_slices_leaves_no_face_in_a_pack_and_the_next_run_finishes(world, monkeypatch):
+    """The slices are released before the rows forget them: a run stopped in between leaves rows naming released
+    slices (they read as no photo), and the next run clears them — never a photo left in a pack unfindable."""
+    from backend import photostore
+    from backend.attendance.services import punch_photo
+
+    site = await _project(world, "竣工两年多的断电工程")
+    person, _ = await _worker(world, site)
+    photos = [b"\xff\xd8power-a" * 80, b"\xff\xd8power-b" * 80]
+    ids = await _packed_punches([(site, person, p) for p in photos])
+    rows = await Punch.select(Punch.photo_sha256, Punch.photo_loc).where(Punch.id.is_in(ids))
+    await _accept(site, TODAY - timedelta(days=3 * 366))
+    real = retention._add_counts
+
+    async def crash_on_the_packed_batch(run_id, counts):
+        if counts.punch_photos == 2:
+            raise RuntimeError("power cut")
+        await real(run_id, counts)
+
+    monkeypatch.setattr(retention, "_add_counts", crash_on_the_packed_batch)
+    with pytest.raises(RuntimeError):
+        await run_retention(TODAY)
+    assert [await photostore.get(r["photo_sha256"], r["photo_loc"]) for r in rows] == [None, None]  # released
+    assert all([await punch_photo(i) is None for i in ids])
+    monkeypatch.undo()
+
+    [item] = [i for i in await run_retention(TODAY) if i.project_id == site.project]
+    assert item.counts.punch_photos == 3  # the legacy row and the two slices, counted once
+    left = await Punch.select(Punch.photo_sha256, Punch.photo_loc).where(Punch.id.is_in(ids))
+    assert all(r["photo_sha256"] is None and r["photo_loc"] is None for r in left)
