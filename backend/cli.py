@@ -46,14 +46,7 @@ def ensure_partitions() -> None:
         return
     from backend.attendance.partitions import ensure_line, ensure_month_partitions
 
-    async def run() -> Any:
-        await db.start_pool()
-        try:
-            return await ensure_month_partitions()
-        finally:
-            await db.close_pool()
-
-    made = asyncio.run(run())
+    made = _run_db(ensure_month_partitions(), migrated=True)
     if made.created:
         console.print(ensure_line(made))
 
@@ -325,11 +318,13 @@ def rotate_vendor_code_cmd(vendor_id: int) -> None:
     console.print("只显示这一次 / shown only this once")
 
 
-def _run_db(coro: Any) -> Any:
-    """Run one service call with the database migrated and the pool open; AppError → a clean message."""
+def _run_db(coro: Any, *, migrated: bool = False) -> Any:
+    """Run one service call with the database migrated (``migrated``: the caller just did) and the pool open;
+    AppError → a clean message."""
 
     async def run() -> Any:
-        await migrate()
+        if not migrated:
+            await migrate()
         await db.start_pool()
         try:
             return await coro
@@ -494,13 +489,14 @@ def partitions_list_cmd(exact: bool) -> None:
 
 
 @partitions_group.command("ensure")
-@click.option("--ahead", default=13, show_default=True, type=click.IntRange(0, 120), help="months ahead")
-def partitions_ensure_cmd(ahead: int) -> None:
+@click.option("--ahead", default=None, type=click.IntRange(0, 120),
+              help="months ahead (default: partitions.AHEAD_MONTHS, the servers' own)")
+def partitions_ensure_cmd(ahead: int | None) -> None:
     """Create the missing monthly partitions up to --ahead months (smz nightly and the servers' start do it)."""
-    from backend.attendance.partitions import ensure_line, ensure_month_partitions
+    from backend.attendance.partitions import AHEAD_MONTHS, ensure_line, ensure_month_partitions
 
     _need_partitions()
-    console.print(ensure_line(_run_db(ensure_month_partitions(ahead))))
+    console.print(ensure_line(_run_db(ensure_month_partitions(AHEAD_MONTHS if ahead is None else ahead))))
 
 
 @partitions_group.command("drop")
